@@ -1,0 +1,32 @@
+"""Shared fixtures. Real servers are started here, on 127.0.0.1, and stopped at session end."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import servers
+
+#: RFC 6962 vectors from the shared folder beside the repository (absent outside this workplace).
+VECTORS_DIR = servers.REPO_ROOT.parent / "shared" / "vectors" / "rfc6962"
+
+
+@pytest.fixture(scope="session")
+def rfc6962_vectors() -> Path:
+    if not VECTORS_DIR.is_dir():
+        pytest.skip(f"RFC 6962 vectors not found at {VECTORS_DIR}")
+    return VECTORS_DIR
+
+
+@pytest.fixture(scope="session")
+def hardhat_rpc_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of a real external Ethereum node (Hardhat/EDR from node_modules)."""
+    with servers.hardhat_node(tmp_path_factory.mktemp("hardhat")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def hardhat_key() -> str:
+    return servers.HARDHAT_KEY_0

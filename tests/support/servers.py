@@ -1,0 +1,88 @@
+"""Real servers for the integration tests: started on 127.0.0.1, stopped at the end."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+HARDHAT_DIR = REPO_ROOT / "tests" / "hardhat"
+HARDHAT_BIN = REPO_ROOT / "node_modules" / ".bin" / "hardhat"
+
+#: Seconds a server may take to answer its first request before the fixture gives up.
+SERVER_START_TIMEOUT = 60.0
+
+#: Hardhat's well-known first development account (public test key, funded on every Hardhat node).
+HARDHAT_KEY_0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+
+
+def free_port() -> int:
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def rpc_call(url: str, method: str, params: list[object] | None = None) -> object:
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []})
+    req = urllib.request.Request(
+        url, data=body.encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def wait_for_rpc(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}: {log.read_text()[-2000:]}")
+        try:
+            rpc_call(url, "eth_chainId")
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"server at {url} did not answer in {SERVER_START_TIMEOUT}s")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextlib.contextmanager
+def hardhat_node(workdir: Path) -> Iterator[str]:
+    """Run a Hardhat/EDR node from node_modules on a free loopback port; yield its URL."""
+    if not HARDHAT_BIN.exists():
+        raise RuntimeError(f"{HARDHAT_BIN} is missing: run `npm ci` (bash .ci/run does)")
+    node = shutil.which("node")
+    if node is None:
+        raise RuntimeError("node is not on PATH")
+    port = free_port()
+    log = workdir / "hardhat.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(HARDHAT_BIN), "node", "--hostname", "127.0.0.1", "--port", str(port)],
+            cwd=HARDHAT_DIR,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "HARDHAT_DISABLE_TELEMETRY_PROMPT": "true"},
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_rpc(url, proc, log)
+        yield url
+    finally:
+        stop(proc)
