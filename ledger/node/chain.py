@@ -1,0 +1,479 @@
+"""The embedded proof-of-authority chain: py-evm London rules, Clique-style seals, on SQLite.
+
+Consensus is a signature seal in the EIP-225 (Clique) header format, so any Clique-aware tool
+and :mod:`ledger.anchor_proof` read it: ``extraData = 32-byte vanity || signer list (genesis
+only) || 65-byte secp256k1 signature`` over the keccak of the header without those 65 bytes.
+The validator set is the signer list in the genesis block; voting is not supported (a
+production network with several institutions runs Besu QBFT instead).
+
+Gas is free: the genesis base fee is 0 and blocks are filled to at most half of the gas
+limit, so by the London rules the base fee stays 0 forever. Spam is held back by the sender
+allowlist, the pool limits and the block gas limit instead of by price.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, cast
+
+import rlp
+from eth.abc import (
+    BlockAPI,
+    BlockHeaderAPI,
+    ConsensusContextAPI,
+    ReceiptAPI,
+    SignedTransactionAPI,
+)
+from eth.chains.base import Chain
+from eth.consensus.context import ConsensusContext
+from eth.db.chain import ChainDB
+from eth.db.trie import make_trie_root_and_nodes
+from eth.exceptions import HeaderNotFound, TransactionNotFound
+from eth.vm.forks.london import LondonVM
+from eth.vm.spoof import SpoofTransaction
+from eth_keys import keys
+from eth_keys.exceptions import BadSignature
+from eth_typing import Address, Hash32
+from eth_utils import ValidationError, encode_hex, keccak
+
+from ledger.errors import ChainIntegrityError, NodeError, TransactionRejected
+from ledger.node.config import ChainConfig
+from ledger.node.db import SqliteAtomicDB
+from ledger.node.txpool import TxPool
+
+VANITY_LENGTH = 32
+SIGNATURE_LENGTH = 65
+DIFF_IN_TURN = 2
+DIFF_NO_TURN = 1
+
+#: Most transactions put into one block.
+MAX_TXS_PER_BLOCK = 500
+
+#: Largest signed transaction accepted by eth_sendRawTransaction (geth's txMaxSize).
+MAX_RAW_TX_BYTES = 128 * 1024
+
+#: Gas cap of eth_call / eth_estimateGas (a call may not run longer than a full block).
+CALL_GAS_CAP = 30_000_000
+
+
+# --- seals ------------------------------------------------------------------------------
+
+
+def signature_hash(header: BlockHeaderAPI) -> bytes:
+    """The hash a validator signs: the header's hash without the last 65 extraData bytes."""
+    if len(header.extra_data) < VANITY_LENGTH + SIGNATURE_LENGTH:
+        raise ValidationError("extraData too short to hold vanity and seal")
+    return bytes(header.copy(extra_data=header.extra_data[:-SIGNATURE_LENGTH]).hash)
+
+
+def seal_header(header: BlockHeaderAPI, key: keys.PrivateKey) -> BlockHeaderAPI:
+    signature = key.sign_msg_hash(signature_hash(header))
+    return header.copy(extra_data=header.extra_data[:-SIGNATURE_LENGTH] + signature.to_bytes())
+
+
+def header_signer(header: BlockHeaderAPI) -> bytes:
+    try:
+        sig = keys.Signature(signature_bytes=header.extra_data[-SIGNATURE_LENGTH:])
+        pub = sig.recover_public_key_from_msg_hash(signature_hash(header))
+    except (BadSignature, ValueError) as exc:
+        raise ValidationError(f"seal of block #{header.block_number} is malformed") from exc
+    return bytes(pub.to_canonical_address())
+
+
+def genesis_validators(genesis: BlockHeaderAPI) -> tuple[bytes, ...]:
+    signers = genesis.extra_data[VANITY_LENGTH:-SIGNATURE_LENGTH]
+    if not signers or len(signers) % 20:
+        raise ValidationError("genesis extraData holds no validator list")
+    return tuple(signers[i : i + 20] for i in range(0, len(signers), 20))
+
+
+def in_turn_difficulty(number: int, signer: bytes, validators: Sequence[bytes]) -> int:
+    ordered = sorted(validators)
+    return DIFF_IN_TURN if ordered[number % len(ordered)] == signer else DIFF_NO_TURN
+
+
+class PoaConsensus:
+    """py-evm consensus: a block is valid if a genesis validator sealed it."""
+
+    def __init__(self, context: ConsensusContextAPI) -> None:
+        self._db = context.db
+        self._validators: tuple[bytes, ...] | None = None
+
+    def validators(self) -> tuple[bytes, ...]:
+        if self._validators is None:
+            genesis = ChainDB(self._db).get_canonical_block_header_by_number(0)
+            self._validators = genesis_validators(genesis)
+        return self._validators
+
+    def validate_seal(self, header: BlockHeaderAPI) -> None:
+        if header.block_number == 0:
+            return
+        if len(header.extra_data) != VANITY_LENGTH + SIGNATURE_LENGTH:
+            raise ValidationError(f"block #{header.block_number} extraData is not vanity+seal")
+        signer = header_signer(header)
+        validators = self.validators()
+        if signer not in validators:
+            raise ValidationError(
+                f"block #{header.block_number} sealed by {encode_hex(signer)}, not a validator"
+            )
+        if header.difficulty != in_turn_difficulty(header.block_number, signer, validators):
+            raise ValidationError(f"block #{header.block_number} has the wrong difficulty")
+
+    def validate_seal_extension(
+        self, header: BlockHeaderAPI, parents: Sequence[BlockHeaderAPI]
+    ) -> None:
+        self.validate_seal(header)
+
+    @classmethod
+    def get_fee_recipient(cls, header: BlockHeaderAPI) -> Address:
+        return header.coinbase
+
+
+class ZhenglianVM(LondonVM):  # type: ignore[misc]
+    """London rules with PoA seals and no block reward."""
+
+    consensus_class = PoaConsensus  # type: ignore[assignment]
+    extra_data_max_bytes = VANITY_LENGTH + SIGNATURE_LENGTH
+
+    def _assign_block_rewards(self, block: BlockAPI) -> None:
+        return None
+
+
+def chain_class(chain_id: int) -> type[Chain]:
+    return cast(
+        type[Chain],
+        Chain.configure(
+            __name__="ZhenglianChain",
+            vm_configuration=((0, ZhenglianVM),),
+            chain_id=chain_id,
+            consensus_context_class=ConsensusContext,
+        ),
+    )
+
+
+# --- the chain --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CallParams:
+    """A parsed eth_call / eth_estimateGas request."""
+
+    sender: bytes
+    to: bytes
+    gas: int | None
+    value: int
+    data: bytes
+
+
+class EmbeddedChain:
+    """A persistent PoA chain: transaction pool, block production and queries.
+
+    Every method is safe to call from several threads: one lock serialises access to the
+    database and the pool.
+    """
+
+    def __init__(
+        self,
+        db: SqliteAtomicDB,
+        config: ChainConfig,
+        signer: keys.PrivateKey | None,
+        *,
+        allowlist: Callable[[], frozenset[bytes]] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.db = db
+        self.config = config
+        self.chain_id = config.chain_id
+        self._chain = chain_class(config.chain_id)(db)
+        self._signer = signer
+        self._allowlist = allowlist or (lambda: frozenset(config.allowlist))
+        self._clock = clock
+        self.lock = threading.RLock()
+        self.pool = TxPool()
+        self.new_tx = threading.Condition(self.lock)
+        genesis = self._chain.chaindb.get_canonical_block_header_by_number(0)
+        self.validators = genesis_validators(genesis)
+        if signer is not None and signer.public_key.to_canonical_address() not in self.validators:
+            raise NodeError("the node's key is not one of the genesis validators")
+
+    # --- creation & integrity ----------------------------------------------------------
+
+    @staticmethod
+    def create_genesis(db: SqliteAtomicDB, config: ChainConfig) -> bytes:
+        """Write the genesis block of a new chain; return its hash."""
+        extra = b"\x00" * VANITY_LENGTH + b"".join(config.validators) + b"\x00" * SIGNATURE_LENGTH
+        params: dict[str, Any] = {
+            "difficulty": 1,
+            "gas_limit": config.gas_limit,
+            "timestamp": config.genesis_timestamp,
+            "extra_data": extra,
+            "coinbase": b"\x00" * 20,
+            "nonce": b"\x00" * 8,
+            "mix_hash": b"\x00" * 32,
+            "base_fee_per_gas": 0,
+        }
+        with db.block_transaction():
+            chain = chain_class(config.chain_id).from_genesis(db, params, {})
+        return bytes(chain.get_canonical_head().hash)
+
+    def verify_stored_chain(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Re-check every stored block: hash, link, seal, transactions and receipts.
+
+        Returns the head number; raises :class:`ChainIntegrityError` naming the first bad block.
+        """
+        chaindb = self._chain.chaindb
+        try:
+            head = chaindb.get_canonical_head()
+        except Exception as exc:
+            raise ChainIntegrityError(-1, f"canonical head unreadable: {exc}") from exc
+        consensus = PoaConsensus(ConsensusContext(self.db))
+        vm_class = ZhenglianVM
+        tx_builder = vm_class.get_transaction_builder()
+        receipt_builder = vm_class.get_receipt_builder()
+        parent_hash: bytes | None = None
+        for number in range(head.block_number + 1):
+            try:
+                block_hash = chaindb.get_canonical_block_hash(number)
+                raw = self.db[block_hash]
+                if keccak(raw) != block_hash:
+                    raise ChainIntegrityError(number, "header bytes do not hash to the block hash")
+                header = chaindb.get_block_header_by_hash(block_hash)
+                if header.block_number != number:
+                    raise ChainIntegrityError(number, "header carries another block number")
+                if number == 0:
+                    if self.config.genesis_hash and block_hash != self.config.genesis_hash:
+                        raise ChainIntegrityError(0, "genesis differs from the configured one")
+                elif header.parent_hash != parent_hash:
+                    raise ChainIntegrityError(number, "parent hash does not link to the block before")
+                else:
+                    consensus.validate_seal(header)
+                txs = chaindb.get_block_transactions(header, tx_builder)
+                if make_trie_root_and_nodes(txs)[0] != header.transaction_root:
+                    raise ChainIntegrityError(number, "transactions do not match transactionsRoot")
+                receipts = chaindb.get_receipts(header, receipt_builder)
+                if make_trie_root_and_nodes(receipts)[0] != header.receipt_root:
+                    raise ChainIntegrityError(number, "receipts do not match receiptsRoot")
+            except ChainIntegrityError:
+                raise
+            except Exception as exc:
+                raise ChainIntegrityError(number, f"{type(exc).__name__}: {exc}") from exc
+            parent_hash = block_hash
+            if progress is not None:
+                progress(number, head.block_number)
+        return int(head.block_number)
+
+    # --- transactions ------------------------------------------------------------------
+
+    def decode_transaction(self, raw: bytes) -> SignedTransactionAPI:
+        if len(raw) > MAX_RAW_TX_BYTES:
+            raise TransactionRejected(f"transaction larger than {MAX_RAW_TX_BYTES} bytes")
+        try:
+            tx = ZhenglianVM.get_transaction_builder().decode(raw)
+            tx.check_signature_validity()
+            tx.validate()
+            sender = tx.sender
+        except Exception as exc:
+            raise TransactionRejected(f"invalid transaction: {exc}") from exc
+        del sender
+        return tx
+
+    def submit(self, raw: bytes) -> bytes:
+        """Validate a signed transaction and put it in the pool; return its hash."""
+        tx = self.decode_transaction(raw)
+        if tx.chain_id is None:
+            raise TransactionRejected("only replay-protected (EIP-155) transactions are accepted")
+        if tx.chain_id != self.chain_id:
+            raise TransactionRejected(
+                f"wrong chain id {tx.chain_id}; this chain is {self.chain_id}"
+            )
+        sender = bytes(tx.sender)
+        if sender not in self._allowlist():
+            raise TransactionRejected(
+                f"sender account {encode_hex(sender)} is not authorized to send transactions"
+            )
+        if tx.gas > self.config.gas_limit // 2:
+            raise TransactionRejected(f"gas {tx.gas} exceeds the per-block limit")
+        if tx.gas < tx.intrinsic_gas:
+            raise TransactionRejected(f"intrinsic gas too low: {tx.gas} < {tx.intrinsic_gas}")
+        with self.lock:
+            head = self._chain.get_canonical_head()
+            state = self._chain.get_vm(head).state
+            nonce = state.get_nonce(sender)
+            if tx.nonce < nonce:
+                raise TransactionRejected(f"nonce too low: {tx.nonce} < {nonce}")
+            cost = tx.gas * getattr(tx, "max_fee_per_gas", getattr(tx, "gas_price", 0)) + tx.value
+            if state.get_balance(sender) < cost:
+                raise TransactionRejected("insufficient funds for gas * price + value")
+            self.pool.add(tx, sender, nonce)
+            self.new_tx.notify_all()
+        return bytes(tx.hash)
+
+    def nonce(self, address: bytes, *, pending: bool) -> int:
+        with self.lock:
+            head = self._chain.get_canonical_head()
+            state_nonce = int(self._chain.get_vm(head).state.get_nonce(address))
+            if pending:
+                return self.pool.next_nonce(address, state_nonce)
+            return state_nonce
+
+    # --- block production --------------------------------------------------------------
+
+    def produce_block(self) -> BlockAPI | None:
+        """Seal a block of the pool's executable transactions; None when there are none."""
+        if self._signer is None:
+            raise NodeError("this node has no validator key and cannot seal blocks")
+        with self.lock:
+            parent = self._chain.get_canonical_head()
+            state = self._chain.get_vm(parent).state
+            candidates = self.pool.executable(state.get_nonce, MAX_TXS_PER_BLOCK)
+            if not candidates:
+                return None
+            signer = bytes(self._signer.public_key.to_canonical_address())
+            number = parent.block_number + 1
+            timestamp = max(int(self._clock()), parent.timestamp + 1)
+            header = ZhenglianVM.create_header_from_parent(
+                parent,
+                timestamp=timestamp,
+                coinbase=signer,
+                gas_limit=self.config.gas_limit,
+                difficulty=in_turn_difficulty(number, signer, self.validators),
+                extra_data=b"\x00" * (VANITY_LENGTH + SIGNATURE_LENGTH),
+                nonce=b"\x00" * 8,
+                mix_hash=b"\x00" * 32,
+            )
+            target = self.config.gas_limit // 2
+            with self.db.block_transaction():
+                vm = self._chain.get_vm(header)
+                included: list[SignedTransactionAPI] = []
+                receipts: list[ReceiptAPI] = []
+                dropped: list[SignedTransactionAPI] = []
+                current = header
+                skip_senders: set[bytes] = set()
+                for tx in candidates:
+                    sender = bytes(tx.sender)
+                    if sender in skip_senders:
+                        continue
+                    if current.gas_used + tx.gas > target:
+                        skip_senders.add(sender)
+                        continue
+                    try:
+                        # Validation (nonce, balance, gas) happens before any state change.
+                        receipt, _ = vm.apply_transaction(current, tx)
+                    except ValidationError:
+                        dropped.append(tx)
+                        skip_senders.add(sender)
+                        continue
+                    current = vm.add_receipt_to_header(current, receipt)
+                    included.append(tx)
+                    receipts.append(receipt)
+                if not included:
+                    self.pool.remove(dropped)
+                    return None
+                block = vm.set_block_transactions_and_withdrawals(
+                    vm.get_block(), current, included, receipts
+                )
+                block = vm.finalize_block(block).block
+                sealed = block.copy(header=seal_header(block.header, self._signer))
+                self._chain.validate_block(sealed)
+                self._chain.chaindb.persist_block(sealed)
+            self.pool.remove(included + dropped)
+            return sealed
+
+    # --- queries -----------------------------------------------------------------------
+
+    @contextmanager
+    def reading(self) -> Iterator[Chain]:
+        with self.lock:
+            yield self._chain
+
+    def head(self) -> BlockHeaderAPI:
+        with self.lock:
+            return self._chain.get_canonical_head()
+
+    def header_by_number(self, number: int) -> BlockHeaderAPI | None:
+        with self.lock:
+            try:
+                return self._chain.chaindb.get_canonical_block_header_by_number(number)
+            except HeaderNotFound:
+                return None
+
+    def header_by_hash(self, block_hash: bytes) -> BlockHeaderAPI | None:
+        with self.lock:
+            try:
+                header = self._chain.chaindb.get_block_header_by_hash(Hash32(block_hash))
+            except HeaderNotFound:
+                return None
+            return header
+
+    def transactions(self, header: BlockHeaderAPI) -> tuple[SignedTransactionAPI, ...]:
+        with self.lock:
+            return tuple(
+                self._chain.chaindb.get_block_transactions(
+                    header, ZhenglianVM.get_transaction_builder()
+                )
+            )
+
+    def receipts(self, header: BlockHeaderAPI) -> tuple[ReceiptAPI, ...]:
+        with self.lock:
+            return tuple(
+                self._chain.chaindb.get_receipts(header, ZhenglianVM.get_receipt_builder())
+            )
+
+    def locate_transaction(self, tx_hash: bytes) -> tuple[int, int] | None:
+        with self.lock:
+            try:
+                number, index = self._chain.chaindb.get_transaction_index(Hash32(tx_hash))
+            except TransactionNotFound:
+                return None
+            return int(number), int(index)
+
+    def pending_transaction(self, tx_hash: bytes) -> SignedTransactionAPI | None:
+        with self.lock:
+            return self.pool.get(tx_hash)
+
+    def account(self, address: bytes, header: BlockHeaderAPI) -> tuple[int, int, bytes]:
+        """(balance, nonce, code) of ``address`` after ``header``."""
+        with self.lock:
+            state = self._chain.get_vm(header).state
+            return (
+                int(state.get_balance(address)),
+                int(state.get_nonce(address)),
+                bytes(state.get_code(address)),
+            )
+
+    def storage_at(self, address: bytes, slot: int, header: BlockHeaderAPI) -> int:
+        with self.lock:
+            return int(self._chain.get_vm(header).state.get_storage(address, slot))
+
+    def _spoof(self, params: CallParams, header: BlockHeaderAPI) -> SpoofTransaction:
+        vm = self._chain.get_vm(header)
+        nonce = vm.state.get_nonce(params.sender)
+        gas = min(params.gas if params.gas is not None else CALL_GAS_CAP, CALL_GAS_CAP)
+        unsigned = vm.create_unsigned_transaction(
+            nonce=nonce, gas_price=0, gas=gas, to=params.to, value=params.value, data=params.data
+        )
+        return SpoofTransaction(unsigned, from_=params.sender)
+
+    def call(self, params: CallParams, header: BlockHeaderAPI) -> bytes:
+        """Run a call on the state after ``header``; raises py-evm's VMError on failure."""
+        with self.lock:
+            tx = self._spoof(params, header)
+            return bytes(self._chain.get_transaction_result(tx, header))
+
+    def estimate_gas(self, params: CallParams, header: BlockHeaderAPI) -> int:
+        with self.lock:
+            tx = self._spoof(params, header)
+            return int(self._chain.estimate_gas(tx, header))
+
+    def score(self, block_hash: bytes) -> int:
+        with self.lock:
+            return int(self._chain.chaindb.get_score(Hash32(block_hash)))
+
+    def block_size(self, header: BlockHeaderAPI) -> int:
+        with self.lock:
+            block = self._chain.get_block_by_header(header)
+            return len(rlp.encode(block))
