@@ -1,0 +1,468 @@
+"""The ledger client: one web3.py client for the embedded chain, Hardhat and Besu alike.
+
+It deploys ``LogAnchor`` on first start (the address is persisted beside the data), anchors
+tree heads with their consistency proofs, reads heads back and waits for inclusion. Nonces
+are managed locally (one client per anchoring key); transport failures are retried, and every
+web3 exception is turned into a typed :mod:`ledger.errors` error where it enters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import requests
+from eth_abi import decode as abi_decode
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
+from hexbytes import HexBytes
+from web3 import Web3
+from web3.exceptions import (
+    ContractCustomError,
+    ContractLogicError,
+    TimeExhausted,
+    TransactionNotFound,
+    Web3Exception,
+    Web3RPCError,
+)
+from web3.middleware import ExtraDataToPOAMiddleware
+
+from contracts import load_artifact
+from ledger.errors import (
+    AnchorRejected,
+    ClientError,
+    ContractError,
+    InclusionTimeout,
+    NodeUnavailable,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Seconds one JSON-RPC request may take.
+RPC_TIMEOUT = 10.0
+#: Attempts for a request that failed in transport (connection refused, timeout).
+RPC_ATTEMPTS = 4
+#: First back-off between attempts, doubled each time.
+RPC_BACKOFF = 0.25
+#: Seconds to wait for a transaction to be included in a block.
+INCLUSION_TIMEOUT = 60.0
+#: Seconds between two receipt polls while waiting for inclusion.
+POLL_INTERVAL = 0.1
+#: Safety margin over eth_estimateGas.
+GAS_MARGIN_NUM, GAS_MARGIN_DEN = 5, 4
+#: Most consistency-proof nodes the client sends (the contract has no cap of its own).
+MAX_PROOF_NODES = 128
+
+ANCHOR_EVENT_SIGNATURE = "TreeHeadAnchored(uint256,uint64,bytes32,address)"
+ANCHOR_EVENT_TOPIC = keccak(text=ANCHOR_EVENT_SIGNATURE)
+
+
+@dataclass(frozen=True)
+class TreeHead:
+    """A tree head as anchored on chain."""
+
+    index: int
+    tree_size: int
+    root_hash: bytes
+    timestamp: int
+    block_number: int
+
+
+@dataclass(frozen=True)
+class AnchorReceipt:
+    """What anchoring a head produced: where it is on chain."""
+
+    index: int
+    tree_size: int
+    root_hash: bytes
+    tx_hash: bytes
+    block_number: int
+    block_hash: bytes
+
+
+@dataclass(frozen=True)
+class Deployment:
+    chain_id: int
+    genesis_hash: bytes
+    address: bytes
+    tx_hash: bytes
+    block_number: int
+    bytecode_sha256: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "chainId": self.chain_id,
+            "genesisHash": "0x" + self.genesis_hash.hex(),
+            "address": to_checksum_address(self.address),
+            "txHash": "0x" + self.tx_hash.hex(),
+            "blockNumber": self.block_number,
+            "bytecodeSha256": self.bytecode_sha256,
+        }
+
+    @classmethod
+    def from_json(cls, obj: Any) -> Deployment:
+        try:
+            return cls(
+                chain_id=int(obj["chainId"]),
+                genesis_hash=bytes.fromhex(str(obj["genesisHash"])[2:]),
+                address=bytes.fromhex(str(obj["address"])[2:]),
+                tx_hash=bytes.fromhex(str(obj["txHash"])[2:]),
+                block_number=int(obj["blockNumber"]),
+                bytecode_sha256=str(obj["bytecodeSha256"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ClientError(f"malformed deployment record: {exc}") from exc
+
+
+class DeploymentStore(Protocol):
+    def load(self, chain_id: int, genesis_hash: bytes) -> Deployment | None: ...
+    def save(self, deployment: Deployment) -> None: ...
+
+
+class JsonDeploymentStore:
+    """Deployments kept in a JSON file, one per (chain id, genesis hash)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _read(self) -> list[dict[str, Any]]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return []
+        except (OSError, ValueError) as exc:
+            raise ClientError(f"cannot read {self.path}: {exc}") from exc
+        if not isinstance(data, dict) or not isinstance(data.get("LogAnchor"), list):
+            raise ClientError(f"{self.path} is not a deployments file")
+        return list(data["LogAnchor"])
+
+    def load(self, chain_id: int, genesis_hash: bytes) -> Deployment | None:
+        for item in self._read():
+            dep = Deployment.from_json(item)
+            if dep.chain_id == chain_id and dep.genesis_hash == genesis_hash:
+                return dep
+        return None
+
+    def save(self, deployment: Deployment) -> None:
+        items = [
+            i
+            for i in self._read()
+            if not (
+                Deployment.from_json(i).chain_id == deployment.chain_id
+                and Deployment.from_json(i).genesis_hash == deployment.genesis_hash
+            )
+        ]
+        items.append(deployment.to_json())
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        tmp.write_text(json.dumps({"LogAnchor": items}, indent=2) + "\n", encoding="utf-8")
+        with tmp.open("rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)
+
+
+def _error_selectors(abi: Sequence[dict[str, Any]]) -> dict[bytes, tuple[str, list[str]]]:
+    out = {}
+    for item in abi:
+        if item.get("type") == "error":
+            types = [i["type"] for i in item.get("inputs", [])]
+            sig = f"{item['name']}({','.join(types)})"
+            out[bytes(function_signature_to_4byte_selector(sig))] = (item["name"], types)
+    return out
+
+
+def make_web3(rpc_url: str, *, timeout: float = RPC_TIMEOUT) -> Web3:
+    """A Web3 for an HTTP JSON-RPC node; PoA (Clique/QBFT) extraData is accepted."""
+    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+    w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+    return w3
+
+
+class LedgerClient:
+    """Anchors tree heads in a LogAnchor contract through any Ethereum JSON-RPC node."""
+
+    def __init__(
+        self,
+        rpc_url: str,
+        private_key: bytes | str,
+        *,
+        timeout: float = RPC_TIMEOUT,
+        inclusion_timeout: float = INCLUSION_TIMEOUT,
+    ) -> None:
+        self.rpc_url = rpc_url
+        self.w3 = make_web3(rpc_url, timeout=timeout)
+        self.account: LocalAccount = Account.from_key(private_key)
+        self.inclusion_timeout = inclusion_timeout
+        self.artifact = load_artifact("LogAnchor")
+        self._errors = _error_selectors(self.artifact.abi)
+        self._nonce_lock = threading.Lock()
+        self._next_nonce: int | None = None
+        self._chain_id: int | None = None
+        self.contract_address: bytes | None = None
+
+    # --- transport ---------------------------------------------------------------------
+
+    def _rpc(self, what: str, fn: Callable[[], T]) -> T:
+        delay = RPC_BACKOFF
+        for attempt in range(RPC_ATTEMPTS):
+            try:
+                return fn()
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                if attempt == RPC_ATTEMPTS - 1:
+                    raise NodeUnavailable(f"{what}: node {self.rpc_url} unreachable: {exc}") from exc
+                time.sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")
+
+    @property
+    def chain_id(self) -> int:
+        if self._chain_id is None:
+            self._chain_id = int(self._rpc("eth_chainId", lambda: self.w3.eth.chain_id))
+        return self._chain_id
+
+    def genesis_hash(self) -> bytes:
+        block = self._rpc("eth_getBlockByNumber", lambda: self.w3.eth.get_block(0))
+        return bytes(block["hash"])
+
+    def block_number(self) -> int:
+        return int(self._rpc("eth_blockNumber", lambda: self.w3.eth.block_number))
+
+    # --- contract ----------------------------------------------------------------------
+
+    def _contract(self) -> Any:
+        if self.contract_address is None:
+            raise ContractError("LogAnchor is not deployed or attached yet")
+        return self.w3.eth.contract(
+            address=to_checksum_address(self.contract_address), abi=self.artifact.abi
+        )
+
+    def attach(self, address: bytes | str) -> None:
+        raw = bytes(HexBytes(address))
+        code = self._rpc("eth_getCode", lambda: self.w3.eth.get_code(to_checksum_address(raw)))
+        if bytes(code) != self.artifact.deployed_bytecode:
+            raise ContractError(
+                f"no LogAnchor (of this build) at {to_checksum_address(raw)} on chain {self.chain_id}"
+            )
+        self.contract_address = raw
+
+    def deploy(self, *, admin: bytes | str | None = None, anchorer: bytes | str | None = None) -> Deployment:
+        """Deploy LogAnchor (admin and anchorer default to this client's account)."""
+        me = self.account.address
+        factory = self.w3.eth.contract(abi=self.artifact.abi, bytecode=self.artifact.bytecode)
+        data = factory.constructor(
+            to_checksum_address(admin or me), to_checksum_address(anchorer or me)
+        ).data_in_transaction
+        receipt = self._transact(None, HexBytes(data), "deploy LogAnchor")
+        address = bytes(HexBytes(receipt["contractAddress"]))
+        self.contract_address = address
+        return Deployment(
+            chain_id=self.chain_id,
+            genesis_hash=self.genesis_hash(),
+            address=address,
+            tx_hash=bytes(receipt["transactionHash"]),
+            block_number=int(receipt["blockNumber"]),
+            bytecode_sha256=hashlib.sha256(self.artifact.deployed_bytecode).hexdigest(),
+        )
+
+    def ensure_deployed(self, store: DeploymentStore, **deploy_args: Any) -> Deployment:
+        """Attach to the recorded deployment for this chain, or deploy and record one."""
+        genesis = self.genesis_hash()
+        existing = store.load(self.chain_id, genesis)
+        if existing is not None:
+            self.attach(existing.address)
+            return existing
+        deployment = self.deploy(**deploy_args)
+        store.save(deployment)
+        log.info("deployed LogAnchor at %s", to_checksum_address(deployment.address))
+        return deployment
+
+    # --- transactions ------------------------------------------------------------------
+
+    def _fees(self) -> dict[str, int]:
+        latest = self._rpc("eth_getBlockByNumber", lambda: self.w3.eth.get_block("latest"))
+        base = int(latest.get("baseFeePerGas", 0) or 0)
+        if base == 0:
+            return {"maxFeePerGas": 0, "maxPriorityFeePerGas": 0}
+        tip = int(self._rpc("eth_maxPriorityFeePerGas", lambda: self.w3.eth.max_priority_fee))
+        return {"maxFeePerGas": 2 * base + tip, "maxPriorityFeePerGas": tip}
+
+    def _decode_revert(self, data: Any) -> str:
+        raw = bytes(HexBytes(data)) if data else b""
+        if len(raw) >= 4 and raw[:4] in self._errors:
+            name, types = self._errors[raw[:4]]
+            try:
+                values = abi_decode(types, raw[4:])
+            except Exception:
+                return f"{name}(<undecodable>)"
+            shown = ", ".join(
+                "0x" + v.hex() if isinstance(v, bytes) else str(v) for v in values
+            )
+            return f"{name}({shown})"
+        if raw[:4] == bytes.fromhex("08c379a0"):
+            try:
+                return f"Error({abi_decode(['string'], raw[4:])[0]!r})"
+            except Exception:
+                pass
+        return f"reverted ({'0x' + raw.hex() if raw else 'no data'})"
+
+    def _preflight(self, tx: dict[str, Any], what: str) -> int:
+        """Estimate gas; a revert becomes a typed error naming the contract's custom error."""
+        try:
+            return int(self._rpc("eth_estimateGas", lambda: self.w3.eth.estimate_gas(tx)))  # type: ignore[arg-type]
+        except ContractCustomError as exc:
+            raise AnchorRejected(f"{what}: {self._decode_revert(exc.data)}") from exc
+        except ContractLogicError as exc:
+            raise AnchorRejected(f"{what}: {self._decode_revert(exc.data)}") from exc
+        except Web3RPCError as exc:
+            raise ContractError(f"{what}: {exc}") from exc
+
+    def _reserve_nonce(self) -> int:
+        with self._nonce_lock:
+            if self._next_nonce is None:
+                self._next_nonce = int(
+                    self._rpc(
+                        "eth_getTransactionCount",
+                        lambda: self.w3.eth.get_transaction_count(self.account.address, "pending"),
+                    )
+                )
+            nonce = self._next_nonce
+            self._next_nonce += 1
+            return nonce
+
+    def _resync_nonce(self) -> None:
+        with self._nonce_lock:
+            self._next_nonce = None
+
+    def send(self, to: bytes | None, data: bytes, what: str) -> bytes:
+        """Sign and submit a transaction; return its hash (not waiting for inclusion)."""
+        base: dict[str, Any] = {"from": self.account.address, "data": HexBytes(data)}
+        if to is not None:
+            base["to"] = to_checksum_address(to)
+        gas = self._preflight(base, what) * GAS_MARGIN_NUM // GAS_MARGIN_DEN
+        fees = self._fees()
+        for attempt in range(2):
+            nonce = self._reserve_nonce()
+            tx = {**base, "gas": gas, "nonce": nonce, "chainId": self.chain_id, "type": 2, **fees}
+            tx.pop("from")
+            signed = self.account.sign_transaction(tx)
+            try:
+                return bytes(
+                    self._rpc(
+                        "eth_sendRawTransaction",
+                        lambda signed=signed: self.w3.eth.send_raw_transaction(signed.raw_transaction),
+                    )
+                )
+            except Web3RPCError as exc:
+                message = str(exc).lower()
+                if "already known" in message or "known transaction" in message:
+                    return bytes(signed.hash)
+                if "nonce" in message and attempt == 0:
+                    log.warning("nonce %d refused (%s); resynchronising", nonce, exc)
+                    self._resync_nonce()
+                    continue
+                self._resync_nonce()
+                raise ContractError(f"{what}: node refused the transaction: {exc}") from exc
+        raise AssertionError("unreachable")
+
+    def wait_for_receipt(self, tx_hash: bytes, what: str = "transaction") -> Any:
+        deadline = time.monotonic() + self.inclusion_timeout
+        while True:
+            try:
+                receipt = self._rpc(
+                    "eth_getTransactionReceipt",
+                    lambda: self.w3.eth.get_transaction_receipt(HexBytes(tx_hash)),
+                )
+            except TransactionNotFound:
+                receipt = None
+            except Web3Exception as exc:
+                raise ClientError(f"{what}: {exc}") from exc
+            if receipt is not None:
+                if receipt["status"] != 1:
+                    raise ContractError(f"{what} 0x{tx_hash.hex()} reverted on chain")
+                return receipt
+            if time.monotonic() > deadline:
+                raise InclusionTimeout(
+                    f"{what} 0x{tx_hash.hex()} not included within {self.inclusion_timeout}s"
+                )
+            time.sleep(POLL_INTERVAL)
+
+    def _transact(self, to: bytes | None, data: bytes, what: str) -> Any:
+        return self.wait_for_receipt(self.send(to, data, what), what)
+
+    # --- anchoring ---------------------------------------------------------------------
+
+    def submit_anchor(self, tree_size: int, root_hash: bytes, proof: Sequence[bytes]) -> bytes:
+        """Send an anchoring transaction; return its hash without waiting."""
+        if len(proof) > MAX_PROOF_NODES:
+            raise AnchorRejected(f"consistency proof longer than {MAX_PROOF_NODES} nodes")
+        if len(root_hash) != 32 or any(len(p) != 32 for p in proof):
+            raise AnchorRejected("root and proof nodes must be 32 bytes")
+        if not 0 < tree_size < 2**64:
+            raise AnchorRejected(f"tree size {tree_size} out of range")
+        contract = self._contract()
+        data = contract.encode_abi("anchor", args=[tree_size, root_hash, list(proof)])
+        assert self.contract_address is not None
+        return self.send(self.contract_address, HexBytes(data), f"anchor head {tree_size}")
+
+    def anchor_receipt(self, tx_hash: bytes) -> AnchorReceipt:
+        """Wait for an anchoring transaction and read its TreeHeadAnchored event."""
+        receipt = self.wait_for_receipt(tx_hash, "anchor")
+        for entry in receipt["logs"]:
+            topics = entry["topics"]
+            if (
+                bytes(HexBytes(entry["address"])) == self.contract_address
+                and topics
+                and bytes(topics[0]) == ANCHOR_EVENT_TOPIC
+            ):
+                size, root = abi_decode(["uint64", "bytes32"], bytes(entry["data"]))
+                return AnchorReceipt(
+                    index=int.from_bytes(bytes(topics[1]), "big"),
+                    tree_size=int(size),
+                    root_hash=bytes(root),
+                    tx_hash=bytes(tx_hash),
+                    block_number=int(receipt["blockNumber"]),
+                    block_hash=bytes(receipt["blockHash"]),
+                )
+        raise ContractError(f"anchor 0x{tx_hash.hex()} emitted no TreeHeadAnchored event")
+
+    def anchor(self, tree_size: int, root_hash: bytes, proof: Sequence[bytes]) -> AnchorReceipt:
+        """Anchor a head with its consistency proof from the last anchored head; wait for it."""
+        return self.anchor_receipt(self.submit_anchor(tree_size, root_hash, proof))
+
+    def _read(self, what: str, fn: Callable[[], T]) -> T:
+        try:
+            return self._rpc(what, fn)
+        except (ContractCustomError, ContractLogicError) as exc:
+            raise ContractError(f"{what}: {self._decode_revert(exc.data)}") from exc
+        except Web3Exception as exc:
+            raise ClientError(f"{what}: {exc}") from exc
+
+    def head_count(self) -> int:
+        c = self._contract()
+        return int(self._read("headCount", lambda: c.functions.headCount().call()))
+
+    def head_at(self, index: int) -> TreeHead:
+        c = self._contract()
+        raw = self._read("headAt", lambda: c.functions.headAt(index).call())
+        return TreeHead(index, int(raw[0]), bytes(raw[1]), int(raw[2]), int(raw[3]))
+
+    def latest_head(self) -> TreeHead | None:
+        count = self.head_count()
+        return None if count == 0 else self.head_at(count - 1)
+
+    def has_anchor_role(self, account: bytes | str) -> bool:
+        c = self._contract()
+        role = keccak(text="ANCHOR_ROLE")
+        addr = to_checksum_address(account)
+        return bool(self._read("hasRole", lambda: c.functions.hasRole(role, addr).call()))
