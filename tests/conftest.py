@@ -30,3 +30,20 @@ def hardhat_rpc_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def hardhat_key() -> str:
     return servers.HARDHAT_KEY_0
+
+
+@pytest.fixture(scope="session")
+def embedded_chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Path]]:
+    """A running embedded chain: (JSON-RPC URL, an allowlisted key, data dir)."""
+    data_dir = tmp_path_factory.mktemp("embedded")
+    with servers.embedded_node(data_dir) as (url, _node):
+        yield url, servers.embedded_anchorer_key(data_dir), data_dir
+
+
+@pytest.fixture(scope="session", params=["embedded", "hardhat"])
+def chain_endpoint(request: pytest.FixtureRequest) -> tuple[str, str]:
+    """(JSON-RPC URL, funded/allowlisted private key) of each kind of node we support."""
+    if request.param == "embedded":
+        url, key, _ = request.getfixturevalue("embedded_chain")
+        return url, key
+    return request.getfixturevalue("hardhat_rpc_url"), servers.HARDHAT_KEY_0

@@ -86,3 +86,22 @@ def hardhat_node(workdir: Path) -> Iterator[str]:
         yield url
     finally:
         stop(proc)
+
+
+@contextlib.contextmanager
+def embedded_node(data_dir: Path, **kwargs: object) -> Iterator[tuple[str, object]]:
+    """Run the embedded chain in-process on a free loopback port; yield (URL, node)."""
+    from ledger.node.server import EmbeddedNode
+
+    node = EmbeddedNode(data_dir, **kwargs)  # type: ignore[arg-type]
+    running = node.start("127.0.0.1", 0)
+    try:
+        yield running.url, node
+    finally:
+        running.stop()
+
+
+def embedded_anchorer_key(data_dir: Path) -> str:
+    from ledger.node.server import ANCHORER_KEY, load_node_key
+
+    return "0x" + load_node_key(data_dir, ANCHORER_KEY).to_bytes().hex()
