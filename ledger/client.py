@@ -63,6 +63,10 @@ POLL_INTERVAL = 0.1
 GAS_MARGIN_NUM, GAS_MARGIN_DEN = 5, 4
 #: Most consistency-proof nodes the client sends (the contract has no cap of its own).
 MAX_PROOF_NODES = 128
+#: Gas for an anchor sent without estimation (pipelined behind heads not yet mined):
+#: generous bounds over the measured cost (see docs/benchmarks.md).
+ANCHOR_GAS_BASE = 150_000
+ANCHOR_GAS_PER_NODE = 4_000
 
 ANCHOR_EVENT_SIGNATURE = "TreeHeadAnchored(uint256,uint64,bytes32,address)"
 ANCHOR_EVENT_TOPIC = keccak(text=ANCHOR_EVENT_SIGNATURE)
@@ -298,7 +302,12 @@ class LedgerClient:
         return {"maxFeePerGas": 2 * base + tip, "maxPriorityFeePerGas": tip}
 
     def _decode_revert(self, data: Any) -> str:
-        raw = bytes(HexBytes(data)) if data else b""
+        if isinstance(data, dict):  # some nodes (Hardhat) nest the revert data
+            data = data.get("data")
+        try:
+            raw = bytes(HexBytes(data)) if data else b""
+        except (TypeError, ValueError):
+            return f"reverted ({data!r:.200})"
         if len(raw) >= 4 and raw[:4] in self._errors:
             name, types = self._errors[raw[:4]]
             try:
@@ -344,12 +353,17 @@ class LedgerClient:
         with self._nonce_lock:
             self._next_nonce = None
 
-    def send(self, to: bytes | None, data: bytes, what: str) -> bytes:
-        """Sign and submit a transaction; return its hash (not waiting for inclusion)."""
+    def send(self, to: bytes | None, data: bytes, what: str, *, gas: int | None = None) -> bytes:
+        """Sign and submit a transaction; return its hash (not waiting for inclusion).
+
+        Without ``gas`` the transaction is first estimated, so a revert is reported with the
+        contract's custom error before anything is sent.
+        """
         base: dict[str, Any] = {"from": self.account.address, "data": HexBytes(data)}
         if to is not None:
             base["to"] = to_checksum_address(to)
-        gas = self._preflight(base, what) * GAS_MARGIN_NUM // GAS_MARGIN_DEN
+        if gas is None:
+            gas = self._preflight(base, what) * GAS_MARGIN_NUM // GAS_MARGIN_DEN
         fees = self._fees()
         for attempt in range(2):
             nonce = self._reserve_nonce()
@@ -402,8 +416,14 @@ class LedgerClient:
 
     # --- anchoring ---------------------------------------------------------------------
 
-    def submit_anchor(self, tree_size: int, root_hash: bytes, proof: Sequence[bytes]) -> bytes:
-        """Send an anchoring transaction; return its hash without waiting."""
+    def submit_anchor(
+        self, tree_size: int, root_hash: bytes, proof: Sequence[bytes], *, preflight: bool = True
+    ) -> bytes:
+        """Send an anchoring transaction; return its hash without waiting.
+
+        ``preflight=False`` skips the estimate, for anchors pipelined behind earlier ones that
+        are not mined yet (their proofs start from a head the chain does not know yet).
+        """
         if len(proof) > MAX_PROOF_NODES:
             raise AnchorRejected(f"consistency proof longer than {MAX_PROOF_NODES} nodes")
         if len(root_hash) != 32 or any(len(p) != 32 for p in proof):
@@ -413,7 +433,8 @@ class LedgerClient:
         contract = self._contract()
         data = contract.encode_abi("anchor", args=[tree_size, root_hash, list(proof)])
         assert self.contract_address is not None
-        return self.send(self.contract_address, HexBytes(data), f"anchor head {tree_size}")
+        gas = None if preflight else ANCHOR_GAS_BASE + ANCHOR_GAS_PER_NODE * len(proof)
+        return self.send(self.contract_address, HexBytes(data), f"anchor head {tree_size}", gas=gas)
 
     def anchor_receipt(self, tx_hash: bytes) -> AnchorReceipt:
         """Wait for an anchoring transaction and read its TreeHeadAnchored event."""
