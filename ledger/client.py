@@ -14,22 +14,23 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import requests
-from eth_abi import decode as abi_decode
+from eth_abi.abi import decode as abi_decode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
+from eth_utils.abi import function_signature_to_4byte_selector
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import (
     ContractCustomError,
     ContractLogicError,
-    TimeExhausted,
     TransactionNotFound,
     Web3Exception,
     Web3RPCError,
@@ -176,7 +177,7 @@ class JsonDeploymentStore:
         os.replace(tmp, self.path)
 
 
-def _error_selectors(abi: Sequence[dict[str, Any]]) -> dict[bytes, tuple[str, list[str]]]:
+def _error_selectors(abi: Sequence[Mapping[str, Any]]) -> dict[bytes, tuple[str, list[str]]]:
     out = {}
     for item in abi:
         if item.get("type") == "error":
@@ -224,7 +225,9 @@ class LedgerClient:
                 return fn()
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if attempt == RPC_ATTEMPTS - 1:
-                    raise NodeUnavailable(f"{what}: node {self.rpc_url} unreachable: {exc}") from exc
+                    raise NodeUnavailable(
+                        f"{what}: node {self.rpc_url} unreachable: {exc}"
+                    ) from exc
                 time.sleep(delay)
                 delay *= 2
         raise AssertionError("unreachable")
@@ -256,11 +259,14 @@ class LedgerClient:
         code = self._rpc("eth_getCode", lambda: self.w3.eth.get_code(to_checksum_address(raw)))
         if bytes(code) != self.artifact.deployed_bytecode:
             raise ContractError(
-                f"no LogAnchor (of this build) at {to_checksum_address(raw)} on chain {self.chain_id}"
+                f"no LogAnchor (of this build) at {to_checksum_address(raw)} "
+                f"on chain {self.chain_id}"
             )
         self.contract_address = raw
 
-    def deploy(self, *, admin: bytes | str | None = None, anchorer: bytes | str | None = None) -> Deployment:
+    def deploy(
+        self, *, admin: bytes | str | None = None, anchorer: bytes | str | None = None
+    ) -> Deployment:
         """Deploy LogAnchor (admin and anchorer default to this client's account)."""
         me = self.account.address
         factory = self.w3.eth.contract(abi=self.artifact.abi, bytecode=self.artifact.bytecode)
@@ -314,9 +320,7 @@ class LedgerClient:
                 values = abi_decode(types, raw[4:])
             except Exception:
                 return f"{name}(<undecodable>)"
-            shown = ", ".join(
-                "0x" + v.hex() if isinstance(v, bytes) else str(v) for v in values
-            )
+            shown = ", ".join("0x" + v.hex() if isinstance(v, bytes) else str(v) for v in values)
             return f"{name}({shown})"
         if raw[:4] == bytes.fromhex("08c379a0"):
             try:
@@ -367,20 +371,27 @@ class LedgerClient:
         fees = self._fees()
         for attempt in range(2):
             nonce = self._reserve_nonce()
-            tx = {**base, "gas": gas, "nonce": nonce, "chainId": self.chain_id, "type": 2, **fees}
+            tx: dict[str, Any] = {
+                **base,
+                "gas": gas,
+                "nonce": nonce,
+                "chainId": self.chain_id,
+                "type": 2,
+                **fees,
+            }
             tx.pop("from")
-            signed = self.account.sign_transaction(tx)
+            raw = bytes(self.account.sign_transaction(tx).raw_transaction)
             try:
                 return bytes(
                     self._rpc(
                         "eth_sendRawTransaction",
-                        lambda signed=signed: self.w3.eth.send_raw_transaction(signed.raw_transaction),
+                        lambda: self.w3.eth.send_raw_transaction(raw),  # noqa: B023
                     )
                 )
             except Web3RPCError as exc:
                 message = str(exc).lower()
                 if "already known" in message or "known transaction" in message:
-                    return bytes(signed.hash)
+                    return keccak(raw)
                 if "nonce" in message and attempt == 0:
                     log.warning("nonce %d refused (%s); resynchronising", nonce, exc)
                     self._resync_nonce()

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
-from eth_utils import is_hex_address, to_canonical_address, to_checksum_address
+from eth_utils.address import is_hex_address, to_canonical_address, to_checksum_address
 
 from ledger.errors import LedgerError
 
@@ -62,12 +62,21 @@ def _deployments_path(data_dir: Path) -> Path:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind JSON-RPC to.")
 @click.option("--port", default=8545, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
-    "--block-time", default=1.0, show_default=True, type=float,
+    "--block-time",
+    default=1.0,
+    show_default=True,
+    type=float,
     help="Least seconds between blocks (blocks are made only when transactions wait).",
 )
-@click.option("--chain-id", default=None, type=click.IntRange(1, 2**53 - 1),
-              help="Chain id of a NEW chain (ignored once the chain exists).")
-def chain_serve(data_dir: Path, host: str, port: int, block_time: float, chain_id: int | None) -> None:
+@click.option(
+    "--chain-id",
+    default=None,
+    type=click.IntRange(1, 2**53 - 1),
+    help="Chain id of a NEW chain (ignored once the chain exists).",
+)
+def chain_serve(
+    data_dir: Path, host: str, port: int, block_time: float, chain_id: int | None
+) -> None:
     """Run the embedded chain alone and serve Ethereum JSON-RPC."""
     from ledger.client import JsonDeploymentStore, LedgerClient
     from ledger.node.config import DEFAULT_CHAIN_ID
@@ -75,7 +84,9 @@ def chain_serve(data_dir: Path, host: str, port: int, block_time: float, chain_i
 
     try:
         node = EmbeddedNode(
-            data_dir, block_time=block_time, chain_id=chain_id or DEFAULT_CHAIN_ID,
+            data_dir,
+            block_time=block_time,
+            chain_id=chain_id or DEFAULT_CHAIN_ID,
             progress=_verify_progress(),
         )
     except LedgerError as exc:
@@ -150,12 +161,13 @@ def chain_info(data_dir: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
-    click.echo(f"chain id     {info['chainId']}")
+    click.echo(f"chain id     {config.chain_id}")
     click.echo(f"genesis      {info['genesisHash']}")
-    click.echo(f"validators   {', '.join(info['validators'])}")
-    click.echo(f"allowlist    {', '.join(info['allowlist'])}")
-    click.echo(f"LogAnchor    {info['contracts']['LogAnchor']}")
-    click.echo(f"head         #{head.block_number} {info['head']['hash']}")
+    click.echo(f"validators   {', '.join(to_checksum_address(v) for v in config.validators)}")
+    click.echo(f"allowlist    {', '.join(to_checksum_address(a) for a in config.allowlist)}")
+    anchor = to_checksum_address(deployment.address) if deployment else "(not deployed yet)"
+    click.echo(f"LogAnchor    {anchor}")
+    click.echo(f"head         #{head.block_number} 0x{bytes(head.hash).hex()}")
 
 
 @chain.command("allow")

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import rlp
 from eth.abc import (
@@ -35,10 +35,12 @@ from eth.db.trie import make_trie_root_and_nodes
 from eth.exceptions import HeaderNotFound, TransactionNotFound
 from eth.vm.forks.london import LondonVM
 from eth.vm.spoof import SpoofTransaction
-from eth_keys import keys
+from eth_keys.datatypes import PrivateKey, Signature
 from eth_keys.exceptions import BadSignature
-from eth_typing import Address, Hash32
-from eth_utils import ValidationError, encode_hex, keccak
+from eth_typing import Address, BlockNumber, Hash32
+from eth_utils.crypto import keccak
+from eth_utils.exceptions import ValidationError
+from eth_utils.hexadecimal import encode_hex
 
 from ledger.errors import ChainIntegrityError, NodeError, TransactionRejected
 from ledger.node.config import ChainConfig
@@ -70,14 +72,14 @@ def signature_hash(header: BlockHeaderAPI) -> bytes:
     return bytes(header.copy(extra_data=header.extra_data[:-SIGNATURE_LENGTH]).hash)
 
 
-def seal_header(header: BlockHeaderAPI, key: keys.PrivateKey) -> BlockHeaderAPI:
+def seal_header(header: BlockHeaderAPI, key: PrivateKey) -> BlockHeaderAPI:
     signature = key.sign_msg_hash(signature_hash(header))
     return header.copy(extra_data=header.extra_data[:-SIGNATURE_LENGTH] + signature.to_bytes())
 
 
 def header_signer(header: BlockHeaderAPI) -> bytes:
     try:
-        sig = keys.Signature(signature_bytes=header.extra_data[-SIGNATURE_LENGTH:])
+        sig = Signature(signature_bytes=header.extra_data[-SIGNATURE_LENGTH:])
         pub = sig.recover_public_key_from_msg_hash(signature_hash(header))
     except (BadSignature, ValueError) as exc:
         raise ValidationError(f"seal of block #{header.block_number} is malformed") from exc
@@ -100,12 +102,12 @@ class PoaConsensus:
     """py-evm consensus: a block is valid if a genesis validator sealed it."""
 
     def __init__(self, context: ConsensusContextAPI) -> None:
-        self._db = context.db
+        self._db = context.db  # type: ignore[attr-defined]
         self._validators: tuple[bytes, ...] | None = None
 
     def validators(self) -> tuple[bytes, ...]:
         if self._validators is None:
-            genesis = ChainDB(self._db).get_canonical_block_header_by_number(0)
+            genesis = ChainDB(self._db).get_canonical_block_header_by_number(BlockNumber(0))
             self._validators = genesis_validators(genesis)
         return self._validators
 
@@ -133,7 +135,7 @@ class PoaConsensus:
         return header.coinbase
 
 
-class ZhenglianVM(LondonVM):  # type: ignore[misc]
+class ZhenglianVM(LondonVM):
     """London rules with PoA seals and no block reward."""
 
     consensus_class = PoaConsensus  # type: ignore[assignment]
@@ -144,14 +146,11 @@ class ZhenglianVM(LondonVM):  # type: ignore[misc]
 
 
 def chain_class(chain_id: int) -> type[Chain]:
-    return cast(
-        type[Chain],
-        Chain.configure(
-            __name__="ZhenglianChain",
-            vm_configuration=((0, ZhenglianVM),),
-            chain_id=chain_id,
-            consensus_context_class=ConsensusContext,
-        ),
+    return Chain.configure(
+        __name__="ZhenglianChain",
+        vm_configuration=((0, ZhenglianVM),),
+        chain_id=chain_id,
+        consensus_context_class=ConsensusContext,
     )
 
 
@@ -180,7 +179,7 @@ class EmbeddedChain:
         self,
         db: SqliteAtomicDB,
         config: ChainConfig,
-        signer: keys.PrivateKey | None,
+        signer: PrivateKey | None,
         *,
         allowlist: Callable[[], frozenset[bytes]] | None = None,
         clock: Callable[[], float] = time.time,
@@ -195,7 +194,7 @@ class EmbeddedChain:
         self.lock = threading.RLock()
         self.pool = TxPool()
         self.new_tx = threading.Condition(self.lock)
-        genesis = self._chain.chaindb.get_canonical_block_header_by_number(0)
+        genesis = self._chain.chaindb.get_canonical_block_header_by_number(BlockNumber(0))
         self.validators = genesis_validators(genesis)
         if signer is not None and signer.public_key.to_canonical_address() not in self.validators:
             raise NodeError("the node's key is not one of the genesis validators")
@@ -237,7 +236,7 @@ class EmbeddedChain:
         parent_hash: bytes | None = None
         for number in range(head.block_number + 1):
             try:
-                block_hash = chaindb.get_canonical_block_hash(number)
+                block_hash = chaindb.get_canonical_block_hash(BlockNumber(number))
                 raw = self.db[block_hash]
                 if keccak(raw) != block_hash:
                     raise ChainIntegrityError(number, "header bytes do not hash to the block hash")
@@ -248,7 +247,9 @@ class EmbeddedChain:
                     if self.config.genesis_hash and block_hash != self.config.genesis_hash:
                         raise ChainIntegrityError(0, "genesis differs from the configured one")
                 elif header.parent_hash != parent_hash:
-                    raise ChainIntegrityError(number, "parent hash does not link to the block before")
+                    raise ChainIntegrityError(
+                        number, "parent hash does not link to the block before"
+                    )
                 else:
                     consensus.validate_seal(header)
                 txs = chaindb.get_block_transactions(header, tx_builder)
@@ -302,11 +303,11 @@ class EmbeddedChain:
         with self.lock:
             head = self._chain.get_canonical_head()
             state = self._chain.get_vm(head).state
-            nonce = state.get_nonce(sender)
+            nonce = state.get_nonce(Address(sender))
             if tx.nonce < nonce:
                 raise TransactionRejected(f"nonce too low: {tx.nonce} < {nonce}")
             cost = tx.gas * getattr(tx, "max_fee_per_gas", getattr(tx, "gas_price", 0)) + tx.value
-            if state.get_balance(sender) < cost:
+            if state.get_balance(Address(sender)) < cost:
                 raise TransactionRejected("insufficient funds for gas * price + value")
             self.pool.add(tx, sender, nonce)
             self.new_tx.notify_all()
@@ -315,7 +316,7 @@ class EmbeddedChain:
     def nonce(self, address: bytes, *, pending: bool) -> int:
         with self.lock:
             head = self._chain.get_canonical_head()
-            state_nonce = int(self._chain.get_vm(head).state.get_nonce(address))
+            state_nonce = int(self._chain.get_vm(head).state.get_nonce(Address(address)))
             if pending:
                 return self.pool.next_nonce(address, state_nonce)
             return state_nonce
@@ -329,7 +330,9 @@ class EmbeddedChain:
         with self.lock:
             parent = self._chain.get_canonical_head()
             state = self._chain.get_vm(parent).state
-            candidates = self.pool.executable(state.get_nonce, MAX_TXS_PER_BLOCK)
+            candidates = self.pool.executable(
+                lambda a: int(state.get_nonce(Address(a))), MAX_TXS_PER_BLOCK
+            )
             if not candidates:
                 return None
             signer = bytes(self._signer.public_key.to_canonical_address())
@@ -397,7 +400,7 @@ class EmbeddedChain:
     def header_by_number(self, number: int) -> BlockHeaderAPI | None:
         with self.lock:
             try:
-                return self._chain.chaindb.get_canonical_block_header_by_number(number)
+                return self._chain.chaindb.get_canonical_block_header_by_number(BlockNumber(number))
             except HeaderNotFound:
                 return None
 
@@ -440,21 +443,26 @@ class EmbeddedChain:
         with self.lock:
             state = self._chain.get_vm(header).state
             return (
-                int(state.get_balance(address)),
-                int(state.get_nonce(address)),
-                bytes(state.get_code(address)),
+                int(state.get_balance(Address(address))),
+                int(state.get_nonce(Address(address))),
+                bytes(state.get_code(Address(address))),
             )
 
     def storage_at(self, address: bytes, slot: int, header: BlockHeaderAPI) -> int:
         with self.lock:
-            return int(self._chain.get_vm(header).state.get_storage(address, slot))
+            return int(self._chain.get_vm(header).state.get_storage(Address(address), slot))
 
     def _spoof(self, params: CallParams, header: BlockHeaderAPI) -> SpoofTransaction:
         vm = self._chain.get_vm(header)
-        nonce = vm.state.get_nonce(params.sender)
+        nonce = vm.state.get_nonce(Address(params.sender))
         gas = min(params.gas if params.gas is not None else CALL_GAS_CAP, CALL_GAS_CAP)
         unsigned = vm.create_unsigned_transaction(
-            nonce=nonce, gas_price=0, gas=gas, to=params.to, value=params.value, data=params.data
+            nonce=nonce,
+            gas_price=0,
+            gas=gas,
+            to=Address(params.to),
+            value=params.value,
+            data=params.data,
         )
         return SpoofTransaction(unsigned, from_=params.sender)
 
@@ -462,12 +470,13 @@ class EmbeddedChain:
         """Run a call on the state after ``header``; raises py-evm's VMError on failure."""
         with self.lock:
             tx = self._spoof(params, header)
-            return bytes(self._chain.get_transaction_result(tx, header))
+            result = self._chain.get_transaction_result(tx, header)  # type: ignore[arg-type]
+            return bytes(result)
 
     def estimate_gas(self, params: CallParams, header: BlockHeaderAPI) -> int:
         with self.lock:
             tx = self._spoof(params, header)
-            return int(self._chain.estimate_gas(tx, header))
+            return int(self._chain.estimate_gas(tx, header))  # type: ignore[arg-type]
 
     def score(self, block_hash: bytes) -> int:
         with self.lock:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from eth_utils import is_hex_address, to_canonical_address, to_checksum_address
+from eth_utils.address import is_hex_address, to_canonical_address, to_checksum_address
 
 from ledger.errors import NodeError
 

@@ -15,7 +15,7 @@ import secrets
 from pathlib import Path
 
 from eth_account import Account
-from eth_keys import keys
+from eth_keys.datatypes import PrivateKey
 
 from ledger.errors import KeystoreError
 
@@ -67,17 +67,17 @@ def keystore_path(data_dir: Path, name: str) -> Path:
     return data_dir / KEYSTORE_DIR / f"{name}.json"
 
 
-def create_key(path: Path, passphrase: str) -> keys.PrivateKey:
+def create_key(path: Path, passphrase: str) -> PrivateKey:
     """Generate a new key and store it encrypted at ``path`` (which must not exist)."""
     if path.exists():
         raise KeystoreError(f"refusing to overwrite existing keystore {path}")
-    key = keys.PrivateKey(secrets.token_bytes(32))
+    key = PrivateKey(secrets.token_bytes(32))
     encrypted = Account.encrypt(key.to_bytes(), passphrase, iterations=KEYSTORE_SCRYPT_N)
     _write_private(path, json.dumps(encrypted, indent=2).encode() + b"\n")
     return key
 
 
-def load_key(path: Path, passphrase: str) -> keys.PrivateKey:
+def load_key(path: Path, passphrase: str) -> PrivateKey:
     """Decrypt the keystore at ``path``; a wrong passphrase is a :class:`KeystoreError`."""
     try:
         if path.stat().st_size > MAX_KEYSTORE_BYTES:
@@ -93,10 +93,10 @@ def load_key(path: Path, passphrase: str) -> keys.PrivateKey:
         raise KeystoreError(f"wrong passphrase for keystore {path} (MAC mismatch)") from exc
     except Exception as exc:  # malformed keystore JSON of any shape
         raise KeystoreError(f"keystore {path} is malformed: {exc}") from exc
-    return keys.PrivateKey(bytes(raw))
+    return PrivateKey(bytes(raw))
 
 
-def load_or_create_key(data_dir: Path, name: str, passphrase: str) -> keys.PrivateKey:
+def load_or_create_key(data_dir: Path, name: str, passphrase: str) -> PrivateKey:
     path = keystore_path(data_dir, name)
     if path.exists():
         return load_key(path, passphrase)

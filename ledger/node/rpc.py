@@ -15,7 +15,9 @@ from typing import Any
 import rlp
 from eth.abc import BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI
 from eth.exceptions import Revert, VMError
-from eth_utils import encode_hex, keccak, to_checksum_address
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
+from eth_utils.hexadecimal import encode_hex
 
 from ledger.errors import TransactionRejected
 from ledger.node.chain import CallParams, EmbeddedChain
@@ -139,7 +141,7 @@ class JsonRpcDispatcher:
             "eth_accounts": lambda p: [],
             "eth_coinbase": lambda p: to_checksum_address(chain.validators[0]),
             "eth_blockNumber": lambda p: _q(chain.head().block_number),
-            "eth_gasPrice": lambda p: _q(int(chain.head().base_fee_per_gas)),
+            "eth_gasPrice": lambda p: _q(_base_fee(chain.head())),
             "eth_maxPriorityFeePerGas": lambda p: "0x0",
             "eth_feeHistory": self.eth_feeHistory,
             "eth_getBlockByNumber": self.eth_getBlockByNumber,
@@ -180,7 +182,9 @@ class JsonRpcDispatcher:
             return json.dumps(self._error(None, exc)).encode()
         if isinstance(payload, list):
             if not payload:
-                return json.dumps(self._error(None, RpcError(INVALID_REQUEST, "empty batch"))).encode()
+                return json.dumps(
+                    self._error(None, RpcError(INVALID_REQUEST, "empty batch"))
+                ).encode()
             if len(payload) > MAX_BATCH:
                 err = RpcError(LIMIT_EXCEEDED, f"batch larger than {MAX_BATCH} requests")
                 return json.dumps(self._error(None, err)).encode()
@@ -193,7 +197,8 @@ class JsonRpcDispatcher:
         if not isinstance(req, dict):
             return self._error(None, RpcError(INVALID_REQUEST, "request must be an object"))
         req_id = req.get("id")
-        if not (req_id is None or isinstance(req_id, (str, int)) and not isinstance(req_id, bool)):
+        valid_id = isinstance(req_id, (str, int)) and not isinstance(req_id, bool)
+        if not (req_id is None or valid_id):
             return self._error(None, RpcError(INVALID_REQUEST, "id must be a string or number"))
         method = req.get("method")
         params = req.get("params", [])
@@ -278,21 +283,24 @@ class JsonRpcDispatcher:
         }
         if type_id == 0:
             out["gasPrice"] = _q(tx.gas_price)
-            out["v"] = _q(tx.v)
+            out["v"] = _q(getattr(tx, "v", 0))
             if tx.chain_id is not None:
                 out["chainId"] = _q(tx.chain_id)
         else:
-            out["chainId"] = _q(tx.chain_id)
+            out["chainId"] = _q(tx.chain_id or 0)
             out["v"] = _q(tx.y_parity)
             out["yParity"] = _q(tx.y_parity)
             out["accessList"] = [
-                {"address": to_checksum_address(a), "storageKeys": [_h(k.to_bytes(32, "big")) for k in keys]}
+                {
+                    "address": to_checksum_address(a),
+                    "storageKeys": [_h(k.to_bytes(32, "big")) for k in keys],
+                }
                 for a, keys in tx.access_list
             ]
             if type_id == 1:
                 out["gasPrice"] = _q(tx.gas_price)
             else:
-                base = 0 if header is None else int(header.base_fee_per_gas)
+                base = 0 if header is None else _base_fee(header)
                 out["maxFeePerGas"] = _q(tx.max_fee_per_gas)
                 out["maxPriorityFeePerGas"] = _q(tx.max_priority_fee_per_gas)
                 out["gasPrice"] = _q(min(tx.max_fee_per_gas, base + tx.max_priority_fee_per_gas))
@@ -319,7 +327,7 @@ class JsonRpcDispatcher:
             "gasLimit": _q(header.gas_limit),
             "gasUsed": _q(header.gas_used),
             "timestamp": _q(header.timestamp),
-            "baseFeePerGas": _q(header.base_fee_per_gas),
+            "baseFeePerGas": _q(_base_fee(header)),
             "transactions": [
                 self._format_tx(tx, header, i) if full else _h(tx.hash) for i, tx in enumerate(txs)
             ],
@@ -350,7 +358,7 @@ class JsonRpcDispatcher:
         type_id = getattr(tx, "type_id", None) or 0
         sender = tx.sender
         if type_id == 2:
-            price = min(tx.max_fee_per_gas, int(header.base_fee_per_gas) + tx.max_priority_fee_per_gas)
+            price = min(tx.max_fee_per_gas, _base_fee(header) + tx.max_priority_fee_per_gas)
         else:
             price = tx.gas_price
         contract = None
@@ -524,7 +532,7 @@ class JsonRpcDispatcher:
         pct = percentiles if isinstance(percentiles, list) else []
         return {
             "oldestBlock": _q(first),
-            "baseFeePerGas": [_q(int(h.base_fee_per_gas)) for h in headers if h] + ["0x0"],
+            "baseFeePerGas": [_q(_base_fee(h)) for h in headers if h] + ["0x0"],
             "gasUsedRatio": [h.gas_used / h.gas_limit for h in headers if h],
             "reward": [["0x0"] * len(pct) for _ in headers],
         }
@@ -547,7 +555,9 @@ class JsonRpcDispatcher:
                 raise RpcError(LIMIT_EXCEEDED, f"block range wider than {MAX_LOG_BLOCK_RANGE}")
             headers = [h for i in range(first, last + 1) if (h := self.chain.header_by_number(i))]
         raw_addr = flt.get("address")
-        addr_list = raw_addr if isinstance(raw_addr, list) else ([] if raw_addr is None else [raw_addr])
+        addr_list = (
+            raw_addr if isinstance(raw_addr, list) else ([] if raw_addr is None else [raw_addr])
+        )
         if len(addr_list) > MAX_TOPIC_OPTIONS:
             raise RpcError(LIMIT_EXCEEDED, f"more than {MAX_TOPIC_OPTIONS} addresses")
         addresses = {_address(a, "address") for a in addr_list}
@@ -578,6 +588,10 @@ class JsonRpcDispatcher:
                     if len(out) > MAX_LOGS:
                         raise RpcError(LIMIT_EXCEEDED, f"query returns more than {MAX_LOGS} logs")
         return out
+
+
+def _base_fee(header: BlockHeaderAPI) -> int:
+    return int(header.base_fee_per_gas or 0)
 
 
 def _in_bloom(bloom: int, value: bytes) -> bool:

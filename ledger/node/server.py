@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import IO
 
 import uvicorn
-from eth_keys import keys
+from eth_keys.datatypes import PrivateKey
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -94,7 +94,7 @@ def init_data_dir(data_dir: Path, *, chain_id: int = DEFAULT_CHAIN_ID) -> ChainC
     return config
 
 
-def load_node_key(data_dir: Path, name: str) -> keys.PrivateKey:
+def load_node_key(data_dir: Path, name: str) -> PrivateKey:
     return load_key(keystore_path(data_dir, name), resolve_passphrase(data_dir, create=False))
 
 
@@ -239,10 +239,16 @@ class EmbeddedNode:
 
     def start(self, host: str = "127.0.0.1", port: int = 8545) -> RunningNode:
         """Start block production and the JSON-RPC server in background threads."""
-        self._producer = threading.Thread(target=self._produce_loop, name="zl-producer", daemon=True)
+        self._producer = threading.Thread(
+            target=self._produce_loop, name="zl-producer", daemon=True
+        )
         self._producer.start()
         config = uvicorn.Config(
-            self.asgi_app(), host=host, port=port, log_level="warning", access_log=False,
+            self.asgi_app(),
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
             lifespan="off",
         )
         self._server = uvicorn.Server(config)
@@ -275,7 +281,10 @@ class EmbeddedNode:
         self._stopping.set()
         if self._server is not None:
             self._server.should_exit = True
-        if self._server_thread is not None and self._server_thread is not threading.current_thread():
+        if (
+            self._server_thread is not None
+            and self._server_thread is not threading.current_thread()
+        ):
             self._server_thread.join(10)
         if self._producer is not None:
             self._producer.join(10)

@@ -38,7 +38,8 @@ def post(url: str, body: bytes, content_type: str = "application/json") -> tuple
 
 def rpc(url: str, method: str, params: list[Any] | None = None) -> Any:
     status, reply = post(
-        url, json.dumps({"jsonrpc": "2.0", "id": 7, "method": method, "params": params or []}).encode()
+        url,
+        json.dumps({"jsonrpc": "2.0", "id": 7, "method": method, "params": params or []}).encode(),
     )
     assert status == 200
     return reply
@@ -84,7 +85,9 @@ def test_transaction_round_trip(node: tuple[str, str, Web3]) -> None:
     receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=15, poll_latency=0.1)
     assert receipt["status"] == 1 and receipt["gasUsed"] == 21_000
     tx = w3.eth.get_transaction(tx_hash)
-    assert tx["from"] == Account.from_key(key).address and tx["blockNumber"] == receipt["blockNumber"]
+    assert (
+        tx["from"] == Account.from_key(key).address and tx["blockNumber"] == receipt["blockNumber"]
+    )
     block = w3.eth.get_block(receipt["blockNumber"], full_transactions=False)
     assert bytes(tx_hash) in [bytes(h) for h in block["transactions"]]
     assert w3.eth.get_block(block["hash"])["number"] == block["number"]
@@ -102,7 +105,9 @@ def test_many_transactions_batch_into_few_blocks(node: tuple[str, str, Web3]) ->
     _, key, w3 = node
     start = w3.eth.get_transaction_count(Account.from_key(key).address, "pending")
     hashes = [w3.eth.send_raw_transaction(transfer(w3, key, nonce=start + i)) for i in range(40)]
-    receipts = [w3.eth.wait_for_transaction_receipt(h, timeout=20, poll_latency=0.1) for h in hashes]
+    receipts = [
+        w3.eth.wait_for_transaction_receipt(h, timeout=20, poll_latency=0.1) for h in hashes
+    ]
     blocks = {r["blockNumber"] for r in receipts}
     assert len(blocks) <= 3
     assert w3.eth.get_transaction_count(Account.from_key(key).address) == start + 40
@@ -139,7 +144,7 @@ def test_replayed_nonce_is_refused(node: tuple[str, str, Web3]) -> None:
 
 
 def test_unprotected_and_garbage_transactions_are_refused(node: tuple[str, str, Web3]) -> None:
-    url, key, w3 = node
+    url, key, _ = node
     acct = Account.from_key(key)
     legacy = acct.sign_transaction(
         {"nonce": 0, "to": "0x" + "11" * 20, "value": 0, "gas": 21_000, "gasPrice": 0}
@@ -171,7 +176,12 @@ def test_malformed_requests_get_json_rpc_errors(node: tuple[str, str, Web3]) -> 
     assert rpc(url, "eth_getBlockByNumber", ["0x" + "f" * 70, False])["error"]["code"] == -32602
     deep = b"[" * 100 + b"]" * 100
     assert post(url, deep)[1]["error"]["code"] == -32600
-    status, reply = post(url, b'{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":["' + b"a" * (6 * 1024 * 1024) + b'"]}')
+    status, reply = post(
+        url,
+        b'{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":["'
+        + b"a" * (6 * 1024 * 1024)
+        + b'"]}',
+    )
     assert status == 413 and reply["error"]["code"] == -32005
     # The node is still well after all that.
     assert rpc(url, "eth_chainId")["result"] == hex(0x5A4C)
@@ -210,7 +220,9 @@ def _fresh_chain_with_blocks(data_dir: Path, blocks: int) -> tuple[bytes, int]:
         w3 = make_web3(url)
         key = servers.embedded_anchorer_key(data_dir)
         for _ in range(blocks):
-            w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(transfer(w3, key)), timeout=15)
+            w3.eth.wait_for_transaction_receipt(
+                w3.eth.send_raw_transaction(transfer(w3, key)), timeout=15
+            )
         head = w3.eth.get_block("latest")
         return bytes(head["hash"]), int(head["number"])
 
@@ -258,11 +270,27 @@ def test_tampered_block_stops_the_node_naming_it(tmp_path: Path) -> None:
     assert info.value.block_number == 2
     # ...and through the CLI: exit 1, one readable line.
     proc = subprocess.run(
-        [sys.executable, "-m", "zhenglian.cli", "chain", "serve", "--data-dir", str(tmp_path), "--port", "0"],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "zhenglian.cli",
+            "chain",
+            "serve",
+            "--data-dir",
+            str(tmp_path),
+            "--port",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 1
-    assert proc.stderr.strip().splitlines()[-1].startswith("zhenglian: error: stored block #2 is corrupt")
+    assert (
+        proc.stderr.strip()
+        .splitlines()[-1]
+        .startswith("zhenglian: error: stored block #2 is corrupt")
+    )
 
 
 def test_tampered_transaction_is_caught(tmp_path: Path) -> None:
@@ -288,7 +316,9 @@ def test_tampered_transaction_is_caught(tmp_path: Path) -> None:
         EmbeddedNode(tmp_path)
 
 
-def test_keystore_files_are_private_and_passphrase_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_keystore_files_are_private_and_passphrase_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv(PASSPHRASE_ENV, raising=False)
     with servers.embedded_node(tmp_path):
         pass
@@ -332,10 +362,22 @@ def test_allowlist_edit_is_picked_up_while_running(tmp_path: Path) -> None:
 
 
 def test_chain_info_json(embedded_chain: tuple[str, str, Path]) -> None:
-    url, key, data_dir = embedded_chain
+    _, key, data_dir = embedded_chain
     proc = subprocess.run(
-        [sys.executable, "-m", "zhenglian.cli", "chain", "info", "--data-dir", str(data_dir), "--json"],
-        capture_output=True, text=True, timeout=60, check=True,
+        [
+            sys.executable,
+            "-m",
+            "zhenglian.cli",
+            "chain",
+            "info",
+            "--data-dir",
+            str(data_dir),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     info = json.loads(proc.stdout)
     assert info["chainId"] == 0x5A4C

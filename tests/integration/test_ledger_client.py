@@ -100,7 +100,9 @@ def test_pipelined_anchors_keep_nonces_in_order(client: LedgerClient) -> None:
     assert [r.index for r in receipts] == [1, 2, 3, 4]
 
 
-def test_account_without_anchor_role_is_refused(chain_endpoint: tuple[str, str], client: LedgerClient) -> None:
+def test_account_without_anchor_role_is_refused(
+    chain_endpoint: tuple[str, str], client: LedgerClient
+) -> None:
     url, _ = chain_endpoint
     outsider = LedgerClient(url, Account.create().key)
     assert client.contract_address is not None
