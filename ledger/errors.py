@@ -54,6 +54,145 @@ class AnchorEventError(AnchorProofError):
     """The proven receipt holds no (or a malformed) tree-head anchoring event."""
 
 
+class AnchorProofFormatError(AnchorProofError):
+    """An anchor proof document is malformed: missing field, wrong type, bad hex, over a limit."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"anchor proof field {field!r}: {reason}")
+
+
+class ChainIdMismatchError(AnchorProofError):
+    """The proof is for another chain than the trusted one."""
+
+    def __init__(self, trusted_chain_id: int, proof_chain_id: int) -> None:
+        self.trusted_chain_id = trusted_chain_id
+        self.proof_chain_id = proof_chain_id
+        super().__init__(
+            f"proof is for chain {proof_chain_id}, trusted chain is {trusted_chain_id}"
+        )
+
+
+class BlockHeaderError(AnchorProofError):
+    """A block header is not an RLP list of at least 15 well-formed header fields."""
+
+
+class BlockHashMismatchError(AnchorProofError):
+    """The header does not hash to the block hash the proof claims."""
+
+    def __init__(self, expected_hash: bytes, calculated_hash: bytes) -> None:
+        self.expected_hash = expected_hash
+        self.calculated_hash = calculated_hash
+        super().__init__(
+            f"header hashes to {calculated_hash.hex()}, proof claims block {expected_hash.hex()}"
+        )
+
+
+class BlockNumberMismatchError(AnchorProofError):
+    """The header's number is not the block number the proof claims."""
+
+    def __init__(self, expected_number: int, header_number: int) -> None:
+        self.expected_number = expected_number
+        self.header_number = header_number
+        super().__init__(f"header is block #{header_number}, proof claims #{expected_number}")
+
+
+class MissingSealError(SealError):
+    """The header's extraData is too short to hold a Clique (EIP-225) seal."""
+
+    def __init__(self, extra_data_length: int, required_length: int) -> None:
+        self.extra_data_length = extra_data_length
+        self.required_length = required_length
+        super().__init__(
+            f"extraData is {extra_data_length} bytes, a Clique seal needs at least "
+            f"{required_length}: the block is not sealed"
+        )
+
+
+class MalformedSealError(SealError):
+    """The seal's layout or signature values are invalid, or no public key can be recovered."""
+
+
+class UntrustedSignerError(SealError):
+    """The seal is a valid signature, but by a key that is not a trusted validator."""
+
+    def __init__(self, signer: bytes) -> None:
+        self.signer = signer
+        super().__init__(f"block is sealed by 0x{signer.hex()}, which is not a trusted validator")
+
+
+class ReceiptProofShapeError(ReceiptProofError):
+    """A receipt proof node is malformed, missing or superfluous, or the key is absent."""
+
+    def __init__(self, node_index: int, reason: str) -> None:
+        self.node_index = node_index
+        self.reason = reason
+        super().__init__(f"receipt proof node {node_index}: {reason}")
+
+
+class ProofNodeHashMismatchError(ReceiptProofError):
+    """A receipt proof node does not hash to the reference its parent (or the header) holds."""
+
+    def __init__(self, node_index: int, expected_hash: bytes, calculated_hash: bytes) -> None:
+        self.node_index = node_index
+        self.expected_hash = expected_hash
+        self.calculated_hash = calculated_hash
+        super().__init__(
+            f"receipt proof node {node_index} hashes to {calculated_hash.hex()}, "
+            f"expected {expected_hash.hex()}"
+        )
+
+
+class ReceiptMismatchError(ReceiptProofError):
+    """The proof proves another receipt than the one the anchor proof carries."""
+
+    def __init__(self, expected_receipt_hash: bytes, proven_receipt_hash: bytes) -> None:
+        self.expected_receipt_hash = expected_receipt_hash
+        self.proven_receipt_hash = proven_receipt_hash
+        super().__init__(
+            f"proof proves a receipt with keccak {proven_receipt_hash.hex()}, "
+            f"the anchor proof carries one with keccak {expected_receipt_hash.hex()}"
+        )
+
+
+class MalformedReceiptError(AnchorEventError):
+    """The proven receipt does not decode as [status, cumulativeGasUsed, logsBloom, logs]."""
+
+
+class TransactionFailedError(AnchorEventError):
+    """The anchoring transaction reverted (receipt status is not 1)."""
+
+    def __init__(self, status: int) -> None:
+        self.status = status
+        super().__init__(f"anchoring transaction failed: receipt status is {status}, not 1")
+
+
+class LogIndexError(AnchorEventError):
+    """The receipt has no log at the claimed index."""
+
+    def __init__(self, log_index: int, log_count: int) -> None:
+        self.log_index = log_index
+        self.log_count = log_count
+        super().__init__(f"receipt has {log_count} log(s), proof names log {log_index}")
+
+
+class ContractMismatchError(AnchorEventError):
+    """The event comes from (or the proof names) another contract than the expected one."""
+
+    def __init__(self, what: str, expected_contract: bytes, actual_contract: bytes) -> None:
+        self.what = what
+        self.expected_contract = expected_contract
+        self.actual_contract = actual_contract
+        super().__init__(
+            f"{what}: expected contract 0x{expected_contract.hex()}, got 0x{actual_contract.hex()}"
+        )
+
+
+class MalformedAnchorEventError(AnchorEventError):
+    """The log is not a well-formed TreeHeadAnchored event (signature, topics, data)."""
+
+
 # --- Embedded node -----------------------------------------------------------------
 
 
@@ -99,3 +238,64 @@ class AnchorRejected(ContractError):
 
 class InclusionTimeout(ClientError):
     """A transaction was not included in a block within the allowed time."""
+
+
+class NodeDataError(ClientError):
+    """A node's answer is malformed or inconsistent (e.g. does not re-encode to its own hashes)."""
+
+
+class HeaderReencodingError(NodeDataError):
+    """The header rebuilt from the node's JSON block does not hash to the block hash."""
+
+    def __init__(self, block_hash: bytes, calculated_hash: bytes) -> None:
+        self.block_hash = block_hash
+        self.calculated_hash = calculated_hash
+        super().__init__(
+            f"header rebuilt from the node's JSON hashes to {calculated_hash.hex()}, "
+            f"not to block {block_hash.hex()} (unknown fork fields?)"
+        )
+
+
+class ReceiptsRootMismatchError(NodeDataError):
+    """The receipts rebuilt from the node's JSON do not form the header's receiptsRoot."""
+
+    def __init__(self, block_hash: bytes, receipts_root: bytes, calculated_root: bytes) -> None:
+        self.block_hash = block_hash
+        self.receipts_root = receipts_root
+        self.calculated_root = calculated_root
+        super().__init__(
+            f"receipts of block {block_hash.hex()} rebuild to root {calculated_root.hex()}, "
+            f"header says {receipts_root.hex()}"
+        )
+
+
+class TransactionNotFound(ClientError):
+    """The node knows no mined transaction with this hash."""
+
+    def __init__(self, tx_hash: bytes) -> None:
+        self.tx_hash = tx_hash
+        super().__init__(f"no mined transaction 0x{tx_hash.hex()}")
+
+
+class BlockTooLargeError(ClientError):
+    """A block holds more transactions than we fetch receipts for."""
+
+    def __init__(self, block_hash: bytes, transaction_count: int, limit: int) -> None:
+        self.block_hash = block_hash
+        self.transaction_count = transaction_count
+        self.limit = limit
+        super().__init__(
+            f"block {block_hash.hex()} has {transaction_count} transactions, limit is {limit}"
+        )
+
+
+class AnchorEventNotFound(ClientError):
+    """The transaction's receipt holds no TreeHeadAnchored event from the contract."""
+
+    def __init__(self, tx_hash: bytes, contract: bytes) -> None:
+        self.tx_hash = tx_hash
+        self.contract = contract
+        super().__init__(
+            f"transaction 0x{tx_hash.hex()} emitted no TreeHeadAnchored event "
+            f"from contract 0x{contract.hex()}"
+        )
