@@ -70,14 +70,17 @@ def rpc(w3: Web3, method: str, params: list[Any]) -> Any:
 class Sender:
     """Signs transactions locally (never a node-managed account) and tracks the nonce."""
 
-    def __init__(self, w3: Web3, account: LocalAccount) -> None:
+    def __init__(
+        self, w3: Web3, account: LocalAccount, *, chain_id: int = HARDHAT_CHAIN_ID
+    ) -> None:
         self.w3 = w3
         self.account = account
+        self.chain_id = chain_id
         self.nonce = w3.eth.get_transaction_count(account.address, "pending")
 
     def send(self, *, to: bytes | None, data: bytes, gas: int, legacy: bool = False) -> bytes:
         tx: dict[str, Any] = {
-            "chainId": HARDHAT_CHAIN_ID,
+            "chainId": self.chain_id,
             "nonce": self.nonce,
             "gas": gas,
             "value": 0,
@@ -85,10 +88,13 @@ class Sender:
         }
         if to is not None:
             tx["to"] = Web3.to_checksum_address(to)
+        # Fees from the latest base fee (the embedded chain's is 0: its accounts hold no ether).
+        base_fee = int(rpc(self.w3, "eth_getBlockByNumber", ["latest", False])["baseFeePerGas"], 16)
+        tip = 10**9 if base_fee else 0
         if legacy:
-            tx["gasPrice"] = 10 * 10**9
+            tx["gasPrice"] = 2 * base_fee + tip
         else:
-            tx.update(type=2, maxFeePerGas=10 * 10**9, maxPriorityFeePerGas=10**9)
+            tx.update(type=2, maxFeePerGas=2 * base_fee + tip, maxPriorityFeePerGas=tip)
         signed = self.account.sign_transaction(tx)
         self.nonce += 1
         return bytes(self.w3.eth.send_raw_transaction(signed.raw_transaction))
@@ -392,3 +398,37 @@ def test_receipt_json_encodings() -> None:
         encode_receipt_json({**receipt, "type": "0x80"})
     with pytest.raises(NodeDataError):
         encode_receipt_json({k: v for k, v in receipt.items() if k != "status"})
+
+
+# --- Embedded chain (Clique-sealed) ------------------------------------------------------------
+
+
+@pytest.mark.integration
+def test_embedded_chain_proof_is_sealed_by_its_validator(
+    embedded_chain: tuple[str, str, Any],
+) -> None:
+    url, key, _data_dir = embedded_chain
+    w3 = connect_http(url)
+    chain_id = w3.eth.chain_id
+    account: LocalAccount = Account.from_key(key)
+    artifact = contracts.load_artifact("LogAnchor")
+    sender = Sender(w3, account, chain_id=chain_id)
+    constructor = abi_encode(["address", "address"], [account.address, account.address])
+    deploy_tx = sender.send(to=None, data=artifact.bytecode + constructor, gas=5_000_000)
+    deployed = w3.eth.wait_for_transaction_receipt(deploy_tx, timeout=60)
+    contract = bytes.fromhex(deployed["contractAddress"][2:])
+    anchor_tx = sender.send(to=contract, data=anchor_call(1, ROOT_1, []), gas=ANCHOR_GAS)
+    assert w3.eth.wait_for_transaction_receipt(anchor_tx, timeout=60)["status"] == 1
+
+    proof = collect_anchor_proof(w3, anchor_tx, contract=contract)
+
+    # The validator set, as an operator would configure it: from the genesis extraData.
+    genesis_extra = bytes.fromhex(rpc(w3, "eth_getBlockByNumber", ["0x0", False])["extraData"][2:])
+    signers = genesis_extra[32:-65]
+    validators = [signers[i : i + 20] for i in range(0, len(signers), 20)]
+    assert validators
+    result = verify_anchor_proof(proof, ChainTrust.sealed(chain_id, validators, contract))
+    assert result.seal.is_sealed and result.seal.signer in validators
+    assert (result.anchor_index, result.tree_size, result.root_hash) == (0, 1, ROOT_1)
+    with pytest.raises(SealError):
+        verify_anchor_proof(proof, ChainTrust.sealed(chain_id, [b"\x01" * 20], contract))
