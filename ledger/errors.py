@@ -23,6 +23,15 @@ class ProofShapeError(MerkleError):
     """A proof has the wrong number of nodes, a node of the wrong length, or bad sizes."""
 
 
+class IndexOutOfRangeError(ProofShapeError):
+    """A leaf index (or a requested tree size) lies beyond the tree it refers to."""
+
+    def __init__(self, index: int, size: int, *, what: str = "leaf index") -> None:
+        self.index = index
+        self.size = size
+        super().__init__(f"{what} {index} is out of range for a tree of size {size}")
+
+
 class RootMismatchError(MerkleError):
     """A proof computes a root other than the one it was checked against."""
 
