@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,14 +34,14 @@ from eth.db.trie import make_trie_root_and_nodes
 from eth.exceptions import HeaderNotFound, TransactionNotFound
 from eth.vm.forks.london import LondonVM
 from eth.vm.spoof import SpoofTransaction
-from eth_keys.datatypes import PrivateKey, Signature
-from eth_keys.exceptions import BadSignature
+from eth_keys.datatypes import PrivateKey
 from eth_typing import Address, BlockNumber, Hash32
 from eth_utils.crypto import keccak
 from eth_utils.exceptions import ValidationError
 from eth_utils.hexadecimal import encode_hex
 
-from ledger.errors import ChainIntegrityError, NodeError, TransactionRejected
+from ledger.anchor_proof import clique_signature_hash, seal_signer
+from ledger.errors import AnchorProofError, ChainIntegrityError, NodeError, TransactionRejected
 from ledger.node.config import ChainConfig
 from ledger.node.db import SqliteAtomicDB
 from ledger.node.txpool import TxPool
@@ -65,25 +64,20 @@ CALL_GAS_CAP = 30_000_000
 # --- seals ------------------------------------------------------------------------------
 
 
-def signature_hash(header: BlockHeaderAPI) -> bytes:
-    """The hash a validator signs: the header's hash without the last 65 extraData bytes."""
-    if len(header.extra_data) < VANITY_LENGTH + SIGNATURE_LENGTH:
-        raise ValidationError("extraData too short to hold vanity and seal")
-    return bytes(header.copy(extra_data=header.extra_data[:-SIGNATURE_LENGTH]).hash)
+# The node seals and checks with the same pure functions that verify anchor proofs offline,
+# so what the node accepts and what a court's verifier accepts cannot drift apart.
 
 
 def seal_header(header: BlockHeaderAPI, key: PrivateKey) -> BlockHeaderAPI:
-    signature = key.sign_msg_hash(signature_hash(header))
+    signature = key.sign_msg_hash(clique_signature_hash(rlp.encode(header)))
     return header.copy(extra_data=header.extra_data[:-SIGNATURE_LENGTH] + signature.to_bytes())
 
 
 def header_signer(header: BlockHeaderAPI) -> bytes:
     try:
-        sig = Signature(signature_bytes=header.extra_data[-SIGNATURE_LENGTH:])
-        pub = sig.recover_public_key_from_msg_hash(signature_hash(header))
-    except (BadSignature, ValueError) as exc:
-        raise ValidationError(f"seal of block #{header.block_number} is malformed") from exc
-    return bytes(pub.to_canonical_address())
+        return seal_signer(rlp.encode(header))
+    except AnchorProofError as exc:
+        raise ValidationError(f"seal of block #{header.block_number}: {exc}") from exc
 
 
 def genesis_validators(genesis: BlockHeaderAPI) -> tuple[bytes, ...]:
@@ -191,7 +185,8 @@ class EmbeddedChain:
         self._signer = signer
         self._allowlist = allowlist or (lambda: frozenset(config.allowlist))
         self._clock = clock
-        self.lock = threading.RLock()
+        self.lock = threading.RLock()  # guards the pool; the database has its own lock
+        self._production = threading.Lock()
         self.pool = TxPool()
         self.new_tx = threading.Condition(self.lock)
         genesis = self._chain.chaindb.get_canonical_block_header_by_number(BlockNumber(0))
@@ -216,7 +211,11 @@ class EmbeddedChain:
             "base_fee_per_gas": 0,
         }
         with db.block_transaction():
-            chain = chain_class(config.chain_id).from_genesis(db, params, {})
+            state = {
+                Address(addr): {"balance": balance, "nonce": 0, "code": b"", "storage": {}}
+                for addr, balance in config.alloc
+            }
+            chain = chain_class(config.chain_id).from_genesis(db, params, state)  # type: ignore[arg-type]
         return bytes(chain.get_canonical_head().hash)
 
     def verify_stored_chain(self, progress: Callable[[int, int], None] | None = None) -> int:
@@ -274,12 +273,10 @@ class EmbeddedChain:
             raise TransactionRejected(f"transaction larger than {MAX_RAW_TX_BYTES} bytes")
         try:
             tx = ZhenglianVM.get_transaction_builder().decode(raw)
-            tx.check_signature_validity()
-            tx.validate()
-            sender = tx.sender
+            tx.validate()  # field ranges, including EIP-2 low-s
+            tx.sender  # noqa: B018 - recovering the sender checks the signature (and caches it)
         except Exception as exc:
             raise TransactionRejected(f"invalid transaction: {exc}") from exc
-        del sender
         return tx
 
     def submit(self, raw: bytes) -> bytes:
@@ -327,112 +324,108 @@ class EmbeddedChain:
         """Seal a block of the pool's executable transactions; None when there are none."""
         if self._signer is None:
             raise NodeError("this node has no validator key and cannot seal blocks")
-        with self.lock:
-            parent = self._chain.get_canonical_head()
-            state = self._chain.get_vm(parent).state
-            candidates = self.pool.executable(
-                lambda a: int(state.get_nonce(Address(a))), MAX_TXS_PER_BLOCK
-            )
+        with self._production:
+            with self.lock:
+                parent = self._chain.get_canonical_head()
+                state = self._chain.get_vm(parent).state
+                candidates = self.pool.executable(
+                    lambda a: int(state.get_nonce(Address(a))), MAX_TXS_PER_BLOCK
+                )
             if not candidates:
                 return None
-            signer = bytes(self._signer.public_key.to_canonical_address())
-            number = parent.block_number + 1
-            timestamp = max(int(self._clock()), parent.timestamp + 1)
-            header = ZhenglianVM.create_header_from_parent(
-                parent,
-                timestamp=timestamp,
-                coinbase=signer,
-                gas_limit=self.config.gas_limit,
-                difficulty=in_turn_difficulty(number, signer, self.validators),
-                extra_data=b"\x00" * (VANITY_LENGTH + SIGNATURE_LENGTH),
-                nonce=b"\x00" * 8,
-                mix_hash=b"\x00" * 32,
-            )
-            target = self.config.gas_limit // 2
-            with self.db.block_transaction():
-                vm = self._chain.get_vm(header)
-                included: list[SignedTransactionAPI] = []
-                receipts: list[ReceiptAPI] = []
-                dropped: list[SignedTransactionAPI] = []
-                current = header
-                skip_senders: set[bytes] = set()
-                for tx in candidates:
-                    sender = bytes(tx.sender)
-                    if sender in skip_senders:
-                        continue
-                    if current.gas_used + tx.gas > target:
-                        skip_senders.add(sender)
-                        continue
-                    try:
-                        # Validation (nonce, balance, gas) happens before any state change.
-                        receipt, _ = vm.apply_transaction(current, tx)
-                    except ValidationError:
-                        dropped.append(tx)
-                        skip_senders.add(sender)
-                        continue
-                    current = vm.add_receipt_to_header(current, receipt)
-                    included.append(tx)
-                    receipts.append(receipt)
-                if not included:
-                    self.pool.remove(dropped)
-                    return None
-                block = vm.set_block_transactions_and_withdrawals(
-                    vm.get_block(), current, included, receipts
-                )
-                block = vm.finalize_block(block).block
-                sealed = block.copy(header=seal_header(block.header, self._signer))
-                self._chain.validate_block(sealed)
-                self._chain.chaindb.persist_block(sealed)
-            self.pool.remove(included + dropped)
+            sealed, included, dropped = self._build_block(parent, candidates)
+            with self.lock:
+                self.pool.remove(included + dropped)
             return sealed
+
+    def _build_block(
+        self, parent: BlockHeaderAPI, candidates: list[SignedTransactionAPI]
+    ) -> tuple[BlockAPI | None, list[SignedTransactionAPI], list[SignedTransactionAPI]]:
+        """Execute, seal and persist a block on ``parent``; other threads keep reading."""
+        assert self._signer is not None
+        signer = bytes(self._signer.public_key.to_canonical_address())
+        number = parent.block_number + 1
+        timestamp = max(int(self._clock()), parent.timestamp + 1)
+        header = ZhenglianVM.create_header_from_parent(
+            parent,
+            timestamp=timestamp,
+            coinbase=signer,
+            gas_limit=self.config.gas_limit,
+            difficulty=in_turn_difficulty(number, signer, self.validators),
+            extra_data=b"\x00" * (VANITY_LENGTH + SIGNATURE_LENGTH),
+            nonce=b"\x00" * 8,
+            mix_hash=b"\x00" * 32,
+        )
+        target = self.config.gas_limit // 2
+        with self.db.block_transaction():
+            vm = self._chain.get_vm(header)
+            included: list[SignedTransactionAPI] = []
+            receipts: list[ReceiptAPI] = []
+            dropped: list[SignedTransactionAPI] = []
+            current = header
+            skip_senders: set[bytes] = set()
+            for tx in candidates:
+                sender = bytes(tx.sender)
+                if sender in skip_senders:
+                    continue
+                if current.gas_used + tx.gas > target:
+                    skip_senders.add(sender)
+                    continue
+                try:
+                    # Validation (nonce, balance, gas) happens before any state change.
+                    receipt, _ = vm.apply_transaction(current, tx)
+                except ValidationError:
+                    dropped.append(tx)
+                    skip_senders.add(sender)
+                    continue
+                current = vm.add_receipt_to_header(current, receipt)
+                included.append(tx)
+                receipts.append(receipt)
+            if not included:
+                return None, included, dropped
+            block = vm.set_block_transactions_and_withdrawals(
+                vm.get_block(), current, included, receipts
+            )
+            block = vm.finalize_block(block).block
+            sealed = block.copy(header=seal_header(block.header, self._signer))
+            self._chain.validate_block(sealed)
+            self._chain.chaindb.persist_block(sealed)
+        return sealed, included, dropped
 
     # --- queries -----------------------------------------------------------------------
 
-    @contextmanager
-    def reading(self) -> Iterator[Chain]:
-        with self.lock:
-            yield self._chain
-
     def head(self) -> BlockHeaderAPI:
-        with self.lock:
-            return self._chain.get_canonical_head()
+        return self._chain.get_canonical_head()
 
     def header_by_number(self, number: int) -> BlockHeaderAPI | None:
-        with self.lock:
-            try:
-                return self._chain.chaindb.get_canonical_block_header_by_number(BlockNumber(number))
-            except HeaderNotFound:
-                return None
+        try:
+            return self._chain.chaindb.get_canonical_block_header_by_number(BlockNumber(number))
+        except HeaderNotFound:
+            return None
 
     def header_by_hash(self, block_hash: bytes) -> BlockHeaderAPI | None:
-        with self.lock:
-            try:
-                header = self._chain.chaindb.get_block_header_by_hash(Hash32(block_hash))
-            except HeaderNotFound:
-                return None
-            return header
+        try:
+            header = self._chain.chaindb.get_block_header_by_hash(Hash32(block_hash))
+        except HeaderNotFound:
+            return None
+        return header
 
     def transactions(self, header: BlockHeaderAPI) -> tuple[SignedTransactionAPI, ...]:
-        with self.lock:
-            return tuple(
-                self._chain.chaindb.get_block_transactions(
-                    header, ZhenglianVM.get_transaction_builder()
-                )
+        return tuple(
+            self._chain.chaindb.get_block_transactions(
+                header, ZhenglianVM.get_transaction_builder()
             )
+        )
 
     def receipts(self, header: BlockHeaderAPI) -> tuple[ReceiptAPI, ...]:
-        with self.lock:
-            return tuple(
-                self._chain.chaindb.get_receipts(header, ZhenglianVM.get_receipt_builder())
-            )
+        return tuple(self._chain.chaindb.get_receipts(header, ZhenglianVM.get_receipt_builder()))
 
     def locate_transaction(self, tx_hash: bytes) -> tuple[int, int] | None:
-        with self.lock:
-            try:
-                number, index = self._chain.chaindb.get_transaction_index(Hash32(tx_hash))
-            except TransactionNotFound:
-                return None
-            return int(number), int(index)
+        try:
+            number, index = self._chain.chaindb.get_transaction_index(Hash32(tx_hash))
+        except TransactionNotFound:
+            return None
+        return int(number), int(index)
 
     def pending_transaction(self, tx_hash: bytes) -> SignedTransactionAPI | None:
         with self.lock:
@@ -440,17 +433,15 @@ class EmbeddedChain:
 
     def account(self, address: bytes, header: BlockHeaderAPI) -> tuple[int, int, bytes]:
         """(balance, nonce, code) of ``address`` after ``header``."""
-        with self.lock:
-            state = self._chain.get_vm(header).state
-            return (
-                int(state.get_balance(Address(address))),
-                int(state.get_nonce(Address(address))),
-                bytes(state.get_code(Address(address))),
-            )
+        state = self._chain.get_vm(header).state
+        return (
+            int(state.get_balance(Address(address))),
+            int(state.get_nonce(Address(address))),
+            bytes(state.get_code(Address(address))),
+        )
 
     def storage_at(self, address: bytes, slot: int, header: BlockHeaderAPI) -> int:
-        with self.lock:
-            return int(self._chain.get_vm(header).state.get_storage(Address(address), slot))
+        return int(self._chain.get_vm(header).state.get_storage(Address(address), slot))
 
     def _spoof(self, params: CallParams, header: BlockHeaderAPI) -> SpoofTransaction:
         vm = self._chain.get_vm(header)
@@ -468,21 +459,17 @@ class EmbeddedChain:
 
     def call(self, params: CallParams, header: BlockHeaderAPI) -> bytes:
         """Run a call on the state after ``header``; raises py-evm's VMError on failure."""
-        with self.lock:
-            tx = self._spoof(params, header)
-            result = self._chain.get_transaction_result(tx, header)  # type: ignore[arg-type]
-            return bytes(result)
+        tx = self._spoof(params, header)
+        result = self._chain.get_transaction_result(tx, header)  # type: ignore[arg-type]
+        return bytes(result)
 
     def estimate_gas(self, params: CallParams, header: BlockHeaderAPI) -> int:
-        with self.lock:
-            tx = self._spoof(params, header)
-            return int(self._chain.estimate_gas(tx, header))  # type: ignore[arg-type]
+        tx = self._spoof(params, header)
+        return int(self._chain.estimate_gas(tx, header))  # type: ignore[arg-type]
 
     def score(self, block_hash: bytes) -> int:
-        with self.lock:
-            return int(self._chain.chaindb.get_score(Hash32(block_hash)))
+        return int(self._chain.chaindb.get_score(Hash32(block_hash)))
 
     def block_size(self, header: BlockHeaderAPI) -> int:
-        with self.lock:
-            block = self._chain.get_block_by_header(header)
-            return len(rlp.encode(block))
+        block = self._chain.get_block_by_header(header)
+        return len(rlp.encode(block))

@@ -49,6 +49,9 @@ class ChainConfig:
     gas_limit: int
     genesis_timestamp: int
     genesis_hash: bytes | None = None
+    #: Genesis balances. Gas is free on this chain; balances only serve value transfers
+    #: (tooling and tests that fund accounts the way they would on any chain).
+    alloc: tuple[tuple[bytes, int], ...] = ()
 
     def with_allowlist(self, allowlist: tuple[bytes, ...]) -> ChainConfig:
         if len(allowlist) > MAX_ALLOWLIST:
@@ -64,6 +67,7 @@ class ChainConfig:
             "gasLimit": self.gas_limit,
             "genesisTimestamp": self.genesis_timestamp,
             "genesisHash": None if self.genesis_hash is None else "0x" + self.genesis_hash.hex(),
+            "alloc": {to_checksum_address(a): str(b) for a, b in self.alloc},
         }
 
     @classmethod
@@ -91,7 +95,16 @@ class ChainConfig:
             if not (isinstance(genesis_hash, str) and len(genesis_hash) == 66):
                 raise NodeError("chain config genesisHash must be a 0x-prefixed 32-byte hex")
             gh = bytes.fromhex(genesis_hash[2:])
+        raw_alloc = obj.get("alloc", {})
+        if not isinstance(raw_alloc, dict) or len(raw_alloc) > MAX_ALLOWLIST:
+            raise NodeError("chain config alloc must be an object of address: balance")
+        alloc = []
+        for addr, bal in raw_alloc.items():
+            if not isinstance(bal, str) or not bal.isdigit() or len(bal) > 78:
+                raise NodeError(f"chain config alloc balance of {addr} must be a decimal string")
+            alloc.append((_address(addr, "alloc account"), int(bal)))
         return cls(
+            alloc=tuple(alloc),
             chain_id=chain_id,
             validators=tuple(_address(v, "validator") for v in validators),
             allowlist=tuple(_address(a, "allowlisted account") for a in allowlist),

@@ -5,7 +5,9 @@ py-evm 0.12 ships only in-memory databases. :class:`SqliteAtomicDB` implements i
 
 Writes made inside :meth:`SqliteAtomicDB.block_transaction` are buffered in memory and
 committed in one SQLite transaction: a block, its state, its transaction and receipt tries
-and the new canonical head become durable together or not at all.
+and the new canonical head become durable together or not at all. The buffer belongs to the
+thread that builds the block: other threads keep reading the committed chain meanwhile, so
+RPC reads are not held up by block production and never see a half-built block.
 """
 
 from __future__ import annotations
@@ -50,38 +52,48 @@ class SqliteAtomicDB(BaseAtomicDB):
         except sqlite3.Error as exc:
             raise NodeError(f"cannot open chain database {path}: {exc}") from exc
         self._lock = threading.RLock()
-        self._pending: dict[bytes, object] | None = None
+        self._local = threading.local()
+
+    @property
+    def _pending(self) -> dict[bytes, object] | None:
+        pending: dict[bytes, object] | None = getattr(self._local, "pending", None)
+        return pending
+
+    @_pending.setter
+    def _pending(self, value: dict[bytes, object] | None) -> None:
+        self._local.pending = value
 
     # --- BaseDB --------------------------------------------------------------------
 
     def __getitem__(self, key: bytes) -> bytes:
+        pending = self._pending
+        if pending is not None and key in pending:
+            value = pending[key]
+            if value is _DELETED:
+                raise KeyError(key)
+            assert isinstance(value, bytes)
+            return value
         with self._lock:
-            if self._pending is not None and key in self._pending:
-                value = self._pending[key]
-                if value is _DELETED:
-                    raise KeyError(key)
-                assert isinstance(value, bytes)
-                return value
             row = self._conn.execute("SELECT v FROM kv WHERE k = ?", (key,)).fetchone()
         if row is None:
             raise KeyError(key)
         return bytes(row[0])
 
     def __setitem__(self, key: bytes, value: bytes) -> None:
-        with self._lock:
-            if self._pending is not None:
-                self._pending[key] = bytes(value)
-            else:
-                self._write({key: bytes(value)})
+        pending = self._pending
+        if pending is not None:
+            pending[key] = bytes(value)
+        else:
+            self._write({key: bytes(value)})
 
     def __delitem__(self, key: bytes) -> None:
-        with self._lock:
-            if not self._exists(key):
-                raise KeyError(key)
-            if self._pending is not None:
-                self._pending[key] = _DELETED
-            else:
-                self._write({key: _DELETED})
+        if not self._exists(key):
+            raise KeyError(key)
+        pending = self._pending
+        if pending is not None:
+            pending[key] = _DELETED
+        else:
+            self._write({key: _DELETED})
 
     def _exists(self, key: bytes) -> bool:
         try:
@@ -92,30 +104,33 @@ class SqliteAtomicDB(BaseAtomicDB):
 
     @contextmanager
     def atomic_batch(self) -> Iterator[AtomicWriteBatchAPI]:
-        with self._lock, AtomicDBWriteBatch._commit_unless_raises(self) as batch:
+        with AtomicDBWriteBatch._commit_unless_raises(self) as batch:
             yield batch
 
     # --- block-level transactions ---------------------------------------------------
 
     @contextmanager
     def block_transaction(self) -> Iterator[None]:
-        """Buffer every write inside the block and commit them in one SQLite transaction."""
-        with self._lock:
-            if self._pending is not None:
-                raise NodeError("block transactions do not nest")
-            self._pending = {}
-            try:
-                yield
-                pending, self._pending = self._pending, None
-                self._write(pending)
-            finally:
-                self._pending = None
+        """Buffer this thread's writes and commit them in one SQLite transaction at the end."""
+        if self._pending is not None:
+            raise NodeError("block transactions do not nest")
+        pending: dict[bytes, object] = {}
+        self._pending = pending
+        try:
+            yield
+        finally:
+            self._pending = None
+        self._write(pending)
 
     def _write(self, items: dict[bytes, object]) -> None:
         if self.read_only:
             raise NodeError(f"chain database {self.path} is open read-only")
         puts = [(k, v) for k, v in items.items() if v is not _DELETED]
         dels = [(k,) for k, v in items.items() if v is _DELETED]
+        with self._lock:
+            self._write_locked(puts, dels)
+
+    def _write_locked(self, puts: list[tuple[bytes, object]], dels: list[tuple[bytes]]) -> None:
         try:
             self._conn.execute("BEGIN IMMEDIATE")
             try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -38,6 +39,8 @@ MAX_LOGS = 10_000
 MAX_TOPIC_OPTIONS = 16
 #: Deepest JSON nesting accepted in a request.
 MAX_JSON_DEPTH = 16
+#: Blocks whose formatted receipts are kept in memory.
+RECEIPT_CACHE_BLOCKS = 64
 #: Longest eth_feeHistory window.
 MAX_FEE_HISTORY = 1024
 
@@ -129,6 +132,8 @@ def _params(params: list[Any], n_required: int, n_max: int, method: str) -> list
 class JsonRpcDispatcher:
     def __init__(self, chain: EmbeddedChain) -> None:
         self.chain = chain
+        self._receipts_cache: dict[bytes, list[dict[str, Any]]] = {}
+        self._cache_lock = threading.Lock()
         self.methods: dict[str, Callable[[list[Any]], Any]] = {
             "web3_clientVersion": lambda p: CLIENT_VERSION,
             "web3_sha3": self.web3_sha3,
@@ -335,6 +340,19 @@ class JsonRpcDispatcher:
         }
 
     def _format_receipts(self, header: BlockHeaderAPI) -> list[dict[str, Any]]:
+        # Blocks never change once sealed, so their formatted receipts are cached by hash
+        # (formatting recovers every sender, which is the expensive part).
+        key = bytes(header.hash)
+        cached = self._receipts_cache.get(key)
+        if cached is None:
+            cached = self._format_receipts_uncached(header)
+            with self._cache_lock:
+                self._receipts_cache[key] = cached
+                while len(self._receipts_cache) > RECEIPT_CACHE_BLOCKS:
+                    self._receipts_cache.pop(next(iter(self._receipts_cache)))
+        return cached
+
+    def _format_receipts_uncached(self, header: BlockHeaderAPI) -> list[dict[str, Any]]:
         txs = self.chain.transactions(header)
         receipts = self.chain.receipts(header)
         out = []

@@ -53,6 +53,10 @@ DEFAULT_BLOCK_TIME = 1.0
 MIN_BLOCK_TIME = 1.0
 MAX_BLOCK_TIME = 3600.0
 
+#: Genesis balance of the node's own accounts (10**9 ether). Gas is free; this is only for
+#: value transfers, e.g. tools that fund fresh accounts as they would on any chain.
+GENESIS_BALANCE = 10**27
+
 VALIDATOR_KEY = "validator"
 ANCHORER_KEY = "anchorer"
 
@@ -81,6 +85,7 @@ def init_data_dir(data_dir: Path, *, chain_id: int = DEFAULT_CHAIN_ID) -> ChainC
         allowlist=(v_addr, a_addr),
         gas_limit=DEFAULT_GAS_LIMIT,
         genesis_timestamp=int(time.time()),
+        alloc=((v_addr, GENESIS_BALANCE), (a_addr, GENESIS_BALANCE)),
     )
     db_path = chain_db_path(data_dir)
     db_path.parent.mkdir(parents=True, exist_ok=True)

@@ -32,7 +32,9 @@ from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCErro
 from web3.types import TxParams, TxReceipt, Wei
 
 from contracts import ContractArtifact, load_artifact
+from ledger.client import make_web3
 from tests.conftest import VECTORS_DIR
+from tests.support.servers import allow_sender
 
 pytestmark = pytest.mark.integration
 
@@ -49,9 +51,6 @@ GAS_MARGIN_PERCENT = 120
 
 #: Seconds to wait for a transaction to be mined.
 RECEIPT_TIMEOUT = 60.0
-
-#: Tip offered to the block producer, in wei.
-PRIORITY_FEE = 10**9
 
 #: Ether given to each extra test account.
 ACCOUNT_FUNDING = 10**18
@@ -214,14 +213,15 @@ class Chain:
     def fields(self, sender: LocalAccount, gas: int) -> TxParams:
         """Every field a type-2 transaction needs, so that web3 asks the node for nothing."""
         base_fee = self.w3.eth.get_block("latest")["baseFeePerGas"]
+        tip = self.w3.eth.max_priority_fee  # 0 on the embedded chain, where gas is free
         return {
             "type": 2,
             "chainId": self.chain_id,
             "from": sender.address,
             "nonce": self.w3.eth.get_transaction_count(sender.address, "pending"),
             "gas": gas,
-            "maxPriorityFeePerGas": Wei(PRIORITY_FEE),
-            "maxFeePerGas": Wei(2 * base_fee + PRIORITY_FEE),
+            "maxPriorityFeePerGas": Wei(tip),
+            "maxFeePerGas": Wei(2 * base_fee + tip),
         }
 
     def sign_and_send(self, sender: LocalAccount, tx: TxParams) -> TxReceipt:
@@ -274,6 +274,7 @@ class Chain:
         transfer["value"] = Wei(ACCOUNT_FUNDING)
         receipt = self.sign_and_send(self.funded, transfer)
         assert receipt["status"] == 1
+        allow_sender(self.w3.provider.endpoint_uri, account.address)  # type: ignore[attr-defined]
         return account
 
 
@@ -305,23 +306,10 @@ def revert_of(action: Callable[[], object], abi: Sequence[Any]) -> Revert:
 # --- Fixtures ------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module", params=["hardhat"])
-def chain_endpoint(request: pytest.FixtureRequest) -> tuple[str, str]:
-    """(JSON-RPC URL, funded private key hex) of a real node.
-
-    Only Hardhat/EDR for now; meant to be replaced by a shared fixture that adds "embedded".
-    """
-    if request.param == "hardhat":
-        url: str = request.getfixturevalue("hardhat_rpc_url")
-        key: str = request.getfixturevalue("hardhat_key")
-        return url, key
-    raise ValueError(f"unknown chain {request.param!r}")
-
-
 @pytest.fixture(scope="module")
 def chain(chain_endpoint: tuple[str, str]) -> Chain:
     url, key = chain_endpoint
-    w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": RPC_TIMEOUT}))
+    w3 = make_web3(url, timeout=RPC_TIMEOUT)  # accepts PoA (Clique) extraData
     assert w3.is_connected(), f"no node at {url}"
     return Chain(w3=w3, funded=Account.from_key(key), chain_id=w3.eth.chain_id)
 

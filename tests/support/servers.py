@@ -95,9 +95,11 @@ def embedded_node(data_dir: Path, **kwargs: object) -> Iterator[tuple[str, objec
 
     node = EmbeddedNode(data_dir, **kwargs)  # type: ignore[arg-type]
     running = node.start("127.0.0.1", 0)
+    EMBEDDED_DATA_DIRS[running.url] = data_dir
     try:
         yield running.url, node
     finally:
+        EMBEDDED_DATA_DIRS.pop(running.url, None)
         running.stop()
 
 
@@ -105,3 +107,25 @@ def embedded_anchorer_key(data_dir: Path) -> str:
     from ledger.node.server import ANCHORER_KEY, load_node_key
 
     return "0x" + load_node_key(data_dir, ANCHORER_KEY).to_bytes().hex()
+
+
+#: Data dirs of the embedded chains the fixtures run, by JSON-RPC URL.
+EMBEDDED_DATA_DIRS: dict[str, Path] = {}
+
+
+def allow_sender(url: str, address: str) -> None:
+    """Put ``address`` on the sender allowlist if ``url`` is an embedded chain of ours.
+
+    Other nodes (Hardhat) accept any sender, so there it does nothing.
+    """
+    data_dir = EMBEDDED_DATA_DIRS.get(url.rstrip("/"))
+    if data_dir is None:
+        return
+    from eth_utils.address import to_canonical_address
+
+    from ledger.node.config import load_config, save_config
+
+    config = load_config(data_dir)
+    addr = bytes(to_canonical_address(address))
+    if addr not in config.allowlist:
+        save_config(data_dir, config.with_allowlist((*config.allowlist, addr)))

@@ -1,0 +1,27 @@
+"""``python -m bench [NAME ...]`` runs the named benchmarks (default: all)."""
+
+from __future__ import annotations
+
+import sys
+
+from bench import anchors
+
+BENCHMARKS = {"anchors": anchors.main}
+
+
+def main(argv: list[str]) -> int:
+    """``python -m bench`` runs all; ``python -m bench NAME [OPTIONS]`` runs one with options."""
+    if not argv:
+        for run in BENCHMARKS.values():
+            run([])
+        return 0
+    name, options = argv[0], argv[1:]
+    if name not in BENCHMARKS:
+        print(f"unknown benchmark {name!r}; have {', '.join(BENCHMARKS)}")
+        return 2
+    BENCHMARKS[name](options)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
