@@ -83,7 +83,9 @@ def _transfers_per_second(client: LedgerClient, n: int) -> float:
     return n / elapsed
 
 
-def _anchors_per_second(client: LedgerClient, log: MerkleLog, first: int, n: int, step: int) -> float:
+def _anchors_per_second(
+    client: LedgerClient, log: MerkleLog, first: int, n: int, step: int
+) -> float:
     sizes = [first + step * (i + 1) for i in range(n)]
     start = time.perf_counter()
     hashes = []
