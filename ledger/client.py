@@ -38,6 +38,7 @@ from web3.exceptions import (
 from web3.middleware import ExtraDataToPOAMiddleware
 
 from contracts import load_artifact
+from ledger.anchor_proof import AnchorProof
 from ledger.errors import (
     AnchorRejected,
     ClientError,
@@ -45,6 +46,7 @@ from ledger.errors import (
     InclusionTimeout,
     NodeUnavailable,
 )
+from ledger.proof_collector import collect_anchor_proof
 
 log = logging.getLogger(__name__)
 
@@ -471,6 +473,12 @@ class LedgerClient:
     def anchor(self, tree_size: int, root_hash: bytes, proof: Sequence[bytes]) -> AnchorReceipt:
         """Anchor a head with its consistency proof from the last anchored head; wait for it."""
         return self.anchor_receipt(self.submit_anchor(tree_size, root_hash, proof))
+
+    def anchor_proof(self, tx_hash: bytes) -> AnchorProof:
+        """Collect the offline proof of an anchoring transaction (header, receipt proof)."""
+        if self.contract_address is None:
+            raise ContractError("LogAnchor is not deployed or attached yet")
+        return collect_anchor_proof(self.w3, tx_hash, contract=self.contract_address)
 
     def _read(self, what: str, fn: Callable[[], T]) -> T:
         try:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
+from ledger.anchor_proof import AnchorProof, ChainTrust, verify_anchor_proof
 from ledger.client import JsonDeploymentStore, LedgerClient
 from ledger.errors import AnchorRejected, ClientError, ContractError, NodeUnavailable
 from ledger.merkle import MerkleLog, hash_leaf
@@ -127,3 +128,23 @@ def test_unreachable_node_is_a_typed_error() -> None:
     with pytest.raises(NodeUnavailable):
         _ = c.chain_id
     assert issubclass(NodeUnavailable, ClientError)
+
+
+def test_anchor_proof_verifies_offline(client: LedgerClient) -> None:
+    log = _log(8)
+    anchored = client.anchor(8, log.root(8), [])
+    proof = AnchorProof.from_json(client.anchor_proof(anchored.tx_hash).to_json())
+    assert client.contract_address is not None
+    if client.chain_id == 0x5A4C:  # the embedded chain: sealed by its one validator
+        # The validator list sits in the genesis extraData (Clique layout): vanity, signers, seal.
+        genesis_extra = bytes(client.w3.eth.get_block(0)["proofOfAuthorityData"])
+        signer = genesis_extra[32:-65]
+        trust = ChainTrust.sealed(client.chain_id, [signer], contract=client.contract_address)
+        result = verify_anchor_proof(proof, trust)
+        assert result.seal.is_sealed and result.seal.signer == signer
+    else:  # Hardhat seals nothing, and the verifier says so rather than pretending
+        trust = ChainTrust.unsafe_unsealed(client.chain_id, contract=client.contract_address)
+        result = verify_anchor_proof(proof, trust)
+        assert not result.seal.is_sealed
+    assert (result.tree_size, result.root_hash, result.anchor_index) == (8, log.root(8), 0)
+    assert result.block_number == anchored.block_number
