@@ -62,6 +62,8 @@ RPC_BACKOFF = 0.25
 INCLUSION_TIMEOUT = 60.0
 #: Seconds between two receipt polls while waiting for inclusion.
 POLL_INTERVAL = 0.1
+#: Seconds a fee quote is reused (fees cap at twice the base fee, so a short reuse is safe).
+FEE_CACHE_SECONDS = 2.0
 #: Safety margin over eth_estimateGas.
 GAS_MARGIN_NUM, GAS_MARGIN_DEN = 5, 4
 #: Most consistency-proof nodes the client sends (the contract has no cap of its own).
@@ -217,6 +219,7 @@ class LedgerClient:
         self._next_nonce: int | None = None
         self._chain_id: int | None = None
         self.contract_address: bytes | None = None
+        self._fee_quote: tuple[float, dict[str, int]] | None = None
 
     # --- transport ---------------------------------------------------------------------
 
@@ -302,6 +305,14 @@ class LedgerClient:
     # --- transactions ------------------------------------------------------------------
 
     def _fees(self) -> dict[str, int]:
+        now = time.monotonic()
+        if self._fee_quote is not None and now - self._fee_quote[0] < FEE_CACHE_SECONDS:
+            return dict(self._fee_quote[1])
+        fees = self._fetch_fees()
+        self._fee_quote = (now, fees)
+        return dict(fees)
+
+    def _fetch_fees(self) -> dict[str, int]:
         latest = self._rpc("eth_getBlockByNumber", lambda: self.w3.eth.get_block("latest"))
         base = int(latest.get("baseFeePerGas", 0) or 0)
         if base == 0:

@@ -39,7 +39,7 @@ MAX_LOGS = 10_000
 MAX_TOPIC_OPTIONS = 16
 #: Deepest JSON nesting accepted in a request.
 MAX_JSON_DEPTH = 16
-#: Blocks whose formatted receipts are kept in memory.
+#: Blocks whose formatted receipts (and formatted block) are kept in memory.
 RECEIPT_CACHE_BLOCKS = 64
 #: Longest eth_feeHistory window.
 MAX_FEE_HISTORY = 1024
@@ -133,6 +133,7 @@ class JsonRpcDispatcher:
     def __init__(self, chain: EmbeddedChain) -> None:
         self.chain = chain
         self._receipts_cache: dict[bytes, list[dict[str, Any]]] = {}
+        self._blocks_cache: dict[tuple[bytes, bool], dict[str, Any]] = {}
         self._cache_lock = threading.Lock()
         self.methods: dict[str, Callable[[list[Any]], Any]] = {
             "web3_clientVersion": lambda p: CLIENT_VERSION,
@@ -312,6 +313,17 @@ class JsonRpcDispatcher:
         return out
 
     def _format_block(self, header: BlockHeaderAPI, full: bool) -> dict[str, Any]:
+        key = (bytes(header.hash), full)
+        cached = self._blocks_cache.get(key)
+        if cached is None:
+            cached = self._format_block_uncached(header, full)
+            with self._cache_lock:
+                self._blocks_cache[key] = cached
+                while len(self._blocks_cache) > RECEIPT_CACHE_BLOCKS:
+                    self._blocks_cache.pop(next(iter(self._blocks_cache)))
+        return cached
+
+    def _format_block_uncached(self, header: BlockHeaderAPI, full: bool) -> dict[str, Any]:
         txs = self.chain.transactions(header)
         return {
             "number": _q(header.block_number),
