@@ -193,7 +193,11 @@ def _error_selectors(abi: Sequence[Mapping[str, Any]]) -> dict[bytes, tuple[str,
 
 def make_web3(rpc_url: str, *, timeout: float = RPC_TIMEOUT) -> Web3:
     """A Web3 for an HTTP JSON-RPC node; PoA (Clique/QBFT) extraData is accepted."""
-    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+    # No silent retries inside web3: LedgerClient retries transport failures itself.
+    provider = Web3.HTTPProvider(
+        rpc_url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None
+    )
+    w3 = Web3(provider)
     w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
     return w3
 

@@ -43,9 +43,6 @@ from ledger.errors import (
     TransactionNotFound,
 )
 
-#: Seconds one JSON-RPC HTTP request may take (see :func:`connect_http`).
-RPC_TIMEOUT_SECONDS: Final = 10.0
-
 #: Most transactions in a block whose receipts we fetch to rebuild its receipts trie.
 #: 10 000 is above any block that fits in a 30-60 Mgas limit (at 21 000 gas per transfer).
 MAX_BLOCK_TRANSACTIONS: Final = 10_000
@@ -88,14 +85,6 @@ _FORK_HEADER_FIELDS: Final[tuple[tuple[str, int | None], ...]] = (
 )
 
 _VARIABLE: Final = -1
-
-
-def connect_http(url: str, *, timeout: float = RPC_TIMEOUT_SECONDS) -> Web3:
-    """A :class:`Web3` over HTTP with a request timeout and no silent retries."""
-    provider = Web3.HTTPProvider(
-        url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None
-    )
-    return Web3(provider)
 
 
 # --- JSON-RPC --------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from ledger.anchor_proof import (
     SealStatus,
     verify_anchor_proof,
 )
+from ledger.client import make_web3
 from ledger.errors import (
     AnchorEventNotFound,
     HeaderReencodingError,
@@ -36,7 +37,6 @@ from ledger.errors import (
 )
 from ledger.proof_collector import (
     collect_anchor_proof,
-    connect_http,
     encode_header_json,
     encode_receipt_json,
 )
@@ -123,7 +123,7 @@ def anchored_block(hardhat_rpc_url: str, hardhat_key: str) -> Iterator[AnchoredB
     signatures = {f"{e['name']}({','.join(i['type'] for i in e['inputs'])})" for e in events}
     assert TREE_HEAD_ANCHORED_SIGNATURE in signatures
 
-    w3 = connect_http(hardhat_rpc_url)
+    w3 = make_web3(hardhat_rpc_url)
     account: LocalAccount = Account.from_key(hardhat_key)
     anchorer = bytes.fromhex(account.address[2:])
     sender = Sender(w3, account)
@@ -216,7 +216,7 @@ def test_unknown_transaction(anchored_block: AnchoredBlock) -> None:
 
 @pytest.mark.integration
 def test_unreachable_node() -> None:
-    w3 = connect_http(f"http://127.0.0.1:{free_port()}", timeout=2.0)
+    w3 = make_web3(f"http://127.0.0.1:{free_port()}", timeout=2.0)
     with pytest.raises(NodeUnavailable):
         collect_anchor_proof(w3, keccak(b"x"), contract=b"\x42" * 20)
 
@@ -408,7 +408,7 @@ def test_embedded_chain_proof_is_sealed_by_its_validator(
     embedded_chain: tuple[str, str, Any],
 ) -> None:
     url, key, _data_dir = embedded_chain
-    w3 = connect_http(url)
+    w3 = make_web3(url)
     chain_id = w3.eth.chain_id
     account: LocalAccount = Account.from_key(key)
     artifact = contracts.load_artifact("LogAnchor")
