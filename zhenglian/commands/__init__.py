@@ -1,0 +1,1 @@
+"""Subcommands of ``zhenglian``, one module per group or command."""

@@ -1,0 +1,162 @@
+"""``zhenglian chain``: the embedded proof-of-authority chain."""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+from typing import Any
+
+import click
+from eth_utils.address import is_hex_address, to_canonical_address, to_checksum_address
+
+from ledger.errors import LedgerError
+from zhenglian.common import EXIT_BAD_INPUT, data_dir_option, fail
+
+
+@click.group()
+def chain() -> None:
+    """The embedded proof-of-authority chain."""
+
+
+def _deployments_path(data_dir: Path) -> Path:
+    return data_dir / "deployments.json"
+
+
+@chain.command("serve")
+@data_dir_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind JSON-RPC to.")
+@click.option("--port", default=8545, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--block-time",
+    default=1.0,
+    show_default=True,
+    type=float,
+    help="Least seconds between blocks (blocks are made only when transactions wait).",
+)
+@click.option(
+    "--chain-id",
+    default=None,
+    type=click.IntRange(1, 2**53 - 1),
+    help="Chain id of a NEW chain (ignored once the chain exists).",
+)
+def chain_serve(
+    data_dir: Path, host: str, port: int, block_time: float, chain_id: int | None
+) -> None:
+    """Run the embedded chain alone and serve Ethereum JSON-RPC."""
+    from ledger.client import JsonDeploymentStore, LedgerClient
+    from ledger.node.config import DEFAULT_CHAIN_ID
+    from ledger.node.server import ANCHORER_KEY, VALIDATOR_KEY, EmbeddedNode, load_node_key
+
+    try:
+        node = EmbeddedNode(
+            data_dir,
+            block_time=block_time,
+            chain_id=chain_id or DEFAULT_CHAIN_ID,
+            progress=_verify_progress(),
+        )
+    except LedgerError as exc:
+        fail(str(exc))
+    try:
+        running = node.start(host, port)
+        anchorer = load_node_key(data_dir, ANCHORER_KEY)
+        validator = load_node_key(data_dir, VALIDATOR_KEY)
+        client = LedgerClient(running.url, anchorer.to_bytes())
+        deployment = client.ensure_deployed(
+            JsonDeploymentStore(_deployments_path(data_dir)),
+            admin=validator.public_key.to_checksum_address(),
+            anchorer=anchorer.public_key.to_checksum_address(),
+        )
+    except LedgerError as exc:
+        node.close()
+        fail(str(exc))
+    click.echo(
+        f"chain {node.chain.chain_id} head #{node.chain.head().block_number} "
+        f"LogAnchor {to_checksum_address(deployment.address)}"
+    )
+    click.echo(f"JSON-RPC on {running.url}  (Ctrl-C to stop)", err=False)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    node.wait()
+
+
+def _verify_progress() -> Any:
+    def progress(number: int, head: int) -> None:
+        if head >= 1000 and (number % 1000 == 0 or number == head):
+            click.echo(f"\rverifying stored blocks {number}/{head}", nl=number == head, err=True)
+
+    return progress
+
+
+@chain.command("info")
+@data_dir_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def chain_info(data_dir: Path, as_json: bool) -> None:
+    """Chain id, validators, allowlist, contracts and head block of a data dir."""
+    from ledger.client import JsonDeploymentStore
+    from ledger.node.chain import EmbeddedChain
+    from ledger.node.config import load_config
+    from ledger.node.db import SqliteAtomicDB
+    from ledger.node.server import chain_db_path
+
+    try:
+        config = load_config(data_dir)
+        db = SqliteAtomicDB(chain_db_path(data_dir), read_only=True)
+        try:
+            head = EmbeddedChain(db, config, None).head()
+        finally:
+            db.close()
+        deployment = None
+        if config.genesis_hash is not None:
+            deployment = JsonDeploymentStore(_deployments_path(data_dir)).load(
+                config.chain_id, config.genesis_hash
+            )
+    except LedgerError as exc:
+        fail(str(exc))
+    info = {
+        "chainId": config.chain_id,
+        "genesisHash": "0x" + (config.genesis_hash or b"").hex(),
+        "validators": [to_checksum_address(v) for v in config.validators],
+        "allowlist": [to_checksum_address(a) for a in config.allowlist],
+        "contracts": {"LogAnchor": to_checksum_address(deployment.address) if deployment else None},
+        "head": {
+            "number": head.block_number,
+            "hash": "0x" + bytes(head.hash).hex(),
+            "timestamp": head.timestamp,
+        },
+    }
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    click.echo(f"chain id     {config.chain_id}")
+    click.echo(f"genesis      {info['genesisHash']}")
+    click.echo(f"validators   {', '.join(to_checksum_address(v) for v in config.validators)}")
+    click.echo(f"allowlist    {', '.join(to_checksum_address(a) for a in config.allowlist)}")
+    anchor = to_checksum_address(deployment.address) if deployment else "(not deployed yet)"
+    click.echo(f"LogAnchor    {anchor}")
+    click.echo(f"head         #{head.block_number} 0x{bytes(head.hash).hex()}")
+
+
+@chain.command("allow")
+@data_dir_option
+@click.argument("address")
+@click.option("--remove", is_flag=True, help="Take the account off the allowlist.")
+def chain_allow(data_dir: Path, address: str, remove: bool) -> None:
+    """Add (or remove) a transaction sender on the allowlist; a running node picks it up."""
+    from ledger.node.config import load_config, save_config
+
+    if not is_hex_address(address):
+        fail(f"not an Ethereum address: {address!r}", EXIT_BAD_INPUT)
+    addr = bytes(to_canonical_address(address))
+    try:
+        config = load_config(data_dir)
+        current = list(config.allowlist)
+        if remove:
+            if addr not in current:
+                fail(f"{to_checksum_address(addr)} is not on the allowlist", EXIT_BAD_INPUT)
+            current.remove(addr)
+        elif addr not in current:
+            current.append(addr)
+        save_config(data_dir, config.with_allowlist(tuple(current)))
+    except LedgerError as exc:
+        fail(str(exc))
+    click.echo(f"{'removed' if remove else 'allowed'} {to_checksum_address(addr)}")
