@@ -1,0 +1,23 @@
+"""Errors of the ``evidence`` package: one root, typed subclasses, third-party errors wrapped."""
+
+from __future__ import annotations
+
+
+class EvidenceError(Exception):
+    """Root of every error raised by the ``evidence`` package."""
+
+
+class InputError(EvidenceError):
+    """Caller input is malformed or over a named limit (HTTP 4xx / CLI exit 2)."""
+
+
+class NotFound(EvidenceError):
+    """The document, blob or receipt asked for does not exist."""
+
+
+class StorageError(EvidenceError):
+    """A blob store or the metadata database failed (wraps the driver's error)."""
+
+
+class TamperingDetected(EvidenceError):
+    """Stored data no longer matches its digest or the log: it was altered."""
