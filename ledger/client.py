@@ -52,6 +52,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+#: Called with (tx_hash, raw signed transaction) after signing, before sending.
+BeforeSend = Callable[[bytes, bytes], None]
+
 #: Seconds one JSON-RPC request may take.
 RPC_TIMEOUT = 10.0
 #: Attempts for a request that failed in transport (connection refused, timeout).
@@ -374,11 +377,21 @@ class LedgerClient:
         with self._nonce_lock:
             self._next_nonce = None
 
-    def send(self, to: bytes | None, data: bytes, what: str, *, gas: int | None = None) -> bytes:
+    def send(
+        self,
+        to: bytes | None,
+        data: bytes,
+        what: str,
+        *,
+        gas: int | None = None,
+        before_send: BeforeSend | None = None,
+    ) -> bytes:
         """Sign and submit a transaction; return its hash (not waiting for inclusion).
 
         Without ``gas`` the transaction is first estimated, so a revert is reported with the
-        contract's custom error before anything is sent.
+        contract's custom error before anything is sent. ``before_send(tx_hash, raw)`` runs
+        after signing and before sending, so a caller can durably record the transaction
+        first (crash recovery re-sends the same bytes with :meth:`send_raw`).
         """
         base: dict[str, Any] = {"from": self.account.address, "data": HexBytes(data)}
         if to is not None:
@@ -398,6 +411,8 @@ class LedgerClient:
             }
             tx.pop("from")
             raw = bytes(self.account.sign_transaction(tx).raw_transaction)
+            if before_send is not None:
+                before_send(keccak(raw), raw)
             try:
                 return bytes(
                     self._rpc(
@@ -416,6 +431,30 @@ class LedgerClient:
                 self._resync_nonce()
                 raise ContractError(f"{what}: node refused the transaction: {exc}") from exc
         raise AssertionError("unreachable")
+
+    def send_raw(self, raw: bytes, what: str = "transaction") -> bytes:
+        """(Re-)send an already signed transaction; sending it twice is harmless."""
+        try:
+            return bytes(
+                self._rpc("eth_sendRawTransaction", lambda: self.w3.eth.send_raw_transaction(raw))
+            )
+        except Web3RPCError as exc:
+            message = str(exc).lower()
+            if "already known" in message or "known transaction" in message:
+                return keccak(raw)
+            raise ContractError(f"{what}: node refused the transaction: {exc}") from exc
+
+    def receipt_if_mined(self, tx_hash: bytes) -> Any | None:
+        """The receipt of a mined transaction, or None while it is not (yet) in a block."""
+        try:
+            return self._rpc(
+                "eth_getTransactionReceipt",
+                lambda: self.w3.eth.get_transaction_receipt(HexBytes(tx_hash)),
+            )
+        except TransactionNotFound:
+            return None
+        except Web3Exception as exc:
+            raise ClientError(f"receipt of 0x{tx_hash.hex()}: {exc}") from exc
 
     def wait_for_receipt(self, tx_hash: bytes, what: str = "transaction") -> Any:
         deadline = time.monotonic() + self.inclusion_timeout
@@ -445,7 +484,13 @@ class LedgerClient:
     # --- anchoring ---------------------------------------------------------------------
 
     def submit_anchor(
-        self, tree_size: int, root_hash: bytes, proof: Sequence[bytes], *, preflight: bool = True
+        self,
+        tree_size: int,
+        root_hash: bytes,
+        proof: Sequence[bytes],
+        *,
+        preflight: bool = True,
+        before_send: BeforeSend | None = None,
     ) -> bytes:
         """Send an anchoring transaction; return its hash without waiting.
 
@@ -462,7 +507,13 @@ class LedgerClient:
         data = contract.encode_abi("anchor", args=[tree_size, root_hash, list(proof)])
         assert self.contract_address is not None
         gas = None if preflight else ANCHOR_GAS_BASE + ANCHOR_GAS_PER_NODE * len(proof)
-        return self.send(self.contract_address, HexBytes(data), f"anchor head {tree_size}", gas=gas)
+        return self.send(
+            self.contract_address,
+            HexBytes(data),
+            f"anchor head {tree_size}",
+            gas=gas,
+            before_send=before_send,
+        )
 
     def anchor_receipt(self, tx_hash: bytes) -> AnchorReceipt:
         """Wait for an anchoring transaction and read its TreeHeadAnchored event."""
