@@ -11,7 +11,12 @@ import logging
 import click
 
 from zhenglian.commands.chain import chain
+from zhenglian.commands.deposit import deposit
+from zhenglian.commands.digest import digest
 from zhenglian.commands.ledger import ledger
+from zhenglian.commands.serve import serve
+from zhenglian.commands.tokens import tokens
+from zhenglian.commands.verify import verify
 
 
 @click.group()
@@ -24,8 +29,8 @@ def main(verbose: bool) -> None:
     )
 
 
-main.add_command(chain)
-main.add_command(ledger)
+for command in (serve, chain, ledger, tokens, digest, deposit, verify):
+    main.add_command(command)
 
 
 if __name__ == "__main__":

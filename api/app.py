@@ -1,0 +1,32 @@
+"""The FastAPI application: settings, dependencies, routes, schemas, error mapping — nothing else.
+
+Everything with state (database, blob store, deposit service, anchoring worker, ledger client)
+is built by :mod:`zhenglian.runtime` and handed in as :class:`Services`.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from api import problems
+from api.deps import Services
+from api.routes import chain, documents, health, log, verify
+
+
+def create_app(services: Services) -> FastAPI:
+    app = FastAPI(
+        title="Zhenglian (证链)",
+        version="0.1.0",
+        description=(
+            "Blockchain-anchored electronic evidence store: deposit documents, fetch receipts, "
+            "verify documents against receipts."
+        ),
+    )
+    app.state.services = services
+    problems.install(app)
+    app.include_router(documents.router)
+    app.include_router(verify.router)
+    app.include_router(log.router)
+    app.include_router(chain.router)
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,59 @@
+"""Dependencies: the services, the database session and the authenticated principal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from api.auth import MAX_TOKEN_CHARS, Principal, token_hash
+from api.problems import Problem
+from api.settings import Settings
+from evidence.anchoring import AnchoringWorker
+from evidence.blobstore import BlobStore
+from evidence.repository import Database, find_token_by_hash
+from evidence.service import DepositService
+from ledger.anchor_proof import ChainTrust
+from ledger.client import LedgerClient
+
+
+@dataclass
+class Services:
+    settings: Settings
+    database: Database
+    blobs: BlobStore
+    deposits: DepositService
+    worker: AnchoringWorker
+    client: LedgerClient
+    trust: ChainTrust
+    chain_info: dict[str, Any] = field(default_factory=dict)
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+_UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
+
+
+def get_principal(request: Request, services: ServicesDep) -> Principal:
+    header = request.headers.get("authorization", "")
+    if len(header) > MAX_TOKEN_CHARS + 7 or not header.lower().startswith("bearer "):
+        raise Problem(401, "Unauthorized", "a bearer token is required", _UNAUTHORIZED)
+    token = header[7:].strip()
+    with services.database.session() as session:
+        record = find_token_by_hash(session, token_hash(token))
+    now = datetime.now(UTC)
+    if record is None or record.revoked_at is not None:
+        raise Problem(401, "Unauthorized", "unknown or revoked token", _UNAUTHORIZED)
+    if record.expires_at is not None and record.expires_at <= now:
+        raise Problem(401, "Unauthorized", "token expired", _UNAUTHORIZED)
+    return Principal(token_id=record.id, institution=record.institution, role=record.role)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]

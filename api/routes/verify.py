@@ -1,0 +1,89 @@
+"""Public verification: by uploaded file, by SHA-256, or by file and receipt."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+
+from api.deps import Services, ServicesDep
+from api.problems import Problem
+from api.schemas import VerificationPublic, VerifyRequest
+from api.uploads import file_chunks, form_file, multipart_schema, read_form
+from evidence.digest import DocumentDigest, DualHasher, parse_sha256_hex
+from evidence.receipt import MAX_RECEIPT_BYTES, Receipt
+from evidence.verification import verify_digest, verify_with_receipt
+
+router = APIRouter(prefix="/v1", tags=["verify"])
+
+_VERIFY_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": VerifyRequest.model_json_schema()},
+            **multipart_schema(
+                {
+                    "file": {"type": "string", "format": "binary"},
+                    "receipt": {"type": "string", "format": "binary"},
+                },
+                ["file"],
+            )["requestBody"]["content"],
+        },
+    }
+}
+
+
+@router.post(
+    "/verify",
+    response_model=VerificationPublic,
+    openapi_extra=_VERIFY_BODY,
+    responses={400: {}, 413: {}, 415: {}},
+)
+async def verify(request: Request, services: ServicesDep) -> VerificationPublic:
+    """Is this document intact, altered, unknown or still pending? No token needed."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("application/json"):
+        body = await request.body()
+        if len(body) > 1024:
+            raise Problem(413, "Request too large", "a digest request is at most 1 KiB")
+        try:
+            parsed = VerifyRequest.model_validate_json(body)
+        except ValueError as exc:
+            raise Problem(400, "Bad request", f'expected {{"sha256": <64 hex>}}: {exc}') from None
+        sha256 = parse_sha256_hex(parsed.sha256)
+        return VerificationPublic(
+            **await run_in_threadpool(lambda: verify_digest(*_ctx(services), sha256, None))
+        )
+    form = await read_form(request, services.settings.max_upload_bytes)
+    try:
+        upload = form_file(form, "file")
+        assert upload is not None
+        receipt_file = form_file(form, "receipt", required=False)
+        receipt = None
+        if receipt_file is not None:
+            data = await receipt_file.read(MAX_RECEIPT_BYTES + 1)
+            receipt = Receipt.from_json_bytes(data)
+
+        def digest() -> DocumentDigest:
+            hasher = DualHasher()
+            for chunk in file_chunks(upload):
+                hasher.update(chunk)
+            return hasher.finalize()
+
+        document = await run_in_threadpool(digest)
+    finally:
+        await form.close()
+    if receipt is not None:
+        return VerificationPublic(
+            **await run_in_threadpool(
+                lambda: verify_with_receipt(*_ctx(services), document, receipt)
+            )
+        )
+    return VerificationPublic(
+        **await run_in_threadpool(lambda: verify_digest(*_ctx(services), document.sha256, document))
+    )
+
+
+def _ctx(services: Services) -> tuple[Any, Any, Any, Any]:
+    return services.database, services.blobs, services.trust, services.chain_info

@@ -1,0 +1,57 @@
+"""Server settings: zero configuration for the embedded defaults, every backend switchable by env.
+
+| variable | default | meaning |
+|---|---|---|
+| ZHENGLIAN_DATA_DIR | ./data | chain, keys, blobs, SQLite database |
+| ZHENGLIAN_DATABASE_URL | DATA_DIR/zhenglian.sqlite | SQLAlchemy URL (or postgresql+psycopg://) |
+| ZHENGLIAN_S3_ENDPOINT | (unset: local blobs) | host:port of an S3-compatible store |
+| ZHENGLIAN_S3_BUCKET, _ACCESS_KEY, _SECRET_KEY, _REGION, _SECURE | | bucket, credentials |
+| ZHENGLIAN_S3_RETENTION_DAYS | 0 (off) | Object Lock COMPLIANCE retention for new originals |
+| ZHENGLIAN_S3_LEGAL_HOLD | false | put a legal hold on new originals |
+| ZHENGLIAN_CHAIN_RPC_URL | (unset: embedded chain) | external Ethereum JSON-RPC node (Besu QBFT) |
+| ZHENGLIAN_CHAIN_KEYSTORE | | keystore of the anchoring account for the external node |
+| ZHENGLIAN_CHAIN_VALIDATORS | | comma-separated trusted validator addresses (external node) |
+| ZHENGLIAN_KEY_PASSPHRASE | | passphrase of the keystores (see ledger/node/keystore.py) |
+| ZHENGLIAN_MAX_UPLOAD_BYTES | 4 GiB | largest document accepted |
+| ZHENGLIAN_ANCHOR_BATCH | 1000 | anchor as soon as this many deposits wait ... |
+| ZHENGLIAN_ANCHOR_INTERVAL | 2.0 | ... or this many seconds after the oldest waiting one |
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Default largest document (4 GiB).
+DEFAULT_MAX_UPLOAD_BYTES = 4 * 1024**3
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ZHENGLIAN_", extra="ignore", frozen=True)
+
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+
+    s3_endpoint: str | None = None
+    s3_bucket: str = "zhenglian-originals"
+    s3_access_key: SecretStr | None = None
+    s3_secret_key: SecretStr | None = None
+    s3_region: str = "us-east-1"
+    s3_secure: bool = True
+    s3_retention_days: int = Field(default=0, ge=0, le=36500)
+    s3_legal_hold: bool = False
+
+    chain_rpc_url: str | None = None
+    chain_keystore: Path | None = None
+    chain_validators: str | None = None
+
+    max_upload_bytes: int = Field(default=DEFAULT_MAX_UPLOAD_BYTES, ge=0, le=2**40)
+    anchor_batch: int = Field(default=1000, ge=1, le=1_000_000)
+    anchor_interval: float = Field(default=2.0, gt=0, le=3600)
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'zhenglian.sqlite').resolve()}"

@@ -1,0 +1,145 @@
+"""Originals in a blob store behind a small interface; content-addressed local files by default.
+
+Every original is stored under its SHA-256. A put streams to a temporary file while hashing,
+refuses as soon as the size limit is passed, and only then renames the file into place
+(fsync of file and directory first): a failed, oversized or interrupted upload leaves nothing.
+Every read re-checks the digest; a mismatch is :class:`BlobAltered`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from evidence.digest import CHUNK_SIZE, DocumentDigest, DualHasher
+from evidence.errors import InputError, NotFound, StorageError, TamperingDetected
+
+T = TypeVar("T")
+
+
+class BlobTooLarge(InputError):
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"documents are limited to {limit} bytes")
+
+
+class BlobNotFound(NotFound):
+    pass
+
+
+class BlobAltered(TamperingDetected):
+    def __init__(self, sha256: bytes, actual: bytes) -> None:
+        self.expected = sha256
+        self.actual = actual
+        super().__init__(f"stored original {sha256.hex()} now hashes to {actual.hex()}: altered")
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    digest: DocumentDigest
+    location: str
+    created: bool
+
+
+class BlobStore(Protocol):
+    def put(self, chunks: Iterable[bytes], *, max_size: int) -> StoredBlob: ...
+    def open(self, sha256: bytes) -> Iterator[bytes]: ...
+    def verify(self, sha256: bytes) -> DocumentDigest: ...
+    def exists(self, sha256: bytes) -> bool: ...
+
+
+def _io(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a file-system call, turning its OSError into a StorageError."""
+    try:
+        return fn(*args, **kwargs)
+    except OSError as exc:
+        raise StorageError(f"cannot store original: {exc.strerror or exc}") from exc
+
+
+class LocalBlobStore:
+    """``root/sha256/ab/cd/<hex>``, files read-only (0440); only hex digests become paths."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._tmp = root / "tmp"
+        try:
+            self._tmp.mkdir(parents=True, exist_ok=True)
+            for stale in self._tmp.iterdir():  # left by a crash mid-upload
+                stale.unlink(missing_ok=True)
+        except OSError as exc:
+            raise StorageError(f"blob store {root}: {exc.strerror}") from exc
+
+    def _path(self, sha256: bytes) -> Path:
+        h = sha256.hex()
+        return self.root / "sha256" / h[:2] / h[2:4] / h
+
+    def exists(self, sha256: bytes) -> bool:
+        return self._path(sha256).exists()
+
+    def put(self, chunks: Iterable[bytes], *, max_size: int) -> StoredBlob:
+        hasher = DualHasher()
+        try:
+            fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix="upload-")
+        except OSError as exc:
+            raise StorageError(f"cannot store original: {exc.strerror}") from exc
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                size = 0
+                for chunk in chunks:  # the caller's errors (a disconnect) propagate as they are
+                    size += len(chunk)
+                    if size > max_size:
+                        raise BlobTooLarge(max_size)
+                    hasher.update(chunk)
+                    _io(out.write, chunk)
+                _io(out.flush)
+                _io(os.fsync, out.fileno())
+            digest = hasher.finalize()
+            final = self._path(digest.sha256)
+            if final.exists():
+                self.verify(digest.sha256)  # raises BlobAltered if the kept copy changed
+                return StoredBlob(digest, str(final), created=False)
+            _io(final.parent.mkdir, parents=True, exist_ok=True)
+            _io(tmp.chmod, 0o440)
+            _io(os.replace, tmp, final)
+            dir_fd = _io(os.open, final.parent, os.O_RDONLY)
+            try:
+                _io(os.fsync, dir_fd)
+            finally:
+                os.close(dir_fd)
+            return StoredBlob(digest, str(final), created=True)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+    def open(self, sha256: bytes) -> Iterator[bytes]:
+        path = self._path(sha256)
+        try:
+            fh = path.open("rb")
+        except FileNotFoundError:
+            raise BlobNotFound(f"no original {sha256.hex()}") from None
+        except OSError as exc:
+            raise StorageError(f"cannot read original: {exc.strerror}") from exc
+
+        def stream() -> Iterator[bytes]:
+            hasher = DualHasher()
+            with fh:
+                while chunk := fh.read(CHUNK_SIZE):
+                    hasher.update(chunk)
+                    yield chunk
+            actual = hasher.finalize().sha256
+            if actual != sha256:
+                raise BlobAltered(sha256, actual)
+
+        return stream()
+
+    def verify(self, sha256: bytes) -> DocumentDigest:
+        hasher = DualHasher()
+        for chunk in self.open(sha256):
+            hasher.update(chunk)
+        return hasher.finalize()

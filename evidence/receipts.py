@@ -1,0 +1,92 @@
+"""Assembling receipts and public views of documents from stored metadata and log nodes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from evidence.entry import LogEntry
+from evidence.receipt import Receipt
+from evidence.repository import AnchorRecord, DocumentRecord, SqlNodeStore, anchor_covering
+from ledger.anchor_proof import AnchorProof
+from ledger.merkle import MerkleLog
+
+
+def anchor_view(anchor: AnchorRecord, chain_info: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "tree_size": anchor.tree_size,
+        "root_hash": anchor.root_hash.hex(),
+        "chain_id": chain_info.get("chain_id", 0),
+        "contract": chain_info.get("contract") or "",
+        "tx_hash": (anchor.tx_hash or b"").hex(),
+        "block_number": anchor.block_number or 0,
+        "block_time": anchor.block_time,
+    }
+
+
+def document_view(
+    session: Session, record: DocumentRecord, chain_info: dict[str, Any]
+) -> dict[str, Any]:
+    anchor = anchor_covering(session, record.leaf_index)
+    return {
+        "id": record.id,
+        "sha256": record.sha256.hex(),
+        "sm3": record.sm3.hex(),
+        "size": record.size,
+        "kind": record.kind,
+        "title": record.title,
+        "case_code": record.case_code,
+        "institution": record.institution,
+        "filename": record.filename,
+        "deposited_at": record.deposited_at,
+        "leaf_index": record.leaf_index,
+        "status": "anchored" if anchor else "pending",
+        "anchor": anchor_view(anchor, chain_info) if anchor else None,
+    }
+
+
+def receipt_for(session: Session, record: DocumentRecord) -> Receipt | None:
+    """The receipt of a document, or None while its entry is not anchored yet.
+
+    Built from the stored entry bytes and log nodes — never from the metadata columns — so an
+    altered row yields a receipt that fails verification rather than a false one.
+    """
+    anchor = anchor_covering(session, record.leaf_index)
+    if anchor is None or anchor.proof is None:
+        return None
+    merkle = MerkleLog(SqlNodeStore(session))
+    inclusion = merkle.inclusion_proof(record.leaf_index, anchor.tree_size)
+    return Receipt(
+        document_id=record.id,
+        entry=LogEntry.decode(record.entry) if _decodes(record.entry) else _fallback(record),
+        entry_bytes=record.entry,
+        leaf_index=record.leaf_index,
+        tree_size=anchor.tree_size,
+        root_hash=anchor.root_hash,
+        inclusion=inclusion,
+        anchor=AnchorProof.from_json(json.loads(anchor.proof)),
+    )
+
+
+def _decodes(data: bytes) -> bool:
+    try:
+        LogEntry.decode(data)
+    except Exception:
+        return False
+    return True
+
+
+def _fallback(record: DocumentRecord) -> LogEntry:
+    """Fields from the columns when the stored entry bytes no longer decode (tampering)."""
+    return LogEntry(
+        sha256=record.sha256,
+        sm3=record.sm3,
+        size=record.size,
+        salt=record.salt,
+        kind=record.kind,
+        institution=record.institution,
+        case_code=record.case_code,
+        deposited_at=record.deposited_at.replace(microsecond=0),
+    )

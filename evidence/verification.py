@@ -1,0 +1,135 @@
+"""Online verification for the API: by digest, by file, or by file and receipt.
+
+Every answer goes through the full offline check (:func:`evidence.verify.verify_receipt`) on a
+receipt rebuilt from the log, so a row altered in the database or an original altered in
+storage shows up as "altered", never as "intact".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from evidence.blobstore import BlobStore
+from evidence.digest import DocumentDigest
+from evidence.errors import EvidenceError, TamperingDetected
+from evidence.receipt import Receipt
+from evidence.receipts import anchor_view, receipt_for
+from evidence.repository import Database, anchor_covering, find_by_sha256
+from evidence.verify import Check, VerificationFailed, VerificationResult, verify_receipt
+from ledger.anchor_proof import ChainTrust
+
+
+def _checks(checks: tuple[Check, ...]) -> list[dict[str, Any]]:
+    return [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks]
+
+
+def _intact(
+    result: VerificationResult, chain_info: dict[str, Any], extra: list[Check]
+) -> dict[str, Any]:
+    r, a = result.receipt, result.anchor
+    return {
+        "result": "intact",
+        "sha256": r.entry.sha256.hex(),
+        "document_id": r.document_id,
+        "institution": r.entry.institution,
+        "kind": r.entry.kind,
+        "case_code": r.entry.case_code,
+        "deposited_at": r.entry.deposited_at,
+        "anchor": {
+            "tree_size": r.tree_size,
+            "root_hash": r.root_hash.hex(),
+            "chain_id": a.chain_id,
+            "contract": "0x" + a.contract.hex(),
+            "tx_hash": a.tx_hash.hex(),
+            "block_number": a.block_number,
+            "block_time": None,
+        },
+        "seal": f"0x{a.seal.signer.hex()}" if a.seal.is_sealed and a.seal.signer else "unsealed",
+        "checks": _checks(result.checks + tuple(extra)),
+        "matches": 1,
+    }
+
+
+def verify_with_receipt(
+    database: Database,
+    blobs: BlobStore,
+    trust: ChainTrust,
+    chain_info: dict[str, Any],
+    document: DocumentDigest,
+    receipt: Receipt,
+) -> dict[str, Any]:
+    try:
+        result = verify_receipt(
+            receipt, document.sha256, trust, sm3=document.sm3, size=document.size
+        )
+    except VerificationFailed as exc:
+        return {
+            "result": "altered",
+            "sha256": document.sha256.hex(),
+            "document_id": receipt.document_id,
+            "checks": _checks(exc.checks),
+        }
+    return _intact(result, chain_info, [])
+
+
+def verify_digest(
+    database: Database,
+    blobs: BlobStore,
+    trust: ChainTrust,
+    chain_info: dict[str, Any],
+    sha256: bytes,
+    document: DocumentDigest | None,
+) -> dict[str, Any]:
+    with database.session() as session:
+        records = find_by_sha256(session, sha256)
+        if not records:
+            return {"result": "unknown", "sha256": sha256.hex(), "matches": 0}
+        record = records[0]
+        if anchor_covering(session, record.leaf_index) is None:
+            return {
+                "result": "pending",
+                "sha256": sha256.hex(),
+                "document_id": record.id,
+                "matches": len(records),
+            }
+        try:
+            receipt = receipt_for(session, record)
+        except EvidenceError as exc:
+            return {
+                "result": "altered",
+                "sha256": sha256.hex(),
+                "document_id": record.id,
+                "checks": [{"name": "stored entry", "ok": False, "detail": str(exc)}],
+            }
+    assert receipt is not None
+    extra: list[Check] = []
+    try:
+        stored = blobs.verify(sha256)
+        extra.append(Check("stored original", True, "the kept original still has this digest"))
+        del stored
+    except TamperingDetected as exc:
+        extra.append(Check("stored original", False, str(exc)))
+    try:
+        result = verify_receipt(
+            receipt,
+            sha256,
+            trust,
+            sm3=document.sm3 if document else None,
+            size=document.size if document else None,
+        )
+    except VerificationFailed as exc:
+        return {
+            "result": "altered",
+            "sha256": sha256.hex(),
+            "document_id": record.id,
+            "checks": _checks(exc.checks + tuple(extra)),
+            "matches": len(records),
+        }
+    out = _intact(result, chain_info, extra)
+    out["matches"] = len(records)
+    if not all(c.ok for c in extra):
+        out["result"] = "altered"
+    return out
+
+
+__all__ = ["anchor_view", "verify_digest", "verify_with_receipt"]

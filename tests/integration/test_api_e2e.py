@@ -1,0 +1,323 @@
+"""Deposit → log → anchor → receipt → verify, end to end through a real `zhenglian serve`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.zl_server import ZhenglianServer, running_server, start_server
+
+pytestmark = pytest.mark.integration
+
+#: Seconds within which a deposit must be anchored (the product's promise).
+ANCHOR_DEADLINE = 5.0
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ZhenglianServer]:
+    with running_server(tmp_path_factory.mktemp("zl") / "data") as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def notary(server: ZhenglianServer) -> dict[str, str]:
+    return {"Authorization": f"Bearer {server.token('城东公证处', 'notary')}"}
+
+
+def deposit(
+    server: ZhenglianServer, headers: dict[str, str], content: bytes, **fields: str
+) -> httpx.Response:
+    data = {"kind": "notary", "title": "遗嘱公证书", **fields}
+    return httpx.post(
+        f"{server.url}/v1/documents",
+        headers=headers,
+        files={"file": (fields.get("filename", "will.pdf"), content, "application/pdf")},
+        data=data,
+        timeout=30,
+    )
+
+
+def raw_multipart(
+    server: ZhenglianServer, headers: dict[str, str], filename: bytes
+) -> httpx.Response:
+    """A hand-made multipart body (httpx would escape a NUL in the file name)."""
+    b = b"----zlboundary"
+    body = (
+        b"--"
+        + b
+        + b'\r\nContent-Disposition: form-data; name="kind"\r\n\r\nnotary\r\n'
+        + b"--"
+        + b
+        + b'\r\nContent-Disposition: form-data; name="title"\r\n\r\nt\r\n'
+        + b"--"
+        + b
+        + b'\r\nContent-Disposition: form-data; name="file"; filename="'
+        + filename
+        + b'"\r\nContent-Type: application/pdf\r\n\r\nx\r\n--'
+        + b
+        + b"--\r\n"
+    )
+    return httpx.post(
+        f"{server.url}/v1/documents",
+        content=body,
+        headers={**headers, "Content-Type": "multipart/form-data; boundary=" + b.decode()},
+    )
+
+
+def wait_receipt(
+    server: ZhenglianServer, headers: dict[str, str], doc_id: str, deadline: float
+) -> Any:
+    start = time.monotonic()
+    while True:
+        r = httpx.get(f"{server.url}/v1/documents/{doc_id}/receipt", headers=headers, timeout=10)
+        if r.status_code == 200:
+            return r.json()
+        assert r.status_code == 202, r.text
+        if time.monotonic() - start > deadline:
+            pytest.fail(f"not anchored within {deadline}s")
+        time.sleep(0.1)
+
+
+def test_deposit_is_anchored_within_seconds_and_verifies(
+    server: ZhenglianServer, notary: dict[str, str], tmp_path: Path
+) -> None:
+    content = "遗嘱内容 — testament".encode() * 100
+    t0 = time.monotonic()
+    r = deposit(server, notary, content, case_code="GY-2026-0001")
+    assert r.status_code == 201, r.text
+    doc = r.json()
+    assert doc["sha256"] == hashlib.sha256(content).hexdigest()
+    assert doc["size"] == len(content) and doc["institution"] == "城东公证处"
+    assert doc["status"] in ("pending", "anchored")
+    receipt = wait_receipt(server, notary, doc["id"], ANCHOR_DEADLINE)
+    assert time.monotonic() - t0 < ANCHOR_DEADLINE + 1
+    status = httpx.get(f"{server.url}/v1/documents/{doc['id']}", headers=notary).json()
+    assert status["status"] == "anchored" and status["anchor"]["tx_hash"]
+
+    # Online, by file, by digest, by file + receipt.
+    by_file = httpx.post(f"{server.url}/v1/verify", files={"file": ("x", content)}).json()
+    assert by_file["result"] == "intact" and by_file["document_id"] == doc["id"]
+    by_digest = httpx.post(f"{server.url}/v1/verify", json={"sha256": doc["sha256"]}).json()
+    assert by_digest["result"] == "intact"
+    with_receipt = httpx.post(
+        f"{server.url}/v1/verify",
+        files={"file": ("x", content), "receipt": ("r.json", json.dumps(receipt).encode())},
+    ).json()
+    assert with_receipt["result"] == "intact" and with_receipt["checks"]
+    altered = httpx.post(
+        f"{server.url}/v1/verify",
+        files={"file": ("x", content + b"!"), "receipt": ("r.json", json.dumps(receipt).encode())},
+    ).json()
+    assert altered["result"] == "altered"
+    unknown = httpx.post(f"{server.url}/v1/verify", json={"sha256": "ab" * 32}).json()
+    assert unknown["result"] == "unknown"
+
+    # Offline, with nothing but the file, the receipt and the validators' addresses.
+    doc_path, receipt_path = tmp_path / "will.pdf", tmp_path / "receipt.json"
+    doc_path.write_bytes(content)
+    receipt_path.write_text(json.dumps(receipt))
+    chain = httpx.get(f"{server.url}/v1/chain").json()
+    validators = ",".join(chain["validators"])
+    ok = server.cli(
+        "verify",
+        str(doc_path),
+        "--receipt",
+        str(receipt_path),
+        "--validators",
+        validators,
+        "--contract",
+        chain["contract"],
+        check=False,
+    )
+    assert ok.returncode == 0, ok.stderr
+    bad_path = tmp_path / "forged.pdf"
+    bad_path.write_bytes(content[:-1] + b"X")
+    bad = server.cli(
+        "verify",
+        str(bad_path),
+        "--receipt",
+        str(receipt_path),
+        "--validators",
+        validators,
+        check=False,
+    )
+    assert bad.returncode == 1 and bad.stderr.strip()
+    wrong_validator = server.cli(
+        "verify",
+        str(doc_path),
+        "--receipt",
+        str(receipt_path),
+        "--validators",
+        "0x" + "12" * 20,
+        check=False,
+    )
+    assert wrong_validator.returncode == 1
+    online = server.cli(
+        "verify",
+        str(doc_path),
+        "--receipt",
+        str(receipt_path),
+        "--rpc",
+        server.rpc_url,
+        "--json",
+        check=False,
+    )
+    assert online.returncode == 0, online.stderr
+    assert json.loads(online.stdout)["result"] == "intact"
+
+
+def test_log_and_chain_endpoints(server: ZhenglianServer, notary: dict[str, str]) -> None:
+    for i in range(3):
+        assert deposit(server, notary, f"doc {i}".encode()).status_code == 201
+    head = httpx.get(f"{server.url}/v1/log/head").json()
+    assert head["tree_size"] >= 3
+    proof = httpx.get(
+        f"{server.url}/v1/log/consistency", params={"first": 1, "second": head["tree_size"]}
+    )
+    assert proof.status_code == 200 and proof.json()["second_root"] == head["root_hash"]
+    assert (
+        httpx.get(f"{server.url}/v1/log/consistency", params={"first": 5, "second": 2}).status_code
+        == 400
+    )
+    chain = httpx.get(f"{server.url}/v1/chain").json()
+    assert chain["chain_id"] == 0x5A4C and len(chain["validators"]) == 1 and chain["sealed"]
+    assert httpx.get(f"{server.url}/healthz").status_code == 200
+    assert httpx.get(f"{server.url}/openapi.json").json()["paths"]["/v1/documents"]
+
+
+def test_bad_input_is_refused_and_stores_nothing(
+    server: ZhenglianServer, notary: dict[str, str]
+) -> None:
+    size_before = httpx.get(f"{server.url}/v1/log/head").json()["tree_size"]
+    problems = [
+        httpx.post(
+            f"{server.url}/v1/documents",
+            files={"file": ("a", b"x")},
+            data={"kind": "notary", "title": "t"},
+        ),
+        httpx.post(
+            f"{server.url}/v1/documents",
+            headers={"Authorization": "Bearer zl_forged"},
+            files={"file": ("a", b"x")},
+            data={"kind": "notary", "title": "t"},
+        ),
+        deposit(server, notary, b"x", kind="spaceship"),
+        deposit(server, notary, b"x", title=""),
+        httpx.post(
+            f"{server.url}/v1/documents",
+            headers=notary,
+            files={"kind": (None, "notary"), "title": (None, "t")},
+        ),  # no file part
+        httpx.post(f"{server.url}/v1/documents", headers=notary, json={"kind": "notary"}),
+        raw_multipart(server, notary, b"a\x00b.pdf"),
+        httpx.post(f"{server.url}/v1/verify", json={"sha256": "nothex"}),
+        httpx.post(
+            f"{server.url}/v1/verify",
+            files={"file": ("x", b"x"), "receipt": ("r", b'{"a":1,"a":2}')},
+        ),
+    ]
+    statuses = [p.status_code for p in problems]
+    assert statuses == [401, 401, 400, 400, 400, 415, 400, 400, 400], statuses
+    for p in problems:
+        assert p.headers["content-type"].startswith("application/problem+json"), p.text
+    assert httpx.get(f"{server.url}/v1/log/head").json()["tree_size"] == size_before
+    # Path separators in a file name are metadata only, never a path.
+    r = deposit(server, notary, b"path test", filename="../../etc/passwd")
+    assert r.status_code == 201 and r.json()["filename"] == "passwd"
+    # The empty file is still evidence.
+    empty = deposit(server, notary, b"")
+    assert empty.status_code == 201 and empty.json()["size"] == 0
+
+
+def test_other_institutions_do_not_see_documents(
+    server: ZhenglianServer, notary: dict[str, str]
+) -> None:
+    doc = deposit(server, notary, b"private").json()
+    other = {"Authorization": f"Bearer {server.token('城西公证处', 'notary')}"}
+    court = {"Authorization": f"Bearer {server.token('中级人民法院', 'court')}"}
+    assert httpx.get(f"{server.url}/v1/documents/{doc['id']}", headers=other).status_code == 404
+    assert httpx.get(f"{server.url}/v1/documents/no-such-id", headers=other).status_code == 404
+    assert httpx.get(f"{server.url}/v1/documents/{doc['id']}", headers=court).status_code == 200
+    lawyer = {"Authorization": f"Bearer {server.token('律师事务所', 'lawyer')}"}
+    assert deposit(server, lawyer, b"x").status_code == 403
+
+
+def test_revoked_and_expired_tokens(server: ZhenglianServer) -> None:
+    out = server.cli(
+        "tokens",
+        "create",
+        "--data-dir",
+        str(server.data_dir),
+        "--institution",
+        "临时",
+        "--role",
+        "notary",
+    )
+    token = out.stdout.strip().splitlines()[-1]
+    token_id = out.stderr.split()[1]
+    headers = {"Authorization": f"Bearer {token}"}
+    assert deposit(server, headers, b"before revoke").status_code == 201
+    server.cli("tokens", "revoke", "--data-dir", str(server.data_dir), token_id)
+    assert deposit(server, headers, b"after revoke").status_code == 401
+    bad_role = server.cli(
+        "tokens",
+        "create",
+        "--data-dir",
+        str(server.data_dir),
+        "--institution",
+        "x",
+        "--role",
+        "emperor",
+        check=False,
+    )
+    assert bad_role.returncode == 2
+
+
+def test_tampering_is_detected(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    with running_server(data_dir) as srv:
+        headers = {"Authorization": f"Bearer {srv.token('公证处', 'notary')}"}
+        a = deposit(srv, headers, b"original A").json()
+        b = deposit(srv, headers, b"original B").json()
+        wait_receipt(srv, headers, b["id"], ANCHOR_DEADLINE)
+        # A blob altered on disk: reported as altered on verify.
+        blob = next((data_dir / "blobs").rglob(a["sha256"]))
+        blob.chmod(0o644)
+        blob.write_bytes(b"original a")
+        r = httpx.post(f"{srv.url}/v1/verify", json={"sha256": a["sha256"]}).json()
+        assert r["result"] == "altered", r
+        # A metadata row altered in the database: caught by the log.
+        conn = sqlite3.connect(data_dir / "zhenglian.sqlite")
+        conn.execute(
+            "UPDATE documents SET entry = replace(entry, 'notary', 'forensic') WHERE id = ?",
+            (b["id"],),
+        )
+        conn.commit()
+        conn.close()
+        r = httpx.post(f"{srv.url}/v1/verify", json={"sha256": b["sha256"]}).json()
+        assert r["result"] == "altered", r
+
+
+def test_kill_after_acknowledgement_loses_nothing(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    srv = start_server(data_dir, {"ZHENGLIAN_ANCHOR_INTERVAL": "30"})
+    try:
+        headers = {"Authorization": f"Bearer {srv.token('公证处', 'notary')}"}
+        ids = [deposit(srv, headers, f"acknowledged {i}".encode()).json()["id"] for i in range(5)]
+        srv.kill()  # acknowledged but not anchored (interval 30 s)
+    finally:
+        srv.stop()
+    with running_server(data_dir) as again:
+        for doc_id in ids:
+            receipt = wait_receipt(again, headers, doc_id, ANCHOR_DEADLINE + 5)
+            assert receipt["document_id"] == doc_id
+        heads = httpx.get(f"{again.url}/v1/log/head").json()
+        assert heads["tree_size"] == 5 and heads["anchored"]["tree_size"] == 5

@@ -1,0 +1,114 @@
+"""A real ``zhenglian serve`` process for the end-to-end tests (127.0.0.1, free ports)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from tests.support.servers import SERVER_START_TIMEOUT, free_port
+
+
+@dataclass
+class ZhenglianServer:
+    url: str
+    rpc_url: str
+    data_dir: Path
+    proc: subprocess.Popen[bytes]
+    env: dict[str, str]
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "zhenglian.cli", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=self.env,
+            check=check,
+        )
+
+    def token(self, institution: str, role: str) -> str:
+        out = self.cli(
+            "tokens",
+            "create",
+            "--data-dir",
+            str(self.data_dir),
+            "--institution",
+            institution,
+            "--role",
+            role,
+        )
+        return out.stdout.strip().splitlines()[-1]
+
+    def kill(self) -> None:
+        """Kill -9: no clean shutdown at all."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(30)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def start_server(data_dir: Path, extra_env: dict[str, str] | None = None) -> ZhenglianServer:
+    port, rpc_port = free_port(), free_port()
+    env = {**os.environ, "ZHENGLIAN_ANCHOR_INTERVAL": "0.5", **(extra_env or {})}
+    log = (data_dir.parent / f"{data_dir.name}-server.log").open("ab")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "zhenglian.cli",
+            "serve",
+            "--data-dir",
+            str(data_dir),
+            "--port",
+            str(port),
+            "--rpc-port",
+            str(rpc_port),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    while True:
+        if proc.poll() is not None:
+            log.close()
+            text = (data_dir.parent / f"{data_dir.name}-server.log").read_text()[-3000:]
+            raise RuntimeError(f"zhenglian serve exited with {proc.returncode}:\n{text}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code in (200, 503):
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError("zhenglian serve did not come up")
+        time.sleep(0.2)
+    return ZhenglianServer(url, f"http://127.0.0.1:{rpc_port}", data_dir, proc, env)
+
+
+@contextlib.contextmanager
+def running_server(
+    data_dir: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[ZhenglianServer]:
+    server = start_server(data_dir, extra_env)
+    try:
+        yield server
+    finally:
+        server.stop()

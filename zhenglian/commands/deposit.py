@@ -1,0 +1,145 @@
+"""``zhenglian deposit``: upload a document, optionally wait for its receipt."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import BinaryIO
+
+import click
+import httpx
+
+from zhenglian.common import EXIT_BAD_INPUT, fail
+
+#: Bytes per upload chunk.
+UPLOAD_CHUNK = 1024 * 1024
+#: Files above this size show a progress bar (when stderr is a terminal).
+PROGRESS_FROM = 64 * 1024 * 1024
+#: Seconds --wait waits for the receipt.
+WAIT_TIMEOUT = 120.0
+#: HTTP timeout for one request (uploads: per chunk).
+HTTP_TIMEOUT = 60.0
+
+
+class _ProgressReader:
+    """A binary file whose reads advance a progress bar on stderr (large files, terminals only)."""
+
+    def __init__(self, fh: BinaryIO, size: int, name: str) -> None:
+        self._fh = fh
+        self._bar = None
+        if size >= PROGRESS_FROM and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=size, unit="B", unit_scale=True, desc=name)
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._fh.read(n)
+        if self._bar is not None:
+            self._bar.update(len(data))
+        return data
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _problem(r: httpx.Response) -> str:
+    try:
+        body = r.json()
+        return f"{r.status_code} {body.get('title', '')}: {body.get('detail', '')}".strip()
+    except ValueError:
+        return f"{r.status_code} {r.text[:200]}"
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--server", required=True, help="Base URL of the Zhenglian API.")
+@click.option(
+    "--token",
+    default=lambda: os.environ.get("ZHENGLIAN_TOKEN"),
+    help="Bearer token (default: $ZHENGLIAN_TOKEN).",
+)
+@click.option(
+    "--kind", required=True, type=click.Choice(["notary", "forensic", "legal_aid", "other"])
+)
+@click.option("--title", default=None, help="Title (default: the file name).")
+@click.option("--case", "case_code", default=None, help="Case code (一案一码).")
+@click.option("--wait", is_flag=True, help="Wait until the document is anchored.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the receipt here (implies --wait).",
+)
+def deposit(
+    file: Path,
+    server: str,
+    token: str | None,
+    kind: str,
+    title: str | None,
+    case_code: str | None,
+    wait: bool,
+    output: Path | None,
+) -> None:
+    """Deposit FILE; print the document record (JSON)."""
+    if not token:
+        fail("a token is required (--token or $ZHENGLIAN_TOKEN)", EXIT_BAD_INPUT)
+    try:
+        size = file.stat().st_size
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc.strerror}", EXIT_BAD_INPUT)
+    headers = {"Authorization": f"Bearer {token}"}
+    base = server.rstrip("/")
+    data = {"kind": kind, "title": title or file.name}
+    if case_code:
+        data["case_code"] = case_code
+    try:
+        with file.open("rb") as fh:
+            reader = _ProgressReader(fh, size, file.name)
+            try:
+                r = httpx.post(
+                    f"{base}/v1/documents",
+                    headers=headers,
+                    data=data,
+                    files={"file": (file.name, reader)},  # type: ignore[dict-item]
+                    timeout=HTTP_TIMEOUT,
+                )
+            finally:
+                reader.close()
+    except httpx.HTTPError as exc:
+        fail(f"cannot reach {base}: {exc}")
+    if r.status_code != 201:
+        fail(f"deposit refused: {_problem(r)}", EXIT_BAD_INPUT if r.status_code < 500 else 1)
+    record = r.json()
+    click.echo(json.dumps(record, ensure_ascii=False, indent=2))
+    if not (wait or output):
+        return
+    deadline = time.monotonic() + WAIT_TIMEOUT
+    while True:
+        try:
+            rr = httpx.get(
+                f"{base}/v1/documents/{record['id']}/receipt", headers=headers, timeout=HTTP_TIMEOUT
+            )
+        except httpx.HTTPError as exc:
+            fail(f"cannot reach {base}: {exc}")
+        if rr.status_code == 200:
+            break
+        if rr.status_code != 202:
+            fail(f"receipt refused: {_problem(rr)}")
+        if time.monotonic() > deadline:
+            fail(
+                f"not anchored within {WAIT_TIMEOUT:.0f}s "
+                "(the deposit is safe; fetch the receipt later)"
+            )
+        time.sleep(0.5)
+    if output:
+        output.write_text(
+            json.dumps(rr.json(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
+        click.echo(f"receipt written to {output}", err=True)
+    else:
+        click.echo(json.dumps(rr.json(), ensure_ascii=False, indent=2))
