@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.postgres import postgres_url  # noqa: F401 - fixture
 from tests.support.zl_server import ZhenglianServer, running_server, start_server
 
 pytestmark = pytest.mark.integration
@@ -21,9 +22,15 @@ pytestmark = pytest.mark.integration
 ANCHOR_DEADLINE = 5.0
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ZhenglianServer]:
-    with running_server(tmp_path_factory.mktemp("zl") / "data") as srv:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ZhenglianServer]:
+    """The same suite on both metadata databases (PostgreSQL 15 started by a fixture)."""
+    env = {}
+    if request.param == "postgresql":
+        env["ZHENGLIAN_DATABASE_URL"] = request.getfixturevalue("postgres_url")
+    with running_server(tmp_path_factory.mktemp("zl") / "data", env) as srv:
         yield srv
 
 
