@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -124,14 +125,18 @@ class Database:
             ) from exc
 
     def migrate(self) -> None:
-        """Create the schema where missing (idempotent)."""
+        """Bring the schema to the newest Alembic revision (idempotent)."""
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
         try:
-            metadata.create_all(self.engine)
             with self.engine.begin() as conn:
-                if conn.execute(select(log_state.c.size)).first() is None:
-                    conn.execute(insert(log_state).values(id=1, size=0))
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
         except SQLAlchemyError as exc:
-            raise StorageError(f"cannot prepare the metadata database: {exc}") from exc
+            raise StorageError(f"cannot migrate the metadata database: {exc}") from exc
 
 
 def open_database(url: str) -> Database:
