@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jsonschema
 import pytest
 
 from tests.support.postgres import postgres_url  # noqa: F401 - fixture
+from tests.support.servers import REPO_ROOT
 from tests.support.zl_server import ZhenglianServer, running_server, start_server
 
 pytestmark = pytest.mark.integration
@@ -106,6 +108,15 @@ def test_deposit_is_anchored_within_seconds_and_verifies(
     assert doc["status"] in ("pending", "anchored")
     receipt = wait_receipt(server, notary, doc["id"], ANCHOR_DEADLINE)
     assert time.monotonic() - t0 < ANCHOR_DEADLINE + 1
+    schema = json.loads((REPO_ROOT / "evidence" / "schema" / "receipt-v1.schema.json").read_text())
+    jsonschema.validate(receipt, schema)  # the committed schema describes what is served
+    for broken in (
+        {**receipt, "extra": 1},
+        {**receipt, "leaf_index": -1},
+        {**receipt, "entry": "XY"},
+    ):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(broken, schema)
     status = httpx.get(f"{server.url}/v1/documents/{doc['id']}", headers=notary).json()
     assert status["status"] == "anchored" and status["anchor"]["tx_hash"]
 
