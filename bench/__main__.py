@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from bench import anchors
+from bench import anchors, hashing, merkle_store
 
-BENCHMARKS = {"anchors": anchors.main}
+BENCHMARKS = {"anchors": anchors.main, "hashing": hashing.main, "merkle": merkle_store.main}
 
 
 def main(argv: list[str]) -> int:

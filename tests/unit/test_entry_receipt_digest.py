@@ -129,3 +129,16 @@ def test_dual_digest_known_answers() -> None:
     assert parse_sha256_hex("AB" * 32) == b"\xab" * 32
     with pytest.raises(InputError):
         parse_sha256_hex("xyz")
+
+
+def test_dual_digest_parallel_path_matches_one_shot() -> None:
+    import os
+
+    from cryptography.hazmat.primitives import hashes
+
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    d = digest_stream([data[:1], data[1 : 2 * 1024 * 1024], data[2 * 1024 * 1024 :]])
+    sm3 = hashes.Hash(hashes.SM3())
+    sm3.update(data)
+    assert d.sha256 == hashlib.sha256(data).digest() and d.sm3 == sm3.finalize()
+    assert d.size == len(data)
