@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from bench import anchors, hashing, merkle_store
+from bench import anchors, api_load, hashing, merkle_store
 
-BENCHMARKS = {"anchors": anchors.main, "hashing": hashing.main, "merkle": merkle_store.main}
+BENCHMARKS = {
+    "anchors": anchors.main,
+    "hashing": hashing.main,
+    "merkle": merkle_store.main,
+    "api": api_load.main,
+}
 
 
 def main(argv: list[str]) -> int:

@@ -21,7 +21,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ledger.client import JsonDeploymentStore, LedgerClient
-from ledger.merkle import MerkleError, MerkleLog, hash_children, hash_leaf
+from ledger.errors import MerkleError
+from ledger.merkle import MerkleLog, hash_children, hash_leaf
 from ledger.node.server import ANCHORER_KEY, EmbeddedNode, load_node_key
 
 
@@ -63,7 +64,7 @@ def _transfers_per_second(client: LedgerClient, n: int) -> float:
                 {
                     "chainId": client.chain_id,
                     "nonce": nonce + i,
-                    "to": "0x" + "11" * 20,
+                    "to": "0x" + "11" * 20,  # type: ignore[dict-item]
                     "value": 0,
                     "gas": 21_000,
                     "maxFeePerGas": 0,
