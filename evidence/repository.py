@@ -178,11 +178,19 @@ class SqlNodeStore:
         if not coordinates:
             return []
         wanted = set(coordinates)
-        cond = or_(*(and_(log_nodes.c.level == lv, log_nodes.c.idx == ix) for lv, ix in wanted))
-        rows = self._s.execute(
-            select(log_nodes.c.level, log_nodes.c.idx, log_nodes.c.hash).where(cond)
+        # One statement: per level, an IN list on the primary key's second column.
+        by_level: dict[int, list[int]] = {}
+        for level, idx in wanted:
+            by_level.setdefault(level, []).append(idx)
+        query = select(log_nodes.c.level, log_nodes.c.idx, log_nodes.c.hash).where(
+            or_(
+                *(
+                    and_(log_nodes.c.level == lv, log_nodes.c.idx.in_(ix))
+                    for lv, ix in by_level.items()
+                )
+            )
         )
-        found = {(r.level, r.idx): bytes(r.hash) for r in rows}
+        found = {(r.level, r.idx): bytes(r.hash) for r in self._s.execute(query)}
         missing = wanted - set(found)
         if missing:
             raise MerkleError(f"log nodes not stored: {sorted(missing)[:3]}")
