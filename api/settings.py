@@ -14,7 +14,7 @@
 | ZHENGLIAN_KEY_PASSPHRASE | | passphrase of the keystores (see ledger/node/keystore.py) |
 | ZHENGLIAN_MAX_UPLOAD_BYTES | 4 GiB | largest document accepted |
 | ZHENGLIAN_ANCHOR_BATCH | 1000 | anchor as soon as this many deposits wait ... |
-| ZHENGLIAN_ANCHOR_INTERVAL | 2.0 | ... or this many seconds after the oldest waiting one |
+| ZHENGLIAN_ANCHOR_INTERVAL | 1.0 | ... or this many seconds after the oldest waiting one |
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class Settings(BaseSettings):
 
     max_upload_bytes: int = Field(default=DEFAULT_MAX_UPLOAD_BYTES, ge=0, le=2**40)
     anchor_batch: int = Field(default=1000, ge=1, le=1_000_000)
-    anchor_interval: float = Field(default=2.0, gt=0, le=3600)
+    anchor_interval: float = Field(default=1.0, gt=0, le=3600)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

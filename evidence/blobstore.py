@@ -53,6 +53,25 @@ class BlobStore(Protocol):
     def exists(self, sha256: bytes) -> bool: ...
 
 
+def checked_stream(chunks: Iterator[bytes], sha256: bytes) -> Iterator[bytes]:
+    """Pass ``chunks`` through; at the end raise :class:`BlobAltered` unless they hash to sha256."""
+    hasher = DualHasher()
+    for chunk in chunks:
+        hasher.update(chunk)
+        yield chunk
+    actual = hasher.finalize().sha256
+    if actual != sha256:
+        raise BlobAltered(sha256, actual)
+
+
+def rehash(store: BlobStore, sha256: bytes) -> DocumentDigest:
+    """Re-read a stored original completely; its digests (BlobAltered if it changed)."""
+    hasher = DualHasher()
+    for chunk in store.open(sha256):
+        hasher.update(chunk)
+    return hasher.finalize()
+
+
 def _io(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run a file-system call, turning its OSError into a StorageError."""
     try:
@@ -126,20 +145,12 @@ class LocalBlobStore:
         except OSError as exc:
             raise StorageError(f"cannot read original: {exc.strerror}") from exc
 
-        def stream() -> Iterator[bytes]:
-            hasher = DualHasher()
+        def chunks() -> Iterator[bytes]:
             with fh:
                 while chunk := fh.read(CHUNK_SIZE):
-                    hasher.update(chunk)
                     yield chunk
-            actual = hasher.finalize().sha256
-            if actual != sha256:
-                raise BlobAltered(sha256, actual)
 
-        return stream()
+        return checked_stream(chunks(), sha256)
 
     def verify(self, sha256: bytes) -> DocumentDigest:
-        hasher = DualHasher()
-        for chunk in self.open(sha256):
-            hasher.update(chunk)
-        return hasher.finalize()
+        return rehash(self, sha256)

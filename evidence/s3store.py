@@ -23,7 +23,13 @@ from minio.commonconfig import COMPLIANCE
 from minio.error import S3Error
 from minio.retention import Retention
 
-from evidence.blobstore import BlobAltered, BlobNotFound, BlobTooLarge, StoredBlob
+from evidence.blobstore import (
+    BlobNotFound,
+    BlobTooLarge,
+    StoredBlob,
+    checked_stream,
+    rehash,
+)
 from evidence.digest import CHUNK_SIZE, DocumentDigest, DualHasher
 from evidence.errors import StorageError
 
@@ -147,27 +153,18 @@ class S3BlobStore:
         except urllib3.exceptions.HTTPError as exc:
             raise self._wrap("read", exc) from exc
 
-        def stream() -> Iterator[bytes]:
-            hasher = DualHasher()
+        def chunks() -> Iterator[bytes]:
             try:
-                for chunk in response.stream(CHUNK_SIZE):
-                    hasher.update(chunk)
-                    yield chunk
+                yield from response.stream(CHUNK_SIZE)
             finally:
                 with contextlib.suppress(Exception):
                     response.close()
                     response.release_conn()
-            actual = hasher.finalize().sha256
-            if actual != sha256:
-                raise BlobAltered(sha256, actual)
 
-        return stream()
+        return checked_stream(chunks(), sha256)
 
     def verify(self, sha256: bytes) -> DocumentDigest:
-        hasher = DualHasher()
-        for chunk in self.open(sha256):
-            hasher.update(chunk)
-        return hasher.finalize()
+        return rehash(self, sha256)
 
     def lock_status(self, sha256: bytes) -> dict[str, str]:
         """Object Lock headers of an original (mode, retain-until, legal hold)."""
