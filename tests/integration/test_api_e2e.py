@@ -14,6 +14,7 @@ import httpx
 import jsonschema
 import pytest
 
+from tests.support.moto import moto_s3  # noqa: F401 - fixture
 from tests.support.postgres import postgres_url  # noqa: F401 - fixture
 from tests.support.servers import REPO_ROOT
 from tests.support.zl_server import ZhenglianServer, running_server, start_server
@@ -339,3 +340,29 @@ def test_kill_after_acknowledgement_loses_nothing(tmp_path: Path) -> None:
             assert receipt["document_id"] == doc_id
         heads = httpx.get(f"{again.url}/v1/log/head").json()
         assert heads["tree_size"] == 5 and heads["anchored"]["tree_size"] == 5
+
+
+def test_serve_with_s3_object_lock(tmp_path: Path, moto_s3: str) -> None:  # noqa: F811
+    env = {
+        "ZHENGLIAN_S3_ENDPOINT": moto_s3,
+        "ZHENGLIAN_S3_SECURE": "false",
+        "ZHENGLIAN_S3_BUCKET": "zl-e2e-originals",
+        "ZHENGLIAN_S3_ACCESS_KEY": "testing",
+        "ZHENGLIAN_S3_SECRET_KEY": "testing-secret",
+        "ZHENGLIAN_S3_RETENTION_DAYS": "3650",
+        "ZHENGLIAN_S3_LEGAL_HOLD": "true",
+    }
+    with running_server(tmp_path / "data", env) as srv:
+        headers = {"Authorization": f"Bearer {srv.token('公证处', 'notary')}"}
+        doc = deposit(srv, headers, b"kept in S3 under Object Lock").json()
+        wait_receipt(srv, headers, doc["id"], ANCHOR_DEADLINE)
+        r = httpx.post(
+            f"{srv.url}/v1/verify", files={"file": ("x", b"kept in S3 under Object Lock")}
+        )
+        assert r.json()["result"] == "intact"
+        assert not (tmp_path / "data" / "blobs").exists()  # nothing kept locally
+    from evidence.s3store import S3BlobStore
+
+    store = S3BlobStore(moto_s3, "testing", "testing-secret", "zl-e2e-originals", secure=False)
+    status = store.lock_status(bytes.fromhex(doc["sha256"]))
+    assert status["x-amz-object-lock-mode"] == "COMPLIANCE"
