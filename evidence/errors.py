@@ -21,3 +21,7 @@ class StorageError(EvidenceError):
 
 class TamperingDetected(EvidenceError):
     """Stored data no longer matches its digest or the log: it was altered."""
+
+
+class DuplicateRecord(StorageError):
+    """A row with the same unique key (id, leaf index, tree size, token hash) is stored."""

@@ -1,224 +1,295 @@
-"""Metadata in SQL through SQLAlchemy 2: documents, Merkle log nodes, anchors, API tokens.
+"""Metadata queries: the SQL Merkle node store, documents, anchors and API tokens.
 
-SQLite by default (WAL, busy timeout), PostgreSQL through ``postgresql+psycopg://`` URLs.
-Functions take the caller's ``Session`` so that a batch of deposits and the log nodes they add
-commit in one transaction. Records come back as frozen dataclasses, never ORM objects.
+Every function takes the caller's ``Session`` and never commits, so a batch of deposits and
+the log nodes they add commit in one transaction (see ``evidence.service``). Records come
+back as frozen dataclasses, never ORM objects. Input is checked here, against the same
+limits on SQLite and PostgreSQL (InputError), and database errors are wrapped where they
+enter: a unique key already stored is DuplicateRecord, anything else StorageError; after
+either the caller must roll the session back. A lost append race is ledger's MerkleError.
+
+What is stored and what is derived: a document's leaf index and entry bytes are stored; its
+*anchored* state is not — a document is anchored iff its ``leaf_index`` is below the
+``tree_size`` of the latest confirmed anchor, i.e. iff :func:`anchor_covering` finds one.
+The log size is stored (one ``log_state`` row) because appends are guarded by it.
+
+Models, engine and migrations live in :mod:`evidence.db`; the names re-exported below
+(``Database``, ``open_database``, ``metadata``, the tables) keep older imports working.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeAlias, TypeVar, cast
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    DateTime,
-    Integer,
-    LargeBinary,
-    MetaData,
-    SmallInteger,
-    String,
-    Table,
-    Text,
-    and_,
-    create_engine,
-    event,
-    insert,
-    or_,
-    select,
-    update,
-)
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import CursorResult, Select, and_, bindparam, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from evidence.errors import StorageError
+from evidence.db import (
+    HASH_BYTES,
+    MAX_CASE_CODE_CHARS,
+    MAX_ID_CHARS,
+    MAX_KIND_CHARS,
+    MAX_ROLE_CHARS,
+    AnchorStatus,
+    Database,
+    anchors_table,
+    api_tokens_table,
+    documents_table,
+    log_nodes_table,
+    log_state_table,
+    metadata,
+    open_database,
+)
+from evidence.errors import DuplicateRecord, InputError, NotFound, StorageError
 from ledger.errors import MerkleError
+from ledger.merkle import MAX_TREE_SIZE
 
-metadata = MetaData()
+__all__ = [
+    "MAX_DIGEST_MATCHES",
+    "MAX_NODES_PER_QUERY",
+    "AnchorRecord",
+    "AnchorStatus",
+    "Database",
+    "DocumentRecord",
+    "NewDocument",
+    "SqlNodeStore",
+    "TokenRecord",
+    "add_documents",
+    "add_token",
+    "anchor_covering",
+    "confirm_anchor",
+    "digest_query",
+    "discard_anchor",
+    "find_by_sha256",
+    "find_token_by_hash",
+    "get_document",
+    "get_document_by_leaf",
+    "latest_confirmed_anchor",
+    "list_tokens",
+    "metadata",
+    "open_database",
+    "pending_anchor",
+    "record_anchor_submitted",
+    "revoke_token",
+]
 
-log_state = Table(
-    "log_state",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("size", BigInteger, nullable=False),
-)
-log_nodes = Table(
-    "log_nodes",
-    metadata,
-    Column("level", SmallInteger, primary_key=True),
-    Column("idx", BigInteger, primary_key=True),
-    Column("hash", LargeBinary(32), nullable=False),
-)
-documents = Table(
-    "documents",
-    metadata,
-    Column("id", String(36), primary_key=True),
-    Column("leaf_index", BigInteger, nullable=False, unique=True),
-    Column("sha256", LargeBinary(32), nullable=False, index=True),
-    Column("sm3", LargeBinary(32), nullable=False),
-    Column("size", BigInteger, nullable=False),
-    Column("kind", String(16), nullable=False),
-    Column("title", Text, nullable=False),
-    Column("case_code", String(64), index=True),
-    Column("institution", Text, nullable=False),
-    Column("depositor", String(36), nullable=False),
-    Column("filename", Text),
-    Column("salt", LargeBinary(32), nullable=False),
-    Column("entry", LargeBinary, nullable=False),
-    Column("deposited_at", DateTime(timezone=True), nullable=False),
-)
-anchors = Table(
-    "anchors",
-    metadata,
-    Column("tree_size", BigInteger, primary_key=True),
-    Column("root_hash", LargeBinary(32), nullable=False),
-    Column("status", String(16), nullable=False, index=True),
-    Column("tx_hash", LargeBinary(32)),
-    Column("raw_tx", LargeBinary),
-    Column("block_number", BigInteger),
-    Column("anchor_index", BigInteger),
-    Column("block_time", DateTime(timezone=True)),
-    Column("proof", Text),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("confirmed_at", DateTime(timezone=True)),
-)
-api_tokens = Table(
-    "api_tokens",
-    metadata,
-    Column("id", String(36), primary_key=True),
-    Column("token_hash", LargeBinary(32), nullable=False, unique=True),
-    Column("institution", Text, nullable=False),
-    Column("role", String(16), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("expires_at", DateTime(timezone=True)),
-    Column("revoked_at", DateTime(timezone=True)),
-)
+# Older names of the tables (now defined by the models in evidence.db).
+log_state = log_state_table
+log_nodes = log_nodes_table
+documents = documents_table
+anchors = anchors_table
+api_tokens = api_tokens_table
 
-#: Seconds a SQLite writer waits for another writer (e.g. `zhenglian tokens` while serving).
-SQLITE_BUSY_TIMEOUT_MS = 10_000
+MAX_DIGEST_MATCHES = 100
+"""Most documents one digest lookup returns (the same file deposited many times)."""
+
+MAX_NODES_PER_QUERY = 128
+"""Most log nodes fetched by one SELECT. A root or proof needs at most 2 * 64 nodes
+(``ledger.merkle``), so ``MerkleLog`` always uses a single query; the OR of this many
+terms stays well inside SQLite's expression-depth limit (1000)."""
+
+_MAX_LEVEL = 63  # a tree of at most MAX_TREE_SIZE < 2**63 leaves has no complete level 63+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+def _is_unique_violation(exc: IntegrityError) -> bool:
+    sqlstate = getattr(exc.orig, "sqlstate", None)  # psycopg
+    return sqlstate == "23505" or "UNIQUE constraint failed" in str(exc.orig)
 
 
-class Database:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+def _wrap_errors(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Turn SQLAlchemy/driver errors into DuplicateRecord or StorageError at the border."""
 
-    @contextmanager
-    def session(self) -> Iterator[Session]:
+    @functools.wraps(fn)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         try:
-            with Session(self.engine) as session:
-                yield session
+            return fn(*args, **kwargs)
+        except IntegrityError as exc:
+            detail = (str(exc.orig).strip().splitlines() or [""])[0]
+            if _is_unique_violation(exc):
+                raise DuplicateRecord(f"{fn.__name__}: already stored: {detail}") from exc
+            raise StorageError(f"{fn.__name__}: integrity error: {detail}") from exc
         except SQLAlchemyError as exc:
-            raise StorageError(
-                f"metadata database: {type(exc).__name__}: {exc}".splitlines()[0]
-            ) from exc
+            detail = (str(exc).strip().splitlines() or [""])[0]
+            raise StorageError(f"{fn.__name__}: {type(exc).__name__}: {detail}") from exc
 
-    def migrate(self) -> None:
-        """Bring the schema to the newest Alembic revision (idempotent)."""
-        from alembic import command
-        from alembic.config import Config
-
-        config = Config()
-        config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-        try:
-            with self.engine.begin() as conn:
-                config.attributes["connection"] = conn
-                command.upgrade(config, "head")
-        except SQLAlchemyError as exc:
-            raise StorageError(f"cannot migrate the metadata database: {exc}") from exc
+    return wrapper
 
 
-def open_database(url: str) -> Database:
-    try:
-        if url.startswith("sqlite"):
-            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-
-            @event.listens_for(engine, "connect")
-            def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-                cur = dbapi_conn.cursor()
-                cur.execute("PRAGMA journal_mode=WAL")
-                cur.execute("PRAGMA synchronous=FULL")
-                cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-                cur.close()
-        else:
-            engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
-    except (SQLAlchemyError, ImportError) as exc:
-        raise StorageError(f"cannot open database {url.split('@')[-1]}: {exc}") from exc
-    return Database(engine)
+def _rowcount(result: object) -> int:
+    return int(cast(CursorResult[Any], result).rowcount)
 
 
-# --- Merkle nodes -----------------------------------------------------------------------
+# --- Input checks (the same on both databases) --------------------------------------------
+
+
+def _check_hash(value: object, name: str) -> None:
+    if type(value) is not bytes or len(value) != HASH_BYTES:
+        raise InputError(f"{name} must be {HASH_BYTES} bytes, got {value!r:.80}")
+
+
+def _check_text(value: object, name: str, max_chars: int | None, *, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if not isinstance(value, str):
+        raise InputError(f"{name} must be a string, got {type(value).__name__}")
+    if max_chars is not None and len(value) > max_chars:
+        raise InputError(f"{name} longer than {max_chars} characters")
+    if "\x00" in value:
+        raise InputError(f"{name} contains a NUL character")  # PostgreSQL refuses it in TEXT
+
+
+def _check_count(value: object, name: str) -> None:
+    if type(value) is not int or not 0 <= value <= MAX_TREE_SIZE:
+        raise InputError(f"{name} must be an int in [0, {MAX_TREE_SIZE}], got {value!r}")
+
+
+def _check_time(value: object, name: str, *, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if not isinstance(value, datetime) or value.utcoffset() is None:
+        raise InputError(f"{name} must be a timezone-aware datetime, got {value!r}")
+
+
+def _bytes(value: Any) -> bytes:
+    # A row edited by hand (e.g. SQLite's replace()) may come back as TEXT: keep its bytes,
+    # verification against the log then reports the alteration.
+    return value.encode("utf-8") if isinstance(value, str) else bytes(value)
+
+
+def _optional_bytes(value: Any) -> bytes | None:
+    return None if value is None else _bytes(value)
+
+
+# --- Merkle nodes ---------------------------------------------------------------------------
+
+_SIZE_QUERY = select(log_state_table.c.size).where(log_state_table.c.id == 1)
+
+
+@functools.lru_cache(maxsize=MAX_NODES_PER_QUERY)
+def _nodes_query(count: int) -> Select[int, int, bytes]:
+    """``SELECT level, idx, hash FROM log_nodes WHERE (level = :l0 AND idx = :i0) OR ...``."""
+    c = log_nodes_table.c
+    return select(c.level, c.idx, c.hash).where(
+        or_(
+            *(
+                and_(c.level == bindparam(f"l{i}"), c.idx == bindparam(f"i{i}"))
+                for i in range(count)
+            )
+        )
+    )
 
 
 class SqlNodeStore:
-    """ledger.merkle's NodeStore in the caller's transaction."""
+    """``ledger.merkle.NodeStore`` on the ``log_nodes`` table, in the caller's transaction.
+
+    ``append_nodes`` is race-safe: it moves the size in the one ``log_state`` row with
+    ``UPDATE ... WHERE size = start_size`` before inserting anything, so of two writers that
+    read the same size only one succeeds; the other gets MerkleError and has written nothing
+    (on PostgreSQL the losing UPDATE waits for the winner's commit, then matches no row).
+    Nodes are immutable, so reads need no locking.
+    """
+
+    __slots__ = ("_session",)
 
     def __init__(self, session: Session) -> None:
-        self._s = session
+        self._session = session
 
+    @_wrap_errors
     def size(self) -> int:
-        value = self._s.execute(select(log_state.c.size).where(log_state.c.id == 1)).scalar()
-        return int(value or 0)
+        value = self._session.execute(_SIZE_QUERY).scalar_one_or_none()
+        if value is None:
+            raise StorageError("the log_state row is missing: the database is not migrated")
+        return int(value)
 
     def get_node(self, level: int, index: int) -> bytes:
         return self.get_nodes([(level, index)])[0]
 
+    @_wrap_errors
     def get_nodes(self, coordinates: Sequence[tuple[int, int]]) -> list[bytes]:
-        if not coordinates:
-            return []
-        wanted = set(coordinates)
-        # One statement: per level, an IN list on the primary key's second column.
-        by_level: dict[int, list[int]] = {}
-        for level, idx in wanted:
-            by_level.setdefault(level, []).append(idx)
-        query = select(log_nodes.c.level, log_nodes.c.idx, log_nodes.c.hash).where(
-            or_(
-                *(
-                    and_(log_nodes.c.level == lv, log_nodes.c.idx.in_(ix))
-                    for lv, ix in by_level.items()
-                )
-            )
-        )
-        found = {(r.level, r.idx): bytes(r.hash) for r in self._s.execute(query)}
-        missing = wanted - set(found)
-        if missing:
-            raise MerkleError(f"log nodes not stored: {sorted(missing)[:3]}")
-        return [found[c] for c in coordinates]
+        """The nodes at ``coordinates``, in order; MerkleError if one is not stored.
 
+        One SELECT per :data:`MAX_NODES_PER_QUERY` distinct coordinates (so one for any
+        root or proof): ``(level = ? AND idx = ?) OR ...``, each term a primary-key lookup.
+        The statement for each count is built once and its compiled form reused.
+        """
+        wanted = list(dict.fromkeys(coordinates))
+        for level, index in wanted:
+            if not (
+                type(level) is int
+                and type(index) is int
+                and 0 <= level <= _MAX_LEVEL
+                and 0 <= index <= MAX_TREE_SIZE
+            ):
+                raise MerkleError(f"invalid node coordinates ({level!r}, {index!r})")
+        found: dict[tuple[int, int], bytes] = {}
+        execute = self._session.execute
+        for start in range(0, len(wanted), MAX_NODES_PER_QUERY):
+            chunk = wanted[start : start + MAX_NODES_PER_QUERY]
+            params: dict[str, int] = {}
+            for i, (level, index) in enumerate(chunk):
+                params[f"l{i}"] = level
+                params[f"i{i}"] = index
+            for level, index, node in execute(_nodes_query(len(chunk)), params):
+                found[(level, index)] = _bytes(node)
+        if len(found) != len(wanted):
+            missing = sorted(set(wanted) - set(found))
+            raise MerkleError(f"log nodes not stored: {missing[:3]} ({len(missing)} in all)")
+        return [found[coordinate] for coordinate in coordinates]
+
+    @_wrap_errors
     def append_nodes(self, start_size: int, levels: Sequence[Sequence[bytes]]) -> None:
-        end = start_size + (len(levels[0]) if levels else 0)
-        moved = self._s.execute(
-            update(log_state)
-            .where(log_state.c.id == 1, log_state.c.size == start_size)
-            .values(size=end)
+        """Store the new nodes of an append from ``start_size`` (bulk insert), moving the size.
+
+        The shape is checked first (as ``InMemoryNodeStore`` does); MerkleError if it is wrong
+        or if the log is no longer at ``start_size`` (another writer appended).
+        """
+        if type(start_size) is not int or not 0 <= start_size <= MAX_TREE_SIZE:
+            raise MerkleError(f"invalid start size {start_size!r}")
+        end_size = start_size + (len(levels[0]) if levels else 0)
+        if end_size > MAX_TREE_SIZE:
+            raise MerkleError(f"the log would exceed {MAX_TREE_SIZE} leaves")
+        level = 0
+        for run in levels:
+            if len(run) != (end_size >> level) - (start_size >> level):
+                raise MerkleError(f"wrong number of new nodes on level {level}")
+            if any(type(h) is not bytes or len(h) != HASH_BYTES for h in run):
+                raise MerkleError(f"a new node on level {level} is not {HASH_BYTES} bytes")
+            level += 1
+        if (end_size >> level) != (start_size >> level):
+            raise MerkleError(f"the new nodes on level {level} are missing")
+        moved = self._session.execute(
+            update(log_state_table)
+            .where(log_state_table.c.id == 1, log_state_table.c.size == start_size)
+            .values(size=end_size)
         )
-        if getattr(moved, "rowcount", 0) != 1:
-            raise MerkleError(f"log is no longer at size {start_size}: another writer appended")
+        if _rowcount(moved) != 1:
+            raise MerkleError(
+                f"append from size {start_size}, but the log is at size {self.size()}: "
+                "another writer appended first"
+            )
         rows = [
-            {"level": level, "idx": (start_size >> level) + i, "hash": h}
-            for level, run in enumerate(levels)
-            for i, h in enumerate(run)
+            {"level": lv, "idx": (start_size >> lv) + i, "hash": node}
+            for lv, run in enumerate(levels)
+            for i, node in enumerate(run)
         ]
         if rows:
-            self._s.execute(insert(log_nodes), rows)
+            self._session.execute(insert(log_nodes_table), rows)
 
 
-# --- documents ----------------------------------------------------------------------------
+# --- Documents ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NewDocument:
+    """A document row: the metadata and the exact log entry bytes of one deposit."""
+
     id: str
     leaf_index: int
     sha256: bytes
@@ -229,136 +300,237 @@ class NewDocument:
     case_code: str | None
     institution: str
     depositor: str
+    """The id of the API token that deposited it."""
     filename: str | None
     salt: bytes
     entry: bytes
+    """The exact leaf data: the log's leaf hash is ``hash_leaf(entry)``."""
     deposited_at: datetime
 
     def with_leaf_index(self, index: int) -> NewDocument:
         return replace(self, leaf_index=index)
 
 
-DocumentRecord = NewDocument
+DocumentRecord: TypeAlias = NewDocument
+"""A stored document (the same fields as it was added with)."""
+
+_DOCUMENT_FIELDS = tuple(f.name for f in fields(NewDocument))
 
 
-def _bytes(value: Any) -> bytes:
-    # A row edited by hand (e.g. SQLite's replace()) may come back as TEXT: keep its bytes,
-    # verification against the log then reports the alteration.
-    return value.encode("utf-8") if isinstance(value, str) else bytes(value)
+def _check_document(row: NewDocument) -> None:
+    if not isinstance(row, NewDocument):
+        raise InputError(f"expected a NewDocument, got {type(row).__name__}")
+    _check_text(row.id, "document id", MAX_ID_CHARS)
+    _check_count(row.leaf_index, "leaf_index")
+    _check_hash(row.sha256, "sha256")
+    _check_hash(row.sm3, "sm3")
+    _check_count(row.size, "size")
+    _check_text(row.kind, "kind", MAX_KIND_CHARS)
+    _check_text(row.title, "title", None)
+    _check_text(row.case_code, "case_code", MAX_CASE_CODE_CHARS, optional=True)
+    _check_text(row.institution, "institution", None)
+    _check_text(row.depositor, "depositor", MAX_ID_CHARS)
+    _check_text(row.filename, "filename", None, optional=True)
+    _check_hash(row.salt, "salt")
+    if type(row.entry) is not bytes:
+        raise InputError("entry must be bytes")
+    _check_time(row.deposited_at, "deposited_at")
 
 
 def _document(row: Any) -> DocumentRecord:
     m = dict(row._mapping)
-    for k in ("sha256", "sm3", "salt", "entry"):
-        m[k] = _bytes(m[k])
-    m["deposited_at"] = _utc(m["deposited_at"])
+    for name in ("sha256", "sm3", "salt", "entry"):
+        m[name] = _bytes(m[name])
     return DocumentRecord(**m)
 
 
+@_wrap_errors
 def add_documents(session: Session, rows: Sequence[NewDocument]) -> list[DocumentRecord]:
-    session.execute(insert(documents), [r.__dict__ for r in rows])
+    """Insert documents in one bulk statement; return them as records.
+
+    InputError if a row is malformed or over a column limit; DuplicateRecord if an id or a
+    leaf index is already stored (also within ``rows``).
+    """
+    for row in rows:
+        _check_document(row)
+    if rows:
+        session.execute(
+            insert(documents_table),
+            [{name: getattr(row, name) for name in _DOCUMENT_FIELDS} for row in rows],
+        )
     return list(rows)
 
 
+@_wrap_errors
 def get_document(session: Session, document_id: str) -> DocumentRecord | None:
-    if len(document_id) > 36:
+    if not isinstance(document_id, str) or len(document_id) > MAX_ID_CHARS:
         return None
-    row = session.execute(select(documents).where(documents.c.id == document_id)).first()
+    row = session.execute(
+        select(documents_table).where(documents_table.c.id == document_id)
+    ).first()
     return _document(row) if row else None
 
 
+@_wrap_errors
 def get_document_by_leaf(session: Session, leaf_index: int) -> DocumentRecord | None:
-    row = session.execute(select(documents).where(documents.c.leaf_index == leaf_index)).first()
+    _check_count(leaf_index, "leaf_index")
+    row = session.execute(
+        select(documents_table).where(documents_table.c.leaf_index == leaf_index)
+    ).first()
     return _document(row) if row else None
 
 
-#: Most documents one digest lookup returns (the same file deposited many times).
-MAX_DIGEST_MATCHES = 100
-
-
-def find_by_sha256(session: Session, sha256: bytes) -> list[DocumentRecord]:
-    rows = session.execute(
-        select(documents)
-        .where(documents.c.sha256 == sha256)
-        .order_by(documents.c.leaf_index)
-        .limit(MAX_DIGEST_MATCHES)
+def digest_query(sha256: bytes, limit: int = MAX_DIGEST_MATCHES) -> Any:
+    """The SELECT behind :func:`find_by_sha256` (tests EXPLAIN it to see the index used)."""
+    return (
+        select(documents_table)
+        .where(documents_table.c.sha256 == sha256)
+        .order_by(documents_table.c.leaf_index)
+        .limit(limit)
     )
-    return [_document(r) for r in rows]
 
 
-# --- anchors -----------------------------------------------------------------------------
+@_wrap_errors
+def find_by_sha256(
+    session: Session, sha256: bytes, *, limit: int = MAX_DIGEST_MATCHES
+) -> list[DocumentRecord]:
+    """Documents with this SHA-256, oldest first (at most ``limit``); uses ix_documents_sha256."""
+    if type(sha256) is not bytes or len(sha256) != HASH_BYTES:
+        return []  # no stored digest has another length
+    if not 1 <= limit <= MAX_DIGEST_MATCHES:
+        raise InputError(f"limit must be in [1, {MAX_DIGEST_MATCHES}], got {limit!r}")
+    return [_document(row) for row in session.execute(digest_query(sha256, limit))]
 
 
-@dataclass(frozen=True)
+# --- Anchors --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
 class AnchorRecord:
+    """A tree head sent to or anchored on the chain."""
+
+    id: int
     tree_size: int
     root_hash: bytes
-    status: str
+    status: AnchorStatus
     tx_hash: bytes | None
     raw_tx: bytes | None
+    """The signed transaction, kept until it is confirmed (to re-send it after a crash)."""
     block_number: int | None
     anchor_index: int | None
     block_time: datetime | None
     proof: str | None
+    """The offline anchor proof (``ledger.anchor_proof.AnchorProof.to_json``) as JSON text."""
     created_at: datetime
     confirmed_at: datetime | None
+
+    @property
+    def confirmed(self) -> bool:
+        return self.status is AnchorStatus.CONFIRMED
 
 
 def _anchor(row: Any) -> AnchorRecord:
     m = dict(row._mapping)
-    for k in ("root_hash", "tx_hash", "raw_tx"):
-        m[k] = bytes(m[k]) if m[k] is not None else None
-    for k in ("block_time", "created_at", "confirmed_at"):
-        m[k] = _utc(m[k])
+    m["root_hash"] = _bytes(m["root_hash"])
+    m["tx_hash"] = _optional_bytes(m["tx_hash"])
+    m["raw_tx"] = _optional_bytes(m["raw_tx"])
+    m["status"] = AnchorStatus(m["status"])
     return AnchorRecord(**m)
 
 
+def _one_anchor(session: Session, query: Any) -> AnchorRecord | None:
+    row = session.execute(query.limit(1)).first()
+    return _anchor(row) if row else None
+
+
+@_wrap_errors
 def latest_confirmed_anchor(session: Session) -> AnchorRecord | None:
-    row = session.execute(
-        select(anchors)
-        .where(anchors.c.status == "confirmed")
-        .order_by(anchors.c.tree_size.desc())
-        .limit(1)
-    ).first()
-    return _anchor(row) if row else None
-
-
-def pending_anchor(session: Session) -> AnchorRecord | None:
-    row = session.execute(
-        select(anchors)
-        .where(anchors.c.status == "submitted")
-        .order_by(anchors.c.tree_size)
-        .limit(1)
-    ).first()
-    return _anchor(row) if row else None
-
-
-def anchor_covering(session: Session, leaf_index: int) -> AnchorRecord | None:
-    """The first confirmed anchor whose head includes ``leaf_index``."""
-    row = session.execute(
-        select(anchors)
-        .where(anchors.c.status == "confirmed", anchors.c.tree_size > leaf_index)
-        .order_by(anchors.c.tree_size)
-        .limit(1)
-    ).first()
-    return _anchor(row) if row else None
-
-
-def record_anchor_submitted(
-    session: Session, *, tree_size: int, root_hash: bytes, tx_hash: bytes, raw_tx: bytes
-) -> None:
-    session.execute(
-        insert(anchors).values(
-            tree_size=tree_size,
-            root_hash=root_hash,
-            status="submitted",
-            tx_hash=tx_hash,
-            raw_tx=raw_tx,
-            created_at=datetime.now(UTC),
-        )
+    """The confirmed anchor with the largest tree size: documents below it are anchored."""
+    return _one_anchor(
+        session,
+        select(anchors_table)
+        .where(anchors_table.c.status == AnchorStatus.CONFIRMED.value)
+        .order_by(anchors_table.c.tree_size.desc()),
     )
 
 
+@_wrap_errors
+def pending_anchor(session: Session) -> AnchorRecord | None:
+    """The submitted (not yet confirmed) anchor with the smallest tree size, if any."""
+    return _one_anchor(
+        session,
+        select(anchors_table)
+        .where(anchors_table.c.status == AnchorStatus.SUBMITTED.value)
+        .order_by(anchors_table.c.tree_size),
+    )
+
+
+@_wrap_errors
+def anchor_covering(session: Session, leaf_index: int) -> AnchorRecord | None:
+    """The first confirmed anchor whose head includes ``leaf_index`` (``tree_size > leaf_index``).
+
+    None means the document at ``leaf_index`` is not anchored yet.
+    """
+    _check_count(leaf_index, "leaf_index")
+    return _one_anchor(
+        session,
+        select(anchors_table)
+        .where(
+            anchors_table.c.status == AnchorStatus.CONFIRMED.value,
+            anchors_table.c.tree_size > leaf_index,
+        )
+        .order_by(anchors_table.c.tree_size),
+    )
+
+
+@_wrap_errors
+def record_anchor_submitted(
+    session: Session,
+    *,
+    tree_size: int,
+    root_hash: bytes,
+    tx_hash: bytes,
+    raw_tx: bytes | None = None,
+    created_at: datetime | None = None,
+) -> AnchorRecord:
+    """Record a signed anchoring transaction before it is sent (status ``submitted``).
+
+    DuplicateRecord if an anchor of this tree size is already recorded.
+    """
+    _check_count(tree_size, "tree_size")
+    _check_hash(root_hash, "root_hash")
+    _check_hash(tx_hash, "tx_hash")
+    if raw_tx is not None and type(raw_tx) is not bytes:
+        raise InputError("raw_tx must be bytes")
+    _check_time(created_at, "created_at", optional=True)
+    values: dict[str, Any] = {
+        "tree_size": tree_size,
+        "root_hash": root_hash,
+        "status": AnchorStatus.SUBMITTED.value,
+        "tx_hash": tx_hash,
+        "raw_tx": raw_tx,
+        "created_at": (created_at or datetime.now(UTC)).astimezone(UTC),
+    }
+    new_id = session.execute(
+        insert(anchors_table).values(**values).returning(anchors_table.c.id)
+    ).scalar_one()
+    return AnchorRecord(
+        id=int(new_id),
+        tree_size=tree_size,
+        root_hash=root_hash,
+        status=AnchorStatus.SUBMITTED,
+        tx_hash=tx_hash,
+        raw_tx=raw_tx,
+        block_number=None,
+        anchor_index=None,
+        block_time=None,
+        proof=None,
+        created_at=values["created_at"],
+        confirmed_at=None,
+    )
+
+
+@_wrap_errors
 def confirm_anchor(
     session: Session,
     *,
@@ -367,35 +539,60 @@ def confirm_anchor(
     anchor_index: int,
     block_time: datetime,
     proof_json: str,
+    confirmed_at: datetime | None = None,
 ) -> None:
-    session.execute(
-        update(anchors)
-        .where(anchors.c.tree_size == tree_size)
+    """Mark the submitted anchor of ``tree_size`` confirmed, with its offline proof.
+
+    The raw transaction is dropped (it is on chain now). NotFound if no anchor of that size
+    is waiting for confirmation.
+    """
+    _check_count(tree_size, "tree_size")
+    _check_count(block_number, "block_number")
+    _check_count(anchor_index, "anchor_index")
+    _check_time(block_time, "block_time")
+    _check_text(proof_json, "proof_json", None)
+    _check_time(confirmed_at, "confirmed_at", optional=True)
+    done = session.execute(
+        update(anchors_table)
+        .where(
+            anchors_table.c.tree_size == tree_size,
+            anchors_table.c.status == AnchorStatus.SUBMITTED.value,
+        )
         .values(
-            status="confirmed",
+            status=AnchorStatus.CONFIRMED.value,
             block_number=block_number,
             anchor_index=anchor_index,
             block_time=block_time,
             proof=proof_json,
             raw_tx=None,
-            confirmed_at=datetime.now(UTC),
+            confirmed_at=confirmed_at or datetime.now(UTC),
         )
     )
+    if _rowcount(done) != 1:
+        raise NotFound(f"no submitted anchor of tree size {tree_size} to confirm")
 
 
-def discard_anchor(session: Session, *, tree_size: int) -> None:
-    session.execute(
-        anchors.delete().where(anchors.c.tree_size == tree_size, anchors.c.status == "submitted")
+@_wrap_errors
+def discard_anchor(session: Session, *, tree_size: int) -> bool:
+    """Forget a submitted anchor (reverted or refused); confirmed ones are never removed."""
+    _check_count(tree_size, "tree_size")
+    done = session.execute(
+        anchors_table.delete().where(
+            anchors_table.c.tree_size == tree_size,
+            anchors_table.c.status == AnchorStatus.SUBMITTED.value,
+        )
     )
+    return _rowcount(done) == 1
 
 
-# --- tokens ------------------------------------------------------------------------------
+# --- API tokens -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TokenRecord:
     id: str
     token_hash: bytes
+    """SHA-256 of the bearer token (the token itself is never stored)."""
     institution: str
     role: str
     created_at: datetime
@@ -405,12 +602,11 @@ class TokenRecord:
 
 def _token(row: Any) -> TokenRecord:
     m = dict(row._mapping)
-    m["token_hash"] = bytes(m["token_hash"])
-    for k in ("created_at", "expires_at", "revoked_at"):
-        m[k] = _utc(m[k])
+    m["token_hash"] = _bytes(m["token_hash"])
     return TokenRecord(**m)
 
 
+@_wrap_errors
 def add_token(
     session: Session,
     *,
@@ -419,35 +615,58 @@ def add_token(
     institution: str,
     role: str,
     created_at: datetime,
-    expires_at: datetime | None,
-) -> None:
+    expires_at: datetime | None = None,
+) -> TokenRecord:
+    """Store a token by its hash. DuplicateRecord if the id or the hash is already stored."""
+    _check_text(id, "token id", MAX_ID_CHARS)
+    _check_hash(token_hash, "token_hash")
+    _check_text(institution, "institution", None)
+    _check_text(role, "role", MAX_ROLE_CHARS)
+    _check_time(created_at, "created_at")
+    _check_time(expires_at, "expires_at", optional=True)
+    record = TokenRecord(
+        id=id,
+        token_hash=token_hash,
+        institution=institution,
+        role=role,
+        created_at=created_at.astimezone(UTC),
+        expires_at=expires_at.astimezone(UTC) if expires_at else None,
+        revoked_at=None,
+    )
     session.execute(
-        insert(api_tokens).values(
-            id=id,
-            token_hash=token_hash,
-            institution=institution,
-            role=role,
-            created_at=created_at,
-            expires_at=expires_at,
+        insert(api_tokens_table).values(
+            {f.name: getattr(record, f.name) for f in fields(TokenRecord)}
         )
     )
+    return record
 
 
+@_wrap_errors
 def find_token_by_hash(session: Session, token_hash: bytes) -> TokenRecord | None:
-    row = session.execute(select(api_tokens).where(api_tokens.c.token_hash == token_hash)).first()
+    if type(token_hash) is not bytes or len(token_hash) != HASH_BYTES:
+        return None
+    row = session.execute(
+        select(api_tokens_table).where(api_tokens_table.c.token_hash == token_hash)
+    ).first()
     return _token(row) if row else None
 
 
+@_wrap_errors
 def list_tokens(session: Session) -> list[TokenRecord]:
-    return [
-        _token(r) for r in session.execute(select(api_tokens).order_by(api_tokens.c.created_at))
-    ]
+    """Every token (revoked and expired included), oldest first."""
+    query = select(api_tokens_table).order_by(api_tokens_table.c.created_at, api_tokens_table.c.id)
+    return [_token(row) for row in session.execute(query)]
 
 
+@_wrap_errors
 def revoke_token(session: Session, token_id: str, when: datetime) -> bool:
+    """Revoke an active token; False if there is no such token or it was already revoked."""
+    _check_time(when, "when")
+    if not isinstance(token_id, str) or len(token_id) > MAX_ID_CHARS:
+        return False
     done = session.execute(
-        update(api_tokens)
-        .where(api_tokens.c.id == token_id, api_tokens.c.revoked_at.is_(None))
+        update(api_tokens_table)
+        .where(api_tokens_table.c.id == token_id, api_tokens_table.c.revoked_at.is_(None))
         .values(revoked_at=when)
     )
-    return bool(getattr(done, "rowcount", 0))
+    return _rowcount(done) == 1

@@ -1,18 +1,28 @@
-"""The metadata database on SQLite and PostgreSQL: schema, log nodes, documents, anchors, tokens."""
+"""The metadata database on SQLite and PostgreSQL 15: the same tests on both.
+
+Migrations, the SQL Merkle node store (against the in-memory one, and under concurrent
+writers), documents, the digest index, anchors and tokens. Each PostgreSQL test gets a
+database of its own on the session's server.
+"""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import text
 
+from evidence.db import alembic_config, head_revision, metadata
+from evidence.errors import DuplicateRecord, InputError, NotFound, StorageError
 from evidence.repository import (
+    AnchorStatus,
     Database,
     NewDocument,
     SqlNodeStore,
@@ -20,11 +30,14 @@ from evidence.repository import (
     add_token,
     anchor_covering,
     confirm_anchor,
+    digest_query,
+    discard_anchor,
     find_by_sha256,
     find_token_by_hash,
     get_document,
+    get_document_by_leaf,
     latest_confirmed_anchor,
-    metadata,
+    list_tokens,
     open_database,
     pending_anchor,
     record_anchor_submitted,
@@ -32,165 +45,578 @@ from evidence.repository import (
 )
 from ledger.errors import MerkleError
 from ledger.merkle import InMemoryNodeStore, MerkleLog, hash_leaf
-from tests.support.postgres import postgres_url  # noqa: F401 - fixture
+from tests.support.postgres import fresh_database_url, postgres_url  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.integration
 
+TABLES = {"log_state", "log_nodes", "documents", "anchors", "api_tokens"}
+CST = timezone(timedelta(hours=8))  # China Standard Time
+
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """URL of an empty database (never migrated)."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'meta.sqlite'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    database = open_database(url)
-    if request.param == "postgresql":
-        metadata.drop_all(database.engine)
-        with database.engine.begin() as conn:
-            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-    database.migrate()
-    database.migrate()  # idempotent
+        return f"sqlite:///{tmp_path / 'meta.sqlite'}"
+    return fresh_database_url(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def db(url: str) -> Iterator[Database]:
+    database = open_database(url)  # migrates to head
     yield database
-    database.engine.dispose()
+    database.dispose()
 
 
-def _doc(i: int, sha: bytes) -> NewDocument:
-    return NewDocument(
-        id=str(uuid.uuid4()),
-        leaf_index=i,
-        sha256=sha,
-        sm3=b"\x02" * 32,
-        size=i,
-        kind="notary",
-        title=f"文书 {i}",
-        case_code=None,
-        institution="公证处",
-        depositor="t",
-        filename=None,
-        salt=b"\x03" * 32,
-        entry=b"e%d" % i,
-        deposited_at=datetime(2026, 1, 1, tzinfo=UTC),
-    )
+def _doc(i: int, sha: bytes | None = None, **changes: Any) -> NewDocument:
+    fields: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "leaf_index": i,
+        "sha256": sha if sha is not None else i.to_bytes(32, "big"),
+        "sm3": b"\x02" * 32,
+        "size": i,
+        "kind": "notary",
+        "title": f"遗嘱公证书 {i}",
+        "case_code": None,
+        "institution": "城东公证处",
+        "depositor": "token-1",
+        "filename": None,
+        "salt": b"\x03" * 32,
+        "entry": b"zhenglian/entry/v1\n{%d}" % i,
+        "deposited_at": datetime(2026, 1, 1, tzinfo=UTC),
+    }
+    fields.update(changes)
+    return NewDocument(**fields)
+
+
+def _count(database: Database, table: str) -> int:
+    with database.engine.connect() as conn:
+        return int(conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one())
+
+
+def _leaves(start: int, count: int) -> list[bytes]:
+    return [hash_leaf(b"leaf %d" % i) for i in range(start, start + count)]
+
+
+# --- Migrations ---------------------------------------------------------------------------
+
+
+def test_migrations_run_to_head_on_an_empty_database_and_again_do_nothing(url: str) -> None:
+    database = open_database(url, migrate=False)
+    try:
+        assert database.current_revision() is None
+        assert not TABLES & set(sa.inspect(database.engine).get_table_names())
+        database.migrate()
+        assert database.current_revision() == head_revision()
+        assert set(sa.inspect(database.engine).get_table_names()) == TABLES | {"alembic_version"}
+        with database.session() as s:
+            assert SqlNodeStore(s).size() == 0
+
+        statements: list[str] = []
+
+        def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            statements.append(statement.strip().split()[0].upper())
+
+        sa.event.listen(database.engine, "before_cursor_execute", record)
+        database.migrate()  # second run: reads the version, changes nothing
+        sa.event.remove(database.engine, "before_cursor_execute", record)
+        assert statements and not {"CREATE", "ALTER", "DROP", "INSERT", "UPDATE"} & set(statements)
+        assert database.current_revision() == head_revision()
+        assert _count(database, "log_state") == 1
+
+        from alembic.autogenerate import compare_metadata
+        from alembic.migration import MigrationContext
+
+        with database.engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        assert diff == [], diff
+    finally:
+        database.dispose()
+
+
+def test_a_database_from_a_newer_release_is_refused(url: str) -> None:
+    database = open_database(url)
+    try:
+        with database.engine.begin() as conn:
+            conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
+        with pytest.raises(StorageError, match="newer than this version"):
+            database.migrate()
+    finally:
+        database.dispose()
+
+
+def test_concurrent_starters_migrate_one_after_the_other(url: str) -> None:
+    databases = [open_database(url, migrate=False) for _ in range(3)]
+    barrier = threading.Barrier(len(databases))
+    errors: list[BaseException] = []
+
+    def start(database: Database) -> None:
+        barrier.wait()
+        try:
+            database.migrate()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start, args=(d,)) for d in databases]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    try:
+        assert errors == []
+        assert databases[0].current_revision() == head_revision()
+        assert _count(databases[0], "log_state") == 1
+    finally:
+        for d in databases:
+            d.dispose()
+
+
+def test_upgrade_from_0001_keeps_anchors_and_numbers_them(url: str) -> None:
+    from alembic import command
+
+    database = open_database(url, migrate=False)
+    try:
+        database.migrate("0001")
+        old = sa.table(
+            "anchors",
+            sa.column("tree_size", sa.BigInteger),
+            sa.column("root_hash", sa.LargeBinary),
+            sa.column("status", sa.String),
+            sa.column("tx_hash", sa.LargeBinary),
+            sa.column("proof", sa.Text),
+            sa.column("created_at", sa.DateTime(timezone=True)),
+        )
+        created = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+        with database.engine.begin() as conn:
+            for size, status in ((5, "submitted"), (2, "confirmed")):
+                conn.execute(
+                    old.insert().values(
+                        tree_size=size,
+                        root_hash=bytes([size]) * 32,
+                        status=status,
+                        tx_hash=b"\x07" * 32,
+                        proof="{}" if status == "confirmed" else None,
+                        created_at=created,
+                    )
+                )
+        database.migrate()
+        assert database.current_revision() == head_revision()
+        with database.session() as s:
+            confirmed = latest_confirmed_anchor(s)
+            pending = pending_anchor(s)
+            assert confirmed is not None and pending is not None
+            assert (confirmed.id, confirmed.tree_size, confirmed.root_hash) == (1, 2, b"\x02" * 32)
+            assert (pending.id, pending.tree_size, pending.status) == (2, 5, "submitted")
+            assert pending.created_at == created and pending.tx_hash == b"\x07" * 32
+            new = record_anchor_submitted(
+                s, tree_size=9, root_hash=b"\x09" * 32, tx_hash=b"\x08" * 32
+            )
+            s.commit()
+            assert new.id == 3
+        with database.engine.begin() as conn:  # and back, and forward again
+            command.downgrade(alembic_config(conn), "0001")
+        assert database.current_revision() == "0001"
+        assert _count(database, "anchors") == 3
+        database.migrate()
+        assert database.current_revision() == head_revision()
+        assert _count(database, "anchors") == 3
+    finally:
+        database.dispose()
+
+
+# --- The SQL node store ---------------------------------------------------------------------
 
 
 @settings(
-    max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=6,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(batches=st.lists(st.integers(1, 20), min_size=1, max_size=5))
-def test_sql_node_store_matches_memory(db: Database, batches: list[int]) -> None:
-    with db.session() as s:
-        s.execute(text("DELETE FROM log_nodes"))
-        s.execute(text("UPDATE log_state SET size = 0"))
+@given(batches=st.lists(st.integers(1, 24), min_size=1, max_size=6))
+def test_sql_node_store_gives_the_roots_and_proofs_of_the_memory_store(
+    db: Database, batches: list[int]
+) -> None:
+    with db.session() as s:  # every example starts from an empty log
+        s.execute(sa.text("DELETE FROM log_nodes"))
+        s.execute(sa.text("UPDATE log_state SET size = 0"))
         s.commit()
-    ref = MerkleLog(InMemoryNodeStore())
+    reference = MerkleLog(InMemoryNodeStore())
     n = 0
     for count in batches:
-        leaves = [hash_leaf(b"%d" % (n + i)) for i in range(count)]
+        leaves = _leaves(n, count)
         n += count
-        ref.append_many(leaves)
+        reference.append_many(leaves)
         with db.session() as s:
-            MerkleLog(SqlNodeStore(s)).append_many(leaves)
+            log = MerkleLog(SqlNodeStore(s))
+            if count == 1:
+                log.append(leaves[0])
+            else:
+                log.append_many(leaves)
+            assert log.root() == reference.root()
             s.commit()
     with db.session() as s:
         log = MerkleLog(SqlNodeStore(s))
         assert log.size() == n
-        for size in range(1, n + 1, max(1, n // 5)):
-            assert log.root(size) == ref.root(size)
-            assert log.inclusion_proof(size - 1, n) == ref.inclusion_proof(size - 1, n)
-            assert log.consistency_proof(size, n) == ref.consistency_proof(size, n)
+        assert _count(db, "log_nodes") == sum(n >> level for level in range(n.bit_length()))
+        for size in sorted({1, n // 3 or 1, n // 2 or 1, n - 1 or 1, n}):
+            assert log.root(size) == reference.root(size)
+            assert log.inclusion_proof(size - 1, n) == reference.inclusion_proof(size - 1, n)
+            assert log.inclusion_proof(0, size) == reference.inclusion_proof(0, size)
+            assert log.consistency_proof(size, n) == reference.consistency_proof(size, n)
 
 
-def test_a_writer_that_lost_the_race_writes_nothing(db: Database) -> None:
-    with db.session() as a:
-        MerkleLog(SqlNodeStore(a)).append_many([hash_leaf(b"a")])
-        a.commit()
-    with db.session() as s1:
-        stale = SqlNodeStore(s1)
-        assert stale.size() == 1
+class _Interleaved(SqlNodeStore):
+    """A node store whose first size() lets another writer append and commit right after."""
+
+    def __init__(self, session: Any, other_writer: Any) -> None:
+        super().__init__(session)
+        self._other: Any = other_writer
+
+    def size(self) -> int:
+        size = super().size()
+        if self._other is not None:
+            other, self._other = self._other, None
+            other()
+        return size
+
+
+def test_a_writer_that_lost_the_race_gets_merkle_error_and_writes_nothing(db: Database) -> None:
+    with db.session() as s:
+        MerkleLog(SqlNodeStore(s)).append_many(_leaves(0, 3))
+        s.commit()
+
+    def other_writer() -> None:
         with db.session() as s2:
-            MerkleLog(SqlNodeStore(s2)).append_many([hash_leaf(b"b")])
+            MerkleLog(SqlNodeStore(s2)).append_many(_leaves(3, 2))
+            add_documents(s2, [_doc(3), _doc(4)])
             s2.commit()
-        with pytest.raises(MerkleError):
-            stale.append_nodes(1, [[hash_leaf(b"c")]])
+
+    with db.session() as s1:
+        log = MerkleLog(_Interleaved(s1, other_writer))
+        with pytest.raises(MerkleError, match="another writer"):
+            log.append_many(_leaves(100, 2))  # read size 3, then the other writer moved it
         s1.rollback()
     with db.session() as s:
-        assert SqlNodeStore(s).size() == 2
+        log = MerkleLog(SqlNodeStore(s))
+        assert log.size() == 5
+        assert log.root() == _memory_root(5)
+    assert _count(db, "log_nodes") == 5 + 2 + 1
+    assert _count(db, "documents") == 2
+
+    with db.session() as s:  # a stale start size is refused the same way, directly
+        with pytest.raises(MerkleError):
+            SqlNodeStore(s).append_nodes(3, [[hash_leaf(b"x")]])
+        with pytest.raises(MerkleError, match="level 1 are missing"):
+            SqlNodeStore(s).append_nodes(5, [[hash_leaf(b"x")]])  # 5 -> 6 completes (1, 2)
+        with pytest.raises(MerkleError, match="wrong number"):
+            SqlNodeStore(s).append_nodes(5, [[hash_leaf(b"x"), hash_leaf(b"y")], []])
+    assert _count(db, "log_nodes") == 8
 
 
-def test_documents_anchors_tokens(db: Database) -> None:
-    sha = b"\x01" * 32
+def _memory_root(n: int) -> bytes:
+    log = MerkleLog()
+    log.append_many(_leaves(0, n))
+    return log.root()
+
+
+def test_concurrent_writers_with_retries_build_one_consistent_log(db: Database) -> None:
+    writers, batches_each, batch = 4, 5, 3
+    errors: list[BaseException] = []
+    lost_races = [0]
+
+    def write(w: int) -> None:
+        try:
+            for b in range(batches_each):
+                leaves = [hash_leaf(b"w%d b%d i%d" % (w, b, i)) for i in range(batch)]
+                while True:
+                    try:
+                        with db.session() as s:
+                            start = MerkleLog(SqlNodeStore(s)).append_many(leaves)
+                            add_documents(s, [_doc(start + i) for i in range(batch)])
+                            s.commit()
+                        break
+                    except MerkleError:
+                        lost_races[0] += 1
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    total = writers * batches_each * batch
     with db.session() as s:
-        add_documents(s, [_doc(0, sha), _doc(1, sha), _doc(2, b"\x09" * 32)])
+        store = SqlNodeStore(s)
+        assert store.size() == total
+        leaves = store.get_nodes([(0, i) for i in range(total)])
+        reference = MerkleLog()
+        reference.append_many(leaves)
+        log = MerkleLog(store)
+        for size in range(1, total + 1):
+            assert log.root(size) == reference.root(size)
+    assert _count(db, "documents") == total
+
+
+def test_get_nodes_is_one_batch_in_order_and_refuses_missing_nodes(db: Database) -> None:
+    with db.session() as s:
+        store = SqlNodeStore(s)
+        MerkleLog(store).append_many(_leaves(0, 6))
+        s.commit()
+        statements: list[str] = []
+
+        def record(_c: Any, _cur: Any, statement: str, *_a: Any) -> None:
+            statements.append(statement)
+
+        sa.event.listen(db.engine, "before_cursor_execute", record)
+        got = store.get_nodes([(1, 2), (0, 0), (2, 0), (0, 0), (0, 5)])
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+        assert len(statements) == 1
+        assert got[1] == got[3] == _leaves(0, 1)[0]
+        assert got[4] == _leaves(5, 1)[0]
+        with pytest.raises(MerkleError, match="not stored"):
+            store.get_nodes([(0, 6)])
+        with pytest.raises(MerkleError, match="not stored"):
+            store.get_node(2, 1)  # leaves 4..7: not complete at size 6
+        with pytest.raises(MerkleError):
+            store.get_nodes([(-1, 0)])
+
+
+# --- Documents ------------------------------------------------------------------------------
+
+
+def test_documents_round_trip_exactly(db: Database) -> None:
+    local_time = datetime(2026, 3, 4, 20, 30, 1, 123456, tzinfo=CST)
+    rows = [
+        _doc(0),
+        _doc(
+            1,
+            case_code="2026-ZHENG-0001",
+            filename="合同 (最终版).pdf",
+            entry=bytes(range(256)),
+            deposited_at=local_time,
+        ),
+    ]
+    with db.session() as s:
+        assert add_documents(s, rows) == rows
         s.commit()
     with db.session() as s:
-        found = find_by_sha256(s, sha)
-        assert [d.leaf_index for d in found] == [0, 1]
-        assert get_document(s, found[0].id) == found[0]
+        first, second = (get_document(s, r.id) for r in rows)
+        assert first == rows[0]
+        assert second is not None
+        assert second.deposited_at == local_time  # the same instant ...
+        assert second.deposited_at.tzinfo == UTC  # ... returned in UTC
+        assert second.deposited_at.hour == 12
+        assert second.entry == bytes(range(256)) and second.filename == "合同 (最终版).pdf"
+        assert get_document_by_leaf(s, 1) == second
+        assert get_document(s, str(uuid.uuid4())) is None
         assert get_document(s, "x" * 100) is None
-    with db.session() as s, pytest.raises(Exception):  # noqa: B017 - unique leaf index
-        add_documents(s, [_doc(0, sha)])
-        s.commit()
+        assert get_document_by_leaf(s, 2) is None
+
+
+def test_unique_leaf_index_and_id_are_enforced(db: Database) -> None:
+    first = _doc(0)
     with db.session() as s:
-        record_anchor_submitted(
-            s, tree_size=2, root_hash=b"\x05" * 32, tx_hash=b"\x06" * 32, raw_tx=b"r"
-        )
+        add_documents(s, [first])
         s.commit()
-        assert pending_anchor(s) is not None and latest_confirmed_anchor(s) is None
-        confirm_anchor(
-            s,
-            tree_size=2,
-            block_number=7,
-            anchor_index=0,
-            block_time=datetime.now(UTC),
-            proof_json="{}",
-        )
-        s.commit()
-        assert pending_anchor(s) is None
-        assert anchor_covering(s, 1).tree_size == 2  # type: ignore[union-attr]
-        assert anchor_covering(s, 2) is None
-        add_token(
-            s,
-            id="t1",
-            token_hash=b"\x07" * 32,
-            institution="法院",
-            role="court",
-            created_at=datetime.now(UTC),
-            expires_at=datetime.now(UTC) + timedelta(days=1),
-        )
-        s.commit()
-        tok = find_token_by_hash(s, b"\x07" * 32)
-        assert tok is not None and tok.institution == "法院" and tok.expires_at is not None
-        assert revoke_token(s, "t1", datetime.now(UTC)) and not revoke_token(
-            s, "t1", datetime.now(UTC)
-        )
-        s.commit()
+    for duplicate in (_doc(0), _doc(1, id=first.id)):
+        with db.session() as s:
+            with pytest.raises(DuplicateRecord):
+                add_documents(s, [duplicate])
+            s.rollback()
+    with db.session() as s, pytest.raises(DuplicateRecord):
+        add_documents(s, [_doc(5), _doc(5)])  # within one batch too
+    assert _count(db, "documents") == 1
+
+
+def test_malformed_rows_are_refused_alike_on_both_databases(db: Database) -> None:
+    bad = [
+        _doc(0, kind="k" * 17),
+        _doc(0, case_code="C" * 65),
+        _doc(0, sha256=b"\x01" * 31),
+        _doc(0, leaf_index=-1),
+        _doc(0, deposited_at=datetime(2026, 1, 1)),  # naive
+        _doc(0, title="a\x00b"),
+        _doc(0, id="i" * 37),
+    ]
+    for row in bad:
+        with db.session() as s, pytest.raises(InputError):
+            add_documents(s, [row])
+    assert _count(db, "documents") == 0
 
 
 def test_digest_lookup_uses_the_index(db: Database) -> None:
+    shared = b"\xaa" * 32
+    rows = [_doc(i) for i in range(3000)]
+    rows[10] = _doc(10, shared)
+    rows[2000] = _doc(2000, shared)
     with db.session() as s:
-        if db.engine.dialect.name == "sqlite":
-            plan = " ".join(
-                str(r)
-                for r in s.execute(
-                    text("EXPLAIN QUERY PLAN SELECT * FROM documents WHERE sha256 = x'00'")
-                )
-            )
-            assert "INDEX" in plan.upper()
-        else:
-            s.execute(text("SET enable_seqscan = off"))
-            plan = " ".join(
-                str(r)
-                for r in s.execute(
-                    text("EXPLAIN SELECT * FROM documents WHERE sha256 = '\\x00'::bytea")
-                )
-            )
-            assert "ix_documents_sha256" in plan
-
-
-def test_migrations_match_the_models(db: Database) -> None:
-    from alembic.autogenerate import compare_metadata
-    from alembic.migration import MigrationContext
-
+        add_documents(s, rows)
+        s.commit()
+    with db.session() as s:
+        assert [d.leaf_index for d in find_by_sha256(s, shared)] == [10, 2000]
+        assert find_by_sha256(s, b"\xbb" * 32) == []
+        assert find_by_sha256(s, b"short") == []
+        assert len(find_by_sha256(s, shared, limit=1)) == 1
     with db.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), metadata)
-    assert diff == [], diff
+        conn.execute(sa.text("ANALYZE"))
+        conn.commit()
+        compiled = digest_query(shared).compile(dialect=conn.dialect)
+        if compiled.positional:
+            params: Any = tuple(compiled.params[k] for k in compiled.positiontup or ())
+        else:
+            params = compiled.params
+        explain = "EXPLAIN QUERY PLAN " if db.dialect == "sqlite" else "EXPLAIN "
+        plan = " ".join(str(r) for r in conn.exec_driver_sql(explain + str(compiled), params))
+    assert "ix_documents_sha256" in plan, plan
+    if db.dialect == "sqlite":
+        assert "USING INDEX ix_documents_sha256" in plan, plan
+
+
+# --- Anchors --------------------------------------------------------------------------------
+
+
+def test_anchor_lifecycle_and_which_anchor_covers_a_leaf(db: Database) -> None:
+    def submit(size: int) -> None:
+        with db.session() as s:
+            record_anchor_submitted(
+                s,
+                tree_size=size,
+                root_hash=bytes([size]) * 32,
+                tx_hash=bytes([100 + size]) * 32,
+                raw_tx=b"raw %d" % size,
+            )
+            s.commit()
+
+    def confirm(size: int) -> None:
+        with db.session() as s:
+            confirm_anchor(
+                s,
+                tree_size=size,
+                block_number=size * 10,
+                anchor_index=size,
+                block_time=datetime(2026, 5, 1, 8, tzinfo=CST),
+                proof_json=f'{{"p": {size}}}',
+            )
+            s.commit()
+
+    with db.session() as s:
+        assert latest_confirmed_anchor(s) is None and pending_anchor(s) is None
+        assert anchor_covering(s, 0) is None
+    submit(2)
+    with db.session() as s:
+        pending = pending_anchor(s)
+        assert pending is not None and pending.status is AnchorStatus.SUBMITTED
+        assert pending.raw_tx == b"raw 2" and not pending.confirmed
+        assert latest_confirmed_anchor(s) is None and anchor_covering(s, 0) is None
+    confirm(2)
+    submit(5)
+    confirm(5)
+    submit(7)  # submitted, not confirmed: covers nothing
+    with db.session() as s:
+        latest = latest_confirmed_anchor(s)
+        assert latest is not None and latest.tree_size == 5 and latest.confirmed
+        assert latest.raw_tx is None and latest.proof == '{"p": 5}'
+        assert latest.block_time == datetime(2026, 5, 1, tzinfo=UTC)
+        assert latest.confirmed_at is not None and latest.confirmed_at.tzinfo == UTC
+        covering = {i: getattr(anchor_covering(s, i), "tree_size", None) for i in range(8)}
+        assert covering == {0: 2, 1: 2, 2: 5, 3: 5, 4: 5, 5: None, 6: None, 7: None}
+        assert getattr(pending_anchor(s), "tree_size", None) == 7
+    with db.session() as s:
+        with pytest.raises(DuplicateRecord):
+            record_anchor_submitted(s, tree_size=5, root_hash=b"\x00" * 32, tx_hash=b"\x00" * 32)
+        s.rollback()
+        with pytest.raises(NotFound):
+            confirm_anchor(
+                s,
+                tree_size=4,
+                block_number=1,
+                anchor_index=0,
+                block_time=datetime.now(UTC),
+                proof_json="{}",
+            )
+        assert not discard_anchor(s, tree_size=5)  # confirmed: kept
+        assert discard_anchor(s, tree_size=7)
+        s.commit()
+    submit(8)
+    with db.session() as s:
+        pending = pending_anchor(s)
+        assert pending is not None and pending.id > 3  # the discarded id 3 is not reused
+        assert [a.tree_size for a in filter(None, [latest_confirmed_anchor(s)])] == [5]
+
+
+# --- Tokens ---------------------------------------------------------------------------------
+
+
+def test_tokens(db: Database) -> None:
+    now = datetime(2026, 6, 1, 9, 0, tzinfo=CST)
+    with db.session() as s:
+        added = add_token(
+            s,
+            id="t1",
+            token_hash=b"\x07" * 32,
+            institution="朝阳区人民法院",
+            role="court",
+            created_at=now,
+            expires_at=now + timedelta(days=30),
+        )
+        add_token(
+            s,
+            id="t2",
+            token_hash=b"\x08" * 32,
+            institution="律所",
+            role="lawyer",
+            created_at=now + timedelta(seconds=1),
+        )
+        s.commit()
+    with db.session() as s:
+        found = find_token_by_hash(s, b"\x07" * 32)
+        assert found == added and found.created_at.tzinfo == UTC
+        assert found.expires_at == now + timedelta(days=30)
+        assert find_token_by_hash(s, b"\x09" * 32) is None
+        assert find_token_by_hash(s, b"short") is None
+        assert [t.id for t in list_tokens(s)] == ["t1", "t2"]
+        with pytest.raises(DuplicateRecord):
+            add_token(
+                s, id="t3", token_hash=b"\x07" * 32, institution="x", role="admin", created_at=now
+            )
+        s.rollback()
+        assert revoke_token(s, "t1", now + timedelta(hours=1))
+        assert not revoke_token(s, "t1", now + timedelta(hours=2))  # already revoked
+        assert not revoke_token(s, "nope", now)
+        s.commit()
+    with db.session() as s:
+        revoked = find_token_by_hash(s, b"\x07" * 32)
+        assert revoked is not None and revoked.revoked_at == now + timedelta(hours=1)
+
+
+# --- Opening ----------------------------------------------------------------------------------
+
+
+def test_unusable_urls_are_storage_errors(tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match="unsupported database"):
+        open_database("mysql://root:hunter2@localhost/x")
+    with pytest.raises(StorageError) as caught:
+        open_database("postgresql+psycopg://u:hunter2@")
+    assert "hunter2" not in str(caught.value)
+    with pytest.raises(StorageError, match="migrate"):
+        open_database(f"sqlite:///{tmp_path / 'missing-dir' / 'x.sqlite'}")
+
+
+def test_sqlite_connections_are_configured(tmp_path: Path) -> None:
+    database = open_database(f"sqlite:///{tmp_path / 'meta.sqlite'}")
+    try:
+        with database.engine.connect() as conn:
+            pragma = {
+                name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+                for name in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")
+            }
+        assert pragma == {
+            "journal_mode": "wal",
+            "foreign_keys": 1,
+            "busy_timeout": 10_000,
+            "synchronous": 2,  # FULL
+        }
+    finally:
+        database.dispose()

@@ -1,0 +1,434 @@
+"""The metadata database: SQLAlchemy 2 models, engine and session factory, Alembic migrations.
+
+Two databases are supported and tested with the same suite: SQLite (the default, one file
+in the data directory; WAL, full fsync, foreign keys, busy timeout) and PostgreSQL 15
+through ``postgresql+psycopg://`` URLs. The URL comes from ``ZHENGLIAN_DATABASE_URL``
+(read by ``api.settings``, never here): this module takes it as an argument.
+
+The schema is owned by the Alembic migrations in ``evidence/migrations/versions``; the models
+below must describe exactly what the migrations create (a test compares them on both
+databases). Timestamps are stored timezone-aware and always come back as UTC datetimes;
+hashes are 32-byte BLOB/BYTEA columns. Queries live in :mod:`evidence.repository`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    text,
+)
+from sqlalchemy.engine import URL, Connection, Dialect, Engine, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.types import TypeDecorator
+
+from evidence.errors import StorageError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+__all__ = [
+    "CONNECT_TIMEOUT_S",
+    "DATABASE_URL_ENV",
+    "HASH_BYTES",
+    "MAX_CASE_CODE_CHARS",
+    "MAX_ID_CHARS",
+    "MAX_KIND_CHARS",
+    "MAX_ROLE_CHARS",
+    "MIGRATIONS_DIR",
+    "POOL_MAX_OVERFLOW",
+    "POOL_RECYCLE_S",
+    "POOL_SIZE",
+    "POOL_TIMEOUT_S",
+    "SQLITE_BUSY_TIMEOUT_MS",
+    "Anchor",
+    "AnchorStatus",
+    "ApiToken",
+    "Base",
+    "Database",
+    "Document",
+    "LogNode",
+    "LogState",
+    "UTCDateTime",
+    "alembic_config",
+    "anchors_table",
+    "api_tokens_table",
+    "documents_table",
+    "head_revision",
+    "log_nodes_table",
+    "log_state_table",
+    "metadata",
+    "open_database",
+]
+
+DATABASE_URL_ENV = "ZHENGLIAN_DATABASE_URL"
+"""Environment variable holding the SQLAlchemy URL (read by ``api.settings``, not here)."""
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+"""Alembic script directory (``env.py`` and ``versions/``), shipped inside the package."""
+
+HASH_BYTES = 32
+"""Length of every stored hash (SHA-256, SM3, salt, token hash, tx hash)."""
+
+MAX_ID_CHARS = 36
+"""Longest document or token id (a UUID in its 36-character text form)."""
+
+MAX_KIND_CHARS = 16
+"""Longest document kind (``evidence.entry.KINDS``)."""
+
+MAX_CASE_CODE_CHARS = 64
+"""Longest case code (``evidence.entry.CASE_CODE_RE``)."""
+
+MAX_ROLE_CHARS = 16
+"""Longest token role (``api.auth.ROLES``)."""
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+"""Milliseconds a SQLite writer waits for another writer (e.g. ``zhenglian tokens`` while
+the server runs) before failing with "database is locked"."""
+
+POOL_SIZE = 10
+"""PostgreSQL connections kept open per process."""
+
+POOL_MAX_OVERFLOW = 10
+"""PostgreSQL connections opened beyond :data:`POOL_SIZE` under load, closed when returned."""
+
+POOL_TIMEOUT_S = 30
+"""Seconds a request waits for a pooled connection before failing."""
+
+POOL_RECYCLE_S = 1800
+"""Seconds after which a pooled PostgreSQL connection is replaced (idle firewalls, failover)."""
+
+CONNECT_TIMEOUT_S = 10
+"""Seconds to establish a PostgreSQL connection."""
+
+_MIGRATION_LOCK_KEY = 0x5A4C_4D44
+"""PostgreSQL advisory lock held while migrating, so concurrent starters migrate one by one."""
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware timestamp that is stored and returned as UTC.
+
+    SQLite has no time zones: SQLAlchemy stores the wall-clock digits only, so every value is
+    converted to UTC before it is written and marked UTC when read. Naive datetimes are
+    refused (the repository reports them as InputError before they get here).
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} (timestamps must be aware)")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _hash() -> LargeBinary:
+    return LargeBinary(HASH_BYTES)
+
+
+# --- Models (must match the migrations) ---------------------------------------------------
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData()
+
+
+class LogState(Base):
+    """One row (id 1): the number of leaves in the Merkle log. Guards appends (see
+    :meth:`evidence.repository.SqlNodeStore.append_nodes`)."""
+
+    __tablename__ = "log_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class LogNode(Base):
+    """A complete subtree of the Merkle log (``ledger.merkle`` storage layout)."""
+
+    __tablename__ = "log_nodes"
+
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hash: Mapped[bytes] = mapped_column(_hash(), nullable=False)
+
+
+class Document(Base):
+    """A deposited document: its log entry (exact leaf bytes) and searchable metadata."""
+
+    __tablename__ = "documents"
+
+    id: Mapped[str] = mapped_column(String(MAX_ID_CHARS), primary_key=True)
+    leaf_index: Mapped[int] = mapped_column(BigInteger, nullable=False, unique=True)
+    sha256: Mapped[bytes] = mapped_column(_hash(), nullable=False, index=True)
+    sm3: Mapped[bytes] = mapped_column(_hash(), nullable=False)
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    kind: Mapped[str] = mapped_column(String(MAX_KIND_CHARS), nullable=False)
+    title: Mapped[str] = mapped_column(Text, nullable=False)
+    case_code: Mapped[str | None] = mapped_column(String(MAX_CASE_CODE_CHARS), index=True)
+    institution: Mapped[str] = mapped_column(Text, nullable=False)
+    depositor: Mapped[str] = mapped_column(String(MAX_ID_CHARS), nullable=False)
+    filename: Mapped[str | None] = mapped_column(Text)
+    salt: Mapped[bytes] = mapped_column(_hash(), nullable=False)
+    entry: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    deposited_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class AnchorStatus(StrEnum):
+    SUBMITTED = "submitted"
+    """Signed and recorded (raw transaction kept) before it is sent; not yet mined."""
+    CONFIRMED = "confirmed"
+    """Mined and its offline anchor proof collected: documents below ``tree_size`` are anchored."""
+
+
+class Anchor(Base):
+    """A tree head sent to (``submitted``) or anchored on (``confirmed``) the chain."""
+
+    __tablename__ = "anchors"
+    __table_args__ = (
+        UniqueConstraint("tree_size", name="uq_anchors_tree_size"),
+        Index("ix_anchors_status", "status"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    tree_size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    root_hash: Mapped[bytes] = mapped_column(_hash(), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    tx_hash: Mapped[bytes | None] = mapped_column(_hash())
+    raw_tx: Mapped[bytes | None] = mapped_column(LargeBinary)
+    block_number: Mapped[int | None] = mapped_column(BigInteger)
+    anchor_index: Mapped[int | None] = mapped_column(BigInteger)
+    block_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    proof: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ApiToken(Base):
+    """An API bearer token, stored as its SHA-256 only."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(MAX_ID_CHARS), primary_key=True)
+    token_hash: Mapped[bytes] = mapped_column(_hash(), nullable=False, unique=True)
+    institution: Mapped[str] = mapped_column(Text, nullable=False)
+    role: Mapped[str] = mapped_column(String(MAX_ROLE_CHARS), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+metadata = Base.metadata
+log_state_table = cast(Table, LogState.__table__)
+log_nodes_table = cast(Table, LogNode.__table__)
+documents_table = cast(Table, Document.__table__)
+anchors_table = cast(Table, Anchor.__table__)
+api_tokens_table = cast(Table, ApiToken.__table__)
+
+
+# --- Migrations ---------------------------------------------------------------------------
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic ``Config`` for our migrations (no alembic.ini), bound to ``connection``.
+
+    ``env.py`` runs the migrations on that connection, inside its current transaction.
+    """
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("path_separator", "os")
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    """The newest migration revision shipped with this code."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+# --- Engine and sessions ------------------------------------------------------------------
+
+
+def _redacted(url: URL | str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparsable URL>"
+
+
+def _storage_error(what: str, exc: BaseException) -> StorageError:
+    first_line = (str(exc).strip().splitlines() or [""])[0]
+    return StorageError(f"{what}: {type(exc).__name__}: {first_line}")
+
+
+class Database:
+    """An engine and its session factory. Sessions wrap database errors in StorageError."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._migrate_lock = threading.Lock()
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self.engine.dialect.name
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session; the caller commits. Uncommitted work is rolled back on exit.
+
+        SQLAlchemy/driver errors raised inside the block (e.g. by ``session.commit()``) leave
+        as StorageError; errors of our own (MerkleError, EvidenceError) pass unchanged.
+        """
+        try:
+            with self._sessions() as session:
+                yield session
+        except SQLAlchemyError as exc:
+            raise _storage_error("metadata database", exc) from exc
+
+    def current_revision(self) -> str | None:
+        """The migration revision the database is at (None before the first migration)."""
+        from alembic.migration import MigrationContext
+
+        try:
+            with self.engine.connect() as conn:
+                return MigrationContext.configure(conn).get_current_revision()
+        except SQLAlchemyError as exc:
+            raise _storage_error("metadata database", exc) from exc
+
+    def migrate(self, revision: str = "head") -> None:
+        """Bring the schema to ``revision`` (default: the newest); a no-op when already there.
+
+        Runs in one transaction. Concurrent migrators (several processes starting at once)
+        are serialised: ``BEGIN IMMEDIATE`` on SQLite, an advisory lock on PostgreSQL.
+        """
+        from alembic import command
+        from alembic.util import CommandError
+
+        with self._migrate_lock:
+            try:
+                with self.engine.connect() as conn:
+                    if self.dialect == "sqlite":
+                        # pysqlite would leave DDL outside a transaction; take the write lock.
+                        conn.exec_driver_sql("BEGIN IMMEDIATE")
+                    elif self.dialect == "postgresql":
+                        conn.execute(
+                            text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
+                        )
+                    command.upgrade(alembic_config(conn), revision)
+                    conn.commit()
+            except CommandError as exc:
+                raise StorageError(
+                    f"cannot migrate the metadata database to {revision!r}: {exc} "
+                    "(is the database newer than this version of zhenglian?)"
+                ) from exc
+            except SQLAlchemyError as exc:
+                raise _storage_error("cannot migrate the metadata database", exc) from exc
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    try:
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")  # durable before a deposit is acknowledged
+        cur.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cur.close()
+
+
+def _engine(url: URL) -> Engine:
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        memory = url.database in (None, "", ":memory:")
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False},
+            # One shared connection for an in-memory database (each would get its own).
+            **({"poolclass": StaticPool} if memory else {"pool_timeout": POOL_TIMEOUT_S}),
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if backend == "postgresql":
+        if url.get_driver_name() != "psycopg":
+            url = url.set(drivername="postgresql+psycopg")
+        return create_engine(
+            url,
+            pool_size=POOL_SIZE,
+            max_overflow=POOL_MAX_OVERFLOW,
+            pool_timeout=POOL_TIMEOUT_S,
+            pool_recycle=POOL_RECYCLE_S,
+            pool_pre_ping=True,
+            connect_args={
+                "connect_timeout": CONNECT_TIMEOUT_S,
+                "application_name": "zhenglian",
+                "options": "-c timezone=UTC",
+            },
+        )
+    raise StorageError(
+        f"unsupported database {_redacted(url)}: use sqlite:///PATH or postgresql+psycopg://..."
+    )
+
+
+def open_database(url: str, *, migrate: bool = True) -> Database:
+    """Open the metadata database at ``url`` and (by default) migrate it to the newest schema.
+
+    ``sqlite:///PATH`` or ``postgresql+psycopg://USER@HOST:PORT/DB`` (``postgresql://`` and
+    ``postgres://`` are taken to mean psycopg 3). Raises StorageError if the URL is not
+    usable or migrating fails; the password never appears in the message.
+    """
+    try:
+        if url.startswith("postgres://"):
+            url = "postgresql://" + url.removeprefix("postgres://")
+        engine = _engine(make_url(url))
+    except (ArgumentError, ImportError) as exc:
+        raise StorageError(f"cannot open database {_redacted(url)}: {exc}") from exc
+    database = Database(engine)
+    if migrate:
+        database.migrate()
+    return database
