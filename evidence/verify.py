@@ -1,127 +1,391 @@
-"""Verifying a document against its receipt — pure, offline, trust given explicitly.
+"""Verifying a document against its receipt: pure, offline, trust given explicitly.
 
-**Verification-critical.** ``verify_receipt(receipt, document, trust)`` fetches nothing: the
-caller supplies the document's digest and the trusted chain (validators, contract). Each step
-is recorded as a named check; success is a :class:`VerificationResult`, failure a
-:class:`VerificationFailed` listing every check with the failed ones explained.
+**Verification-critical.** This is what a court runs. ``verify_receipt(receipt, document,
+trust)`` fetches nothing and reads no configuration: the caller hashes the document and says
+which validators (and, ideally, which anchoring contract) it trusts. A change to what is
+checked, or in which way, changes what a "verified" receipt means; change it only together
+with ``docs/receipt.md`` and the vectors in ``tests/assets/receipts``. Pure: the standard
+library, :mod:`ledger.merkle`, :mod:`ledger.anchor_proof` and :mod:`evidence.receipt`.
+
+Every step is recorded as a named :class:`Check`, in this order, and every step runs even
+when an earlier one failed (so a reader sees everything that is wrong at once):
+
+1. ``document digest``: the document's SHA-256 (and SM3 and size, when given) equal the
+   entry's;
+2. ``leaf hash``: the leaf hash is computed from the exact entry bytes;
+3. ``leaf index``: ``leaf_index < tree_size`` and the proof is for that leaf and size;
+4. ``inclusion proof``: the proof computes the receipt's tree-head root;
+5. ``anchor proof``: the anchor proof verifies under the trust (header hash, seal by a
+   trusted validator, receipt proof, successful transaction, the contract's event);
+6. ``anchored tree head``: that event anchors exactly the receipt's (tree_size, root_hash).
+   It is only performed when the anchor proof verified.
+
+Success is a :class:`VerificationResult`. Failure is :class:`ReceiptInvalid` when anything
+but the document digest failed (the receipt proves nothing, so nothing is said about the
+document), else :class:`DocumentAltered` (the receipt is valid and the file is not the
+document it was issued for). Both are :class:`VerificationFailed` and carry every check.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Final, Protocol
 
-from evidence.errors import EvidenceError
+from evidence.entry import DocumentKind, LogEntry
+from evidence.errors import EvidenceError, InputError
 from evidence.receipt import Receipt
-from ledger.anchor_proof import AnchorVerification, ChainTrust, verify_anchor_proof
-from ledger.errors import LedgerError
-from ledger.merkle import hash_leaf, root_from_inclusion_proof
+from ledger.anchor_proof import (
+    AnchorVerification,
+    ChainTrust,
+    SealStatus,
+    verify_anchor_proof,
+)
+from ledger.errors import LedgerError, RootMismatchError
+from ledger.merkle import HASH_SIZE, hash_leaf, root_from_inclusion_proof
+
+__all__ = [
+    "CHECK_ANCHOR_PROOF",
+    "CHECK_DOCUMENT_DIGEST",
+    "CHECK_INCLUSION_PROOF",
+    "CHECK_LEAF_HASH",
+    "CHECK_LEAF_INDEX",
+    "CHECK_TREE_HEAD",
+    "Check",
+    "DigestMismatchError",
+    "DocumentAltered",
+    "DocumentDigestError",
+    "HasDigests",
+    "ReceiptInvalid",
+    "TreeHeadMismatchError",
+    "VerificationError",
+    "VerificationFailed",
+    "VerificationResult",
+    "verify_receipt",
+]
+
+CHECK_DOCUMENT_DIGEST: Final = "document digest"
+CHECK_LEAF_HASH: Final = "leaf hash"
+CHECK_LEAF_INDEX: Final = "leaf index"
+CHECK_INCLUSION_PROOF: Final = "inclusion proof"
+CHECK_ANCHOR_PROOF: Final = "anchor proof"
+CHECK_TREE_HEAD: Final = "anchored tree head"
+
+
+class HasDigests(Protocol):
+    """What :func:`verify_receipt` needs of a document: ``evidence.digest.DocumentDigest``."""
+
+    @property
+    def sha256(self) -> bytes: ...
+
+    @property
+    def sm3(self) -> bytes: ...
+
+    @property
+    def size(self) -> int: ...
 
 
 @dataclass(frozen=True)
 class Check:
+    """One verification step: its name, whether it passed, and one readable line why."""
+
     name: str
     ok: bool
     detail: str
 
+    def __str__(self) -> str:
+        return f"{'ok' if self.ok else 'FAILED'} {self.name}: {self.detail}"
 
-class VerificationFailed(EvidenceError):
-    """At least one check failed; ``checks`` lists them all."""
 
-    def __init__(self, checks: tuple[Check, ...]) -> None:
+# --- Errors ---------------------------------------------------------------------------
+
+
+class DocumentDigestError(InputError):
+    """The document digest given to the verifier is malformed (not a caller's document)."""
+
+
+class VerificationError(EvidenceError):
+    """Root of the errors of receipt verification."""
+
+
+class DigestMismatchError(VerificationError):
+    """One digest (or the size) of the document differs from the deposited entry's."""
+
+    def __init__(self, what: str, expected: bytes | int, actual: bytes | int) -> None:
+        self.what = what
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"the document's {what} is {_show(actual)}, "
+            f"the deposited document's is {_show(expected)}"
+        )
+
+
+def _show(value: bytes | int) -> str:
+    return value.hex() if isinstance(value, bytes) else str(value)
+
+
+class TreeHeadMismatchError(VerificationError):
+    """The anchored event names another tree head than the receipt."""
+
+    def __init__(self, receipt_head: tuple[int, bytes], anchored_head: tuple[int, bytes]) -> None:
+        self.receipt_head = receipt_head
+        self.anchored_head = anchored_head
+        super().__init__(
+            f"the chain anchors the head of size {anchored_head[0]} with root "
+            f"{anchored_head[1].hex()}, the receipt claims size {receipt_head[0]} with root "
+            f"{receipt_head[1].hex()}"
+        )
+
+
+class VerificationFailed(VerificationError):
+    """At least one check failed.
+
+    ``checks`` lists every check performed, in order; ``failed`` only the failed ones (one
+    readable line each: ``str(check)``); ``causes`` maps a failed check's name to the typed
+    error behind it (e.g. :class:`ledger.errors.RootMismatchError` with both roots,
+    :class:`ledger.errors.UntrustedSignerError` with the signer).
+    """
+
+    def __init__(self, checks: tuple[Check, ...], causes: Mapping[str, Exception]) -> None:
         self.checks = checks
-        failed = [c for c in checks if not c.ok]
-        super().__init__("; ".join(f"{c.name}: {c.detail}" for c in failed))
+        self.causes = dict(causes)
+        super().__init__("; ".join(f"{c.name}: {c.detail}" for c in self.failed))
 
     @property
-    def altered(self) -> bool:
-        """The document is not the deposited one (its digest differs from the entry's)."""
-        return any(c.name == "document digest" and not c.ok for c in self.checks)
+    def failed(self) -> tuple[Check, ...]:
+        return tuple(check for check in self.checks if not check.ok)
+
+
+class ReceiptInvalid(VerificationFailed):
+    """The receipt does not prove a deposit: a proof, the anchor or the trust failed.
+
+    Nothing follows about the document, whether or not its digest matches the entry.
+    """
+
+
+class DocumentAltered(VerificationFailed):
+    """The receipt is valid, but the document is not the one deposited: its digest (or size)
+    differs from the entry's."""
+
+
+# --- Result ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class VerificationResult:
+    """What a verified receipt establishes, with the checks that established it.
+
+    ``seal`` is unsealed only under an explicitly unsafe :class:`ChainTrust`. ``tx_hash`` is
+    a locator, not proven. ``block_time`` is an upper bound of the deposit time; the
+    ``deposited_at`` of the entry is the service's statement.
+    """
+
     document_id: str
+    entry: LogEntry
+    kind: DocumentKind
+    institution: str
+    case_code: str | None
+    deposited_at: datetime
+    leaf_index: int
+    tree_size: int
+    root_hash: bytes
+    chain_id: int
+    contract: bytes
+    block_number: int
+    block_hash: bytes
+    block_time: datetime
+    tx_hash: bytes
+    anchor_index: int
+    seal: SealStatus
+    checks: tuple[Check, ...]
     receipt: Receipt
     anchor: AnchorVerification
-    checks: tuple[Check, ...]
 
     @property
-    def deposited_at(self) -> datetime:
-        return self.receipt.entry.deposited_at
+    def sealed_by(self) -> bytes | None:
+        """The trusted validator that sealed the anchoring block, or None if unsealed."""
+        return self.seal.signer
+
+    @property
+    def seal_description(self) -> str:
+        """``sealed by 0x…`` or ``unsealed``."""
+        signer = self.seal.signer
+        return f"sealed by 0x{signer.hex()}" if signer is not None else "unsealed"
+
+
+# --- Verification ---------------------------------------------------------------------
 
 
 def verify_receipt(
     receipt: Receipt,
-    sha256: bytes,
+    document: HasDigests | bytes,
     trust: ChainTrust,
     *,
     sm3: bytes | None = None,
     size: int | None = None,
 ) -> VerificationResult:
-    """Check the document digest, the entry, the inclusion proof and the anchor proof."""
+    """Check that ``document`` is the document ``receipt`` proves was deposited and anchored.
+
+    ``document`` is a :class:`HasDigests` (SHA-256, SM3 and size are all compared) or a
+    32-byte SHA-256 alone, optionally with ``sm3`` and ``size``. ``trust`` says which chain,
+    validators and contract are trusted. Pure: nothing is fetched.
+
+    :raises DocumentAltered: the receipt is valid but the document is not the deposited one.
+    :raises ReceiptInvalid: the receipt does not prove a deposit (see the module docstring).
+    :raises DocumentDigestError: ``document`` is malformed.
+    """
+    sha256, sm3, size = _document_digests(document, sm3, size)
     checks: list[Check] = []
+    causes: dict[str, Exception] = {}
+
+    def record(name: str, error: Exception | None, detail: str) -> None:
+        if error is None:
+            checks.append(Check(name, True, detail))
+        else:
+            checks.append(Check(name, False, str(error)))
+            causes[name] = error
+
     entry = receipt.entry
-    same = (
-        sha256 == entry.sha256
-        and (sm3 is None or sm3 == entry.sm3)
-        and (size is None or size == entry.size)
+
+    # 1. The document is the one in the entry.
+    digest_error: Exception | None = None
+    if sha256 != entry.sha256:
+        digest_error = DigestMismatchError("SHA-256", entry.sha256, sha256)
+    elif sm3 is not None and sm3 != entry.sm3:
+        digest_error = DigestMismatchError("SM3", entry.sm3, sm3)
+    elif size is not None and size != entry.size:
+        digest_error = DigestMismatchError("size", entry.size, size)
+    compared = (
+        "SHA-256" + (", SM3" if sm3 is not None else "") + (", size" if size is not None else "")
     )
-    checks.append(
-        Check(
-            "document digest",
-            same,
-            "SHA-256" + (", SM3" if sm3 is not None else "") + " match the deposited entry"
-            if same
-            else f"document SHA-256 {sha256.hex()} is not the deposited {entry.sha256.hex()}",
-        )
-    )
+    record(CHECK_DOCUMENT_DIGEST, digest_error, f"{compared} equal the deposited entry's")
+
+    # 2. The leaf hash, from the exact entry bytes.
     leaf = hash_leaf(receipt.entry_bytes)
+    leaf_error: Exception | None = None
+    if receipt.entry.encode() != receipt.entry_bytes:  # guaranteed by Receipt; cheap to recheck
+        leaf_error = VerificationError("the entry bytes are not the encoding of the entry")
+    record(CHECK_LEAF_HASH, leaf_error, f"leaf hash {leaf.hex()}")
+
+    # 3. The leaf index lies in the tree, and the proof is for this leaf in this tree.
+    index_error: Exception | None = None
+    if not 0 <= receipt.leaf_index < receipt.tree_size:
+        index_error = VerificationError(
+            f"leaf index {receipt.leaf_index} is not below tree size {receipt.tree_size}"
+        )
+    elif (receipt.inclusion.leaf_index, receipt.inclusion.tree_size) != (
+        receipt.leaf_index,
+        receipt.tree_size,
+    ):
+        index_error = VerificationError("the inclusion proof is for another leaf or tree size")
+    record(
+        CHECK_LEAF_INDEX,
+        index_error,
+        f"entry {receipt.leaf_index} of a log of {receipt.tree_size} entries",
+    )
+
+    # 4. The inclusion proof leads from the leaf to the receipt's tree head.
+    inclusion_error: Exception | None = None
     try:
-        root = root_from_inclusion_proof(
+        calculated = root_from_inclusion_proof(
             receipt.leaf_index, receipt.tree_size, leaf, receipt.inclusion.hashes
         )
-        included = root == receipt.root_hash
-        detail = (
-            f"entry {receipt.leaf_index} is in the log of {receipt.tree_size} entries"
-            if included
-            else f"proof leads to root {root.hex()}, not {receipt.root_hash.hex()}"
-        )
+        if len(receipt.root_hash) != HASH_SIZE or calculated != receipt.root_hash:
+            inclusion_error = RootMismatchError(receipt.root_hash, calculated)
     except LedgerError as exc:
-        included, detail = False, str(exc)
-    checks.append(Check("inclusion proof", included, detail))
+        inclusion_error = exc
+    record(
+        CHECK_INCLUSION_PROOF,
+        inclusion_error,
+        f"the entry is in the tree of size {receipt.tree_size} with root {receipt.root_hash.hex()}",
+    )
+
+    # 5. The anchor proof verifies under the trust.
     anchored: AnchorVerification | None = None
+    anchor_error: Exception | None = None
     try:
         anchored = verify_anchor_proof(receipt.anchor, trust)
-        seal = (
-            f"sealed by 0x{anchored.seal.signer.hex()}"
-            if anchored.seal.is_sealed and anchored.seal.signer
-            else "UNSEALED"
-        )
-        checks.append(
-            Check(
-                "anchor proof",
-                True,
-                f"block {anchored.block_number} on chain {anchored.chain_id}, {seal}",
-            )
-        )
-        same_head = (anchored.tree_size, anchored.root_hash) == (
-            receipt.tree_size,
-            receipt.root_hash,
-        )
-        checks.append(
-            Check(
-                "anchored tree head",
-                same_head,
-                f"the chain anchors head {anchored.tree_size}"
-                if same_head
-                else f"the chain anchors ({anchored.tree_size}, {anchored.root_hash.hex()}), "
-                f"the receipt claims ({receipt.tree_size}, {receipt.root_hash.hex()})",
-            )
-        )
     except LedgerError as exc:
-        checks.append(Check("anchor proof", False, str(exc)))
+        anchor_error = exc
+    if anchored is None:
+        record(CHECK_ANCHOR_PROOF, anchor_error, "")
+    else:
+        seal = anchored.seal
+        sealed = (
+            f"sealed by trusted validator 0x{seal.signer.hex()}"
+            if seal.signer is not None
+            else "UNSEALED: the trust accepts unsealed blocks (unsafe)"
+        )
+        record(
+            CHECK_ANCHOR_PROOF,
+            None,
+            f"event {anchored.anchor_index} of contract 0x{anchored.contract.hex()} in block "
+            f"{anchored.block_number} of chain {anchored.chain_id}, {sealed}",
+        )
+
+        # 6. The anchored tree head is the receipt's.
+        receipt_head = (receipt.tree_size, receipt.root_hash)
+        anchored_head = (anchored.tree_size, anchored.root_hash)
+        record(
+            CHECK_TREE_HEAD,
+            None
+            if anchored_head == receipt_head
+            else TreeHeadMismatchError(receipt_head, anchored_head),
+            f"the chain anchors this tree head (size {anchored.tree_size})",
+        )
+
     final = tuple(checks)
-    if anchored is None or not all(c.ok for c in final):
-        raise VerificationFailed(final)
-    return VerificationResult(receipt.document_id, receipt, anchored, final)
+    if causes:
+        first = next(iter(causes.values()))
+        if set(causes) == {CHECK_DOCUMENT_DIGEST}:
+            raise DocumentAltered(final, causes) from first
+        raise ReceiptInvalid(final, causes) from first
+    assert anchored is not None  # no failure means the anchor proof verified
+    return VerificationResult(
+        document_id=receipt.document_id,
+        entry=entry,
+        kind=entry.kind,
+        institution=entry.institution,
+        case_code=entry.case_code,
+        deposited_at=entry.deposited_at,
+        leaf_index=receipt.leaf_index,
+        tree_size=receipt.tree_size,
+        root_hash=receipt.root_hash,
+        chain_id=anchored.chain_id,
+        contract=anchored.contract,
+        block_number=anchored.block_number,
+        block_hash=anchored.block_hash,
+        block_time=datetime.fromtimestamp(anchored.timestamp, UTC),
+        tx_hash=anchored.tx_hash,
+        anchor_index=anchored.anchor_index,
+        seal=anchored.seal,
+        checks=final,
+        receipt=receipt,
+        anchor=anchored,
+    )
+
+
+def _document_digests(
+    document: HasDigests | bytes, sm3: bytes | None, size: int | None
+) -> tuple[bytes, bytes | None, int | None]:
+    if isinstance(document, bytes):
+        sha256 = document
+    else:
+        if sm3 is not None or size is not None:
+            raise TypeError("give sm3 and size only with a bare SHA-256, not with a digest")
+        try:
+            sha256, sm3, size = document.sha256, document.sm3, document.size
+        except AttributeError:
+            raise DocumentDigestError(
+                f"a document is its SHA-256 (bytes) or has sha256, sm3 and size, "
+                f"not {type(document).__name__}"
+            ) from None
+    if not isinstance(sha256, bytes) or len(sha256) != HASH_SIZE:
+        raise DocumentDigestError("the document's SHA-256 must be 32 bytes")
+    if sm3 is not None and (not isinstance(sm3, bytes) or len(sm3) != HASH_SIZE):
+        raise DocumentDigestError("the document's SM3 must be 32 bytes")
+    if size is not None and (type(size) is not int or size < 0):
+        raise DocumentDigestError("the document's size must be a non-negative integer")
+    return sha256, sm3, size
