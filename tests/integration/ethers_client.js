@@ -9,11 +9,14 @@ async function main() {
   const [url, key] = process.argv.slice(2);
   const artifact = require(path.join(__dirname, "..", "..", "contracts", "build", "LogAnchor.json"));
   const provider = new ethers.JsonRpcProvider(url);
-  const wallet = new ethers.Wallet(key, provider);
+  // ethers v6 caches identical provider requests for 250 ms, so on an automining node (Hardhat)
+  // a second transaction sent within that window would be signed with the stale pending nonce.
+  // NonceManager counts nonces locally, as wallets and deploy scripts do.
+  const wallet = new ethers.NonceManager(new ethers.Wallet(key, provider));
   const network = await provider.getNetwork();
 
   const factory = new ethers.ContractFactory(artifact.abi, artifact.bytecode, wallet);
-  const contract = await factory.deploy(wallet.address, wallet.address);
+  const contract = await factory.deploy(await wallet.getAddress(), await wallet.getAddress());
   await contract.waitForDeployment();
   const address = await contract.getAddress();
 
