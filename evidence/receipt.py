@@ -29,7 +29,7 @@ from typing import Final
 
 from evidence.entry import MAX_ENTRY_BYTES, EntryError, LogEntry, format_time, parse_time
 from evidence.errors import InputError
-from ledger.anchor_proof import AnchorProof, _decode_header
+from ledger.anchor_proof import AnchorProof, header_timestamp
 from ledger.errors import AnchorProofError, IndexOutOfRangeError, MerkleError
 from ledger.merkle import HASH_SIZE, MAX_PROOF_NODES, MAX_TREE_SIZE, InclusionProof
 
@@ -406,7 +406,7 @@ def _0x(value: bytes) -> str:
 def _block_time(anchor: AnchorProof) -> datetime:
     """The timestamp of the anchored block header (not yet verified: just read)."""
     try:
-        timestamp = _decode_header(anchor.header_rlp).timestamp
+        timestamp = header_timestamp(anchor.header_rlp)
     except AnchorProofError as exc:
         raise ReceiptAnchorError(f"anchor.proof.header: {exc}") from None
     try:

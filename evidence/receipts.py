@@ -8,9 +8,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from evidence.entry import LogEntry
-from evidence.receipt import Receipt
+from evidence.errors import TamperingDetected
+from evidence.receipt import Receipt, ReceiptError
 from evidence.repository import AnchorRecord, DocumentRecord, SqlNodeStore, anchor_covering
 from ledger.anchor_proof import AnchorProof
+from ledger.errors import AnchorProofError
 from ledger.merkle import MerkleLog
 
 
@@ -51,23 +53,35 @@ def receipt_for(session: Session, record: DocumentRecord) -> Receipt | None:
     """The receipt of a document, or None while its entry is not anchored yet.
 
     Built from the stored entry bytes and log nodes — never from the metadata columns — so an
-    altered row yields a receipt that fails verification rather than a false one.
+    altered row yields a receipt that fails verification rather than a false one. The receipt
+    is dated when its anchor was confirmed, so fetching it twice gives the same bytes.
+
+    Raises:
+        TamperingDetected: the stored entry or anchor proof no longer forms a well-formed
+            receipt (the row was altered).
     """
     anchor = anchor_covering(session, record.leaf_index)
     if anchor is None or anchor.proof is None:
         return None
     merkle = MerkleLog(SqlNodeStore(session))
     inclusion = merkle.inclusion_proof(record.leaf_index, anchor.tree_size)
-    return Receipt(
-        document_id=record.id,
-        entry=LogEntry.decode(record.entry) if _decodes(record.entry) else _fallback(record),
-        entry_bytes=record.entry,
-        leaf_index=record.leaf_index,
-        tree_size=anchor.tree_size,
-        root_hash=anchor.root_hash,
-        inclusion=inclusion,
-        anchor=AnchorProof.from_json(json.loads(anchor.proof)),
-    )
+    try:
+        return Receipt(
+            document_id=record.id,
+            entry=LogEntry.decode(record.entry) if _decodes(record.entry) else _fallback(record),
+            entry_bytes=record.entry,
+            leaf_index=record.leaf_index,
+            tree_size=anchor.tree_size,
+            root_hash=anchor.root_hash,
+            inclusion=inclusion,
+            anchor=AnchorProof.from_json(json.loads(anchor.proof)),
+            issued_at=(anchor.confirmed_at or anchor.created_at).replace(microsecond=0),
+        )
+    except (ReceiptError, AnchorProofError) as exc:
+        raise TamperingDetected(
+            f"document {record.id}: the stored entry or anchor proof no longer forms a receipt "
+            f"({exc})"
+        ) from exc
 
 
 def _decodes(data: bytes) -> bool:

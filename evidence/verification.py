@@ -42,7 +42,7 @@ def _intact(
             "contract": "0x" + a.contract.hex(),
             "tx_hash": a.tx_hash.hex(),
             "block_number": a.block_number,
-            "block_time": None,
+            "block_time": result.block_time,
         },
         "seal": f"0x{a.seal.signer.hex()}" if a.seal.is_sealed and a.seal.signer else "unsealed",
         "checks": _checks(result.checks + tuple(extra)),

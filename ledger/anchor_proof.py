@@ -493,6 +493,18 @@ class _Header:
     extra_data: bytes
 
 
+def header_timestamp(header_rlp: bytes) -> int:
+    """The ``timestamp`` field of an RLP block header, read without verifying anything.
+
+    For display before verification (e.g. a receipt's ``block_time``); what the chain proves is
+    :attr:`AnchorVerification.timestamp` from :func:`verify_anchor_proof`.
+
+    Raises:
+        BlockHeaderError: ``header_rlp`` is not a block header.
+    """
+    return _decode_header(header_rlp).timestamp
+
+
 def _decode_header(header_rlp: bytes) -> _Header:
     try:
         item = _rlp_decode(header_rlp)

@@ -131,6 +131,9 @@ def test_deposit_is_anchored_within_seconds_and_verifies(
         files={"file": ("x", content), "receipt": ("r.json", json.dumps(receipt).encode())},
     ).json()
     assert with_receipt["result"] == "intact" and with_receipt["checks"]
+    # The anchoring block's time is proven by the sealed header: it is in the answer.
+    assert with_receipt["anchor"]["block_time"] == receipt["anchor"]["block_time"]
+    assert by_digest["anchor"]["block_time"] == receipt["anchor"]["block_time"]
     altered = httpx.post(
         f"{server.url}/v1/verify",
         files={"file": ("x", content + b"!"), "receipt": ("r.json", json.dumps(receipt).encode())},
@@ -306,7 +309,13 @@ def test_tampering_is_detected(tmp_path: Path) -> None:
         headers = {"Authorization": f"Bearer {srv.token('公证处', 'notary')}"}
         a = deposit(srv, headers, b"original A").json()
         b = deposit(srv, headers, b"original B").json()
-        wait_receipt(srv, headers, b["id"], ANCHOR_DEADLINE)
+        c = deposit(srv, headers, b"original C").json()
+        wait_receipt(srv, headers, c["id"], ANCHOR_DEADLINE)
+        # A receipt is the same document each time it is fetched.
+        receipt_url = f"{srv.url}/v1/documents/{a['id']}/receipt"
+        assert httpx.get(receipt_url, headers=headers).content == (
+            httpx.get(receipt_url, headers=headers).content
+        )
         # A blob altered on disk: reported as altered on verify.
         blob = next((data_dir / "blobs").rglob(a["sha256"]))
         blob.chmod(0o644)
@@ -322,6 +331,16 @@ def test_tampering_is_detected(tmp_path: Path) -> None:
         conn.commit()
         conn.close()
         r = httpx.post(f"{srv.url}/v1/verify", json={"sha256": b["sha256"]}).json()
+        assert r["result"] == "altered", r
+        # A stored entry cut short no longer forms a receipt: 409, not a receipt or a 400.
+        conn = sqlite3.connect(data_dir / "zhenglian.sqlite")
+        conn.execute("UPDATE documents SET entry = substr(entry, 1, 10) WHERE id = ?", (c["id"],))
+        conn.commit()
+        conn.close()
+        got = httpx.get(f"{srv.url}/v1/documents/{c['id']}/receipt", headers=headers)
+        assert got.status_code == 409, got.text
+        assert got.headers["content-type"] == "application/problem+json"
+        r = httpx.post(f"{srv.url}/v1/verify", json={"sha256": c["sha256"]}).json()
         assert r["result"] == "altered", r
 
 
