@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth import MAX_TOKEN_CHARS, Principal, token_hash
 from api.problems import Problem
@@ -40,12 +41,23 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 _UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
 
+#: Declares the bearer scheme in the OpenAPI document; the checks are ours (below).
+_bearer = HTTPBearer(auto_error=False, description="An API token (`zl_...`) of one institution.")
 
-def get_principal(request: Request, services: ServicesDep) -> Principal:
+
+def get_principal(
+    request: Request,
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
     header = request.headers.get("authorization", "")
-    if len(header) > MAX_TOKEN_CHARS + 7 or not header.lower().startswith("bearer "):
+    if (
+        credentials is None
+        or len(header) > MAX_TOKEN_CHARS + 7
+        or credentials.scheme.lower() != "bearer"
+    ):
         raise Problem(401, "Unauthorized", "a bearer token is required", _UNAUTHORIZED)
-    token = header[7:].strip()
+    token = credentials.credentials.strip()
     with services.database.session() as session:
         record = find_token_by_hash(session, token_hash(token))
     now = datetime.now(UTC)

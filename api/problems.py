@@ -21,6 +21,47 @@ log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 
+#: Statuses every operation may answer with (validation, rate limit, backend unavailable).
+COMMON_PROBLEMS = (400, 422, 429, 503)
+#: Further statuses of operations that take a bearer token.
+AUTHENTICATED_PROBLEMS = (401, 403, 404)
+
+_TITLES = {
+    400: "Bad request",
+    401: "Missing, unknown, expired or revoked bearer token",
+    403: "The caller's role may not do this",
+    404: "Not found (or not visible to the caller)",
+    409: "Conflict, or stored data found altered",
+    410: "Gone (expired or used up)",
+    413: "Request or upload too large",
+    415: "Unsupported media type",
+    422: "Request does not match the schema",
+    429: "Rate limit or quota exceeded; retry after Retry-After seconds",
+    503: "Storage or ledger unavailable",
+}
+
+#: The problem+json body (RFC 9457) as a JSON Schema, for the OpenAPI document.
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "loc": {"type": "array", "items": {"type": "string"}},
+                    "msg": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
 
 class Problem(Exception):
     """An HTTP error with a problem+json body."""
@@ -67,7 +108,54 @@ def _status_for(exc: EvidenceError) -> tuple[int, str]:
     return 500, "Internal error"
 
 
+def _problem_response_doc(status: int, existing: dict[str, Any] | None) -> dict[str, Any]:
+    doc = dict(existing or {})
+    doc.setdefault("description", _TITLES.get(status, "Error"))
+    if doc.get("description") in ("", "Validation Error"):
+        doc["description"] = _TITLES.get(status, "Error")
+    doc["content"] = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    if status == 401:
+        doc.setdefault("headers", {})["WWW-Authenticate"] = {"schema": {"type": "string"}}
+    if status == 429:
+        doc.setdefault("headers", {})["Retry-After"] = {"schema": {"type": "integer"}}
+    return doc
+
+
+def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
+    """Declare, in one place, the problem+json answers of every operation.
+
+    Routes list only their specific error statuses (``responses={409: {}}``); this adds the
+    statuses every operation shares and those of authenticated operations, and gives every
+    4xx/5xx answer the :data:`PROBLEM_SCHEMA` body (FastAPI's default 422 says
+    ``application/json``, which is not what the handlers above send).
+    """
+    openapi.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    openapi["components"]["schemas"].pop("HTTPValidationError", None)
+    openapi["components"]["schemas"].pop("ValidationError", None)
+    for path_item in openapi.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses: dict[str, Any] = operation["responses"]
+            statuses = set(COMMON_PROBLEMS)
+            if operation.get("security"):
+                statuses.update(AUTHENTICATED_PROBLEMS)
+            statuses.update(int(code) for code in responses if code.isdigit() and int(code) >= 400)
+            for status in sorted(statuses):
+                responses[str(status)] = _problem_response_doc(status, responses.get(str(status)))
+    return openapi
+
+
 def install(app: FastAPI) -> None:
+    original_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(original_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(exc.status, exc.title, exc.detail, exc.headers)

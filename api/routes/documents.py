@@ -26,7 +26,7 @@ _DEPOSIT_FORM = multipart_schema(
     {
         "file": {"type": "string", "format": "binary"},
         "kind": {"type": "string", "enum": ["notary", "forensic", "legal_aid", "other"]},
-        "title": {"type": "string", "maxLength": 500},
+        "title": {"type": "string", "minLength": 1, "maxLength": 500},
         "case_code": {"type": "string", "maxLength": 64},
     },
     ["file", "kind", "title"],
@@ -54,8 +54,8 @@ async def deposit_document(
         kind = form_text(form, "kind") or ""
         if kind not in (ROLE_KIND[principal.role], "other"):
             raise Problem(
-                400,
-                "Bad request",
+                403,
+                "Forbidden",
                 f"kind must be {ROLE_KIND[principal.role]!r} or 'other' "
                 f"for role {principal.role!r}",
             )
