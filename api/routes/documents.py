@@ -13,6 +13,7 @@ from api.deps import PrincipalDep, Services, ServicesDep
 from api.problems import Problem
 from api.schemas import DocumentPublic, PendingReceipt
 from api.uploads import file_chunks, form_file, form_text, multipart_schema, read_form
+from evidence.entry import KINDS
 from evidence.receipts import document_view, receipt_for
 from evidence.repository import DocumentRecord, get_document
 from evidence.service import Depositor, DepositRequest
@@ -52,6 +53,8 @@ async def deposit_document(
         upload = form_file(form, "file")
         assert upload is not None
         kind = form_text(form, "kind") or ""
+        if kind not in KINDS:
+            raise Problem(400, "Bad request", f"kind must be one of {', '.join(KINDS)}")
         if kind not in (ROLE_KIND[principal.role], "other"):
             raise Problem(
                 403,
