@@ -53,7 +53,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Literal, TypeAlias
 
 import rlp
 from eth_hash.auto import keccak
@@ -69,16 +69,21 @@ from ledger.errors import (
     BlockNumberMismatchError,
     ChainIdMismatchError,
     ContractMismatchError,
+    InsufficientSealsError,
     LogIndexError,
     MalformedAnchorEventError,
+    MalformedQbftExtraDataError,
     MalformedReceiptError,
     MalformedSealError,
     MissingSealError,
     ProofNodeHashMismatchError,
     ReceiptMismatchError,
     ReceiptProofShapeError,
+    SealError,
+    SealKindMismatchError,
     TransactionFailedError,
     UntrustedSignerError,
+    UntrustedValidatorSetError,
 )
 
 # --- Format and limits ---------------------------------------------------------------
@@ -90,9 +95,15 @@ PROOF_TYPE: Final = "zhenglian-anchor-proof"
 PROOF_VERSION: Final = 1
 
 #: Largest header RLP accepted. A Prague header without extraData is about 640 bytes; the
-#: rest leaves room for a Clique checkpoint extraData (97 bytes + 20 per validator) of
-#: more than 60 validators.
-MAX_HEADER_BYTES: Final = 2048
+#: rest leaves room for an extraData of up to :data:`MAX_EXTRA_DATA_BYTES` (a QBFT
+#: extraData of :data:`MAX_BFT_VALIDATORS` validators and as many committed seals, or a
+#: Clique checkpoint of more than 250 validators). Version 1 proofs before QBFT support
+#: had a limit of 2048 bytes; raising it accepts more, it rejects nothing that was valid.
+MAX_HEADER_BYTES: Final = 8192
+
+#: Largest extraData (header field 12) accepted. A QBFT extraData of 64 validators and 64
+#: committed seals is about 5.7 KiB (32 vanity, 21 per address, 67 per seal, framing).
+MAX_EXTRA_DATA_BYTES: Final = 6144
 
 #: Largest receipt accepted. An anchoring receipt is about 600 bytes (bloom 256, one
 #: event); 64 KiB allows receipts of transactions that emit many other logs too.
@@ -164,6 +175,41 @@ CLIQUE_SEAL_BYTES: Final = 65
 CLIQUE_MIN_EXTRA_BYTES: Final = CLIQUE_VANITY_BYTES + CLIQUE_SEAL_BYTES
 
 _SECP256K1_N: Final = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
+# --- QBFT (Hyperledger Besu) committed seals ------------------------------------------------
+
+#: Bytes of vanity data at the start of a QBFT extraData (Besu ``EXTRA_VANITY_LENGTH``;
+#: Besu's ``BftVanityDataValidationRule`` rejects any other length).
+QBFT_VANITY_BYTES: Final = 32
+
+#: Items of a QBFT extraData RLP list: vanity, validators, vote, round, committed seals.
+QBFT_EXTRA_ITEMS: Final = 5
+
+#: Bytes of one committed seal: ``r || s || v`` with the recovery id ``v`` in {0, 1}
+#: (Besu ``SECPSignature.encodedBytes``).
+QBFT_SEAL_BYTES: Final = 65
+
+#: Most validator addresses accepted in a QBFT extraData. BFT message traffic grows with
+#: the square of the validator count; consortia of institutions run 4 to about 20.
+MAX_BFT_VALIDATORS: Final = 64
+
+#: Most committed seals accepted in a QBFT extraData (at most one per validator is useful).
+MAX_COMMITTED_SEALS: Final = MAX_BFT_VALIDATORS
+
+#: Largest QBFT round number: Besu reads it with ``readIntScalar`` into a Java ``int``
+#: (at most 4 bytes, no leading zero byte) and a round never becomes negative.
+MAX_QBFT_ROUND: Final = 2**31 - 1
+
+#: Byte of a QBFT vote that adds its recipient (Besu ``Vote.ADD_BYTE_VALUE``).
+QBFT_VOTE_ADD: Final = b"\xff"
+
+#: Byte of a QBFT vote that drops its recipient (Besu ``Vote.DROP_BYTE_VALUE``). Besu writes
+#: a drop vote as the empty byte string and reads either form.
+QBFT_VOTE_DROP: Final = b"\x00"
+
+#: The kinds of seal this module verifies.
+SealKind: TypeAlias = Literal["clique", "qbft"]
+SEAL_KINDS: Final[tuple[SealKind, ...]] = ("clique", "qbft")
 
 # --- Event ---------------------------------------------------------------------------
 
@@ -349,9 +395,13 @@ def _json_int(field: str, value: object) -> int:
 class ChainTrust:
     """What the verifier trusts about one chain. Always an explicit input.
 
-    ``validators`` are the 20-byte addresses whose Clique seals are accepted; ``contract``
-    (if given) is the only anchoring contract accepted. Use the named constructors:
-    :meth:`sealed` for production, :meth:`unsafe_unsealed` for development chains.
+    ``validators`` are the 20-byte addresses whose seals are accepted: for a Clique chain,
+    the block's single seal must be by one of them; for a QBFT chain, at least
+    :func:`bft_quorum` ``(len(validators))`` distinct ones must have committed the block
+    (see :func:`verify_block_seal`). ``contract`` (if given) is the only anchoring contract
+    accepted; ``seal_kind`` (if given) is the only seal kind accepted (otherwise the kind is
+    read from the header). Use the named constructors: :meth:`sealed` for production,
+    :meth:`unsafe_unsealed` for development chains.
 
     :raises ValueError: on malformed arguments (a configuration error, not a proof failure).
     """
@@ -360,6 +410,7 @@ class ChainTrust:
     validators: frozenset[bytes]
     contract: bytes | None = None
     require_seal: bool = True
+    seal_kind: SealKind | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.chain_id, int) or isinstance(self.chain_id, bool):
@@ -379,13 +430,24 @@ class ChainTrust:
             raise ValueError("require_seal must be a bool")
         if self.require_seal and not self.validators:
             raise ValueError("a trust that requires seals needs at least one validator")
+        if self.seal_kind is not None and self.seal_kind not in SEAL_KINDS:
+            raise ValueError(f"seal_kind must be one of {SEAL_KINDS} or None")
 
     @classmethod
     def sealed(
-        cls, chain_id: int, validators: Iterable[bytes], contract: bytes | None = None
+        cls,
+        chain_id: int,
+        validators: Iterable[bytes],
+        contract: bytes | None = None,
+        *,
+        seal_kind: SealKind | None = None,
     ) -> ChainTrust:
-        """Accept only blocks sealed by one of ``validators``: the production policy."""
-        return cls(chain_id, frozenset(validators), contract, require_seal=True)
+        """Accept only blocks sealed by ``validators``: the production policy.
+
+        Clique: one seal by a validator. QBFT: committed seals by a BFT quorum of them.
+        ``seal_kind`` pins the consensus (recommended once the network is known).
+        """
+        return cls(chain_id, frozenset(validators), contract, True, seal_kind)
 
     @classmethod
     def unsafe_unsealed(cls, chain_id: int, contract: bytes | None = None) -> ChainTrust:
@@ -398,18 +460,44 @@ class ChainTrust:
 
 @dataclass(frozen=True)
 class SealStatus:
-    """Whether a trusted validator sealed the block: ``sealed`` (with its address) or not."""
+    """Whether trusted validators sealed the block, and how.
+
+    ``sealed``: ``kind`` is ``"clique"`` (``signers`` is the one sealer) or ``"qbft"``
+    (``signers`` are the distinct trusted committers, at least a quorum, in seal order);
+    ``signer`` is ``signers[0]`` (kept for callers that show one address). ``unsealed``
+    (only under a trust that does not require seals): no kind, no signers.
+    """
 
     state: Literal["sealed", "unsealed"]
     signer: bytes | None = None
+    kind: SealKind | None = None
+    signers: tuple[bytes, ...] = ()
 
     def __post_init__(self) -> None:
-        if (self.state == "sealed") != (self.signer is not None):
+        if self.state == "sealed":
+            if self.signer is None:
+                raise ValueError("a sealed status has a signer, an unsealed one has none")
+            if self.kind not in SEAL_KINDS:
+                raise ValueError(f"a sealed status has a kind in {SEAL_KINDS}")
+            if not self.signers or self.signers[0] != self.signer:
+                raise ValueError("a sealed status lists its signers, the first being `signer`")
+            if self.kind == "clique" and len(self.signers) != 1:
+                raise ValueError("a Clique block has exactly one signer")
+        elif self.signer is not None or self.kind is not None or self.signers:
             raise ValueError("a sealed status has a signer, an unsealed one has none")
 
     @classmethod
     def sealed_by(cls, signer: bytes) -> SealStatus:
-        return cls("sealed", signer)
+        """A Clique block sealed by ``signer``."""
+        return cls("sealed", signer, "clique", (signer,))
+
+    @classmethod
+    def committed_by(cls, signers: Sequence[bytes]) -> SealStatus:
+        """A QBFT block committed by ``signers`` (distinct trusted validators, a quorum)."""
+        committers = tuple(signers)
+        if not committers:
+            raise ValueError("a committed status has at least one signer")
+        return cls("sealed", committers[0], "qbft", committers)
 
     @classmethod
     def unsealed(cls) -> SealStatus:
@@ -527,6 +615,11 @@ def _decode_header(header_rlp: bytes) -> _Header:
             except ValueError as exc:
                 raise BlockHeaderError(f"header field {position}: {exc}") from exc
         classic.append(value)
+    if len(classic[HEADER_EXTRA_DATA]) > MAX_EXTRA_DATA_BYTES:
+        raise BlockHeaderError(
+            f"header extraData is {len(classic[HEADER_EXTRA_DATA])} bytes, "
+            f"limit is {MAX_EXTRA_DATA_BYTES}"
+        )
     return _Header(
         fields=tuple(item),
         receipts_root=classic[HEADER_RECEIPTS_ROOT],
@@ -572,23 +665,28 @@ def clique_signature_hash(header_rlp: bytes) -> bytes:
     return _signature_hash(header, unsealed_extra)
 
 
-def _recover_signer(header: _Header) -> bytes:
-    unsealed_extra, seal = _split_clique_extra(header.extra_data)
+def _signature_value_problem(seal: bytes, *, low_s: bool) -> str | None:
+    """Why the 65-byte ``r || s || v`` is not a usable signature, or None."""
     r = int.from_bytes(seal[0:32], "big")
     s = int.from_bytes(seal[32:64], "big")
     v = seal[64]
     if v not in (0, 1):
-        raise MalformedSealError(f"seal recovery id v is {v}, must be 0 or 1")
+        return f"recovery id v is {v}, must be 0 or 1"
     if not 1 <= r < _SECP256K1_N:
-        raise MalformedSealError("seal r is outside [1, n-1]")
-    if not 1 <= s <= _SECP256K1_N // 2:
-        raise MalformedSealError("seal s is outside [1, n/2] (zero or non-canonical high s)")
-    message_hash = _signature_hash(header, unsealed_extra)
-    try:
-        public_key = Signature(vrs=(v, r, s)).recover_public_key_from_msg_hash(message_hash)
-    except (BadSignature, EthValidationError) as exc:
-        raise MalformedSealError(f"seal recovers no public key: {exc}") from exc
-    return public_key.to_canonical_address()
+        return "r is outside [1, n-1]"
+    if low_s and not 1 <= s <= _SECP256K1_N // 2:
+        return "s is outside [1, n/2] (zero or non-canonical high s)"
+    if not 1 <= s < _SECP256K1_N:
+        return "s is outside [1, n-1]"
+    return None
+
+
+def _recover_signer(header: _Header) -> bytes:
+    unsealed_extra, seal = _split_clique_extra(header.extra_data)
+    problem = _signature_value_problem(seal, low_s=True)
+    if problem is not None:
+        raise MalformedSealError(f"seal {problem}")
+    return _recover(_signature_hash(header, unsealed_extra), seal)
 
 
 def seal_signer(header_rlp: bytes) -> bytes:
@@ -600,10 +698,299 @@ def seal_signer(header_rlp: bytes) -> bytes:
     return _recover_signer(_decode_header(header_rlp))
 
 
+# --- QBFT committed seals ----------------------------------------------------------------------
+#
+# Hyperledger Besu, consensus/qbft QbftExtraDataCodec and consensus/common BftBlockHashing:
+#
+#   extraData = RLP([vanity(32), [validator(20), ...], vote, round, [seal(65), ...]])
+#   vote      = [] (none) | [recipient(20), 0xff (add) | "" or 0x00 (drop)]
+#   round     = readIntScalar: minimal big-endian, at most 4 bytes, "" for 0
+#
+#   block hash  = keccak(RLP(header with extraData re-encoded with round 0 and no seals))
+#                 (calculateHashOfBftBlockOnChain; the genesis block hashes as is)
+#   seal digest = keccak(RLP(header with extraData re-encoded with its round, no seals))
+#                 (calculateDataHashForCommittedSeal)
+#
+# "Re-encoded" matters: Besu rebuilds extraData from the decoded fields, so a drop vote
+# written as 0x00 is hashed as "" (writeNull), exactly as QbftExtraDataCodec.encode does.
+
+
+@dataclass(frozen=True)
+class QbftVote:
+    """A validator vote in a QBFT extraData: add (``True``) or drop ``recipient``."""
+
+    recipient: bytes
+    add: bool
+
+
+@dataclass(frozen=True)
+class QbftExtraData:
+    """The decoded extraData of a QBFT block header (Besu ``BftExtraData``).
+
+    :meth:`decode` is strict (the checks of Besu's ``QbftExtraDataCodec.decodeRaw`` and
+    ``SECPSignature`` plus the 32-byte vanity rule and this module's limits); the three
+    ``encode*`` methods reproduce Besu's ``EncodingType`` variants byte for byte.
+    """
+
+    vanity: bytes
+    validators: tuple[bytes, ...]
+    vote: QbftVote | None
+    round: int
+    seals: tuple[bytes, ...]
+
+    @classmethod
+    def decode(cls, extra_data: bytes) -> QbftExtraData:
+        """Parse a QBFT extraData.
+
+        :raises MalformedQbftExtraDataError: not the QBFT layout, or over a limit.
+        """
+        try:
+            item = _rlp_decode(extra_data)
+        except ValueError as exc:
+            raise MalformedQbftExtraDataError(f"not valid RLP: {exc}") from exc
+        return cls._from_rlp(item)
+
+    @classmethod
+    def _from_rlp(cls, item: object) -> QbftExtraData:
+        if not isinstance(item, list) or len(item) != QBFT_EXTRA_ITEMS:
+            raise MalformedQbftExtraDataError(
+                "not an RLP list of [vanity, validators, vote, round, seals]"
+            )
+        vanity, validators_raw, vote_raw, round_raw, seals_raw = item
+        if not isinstance(vanity, bytes) or len(vanity) != QBFT_VANITY_BYTES:
+            raise MalformedQbftExtraDataError(f"vanity is not {QBFT_VANITY_BYTES} bytes")
+        validators = _address_list("validators", validators_raw, limit=MAX_BFT_VALIDATORS)
+        vote = _qbft_vote(vote_raw)
+        if not isinstance(round_raw, bytes):
+            raise MalformedQbftExtraDataError("round is a list, not an integer")
+        try:
+            round_number = _uint(round_raw, max_bytes=4)
+        except ValueError as exc:
+            raise MalformedQbftExtraDataError(f"round: {exc}") from exc
+        if round_number > MAX_QBFT_ROUND:
+            raise MalformedQbftExtraDataError(
+                f"round {round_number} is over the limit {MAX_QBFT_ROUND}"
+            )
+        if not isinstance(seals_raw, list):
+            raise MalformedQbftExtraDataError("committed seals are not an RLP list")
+        if len(seals_raw) > MAX_COMMITTED_SEALS:
+            raise MalformedQbftExtraDataError(
+                f"{len(seals_raw)} committed seals, limit is {MAX_COMMITTED_SEALS}"
+            )
+        seals = []
+        for index, seal in enumerate(seals_raw):
+            if not isinstance(seal, bytes) or len(seal) != QBFT_SEAL_BYTES:
+                raise MalformedQbftExtraDataError(
+                    f"committed seal {index} is not {QBFT_SEAL_BYTES} bytes r || s || v"
+                )
+            problem = _signature_value_problem(seal, low_s=False)
+            if problem is not None:
+                raise MalformedQbftExtraDataError(f"committed seal {index}: {problem}")
+            seals.append(seal)
+        return cls(vanity, validators, vote, round_number, tuple(seals))
+
+    def _items(self, *, round_number: int, seals: tuple[bytes, ...]) -> list[object]:
+        if self.vote is None:
+            vote: list[object] = []
+        else:
+            vote = [self.vote.recipient, QBFT_VOTE_ADD if self.vote.add else b""]
+        return [
+            self.vanity,
+            list(self.validators),
+            vote,
+            round_number.to_bytes((round_number.bit_length() + 7) // 8, "big"),
+            list(seals),
+        ]
+
+    def encode(self) -> bytes:
+        """The full extraData (Besu ``encode``, ``EncodingType.ALL``)."""
+        return _rlp_encode(self._items(round_number=self.round, seals=self.seals))
+
+    def encode_without_seals(self) -> bytes:
+        """extraData as committed seals sign it (Besu ``encodeWithoutCommitSeals``)."""
+        return _rlp_encode(self._items(round_number=self.round, seals=()))
+
+    def encode_without_seals_and_round(self) -> bytes:
+        """extraData as the block hash covers it (``encodeWithoutCommitSealsAndRoundNumber``)."""
+        return _rlp_encode(self._items(round_number=0, seals=()))
+
+
+def _address_list(what: str, value: object, *, limit: int) -> tuple[bytes, ...]:
+    if not isinstance(value, list):
+        raise MalformedQbftExtraDataError(f"{what} are not an RLP list")
+    if len(value) > limit:
+        raise MalformedQbftExtraDataError(f"{len(value)} {what}, limit is {limit}")
+    for address in value:
+        if not isinstance(address, bytes) or len(address) != ADDRESS_BYTES:
+            raise MalformedQbftExtraDataError(f"{what} holds an item that is not a 20-byte address")
+    return tuple(value)
+
+
+def _qbft_vote(value: object) -> QbftVote | None:
+    if value == []:
+        return None
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not isinstance(value[0], bytes)
+        or len(value[0]) != ADDRESS_BYTES
+    ):
+        raise MalformedQbftExtraDataError("vote is neither [] nor [20-byte recipient, type]")
+    if value[1] == QBFT_VOTE_ADD:
+        return QbftVote(value[0], add=True)
+    if value[1] in (b"", QBFT_VOTE_DROP):
+        return QbftVote(value[0], add=False)
+    raise MalformedQbftExtraDataError(f"vote type {value[1]!r} is neither add (0xff) nor drop")
+
+
+def _qbft_extra(extra_data: bytes) -> QbftExtraData | None:
+    """The QBFT extraData, or None if ``extra_data`` is not QBFT-shaped (e.g. Clique).
+
+    Detection: the whole extraData is one well-formed RLP list. A Clique extraData is raw
+    bytes (vanity, addresses, a 65-byte signature): Besu's zero vanity starts with 0x00, and
+    geth's vanity starts with a short RLP list (its version) followed by more bytes, so
+    neither decodes as a single list. Once it is a list, it must be a valid QBFT extraData.
+    """
+    if not extra_data or extra_data[0] < 0xC0:
+        return None
+    try:
+        item = _rlp_decode(extra_data)
+    except ValueError:
+        return None
+    return QbftExtraData._from_rlp(item)
+
+
+def _header_with_extra(header: _Header, extra_data: bytes) -> bytes:
+    fields = list(header.fields)
+    fields[HEADER_EXTRA_DATA] = extra_data
+    return _rlp_encode(fields)
+
+
+def _qbft_block_hash(header: _Header, extra: QbftExtraData) -> bytes:
+    if header.number == 0:
+        return keccak(_rlp_encode(list(header.fields)))
+    return keccak(_header_with_extra(header, extra.encode_without_seals_and_round()))
+
+
+def _qbft_seal_digest(header: _Header, extra: QbftExtraData) -> bytes:
+    if header.number == 0:
+        return keccak(_rlp_encode(list(header.fields)))
+    return keccak(_header_with_extra(header, extra.encode_without_seals()))
+
+
+def _decode_qbft_header(header_rlp: bytes) -> tuple[_Header, QbftExtraData]:
+    header = _decode_header(header_rlp)
+    extra = _qbft_extra(header.extra_data)
+    if extra is None:
+        raise MalformedQbftExtraDataError("extraData is not an RLP list (not a QBFT header)")
+    return header, extra
+
+
+def qbft_block_hash(header_rlp: bytes) -> bytes:
+    """The block hash of a QBFT header (Besu ``calculateHashOfBftBlockOnChain``).
+
+    keccak of the header RLP with extraData re-encoded with round 0 and no committed seals;
+    the genesis block (number 0) hashes as is. It is not ``keccak(header_rlp)``.
+
+    :raises BlockHeaderError: not a well-formed header.
+    :raises MalformedQbftExtraDataError: extraData is not a valid QBFT extraData.
+    """
+    header, extra = _decode_qbft_header(header_rlp)
+    return _qbft_block_hash(header, extra)
+
+
+def qbft_seal_digest(header_rlp: bytes) -> bytes:
+    """The hash each committed seal signs (Besu ``calculateDataHashForCommittedSeal``).
+
+    keccak of the header RLP with extraData re-encoded with its round but no seals.
+
+    :raises BlockHeaderError: not a well-formed header.
+    :raises MalformedQbftExtraDataError: extraData is not a valid QBFT extraData.
+    """
+    header, extra = _decode_qbft_header(header_rlp)
+    return _qbft_seal_digest(header, extra)
+
+
+def _recover(message_hash: bytes, seal: bytes) -> bytes:
+    r = int.from_bytes(seal[0:32], "big")
+    s = int.from_bytes(seal[32:64], "big")
+    try:
+        public_key = Signature(vrs=(seal[64], r, s)).recover_public_key_from_msg_hash(message_hash)
+    except (BadSignature, EthValidationError) as exc:
+        raise MalformedSealError(f"seal recovers no public key: {exc}") from exc
+    return public_key.to_canonical_address()
+
+
+def _qbft_committers(header: _Header, extra: QbftExtraData) -> tuple[bytes, ...]:
+    digest = _qbft_seal_digest(header, extra)
+    return tuple(_recover(digest, seal) for seal in extra.seals)
+
+
+def qbft_committers(header_rlp: bytes) -> tuple[bytes, ...]:
+    """The address recovered from each committed seal, in seal order (trusted or not).
+
+    Besu ``BftBlockHashing.recoverCommitterAddresses``; duplicates are kept.
+
+    :raises BlockHeaderError: not a well-formed header.
+    :raises SealError: not a valid QBFT extraData, or a seal recovers no public key.
+    """
+    header, extra = _decode_qbft_header(header_rlp)
+    return _qbft_committers(header, extra)
+
+
+def bft_quorum(validator_count: int) -> int:
+    """Committed seals a BFT block needs: ceil(2n / 3) (Besu
+    ``BftHelpers.calculateRequiredValidatorQuorum``, ``Util.fastDivCeiling(2 * n, 3)``)."""
+    if validator_count < 0:
+        raise ValueError("validator count is negative")
+    return -(-2 * validator_count // 3)
+
+
+def _check_qbft_seals(header: _Header, extra: QbftExtraData, trust: ChainTrust) -> SealStatus:
+    """QBFT policy: the trusted validator set is authoritative.
+
+    1. Every validator the header lists must be trusted (an empty list, as in Besu's
+       validator-contract mode, lists none): otherwise the trust is stale or the block comes
+       from another network, and :class:`UntrustedValidatorSetError` names the strangers.
+    2. Each committed seal must be a valid signature of the seal digest (else
+       :class:`MalformedSealError`, as Besu rejects the block). Seals by keys that are not
+       trusted (or not in the header's non-empty list) are ignored; a signer counts once.
+    3. The distinct counted signers must reach :func:`bft_quorum` of the trusted set
+       (else :class:`InsufficientSealsError`).
+
+    Besu itself rejects a block with a duplicate or non-validator seal outright; here
+    such seals only do not count, which changes no verdict for blocks Besu accepts.
+    """
+    untrusted = tuple(v for v in extra.validators if v not in trust.validators)
+    if untrusted:
+        raise UntrustedValidatorSetError(untrusted)
+    eligible = frozenset(extra.validators) if extra.validators else trust.validators
+    signers: list[bytes] = []
+    for committer in _qbft_committers(header, extra):
+        if committer in eligible and committer not in signers:
+            signers.append(committer)
+    required = bft_quorum(len(trust.validators))
+    if len(signers) < required:
+        raise InsufficientSealsError(required, len(signers), len(trust.validators))
+    return SealStatus.committed_by(signers)
+
+
+def _header_seal_kind(header: _Header) -> tuple[SealKind, QbftExtraData | None]:
+    extra = _qbft_extra(header.extra_data)
+    return ("clique", None) if extra is None else ("qbft", extra)
+
+
 def _check_seal(header: _Header, trust: ChainTrust) -> SealStatus:
     try:
+        kind, extra = _header_seal_kind(header)
+        if trust.seal_kind is not None and kind != trust.seal_kind:
+            raise SealKindMismatchError(trust.seal_kind, kind)
+        if extra is not None:
+            if not trust.validators:
+                return SealStatus.unsealed()
+            return _check_qbft_seals(header, extra, trust)
         signer = _recover_signer(header)
-    except (MissingSealError, MalformedSealError):
+    except SealError:
         if trust.require_seal:
             raise
         return SealStatus.unsealed()
@@ -612,6 +999,46 @@ def _check_seal(header: _Header, trust: ChainTrust) -> SealStatus:
     if trust.require_seal:
         raise UntrustedSignerError(signer)
     return SealStatus.unsealed()
+
+
+def _block_hash(header: _Header, header_rlp: bytes) -> bytes:
+    """The block hash by the header's consensus: QBFT re-encodes extraData, others do not.
+
+    An extraData that is an RLP list but no valid QBFT one has no QBFT hash: the plain
+    keccak is used, and the seal check reports the malformed extraData.
+    """
+    try:
+        extra = _qbft_extra(header.extra_data)
+    except MalformedQbftExtraDataError:
+        extra = None
+    if extra is None:
+        return keccak(header_rlp)
+    return _qbft_block_hash(header, extra)
+
+
+def header_block_hash(header_rlp: bytes) -> bytes:
+    """The hash by which the chain names this header's block.
+
+    ``keccak(header_rlp)``, except for a QBFT header (extraData is one RLP list), whose hash
+    leaves out the round and the committed seals (:func:`qbft_block_hash`). Callers that
+    rebuild a header from a node's JSON compare the node's ``hash`` with this.
+
+    :raises BlockHeaderError: not a well-formed header.
+    """
+    return _block_hash(_decode_header(header_rlp), header_rlp)
+
+
+def verify_block_seal(header_rlp: bytes, trust: ChainTrust) -> SealStatus:
+    """Check the seal of one header against ``trust``, whatever its kind.
+
+    Clique: one valid seal by a trusted validator. QBFT: see :func:`_check_qbft_seals`
+    (a quorum of distinct trusted committers). The chain id and contract of ``trust`` are
+    not used; :func:`verify_anchor_proof` checks those.
+
+    :raises BlockHeaderError: not a well-formed header.
+    :raises SealError: a subclass naming why the seal does not satisfy ``trust``.
+    """
+    return _check_seal(_decode_header(header_rlp), trust)
 
 
 # --- Merkle-Patricia proof -------------------------------------------------------------------
@@ -823,10 +1250,16 @@ def verify_anchor_proof(proof: AnchorProof, trust: ChainTrust) -> AnchorVerifica
     """
     if proof.chain_id != trust.chain_id:
         raise ChainIdMismatchError(trust.chain_id, proof.chain_id)
-    calculated_hash = keccak(proof.header_rlp)
+    try:
+        header = _decode_header(proof.header_rlp)
+    except BlockHeaderError:
+        plain_hash = keccak(proof.header_rlp)
+        if plain_hash != proof.block_hash:
+            raise BlockHashMismatchError(proof.block_hash, plain_hash) from None
+        raise
+    calculated_hash = _block_hash(header, proof.header_rlp)
     if calculated_hash != proof.block_hash:
         raise BlockHashMismatchError(proof.block_hash, calculated_hash)
-    header = _decode_header(proof.header_rlp)
     if header.number != proof.block_number:
         raise BlockNumberMismatchError(proof.block_number, header.number)
     seal = _check_seal(header, trust)

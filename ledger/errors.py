@@ -131,6 +131,47 @@ class UntrustedSignerError(SealError):
         super().__init__(f"block is sealed by 0x{signer.hex()}, which is not a trusted validator")
 
 
+class MalformedQbftExtraDataError(MalformedSealError):
+    """A QBFT extraData is not ``RLP([vanity, validators, vote, round, seals])`` as Besu
+    writes it, holds an invalid committed seal value, or exceeds a limit."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"QBFT extraData: {reason}")
+
+
+class InsufficientSealsError(SealError):
+    """Fewer distinct trusted validators committed the QBFT block than the BFT quorum."""
+
+    def __init__(self, required: int, got: int, validator_count: int) -> None:
+        self.required = required
+        self.got = got
+        self.validator_count = validator_count
+        super().__init__(
+            f"block has committed seals of {got} distinct trusted validator(s), "
+            f"the quorum of {validator_count} trusted validators is {required}"
+        )
+
+
+class UntrustedValidatorSetError(SealError):
+    """The QBFT header lists validators that the trust does not know (stale trust or
+    another network)."""
+
+    def __init__(self, untrusted: tuple[bytes, ...]) -> None:
+        self.untrusted = untrusted
+        names = ", ".join(f"0x{address.hex()}" for address in untrusted)
+        super().__init__(f"header lists validator(s) that are not trusted: {names}")
+
+
+class SealKindMismatchError(SealError):
+    """The header carries another kind of seal (Clique, QBFT) than the trust requires."""
+
+    def __init__(self, expected_kind: str, actual_kind: str) -> None:
+        self.expected_kind = expected_kind
+        self.actual_kind = actual_kind
+        super().__init__(f"trust requires a {expected_kind} seal, the header has {actual_kind}")
+
+
 class ReceiptProofShapeError(ReceiptProofError):
     """A receipt proof node is malformed, missing or superfluous, or the key is absent."""
 
