@@ -13,8 +13,18 @@ What a proof shows
 ------------------
 An anchor proof is a chain of hashes from a trusted block signer down to one event:
 
-1. the block header (full RLP) hashes to ``block_hash``, and its Clique (EIP-225) seal
-   recovers to a validator in :class:`ChainTrust` (unless the trust is explicitly unsafe);
+1. the block header (full RLP, seals included) has the block hash ``block_hash`` and is
+   sealed under :class:`ChainTrust` (unless the trust is explicitly unsafe), by one of two
+   seal kinds, told apart by the header's extraData (field 12):
+
+   * ``clique`` (EIP-225; the embedded chain): raw bytes, 32 vanity bytes, optional
+     validator addresses, a 65-byte signature; the signer must be a trusted validator.
+     Block hash: ``keccak(header_rlp)``.
+   * ``qbft`` (Hyperledger Besu; production): extraData is one RLP list
+     ``[vanity, validators, vote, round, committed seals]``; at least
+     ``bft_quorum(len(trust.validators))`` distinct trusted validators must have committed
+     seals over the header with its seals removed (round kept). Block hash: keccak of the
+     header with round 0 and no seals, as Besu computes it (see "QBFT committed seals").
 2. the header's ``receiptsRoot`` (field 5) commits, through the Merkle-Patricia proof
    ``receipt_proof`` at key ``rlp(tx_index)``, to exactly ``receipt`` (consensus encoding);
 3. the receipt has status 1 and its log ``log_index`` is
@@ -22,8 +32,8 @@ An anchor proof is a chain of hashes from a trusted block signer down to one eve
    address indexed anchorer)`` emitted by the anchoring contract.
 
 What it does not show: ``tx_hash`` is a locator, not proven (the transactions trie is not
-part of the proof), and a seal shows that a trusted validator signed this block, not that
-the block is on the canonical chain (a validator could sign a fork).
+part of the proof), and a seal shows that trusted validators signed this block, not that
+the block is on the canonical chain (a Clique validator, or a QBFT quorum, could sign a fork).
 
 JSON layout (version 1)
 -----------------------
