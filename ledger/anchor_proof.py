@@ -737,9 +737,13 @@ class QbftVote:
 class QbftExtraData:
     """The decoded extraData of a QBFT block header (Besu ``BftExtraData``).
 
-    :meth:`decode` is strict (the checks of Besu's ``QbftExtraDataCodec.decodeRaw`` and
-    ``SECPSignature`` plus the 32-byte vanity rule and this module's limits); the three
-    ``encode*`` methods reproduce Besu's ``EncodingType`` variants byte for byte.
+    :meth:`decode` is strict: the checks of Besu's ``QbftExtraDataCodec.decodeRaw`` (round
+    a canonical int scalar of at most 4 bytes; seals decoded by ``SECPSignature``: 65 bytes,
+    r and s in [1, n-1], v in {0, 1}), the 32-byte vanity rule of Besu's header validation,
+    and this module's limits. Recent Besu versions leave the list leniently, ignoring items
+    after the seals; no Besu encoder writes such items and no seal or hash covers them, so
+    here they are an error. The three ``encode*`` methods reproduce Besu's ``EncodingType``
+    variants byte for byte (a drop vote is always written as the empty string).
     """
 
     vanity: bytes

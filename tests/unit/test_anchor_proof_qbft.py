@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -280,6 +281,28 @@ def test_proof_vector(path: Path) -> None:
     with pytest.raises(AnchorProofError) as info:
         verify_anchor_proof(proof, trust)
     assert type(info.value).__name__ == case["error"], str(info.value)
+
+
+_EXACT_QUORUM = json.loads((QBFT_ASSETS / "proofs" / "valid-3-of-4.json").read_text())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_any_bit_flipped_in_an_exact_quorum_header_fails(data: st.DataObject) -> None:
+    """3 of 4 seals is exactly the quorum: no single-bit change of the header may verify,
+    whether it hits a hashed field, the round (outside the block hash) or a seal."""
+    proof = AnchorProof.from_json(_EXACT_QUORUM["proof"])
+    trust = _trust(_EXACT_QUORUM["trust"])
+    bit = data.draw(st.integers(min_value=0, max_value=8 * len(proof.header_rlp) - 1))
+    header = bytearray(proof.header_rlp)
+    header[bit // 8] ^= 1 << (bit % 8)
+    try:
+        block_hash = header_block_hash(bytes(header))
+    except AnchorProofError:
+        block_hash = proof.block_hash
+    tampered = replace(proof, header_rlp=bytes(header), block_hash=block_hash)
+    with pytest.raises(AnchorProofError):
+        verify_anchor_proof(tampered, trust)
 
 
 def test_insufficient_seals_error_carries_the_numbers() -> None:
