@@ -82,5 +82,7 @@ class VerificationPublic(BaseModel):
     deposited_at: datetime | None = None
     anchor: AnchorPublic | None = None
     seal: str | None = None
+    """The trusted validator(s) whose seal(s) the anchoring block carries, or "unsealed"."""
+    seal_kind: Literal["clique", "qbft"] | None = None
     checks: list[CheckPublic] = []
     matches: int = 0

@@ -44,7 +44,10 @@ def _intact(
             "block_number": a.block_number,
             "block_time": result.block_time,
         },
-        "seal": f"0x{a.seal.signer.hex()}" if a.seal.is_sealed and a.seal.signer else "unsealed",
+        "seal": (
+            ", ".join(f"0x{s.hex()}" for s in a.seal.signers) if a.seal.is_sealed else "unsealed"
+        ),
+        "seal_kind": a.seal.kind,
         "checks": _checks(result.checks + tuple(extra)),
         "matches": 1,
     }

@@ -210,9 +210,8 @@ class VerificationResult:
 
     @property
     def seal_description(self) -> str:
-        """``sealed by 0x…`` or ``unsealed``."""
-        signer = self.seal.signer
-        return f"sealed by 0x{signer.hex()}" if signer is not None else "unsealed"
+        """``sealed by 0x…`` (QBFT: every committer) or ``unsealed``."""
+        return self.seal.description
 
 
 # --- Verification ---------------------------------------------------------------------
@@ -313,11 +312,12 @@ def verify_receipt(
         record(CHECK_ANCHOR_PROOF, anchor_error, "")
     else:
         seal = anchored.seal
-        sealed = (
-            f"sealed by trusted validator 0x{seal.signer.hex()}"
-            if seal.signer is not None
-            else "UNSEALED: the trust accepts unsealed blocks (unsafe)"
-        )
+        if seal.signer is None:
+            sealed = "UNSEALED: the trust accepts unsealed blocks (unsafe)"
+        elif seal.kind == "clique":
+            sealed = f"sealed by trusted validator 0x{seal.signer.hex()}"
+        else:
+            sealed = seal.description
         record(
             CHECK_ANCHOR_PROOF,
             None,

@@ -496,6 +496,17 @@ class SealStatus:
         elif self.signer is not None or self.kind is not None or self.signers:
             raise ValueError("a sealed status has a signer, an unsealed one has none")
 
+    @property
+    def description(self) -> str:
+        """``sealed by 0x…`` (Clique), ``sealed by N trusted validators (QBFT): 0x…, …``, or
+        ``unsealed``."""
+        if self.state != "sealed":
+            return "unsealed"
+        if self.kind == "qbft":
+            names = ", ".join(f"0x{s.hex()}" for s in self.signers)
+            return f"sealed by {len(self.signers)} trusted validators (QBFT): {names}"
+        return f"sealed by 0x{self.signers[0].hex()}"
+
     @classmethod
     def sealed_by(cls, signer: bytes) -> SealStatus:
         """A Clique block sealed by ``signer``."""

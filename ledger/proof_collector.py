@@ -18,7 +18,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 import rlp
-from eth_hash.auto import keccak
 from trie.hexary import HexaryTrie
 from web3 import Web3
 from web3.exceptions import Web3Exception
@@ -28,6 +27,7 @@ from ledger.anchor_proof import (
     TREE_HEAD_ANCHORED_TOPIC,
     AnchorProof,
     ChainTrust,
+    header_block_hash,
     receipt_from_proof,
     verify_anchor_proof,
 )
@@ -308,7 +308,8 @@ def collect_anchor_proof(w3: Web3, tx_hash: bytes, *, contract: bytes) -> Anchor
     if block is None:
         raise NodeDataError(f"block {block_hash.hex()} of the receipt is unknown (reorg?)")
     header_rlp = encode_header_json(block)
-    calculated_hash = keccak(header_rlp)
+    # QBFT names a block by the header without its round and committed seals.
+    calculated_hash = header_block_hash(header_rlp)
     if calculated_hash != block_hash:
         raise HeaderReencodingError(block_hash, calculated_hash)
     tx_hashes = block.get("transactions")
