@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeAlias, TypeVar, cast
 
 from sqlalchemy import CursorResult, Engine, Select, and_, bindparam, insert, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -198,6 +199,21 @@ _PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 (sqlite3: qmark, psycopg: pyformat); any other driver uses the SQLAlchemy statement."""
 
 
+def _driver_rows(connection: Connection, sql: str, params: tuple[int, ...] = ()) -> list[Any]:
+    """Run prepared SQL on the session's own DB-API connection (so in its transaction) and
+    return all rows: skips SQLAlchemy's per-statement result machinery (~80 µs of a
+    ~250 µs proof). A driver error becomes StorageError, as ``_wrap_errors`` does."""
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+    except connection.dialect.loaded_dbapi.Error as exc:
+        detail = (str(exc).strip().splitlines() or [""])[0]
+        raise StorageError(f"log store query: {type(exc).__name__}: {detail}") from exc
+    finally:
+        cursor.close()
+
+
 def _node_cache(engine: Engine) -> dict[tuple[int, int], bytes]:
     cache = _NODE_CACHES.get(engine)
     if cache is None:
@@ -260,7 +276,8 @@ class SqlNodeStore:
 
     @_wrap_errors
     def size(self) -> int:
-        value = self._session.connection().exec_driver_sql(_SIZE_SQL).scalar_one_or_none()
+        rows = _driver_rows(self._session.connection(), _SIZE_SQL)
+        value = rows[0][0] if rows else None
         if value is None:
             raise StorageError("the log_state row is missing: the database is not migrated")
         return int(value)
@@ -274,7 +291,8 @@ class SqlNodeStore:
 
         Cached nodes first; the rest with one SELECT per :data:`MAX_NODES_PER_QUERY`
         distinct coordinates (so one for any root or proof): ``(level = ? AND idx = ?) OR
-        ...``, each term a primary-key lookup, sent as SQL prepared once per count.
+        ...``, each term a primary-key lookup, sent to the driver as SQL prepared once per
+        count.
         """
         connection = self._session.connection()
         engine = connection.engine
@@ -306,13 +324,14 @@ class SqlNodeStore:
                     for i, (level, index) in enumerate(chunk):
                         params[f"l{i}"] = level
                         params[f"i{i}"] = index
-                    rows: Any = self._session.execute(_nodes_query(len(chunk)), params)
+                    rows = self._session.execute(_nodes_query(len(chunk)), params).all()
                 else:
-                    rows = connection.exec_driver_sql(
+                    rows = _driver_rows(
+                        connection,
                         _nodes_sql(placeholder, len(chunk)),
                         tuple(value for coordinate in chunk for value in coordinate),
                     )
-                for level, index, node in rows.all():
+                for level, index, node in rows:
                     read[(level, index)] = _bytes(node)
             if len(read) != len(wanted):
                 missing = sorted(set(wanted) - set(read))

@@ -326,6 +326,19 @@ def test_committed_nodes_are_served_from_a_bounded_cache(
         assert altered.hashes[0] == b"x" * 32 and altered != proof
 
 
+def test_node_store_driver_errors_are_storage_errors(url: str) -> None:
+    database = open_database(url, migrate=False)  # no tables at all
+    try:
+        with database.session() as s:
+            with pytest.raises(StorageError, match="log_state"):
+                SqlNodeStore(s).size()
+            s.rollback()
+            with pytest.raises(StorageError, match="log_nodes"):
+                SqlNodeStore(s).get_nodes([(0, 0)])
+    finally:
+        database.dispose()
+
+
 class _Interleaved(SqlNodeStore):
     """A node store whose first size() lets another writer append and commit right after."""
 
@@ -420,20 +433,26 @@ def test_concurrent_writers_with_retries_build_one_consistent_log(db: Database) 
     assert _count(db, "documents") == total
 
 
-def test_get_nodes_is_one_batch_in_order_and_refuses_missing_nodes(db: Database) -> None:
+def test_get_nodes_is_one_batch_in_order_and_refuses_missing_nodes(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    statements: list[str] = []
+    send = repository._driver_rows  # the store's one way to the driver: count what passes
+
+    def record(connection: Any, sql: str, params: tuple[int, ...] = ()) -> list[Any]:
+        statements.append(sql)
+        return send(connection, sql, params)
+
+    monkeypatch.setattr(repository, "_driver_rows", record)
     with db.session() as s:
         store = SqlNodeStore(s)
         MerkleLog(store).append_many(_leaves(0, 6))
         s.commit()
-        statements: list[str] = []
-
-        def record(_c: Any, _cur: Any, statement: str, *_a: Any) -> None:
-            statements.append(statement)
-
-        sa.event.listen(db.engine, "before_cursor_execute", record)
+        statements.clear()
         got = store.get_nodes([(1, 2), (0, 0), (2, 0), (0, 0), (0, 5)])
-        sa.event.remove(db.engine, "before_cursor_execute", record)
-        assert len(statements) == 1
+        assert len(statements) == 1 and statements[0].count(" OR ") == 3  # 4 distinct nodes
+        assert store.get_nodes([(0, 5), (2, 0)]) == [got[4], got[2]]
+        assert len(statements) == 1  # committed nodes already read: served from memory
         assert got[1] == got[3] == _leaves(0, 1)[0]
         assert got[4] == _leaves(5, 1)[0]
         with pytest.raises(MerkleError, match="not stored"):
