@@ -326,6 +326,22 @@ def test_committed_nodes_are_served_from_a_bounded_cache(
         assert altered.hashes[0] == b"x" * 32 and altered != proof
 
 
+def test_drivers_without_positional_placeholders_use_the_sqlalchemy_statement(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(repository, "_PLACEHOLDERS", {})  # as for a "named" paramstyle driver
+    reference = MerkleLog()
+    reference.append_many(_leaves(0, 13))
+    with db.session() as s:
+        log = MerkleLog(SqlNodeStore(s))
+        log.append_many(_leaves(0, 13))
+        s.commit()
+        for i in range(13):
+            assert log.inclusion_proof(i, 13) == reference.inclusion_proof(i, 13)
+        with pytest.raises(MerkleError, match="not stored"):
+            log.store.get_nodes([(0, 13)])
+
+
 def test_node_store_driver_errors_are_storage_errors(url: str) -> None:
     database = open_database(url, migrate=False)  # no tables at all
     try:
