@@ -19,12 +19,15 @@ Models, engine and migrations live in :mod:`evidence.db`; the names re-exported 
 from __future__ import annotations
 
 import functools
+import threading
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeAlias, TypeVar, cast
 
-from sqlalchemy import CursorResult, Select, and_, bindparam, insert, or_, select, update
+from sqlalchemy import CursorResult, Engine, Select, and_, bindparam, insert, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -49,6 +52,7 @@ from ledger.errors import MerkleError
 from ledger.merkle import MAX_TREE_SIZE
 
 __all__ = [
+    "MAX_CACHED_NODES",
     "MAX_DIGEST_MATCHES",
     "MAX_NODES_PER_QUERY",
     "AnchorRecord",
@@ -66,6 +70,7 @@ __all__ = [
     "discard_anchor",
     "find_by_sha256",
     "find_token_by_hash",
+    "forget_cached_nodes",
     "get_document",
     "get_document_by_leaf",
     "latest_confirmed_anchor",
@@ -169,7 +174,61 @@ def _optional_bytes(value: Any) -> bytes | None:
 
 # --- Merkle nodes ---------------------------------------------------------------------------
 
-_SIZE_QUERY = select(log_state_table.c.size).where(log_state_table.c.id == 1)
+_SIZE_SQL = "SELECT size FROM log_state WHERE id = 1"
+"""The log size, as prepared driver SQL (read before every root and proof)."""
+
+MAX_CACHED_NODES = 1 << 16
+"""Most log nodes :class:`SqlNodeStore` keeps in memory per database (engine), ~10 MB.
+
+Committed nodes never change (the log is append-only), so every store on the same engine
+shares one cache of the nodes it has read; when it is full it is emptied and refills with
+the nodes proofs actually use (the upper levels, shared by every proof, come back first)."""
+
+_NODE_CACHES: weakref.WeakKeyDictionary[Engine, dict[tuple[int, int], bytes]] = (
+    weakref.WeakKeyDictionary()
+)
+_NODE_CACHES_LOCK = threading.Lock()  # creating an engine's cache; the dicts are GIL-atomic
+
+_WROTE_NODES = "zhenglian.log_nodes_written_in"
+"""``Connection.info`` key: the transaction in which this connection wrote log nodes.
+
+Nodes read in that transaction may be its own uncommitted writes, so they are not cached."""
+
+_PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+"""Positional placeholder of the DB-API paramstyles the prepared node SQL supports
+(sqlite3: qmark, psycopg: pyformat); any other driver uses the SQLAlchemy statement."""
+
+
+def _driver_rows(connection: Connection, sql: str, params: tuple[int, ...] = ()) -> list[Any]:
+    """Run prepared SQL on the session's own DB-API connection (so in its transaction) and
+    return all rows: skips SQLAlchemy's per-statement result machinery (~80 µs of a
+    ~250 µs proof). A driver error becomes StorageError, as ``_wrap_errors`` does."""
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+    except connection.dialect.loaded_dbapi.Error as exc:
+        detail = (str(exc).strip().splitlines() or [""])[0]
+        raise StorageError(f"log store query: {type(exc).__name__}: {detail}") from exc
+    finally:
+        cursor.close()
+
+
+def _node_cache(engine: Engine) -> dict[tuple[int, int], bytes]:
+    cache = _NODE_CACHES.get(engine)
+    if cache is None:
+        with _NODE_CACHES_LOCK:
+            cache = _NODE_CACHES.setdefault(engine, {})
+    return cache
+
+
+def forget_cached_nodes(engine: Engine) -> None:
+    """Drop the in-memory log nodes of ``engine``'s database.
+
+    Only needed if ``log_nodes`` rows were deleted or rewritten behind the application's
+    back (a test resetting the log, a restored backup): the cache assumes they never are.
+    """
+    _node_cache(engine).clear()
 
 
 @functools.lru_cache(maxsize=MAX_NODES_PER_QUERY)
@@ -186,6 +245,14 @@ def _nodes_query(count: int) -> Select[int, int, bytes]:
     )
 
 
+@functools.lru_cache(maxsize=2 * MAX_NODES_PER_QUERY)
+def _nodes_sql(placeholder: str, count: int) -> str:
+    """The same SELECT as :func:`_nodes_query` as prepared driver SQL with positional
+    parameters ``level0, idx0, level1, idx1, ...`` (no SQLAlchemy compilation per call)."""
+    term = f"(level = {placeholder} AND idx = {placeholder})"
+    return "SELECT level, idx, hash FROM log_nodes WHERE " + " OR ".join([term] * count)
+
+
 class SqlNodeStore:
     """``ledger.merkle.NodeStore`` on the ``log_nodes`` table, in the caller's transaction.
 
@@ -194,6 +261,12 @@ class SqlNodeStore:
     read the same size only one succeeds; the other gets MerkleError and has written nothing
     (on PostgreSQL the losing UPDATE waits for the winner's commit, then matches no row).
     Nodes are immutable, so reads need no locking.
+
+    Committed nodes never change, so the nodes read are kept in a cache shared by all
+    stores on the same engine (at most :data:`MAX_CACHED_NODES`). Only nodes read in a
+    transaction that has not itself written log nodes go into it: a transaction sees other
+    transactions' nodes only once they are committed (SQLite and PostgreSQL have no dirty
+    reads), while its own may still be rolled back. See :func:`forget_cached_nodes`.
     """
 
     __slots__ = ("_session",)
@@ -203,7 +276,8 @@ class SqlNodeStore:
 
     @_wrap_errors
     def size(self) -> int:
-        value = self._session.execute(_SIZE_QUERY).scalar_one_or_none()
+        rows = _driver_rows(self._session.connection(), _SIZE_SQL)
+        value = rows[0][0] if rows else None
         if value is None:
             raise StorageError("the log_state row is missing: the database is not migrated")
         return int(value)
@@ -215,12 +289,18 @@ class SqlNodeStore:
     def get_nodes(self, coordinates: Sequence[tuple[int, int]]) -> list[bytes]:
         """The nodes at ``coordinates``, in order; MerkleError if one is not stored.
 
-        One SELECT per :data:`MAX_NODES_PER_QUERY` distinct coordinates (so one for any
-        root or proof): ``(level = ? AND idx = ?) OR ...``, each term a primary-key lookup.
-        The statement for each count is built once and its compiled form reused.
+        Cached nodes first; the rest with one SELECT per :data:`MAX_NODES_PER_QUERY`
+        distinct coordinates (so one for any root or proof): ``(level = ? AND idx = ?) OR
+        ...``, each term a primary-key lookup, sent to the driver as SQL prepared once per
+        count.
         """
-        wanted = list(dict.fromkeys(coordinates))
-        for level, index in wanted:
+        connection = self._session.connection()
+        engine = connection.engine
+        cache = _node_cache(engine)
+        found: dict[tuple[int, int], bytes] = {}
+        wanted: list[tuple[int, int]] = []
+        for coordinate in coordinates:
+            level, index = coordinate
             if not (
                 type(level) is int
                 and type(index) is int
@@ -228,19 +308,43 @@ class SqlNodeStore:
                 and 0 <= index <= MAX_TREE_SIZE
             ):
                 raise MerkleError(f"invalid node coordinates ({level!r}, {index!r})")
-        found: dict[tuple[int, int], bytes] = {}
-        execute = self._session.execute
-        for start in range(0, len(wanted), MAX_NODES_PER_QUERY):
-            chunk = wanted[start : start + MAX_NODES_PER_QUERY]
-            params: dict[str, int] = {}
-            for i, (level, index) in enumerate(chunk):
-                params[f"l{i}"] = level
-                params[f"i{i}"] = index
-            for level, index, node in execute(_nodes_query(len(chunk)), params):
-                found[(level, index)] = _bytes(node)
-        if len(found) != len(wanted):
-            missing = sorted(set(wanted) - set(found))
-            raise MerkleError(f"log nodes not stored: {missing[:3]} ({len(missing)} in all)")
+            node = cache.get(coordinate)
+            if node is not None:
+                found[coordinate] = node
+            elif coordinate not in found:
+                found[coordinate] = b""  # placeholder: also de-duplicates
+                wanted.append(coordinate)
+        if wanted:
+            read: dict[tuple[int, int], bytes] = {}
+            placeholder = _PLACEHOLDERS.get(engine.dialect.paramstyle)
+            for start in range(0, len(wanted), MAX_NODES_PER_QUERY):
+                chunk = wanted[start : start + MAX_NODES_PER_QUERY]
+                if placeholder is None:
+                    params: dict[str, int] = {}
+                    for i, (level, index) in enumerate(chunk):
+                        params[f"l{i}"] = level
+                        params[f"i{i}"] = index
+                    rows = self._session.execute(_nodes_query(len(chunk)), params).all()
+                else:
+                    rows = _driver_rows(
+                        connection,
+                        _nodes_sql(placeholder, len(chunk)),
+                        tuple(value for coordinate in chunk for value in coordinate),
+                    )
+                for level, index, node in rows:
+                    read[(level, index)] = _bytes(node)
+            if len(read) != len(wanted):
+                missing = sorted(set(wanted) - set(read))
+                raise MerkleError(f"log nodes not stored: {missing[:3]} ({len(missing)} in all)")
+            found.update(read)
+            limit = MAX_CACHED_NODES
+            if (
+                connection.info.get(_WROTE_NODES) is not connection.get_transaction()
+                and len(read) <= limit
+            ):
+                if len(cache) + len(read) > limit:
+                    cache.clear()
+                cache.update(read)
         return [found[coordinate] for coordinate in coordinates]
 
     @_wrap_errors
@@ -264,6 +368,10 @@ class SqlNodeStore:
             level += 1
         if (end_size >> level) != (start_size >> level):
             raise MerkleError(f"the new nodes on level {level} are missing")
+        connection = self._session.connection()
+        # From here on this transaction may read its own uncommitted nodes: cache none of
+        # them (a new transaction on this connection is a new object, so it caches again).
+        connection.info[_WROTE_NODES] = connection.get_transaction()
         moved = self._session.execute(
             update(log_state_table)
             .where(log_state_table.c.id == 1, log_state_table.c.size == start_size)

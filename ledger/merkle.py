@@ -56,7 +56,7 @@ proof for any size ``<= n`` needs at most ``2 * 64`` node reads (O(log n), fetch
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, Self
 
@@ -76,6 +76,7 @@ __all__ = [
     "NodeStore",
     "hash_children",
     "hash_leaf",
+    "hash_leaves",
     "root_from_consistency_proof",
     "root_from_inclusion_proof",
     "root_from_leaf_hashes",
@@ -133,6 +134,49 @@ def hash_children(left: bytes, right: bytes) -> bytes:
     return _sha256(NODE_PREFIX + left + right).digest()
 
 
+def hash_leaves(leaf_data: Iterable[bytes]) -> list[bytes]:
+    """Return ``[hash_leaf(data) for data in leaf_data]``, faster (the bulk form).
+
+    Each leaf is hashed on a copy of a SHA-256 state that has already absorbed
+    :data:`LEAF_PREFIX` (exactly the bytes ``0x00 || data``, so exactly :func:`hash_leaf`),
+    which skips building the prefixed input and OpenSSL's per-hash initialisation.
+    """
+    new_leaf = _sha256(LEAF_PREFIX).copy
+    out: list[bytes] = []
+    append = out.append
+    for data in leaf_data:
+        h = new_leaf()
+        h.update(data)
+        append(h.digest())
+    return out
+
+
+def _hash_pairs(nodes: Iterable[bytes], left: bytes | None = None) -> list[bytes]:
+    """Hash consecutive pairs of ``nodes`` into their parents (``hash_children`` of each).
+
+    With ``left`` given, the first parent is ``hash_children(left, <first node>)`` and the
+    pairing continues from the second node. An odd last node is dropped (the callers carry
+    or store it). The inner loop of every build: each parent is hashed on a copy of a state
+    that has already absorbed :data:`NODE_PREFIX` (the same bytes ``0x01 || left || right``),
+    which saves concatenating the input and OpenSSL's per-hash initialisation.
+    """
+    new_node = _sha256(NODE_PREFIX).copy
+    it = iter(nodes)
+    out: list[bytes] = []
+    append = out.append
+    if left is not None:
+        h = new_node()
+        h.update(left)
+        h.update(next(it))
+        append(h.digest())
+    for a, b in zip(it, it, strict=False):
+        h = new_node()
+        h.update(a)
+        h.update(b)
+        append(h.digest())
+    return out
+
+
 def root_from_leaf_hashes(leaf_hashes: Sequence[bytes]) -> bytes:
     """Return the Merkle tree hash (MTH) of the given leaf hashes; EMPTY_ROOT for none.
 
@@ -142,14 +186,11 @@ def root_from_leaf_hashes(leaf_hashes: Sequence[bytes]) -> bytes:
     if not level:
         return EMPTY_ROOT
     _check_leaf_hashes(level)
-    sha = _sha256
-    prefix = NODE_PREFIX
     # Pairing neighbours level by level and carrying an odd last node up unchanged builds
     # exactly the RFC tree (split at the largest power of two below the size).
     while len(level) > 1:
         odd = level[-1] if len(level) & 1 else None
-        it = iter(level)
-        level = [sha(prefix + left + right).digest() for left, right in zip(it, it, strict=False)]
+        level = _hash_pairs(level)
         if odd is not None:
             level.append(odd)
     return level[0]
@@ -523,20 +564,12 @@ class MerkleLog:
         _check_leaf_hashes(run)
         if len(run) > MAX_TREE_SIZE - start:
             raise MerkleError(f"the log would exceed {MAX_TREE_SIZE} leaves")
-        sha = _sha256
-        prefix = NODE_PREFIX
         levels = [run]
         first = start  # index of run[0] on its level: always start >> level
         level = 0
         while True:
-            it = iter(run)
-            if first & 1:
-                # run[0] is a right child; its left sibling was stored by an earlier append.
-                left = store.get_node(level, first - 1)
-                parents = [sha(prefix + left + next(it)).digest()]
-                parents += [sha(prefix + a + b).digest() for a, b in zip(it, it, strict=False)]
-            else:
-                parents = [sha(prefix + a + b).digest() for a, b in zip(it, it, strict=False)]
+            # If run[0] is a right child, its left sibling was stored by an earlier append.
+            parents = _hash_pairs(run, store.get_node(level, first - 1) if first & 1 else None)
             if not parents:
                 break
             levels.append(parents)

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from evidence import repository
 from evidence.db import alembic_config, head_revision, metadata
 from evidence.errors import DuplicateRecord, InputError, NotFound, StorageError
 from evidence.repository import (
@@ -34,6 +35,7 @@ from evidence.repository import (
     discard_anchor,
     find_by_sha256,
     find_token_by_hash,
+    forget_cached_nodes,
     get_document,
     get_document_by_leaf,
     latest_confirmed_anchor,
@@ -240,6 +242,9 @@ def test_sql_node_store_gives_the_roots_and_proofs_of_the_memory_store(
         s.execute(sa.text("DELETE FROM log_nodes"))
         s.execute(sa.text("UPDATE log_state SET size = 0"))
         s.commit()
+    forget_cached_nodes(
+        db.engine
+    )  # the reset rewrites history, which the cache assumes never happens
     reference = MerkleLog(InMemoryNodeStore())
     n = 0
     for count in batches:
@@ -263,6 +268,91 @@ def test_sql_node_store_gives_the_roots_and_proofs_of_the_memory_store(
             assert log.inclusion_proof(size - 1, n) == reference.inclusion_proof(size - 1, n)
             assert log.inclusion_proof(0, size) == reference.inclusion_proof(0, size)
             assert log.consistency_proof(size, n) == reference.consistency_proof(size, n)
+
+
+def test_nodes_read_in_a_transaction_that_rolls_back_are_never_cached(db: Database) -> None:
+    with db.session() as s:
+        MerkleLog(SqlNodeStore(s)).append_many(_leaves(0, 4))
+        s.commit()
+    doomed = [hash_leaf(b"doomed %d" % i) for i in range(4)]
+    with db.session() as s:
+        log = MerkleLog(SqlNodeStore(s))
+        log.append_many(doomed)  # completes (1, 2), (1, 3), (2, 1) and (3, 0): uncommitted
+        doomed_root = log.root()  # reads them back inside the same transaction
+        for i in range(8):
+            log.inclusion_proof(i, 8)
+        s.rollback()
+    with db.session() as s:  # another writer appends other leaves at the same positions
+        MerkleLog(SqlNodeStore(s)).append_many(_leaves(4, 4))
+        s.commit()
+    reference = MerkleLog()
+    reference.append_many(_leaves(0, 8))
+    with db.session() as s:
+        log = MerkleLog(SqlNodeStore(s))
+        assert log.root() == reference.root() != doomed_root
+        for i in range(8):
+            assert log.inclusion_proof(i, 8) == reference.inclusion_proof(i, 8)
+
+
+def test_committed_nodes_are_served_from_a_bounded_cache(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(repository, "MAX_CACHED_NODES", 10)
+    n = 40
+    reference = MerkleLog()
+    reference.append_many(_leaves(0, n))
+    with db.session() as s:
+        MerkleLog(SqlNodeStore(s)).append_many(_leaves(0, n))
+        s.commit()
+    cache = repository._node_cache(db.engine)
+    with db.session() as s:
+        log = MerkleLog(SqlNodeStore(s))
+        for i in range(n):  # every proof right, whatever the cache holds or dropped
+            assert log.inclusion_proof(i, n) == reference.inclusion_proof(i, n)
+            assert 0 < len(cache) <= 10
+            assert log.consistency_proof(i + 1, n) == reference.consistency_proof(i + 1, n)
+            assert len(cache) <= 10
+        proof = log.inclusion_proof(0, n)  # now cached: (0, 1), (1, 1), (2, 1), ...
+    with db.session() as s:  # alter a cached node behind the application's back
+        s.execute(
+            sa.text("UPDATE log_nodes SET hash = :h WHERE level = 0 AND idx = 1"), {"h": b"x" * 32}
+        )
+        s.commit()
+    with db.session() as s:
+        assert MerkleLog(SqlNodeStore(s)).inclusion_proof(0, n) == proof  # from the cache
+    forget_cached_nodes(db.engine)
+    with db.session() as s:
+        altered = MerkleLog(SqlNodeStore(s)).inclusion_proof(0, n)
+        assert altered.hashes[0] == b"x" * 32 and altered != proof
+
+
+def test_drivers_without_positional_placeholders_use_the_sqlalchemy_statement(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(repository, "_PLACEHOLDERS", {})  # as for a "named" paramstyle driver
+    reference = MerkleLog()
+    reference.append_many(_leaves(0, 13))
+    with db.session() as s:
+        log = MerkleLog(SqlNodeStore(s))
+        log.append_many(_leaves(0, 13))
+        s.commit()
+        for i in range(13):
+            assert log.inclusion_proof(i, 13) == reference.inclusion_proof(i, 13)
+        with pytest.raises(MerkleError, match="not stored"):
+            log.store.get_nodes([(0, 13)])
+
+
+def test_node_store_driver_errors_are_storage_errors(url: str) -> None:
+    database = open_database(url, migrate=False)  # no tables at all
+    try:
+        with database.session() as s:
+            with pytest.raises(StorageError, match="log_state"):
+                SqlNodeStore(s).size()
+            s.rollback()
+            with pytest.raises(StorageError, match="log_nodes"):
+                SqlNodeStore(s).get_nodes([(0, 0)])
+    finally:
+        database.dispose()
 
 
 class _Interleaved(SqlNodeStore):
@@ -359,20 +449,26 @@ def test_concurrent_writers_with_retries_build_one_consistent_log(db: Database) 
     assert _count(db, "documents") == total
 
 
-def test_get_nodes_is_one_batch_in_order_and_refuses_missing_nodes(db: Database) -> None:
+def test_get_nodes_is_one_batch_in_order_and_refuses_missing_nodes(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    statements: list[str] = []
+    send = repository._driver_rows  # the store's one way to the driver: count what passes
+
+    def record(connection: Any, sql: str, params: tuple[int, ...] = ()) -> list[Any]:
+        statements.append(sql)
+        return send(connection, sql, params)
+
+    monkeypatch.setattr(repository, "_driver_rows", record)
     with db.session() as s:
         store = SqlNodeStore(s)
         MerkleLog(store).append_many(_leaves(0, 6))
         s.commit()
-        statements: list[str] = []
-
-        def record(_c: Any, _cur: Any, statement: str, *_a: Any) -> None:
-            statements.append(statement)
-
-        sa.event.listen(db.engine, "before_cursor_execute", record)
+        statements.clear()
         got = store.get_nodes([(1, 2), (0, 0), (2, 0), (0, 0), (0, 5)])
-        sa.event.remove(db.engine, "before_cursor_execute", record)
-        assert len(statements) == 1
+        assert len(statements) == 1 and statements[0].count(" OR ") == 3  # 4 distinct nodes
+        assert store.get_nodes([(0, 5), (2, 0)]) == [got[4], got[2]]
+        assert len(statements) == 1  # committed nodes already read: served from memory
         assert got[1] == got[3] == _leaves(0, 1)[0]
         assert got[4] == _leaves(5, 1)[0]
         with pytest.raises(MerkleError, match="not stored"):

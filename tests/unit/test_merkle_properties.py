@@ -36,6 +36,7 @@ from ledger.merkle import (
     MerkleLog,
     hash_children,
     hash_leaf,
+    hash_leaves,
     root_from_consistency_proof,
     root_from_inclusion_proof,
     root_from_leaf_hashes,
@@ -368,6 +369,15 @@ def test_sizes_are_bound_only_through_the_roots() -> None:
     assert rfc9162_verify_inclusion(0, 4, leaves[0], list(proof.hashes), log.root(3))
     with pytest.raises(RootMismatchError):
         verify_inclusion(0, 4, leaves[0], proof.hashes, log.root(4))
+
+
+@SETTINGS
+@given(st.lists(st.binary(max_size=200), max_size=40))
+def test_bulk_leaf_hashes_are_the_rfc_leaf_hashes(data: list[bytes]) -> None:
+    expected = [_sha256(b"\x00" + d) for d in data]
+    assert hash_leaves(data) == expected == [hash_leaf(d) for d in data]
+    assert hash_leaves(iter(data)) == expected  # any iterable, consumed once
+    assert root_from_leaf_hashes(hash_leaves(data)) == ref_mth(expected)
 
 
 # --- Edge cases of the verifiers and the log ----------------------------------------
