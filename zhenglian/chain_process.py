@@ -134,11 +134,12 @@ def watch_parent() -> None:
             pass  # stdin EOF below still catches it
 
     def until_eof() -> None:
-        stdin = sys.stdin.buffer
+        # The raw descriptor, not sys.stdin: a daemon thread blocked inside a buffered
+        # reader would abort the interpreter at exit.
         try:
-            while stdin.read(4096):
+            while os.read(0, 4096):
                 pass
-        except (OSError, ValueError):
+        except OSError:
             pass
         log.warning("serve is gone (stdin closed): stopping the chain")
         os.kill(os.getpid(), signal.SIGTERM)
