@@ -18,7 +18,7 @@ from tests.support.zl_server import ZhenglianServer, running_server
 
 pytestmark = pytest.mark.integration
 
-#: The server's upload limit here: a few of the 1 MiB pieces handed to the blob store.
+#: The server's upload limit here: many of the pieces handed to the blob store at a time.
 LIMIT = 3 * 1024 * 1024 + 17
 BOUNDARY = b"zl-test-boundary"
 

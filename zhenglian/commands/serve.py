@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import signal
+import sys
 from pathlib import Path
 
 import click
@@ -14,6 +17,21 @@ from zhenglian.common import data_dir_option, fail
 
 #: Exit code when a signal stopped serve before it was serving.
 EXIT_STOPPED = 130
+
+#: glibc malloc arenas of the API process. By default every thread that allocates may get an
+#: arena of its own (up to 8 per core) and memory freed in one is not reused by the others:
+#: under 32 concurrent deposits that is ~4 MiB of resident memory for nothing (measured with
+#: ``bench/api_load.py``). 2 is the usual setting for threaded Python servers.
+MALLOC_ARENAS = 2
+_M_ARENA_MAX = -8  # glibc's mallopt parameter number
+
+
+def _limit_malloc_arenas() -> None:
+    """Cap glibc's malloc arenas (no-op elsewhere); call before any thread starts."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):  # no glibc mallopt: nothing to cap
+        ctypes.CDLL(None).mallopt(_M_ARENA_MAX, MALLOC_ARENAS)
 
 
 @click.command()
@@ -45,6 +63,7 @@ def serve(data_dir: Path, host: str, port: int, rpc_port: int, block_time: float
     from api.settings import Settings
     from zhenglian.runtime import start_runtime
 
+    _limit_malloc_arenas()
     server: uvicorn.Server | None = None
 
     def stop(*_: object) -> None:
