@@ -4,7 +4,9 @@
   (embedded defaults) ÷ the same load against the smallest FastAPI upload endpoint
   (``bench/minimal_upload.py``) served the same way — measured in the same run;
 * anchoring latency: from the 201 of a deposit to its receipt being available, p50/p99;
-* peak RSS of the server process (VmHWM) after a 2 GiB upload, streamed by the client.
+* memory of the API process (``zhenglian serve``): RSS at idle, peak (VmHWM) under the load,
+  and peak during a 2 GiB upload streamed by the client afterwards (high-water mark reset just
+  before it); and the peak of the embedded chain's own process (a child of serve) beside it.
 """
 
 from __future__ import annotations
@@ -30,11 +32,28 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _rss_peak_mib(pid: int) -> float:
+def _status_mib(pid: int, key: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{key}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def _rss_peak_mib(pid: int) -> float:
+    return _status_mib(pid, "VmHWM")
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
+                out.append(int(entry.name))
+    return out
 
 
 def _load(
@@ -109,6 +128,9 @@ def main(argv: list[str]) -> None:
         url = f"http://127.0.0.1:{port}"
         try:
             _wait(f"{url}/healthz")
+            time.sleep(2)
+            idle_rss = _status_mib(server.pid, "VmRSS")
+            chain_pids = _children(server.pid)
             token = (
                 subprocess.run(
                     [
@@ -140,6 +162,9 @@ def main(argv: list[str]) -> None:
             )
             latency = tracker.finish()
             peak_before = _rss_peak_mib(server.pid)
+            # The upload's own peak: reset the high-water mark (Linux: clear_refs "5").
+            Path(f"/proc/{server.pid}/clear_refs").write_text("5")
+            rss_before_upload = _status_mib(server.pid, "VmRSS")
             t = time.monotonic()
             r = httpx.post(
                 f"{url}/v1/documents",
@@ -150,7 +175,8 @@ def main(argv: list[str]) -> None:
             )
             upload_s = time.monotonic() - t
             assert r.status_code == 201, r.text
-            peak_after = _rss_peak_mib(server.pid)
+            upload_peak = _rss_peak_mib(server.pid)
+            chain_peak = sum(_rss_peak_mib(pid) for pid in chain_pids)
         finally:
             server.terminate()
             server.wait(60)
@@ -163,9 +189,16 @@ def main(argv: list[str]) -> None:
         f"p99 {sorted(latency)[int(0.99 * (len(latency) - 1))]:.2f} s (n={len(latency)})"
     )
     print(
-        f"  {args.upload_gib:g} GiB upload in {upload_s:.0f} s; server peak RSS "
-        f"{peak_before:.0f} MiB before, {peak_after:.0f} MiB after"
+        f"  API process RSS at idle {idle_rss:.0f} MiB, peak (VmHWM) under the load "
+        f"{peak_before:.0f} MiB"
     )
+    print(
+        f"  {args.upload_gib:g} GiB upload in {upload_s:.0f} s: API process RSS "
+        f"{rss_before_upload:.0f} MiB before, peak during it {upload_peak:.0f} MiB "
+        f"({upload_peak * 1.048576:.0f} MB)"
+    )
+    print(f"  embedded chain process ({len(chain_pids)}) peak RSS {chain_peak:.0f} MiB")
+    print(f"  load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 class _Stream:

@@ -189,7 +189,9 @@ class DualHasher:
         self._size += len(view)
         if self._filled or len(view) < PARALLEL_MIN_BYTES:
             if self._buffer is None:
-                self._buffer = bytearray(CHUNK_SIZE)
+                # Grown as filled (up to CHUNK_SIZE), never resized once it is hashed: a
+                # 10 KB document must not cost a zeroed 1 MiB per concurrent deposit.
+                self._buffer = bytearray()
             take = min(CHUNK_SIZE - self._filled, len(view))
             self._buffer[self._filled : self._filled + take] = view[:take]
             self._filled += take

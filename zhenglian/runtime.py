@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from eth_utils.address import is_hex_address, to_canonical_address, to_checksum_address
 
@@ -18,7 +17,8 @@ from evidence.repository import Database, open_database
 from evidence.service import DepositService
 from ledger.anchor_proof import ChainTrust
 from ledger.client import JsonDeploymentStore, LedgerClient
-from ledger.errors import LedgerError, NodeError
+from ledger.errors import NodeError
+from zhenglian.chain_process import ChainProcess
 
 log = logging.getLogger(__name__)
 
@@ -58,14 +58,16 @@ def open_blobs(settings: Settings) -> BlobStore:
 @dataclass
 class Runtime:
     services: Services
-    node: Any = None
-    closers: list[Any] = field(default_factory=list)
+    chain: ChainProcess | None = None
 
     def close(self) -> None:
-        self.services.worker.stop()
-        self.services.deposits.close()
-        if self.node is not None:
-            self.node.close()
+        """Stop the worker and the deposit committer, then the chain child (if any)."""
+        try:
+            self.services.worker.stop()
+            self.services.deposits.close()
+        finally:
+            if self.chain is not None:
+                self.chain.stop()
 
 
 def _parse_validators(raw: str | None) -> list[bytes]:
@@ -87,10 +89,14 @@ def start_runtime(
     rpc_port: int = 8545,
     block_time: float = 1.0,
 ) -> Runtime:
-    """Start the chain (embedded unless ZHENGLIAN_CHAIN_RPC_URL), storage, services and worker."""
+    """Start the chain (embedded unless ZHENGLIAN_CHAIN_RPC_URL), storage, services and worker.
+
+    The embedded chain is a supervised child process (:class:`ChainProcess`), started and
+    answering JSON-RPC before anything else starts; :meth:`Runtime.close` stops it last.
+    """
     data_dir: Path = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
-    node = None
+    chain: ChainProcess | None = None
     if settings.chain_rpc_url:
         from ledger.node.keystore import PASSPHRASE_ENV, load_key
 
@@ -102,33 +108,32 @@ def start_runtime(
         key = load_key(settings.chain_keystore, passphrase)
         rpc_url = settings.chain_rpc_url
         client = LedgerClient(rpc_url, key.to_bytes())
-        deployment = client.ensure_deployed(JsonDeploymentStore(data_dir / "deployments.json"))
+        contract = client.ensure_deployed(
+            JsonDeploymentStore(data_dir / "deployments.json")
+        ).address
         validators = _parse_validators(settings.chain_validators)
         if validators:
-            trust = ChainTrust.sealed(client.chain_id, validators, contract=deployment.address)
+            trust = ChainTrust.sealed(client.chain_id, validators, contract=contract)
         else:
             log.warning("no ZHENGLIAN_CHAIN_VALIDATORS: receipts will verify as UNSEALED")
-            trust = ChainTrust.unsafe_unsealed(client.chain_id, contract=deployment.address)
+            trust = ChainTrust.unsafe_unsealed(client.chain_id, contract=contract)
     else:
-        from ledger.node.server import ANCHORER_KEY, VALIDATOR_KEY, EmbeddedNode, load_node_key
-
-        node = EmbeddedNode(data_dir, block_time=block_time)
+        # The embedded chain runs in its own process (py-evm, chain state and the keystores'
+        # scrypt stay out of this one); this process is one JSON-RPC client of it.
+        chain = ChainProcess(data_dir, host=rpc_host, port=rpc_port, block_time=block_time)
+        handoff = chain.start()
         try:
-            running = node.start(rpc_host, rpc_port)
-            rpc_url = running.url
-            anchorer = load_node_key(data_dir, ANCHORER_KEY)
-            validator = load_node_key(data_dir, VALIDATOR_KEY)
-            client = LedgerClient(rpc_url, anchorer.to_bytes())
-            deployment = client.ensure_deployed(
-                JsonDeploymentStore(data_dir / "deployments.json"),
-                admin=validator.public_key.to_checksum_address(),
-                anchorer=anchorer.public_key.to_checksum_address(),
-            )
+            rpc_url = handoff.url
+            client = LedgerClient(rpc_url, handoff.anchorer_key)
+            if client.chain_id != handoff.chain_id:
+                raise NodeError(f"{rpc_url} serves chain {client.chain_id}, not the embedded one")
+            client.attach(handoff.contract)  # deployed (and recorded) by the chain process
         except BaseException:
-            node.close()
+            chain.stop()
             raise
-        validators = list(node.chain.validators)
-        trust = ChainTrust.sealed(client.chain_id, validators, contract=deployment.address)
+        validators = list(handoff.validators)
+        contract = handoff.contract
+        trust = ChainTrust.sealed(client.chain_id, validators, contract=contract)
     try:
         database = open_metadata(settings)
         blobs = open_blobs(settings)
@@ -139,14 +144,14 @@ def start_runtime(
             AnchorPolicy(batch=settings.anchor_batch, interval=settings.anchor_interval),
         )
         worker.start()
-    except (LedgerError, Exception):
-        if node is not None:
-            node.close()
+    except BaseException:
+        if chain is not None:
+            chain.stop()
         raise
     chain_info = {
         "chain_id": client.chain_id,
         "validators": [to_checksum_address(v) for v in validators],
-        "contract": to_checksum_address(deployment.address),
+        "contract": to_checksum_address(contract),
         "rpc_url": rpc_url,
         "sealed": trust.require_seal,
     }
@@ -160,4 +165,4 @@ def start_runtime(
         trust=trust,
         chain_info=chain_info,
     )
-    return Runtime(services=services, node=node)
+    return Runtime(services=services, chain=chain)

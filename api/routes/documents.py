@@ -12,7 +12,7 @@ from api.auth import DEPOSITING_ROLES, READ_ALL_ROLES, Principal
 from api.deps import PrincipalDep, Services, ServicesDep
 from api.problems import Problem
 from api.schemas import DocumentPublic, PendingReceipt
-from api.uploads import file_chunks, form_file, form_text, multipart_schema, read_form
+from api.uploads import multipart_schema, stream_upload, upload_text
 from evidence.entry import KINDS
 from evidence.receipts import document_view, receipt_for
 from evidence.repository import DocumentRecord, get_document
@@ -47,33 +47,30 @@ async def deposit_document(
     """Deposit a document: durable (blob, log entry, metadata) before this answers 201."""
     if principal.role not in DEPOSITING_ROLES:
         raise Problem(403, "Forbidden", f"role {principal.role!r} does not deposit documents")
-    limit = services.settings.max_upload_bytes
-    form = await read_form(request, limit)
-    try:
-        upload = form_file(form, "file")
-        assert upload is not None
-        kind = form_text(form, "kind") or ""
-        if kind not in KINDS:
-            raise Problem(400, "Bad request", f"kind must be one of {', '.join(KINDS)}")
-        if kind not in (ROLE_KIND[principal.role], "other"):
-            raise Problem(
-                403,
-                "Forbidden",
-                f"kind must be {ROLE_KIND[principal.role]!r} or 'other' "
-                f"for role {principal.role!r}",
-            )
-        req = DepositRequest(
-            kind=kind,
-            title=form_text(form, "title") or "",
-            case_code=form_text(form, "case_code", required=False) or None,
-            filename=upload.filename,
+    upload = await stream_upload(
+        request,
+        services.settings.max_upload_bytes,
+        fields=frozenset({"kind", "title", "case_code"}),
+        file_field="file",
+    )
+    kind = upload_text(upload, "kind") or ""
+    if kind not in KINDS:
+        raise Problem(400, "Bad request", f"kind must be one of {', '.join(KINDS)}")
+    if kind not in (ROLE_KIND[principal.role], "other"):
+        raise Problem(
+            403,
+            "Forbidden",
+            f"kind must be {ROLE_KIND[principal.role]!r} or 'other' for role {principal.role!r}",
         )
-        depositor = Depositor(principal.token_id, principal.institution, principal.role)
-        record = await run_in_threadpool(
-            services.deposits.deposit, file_chunks(upload), req, depositor
-        )
-    finally:
-        await form.close()
+    req = DepositRequest(
+        kind=kind,
+        title=upload_text(upload, "title") or "",
+        case_code=upload_text(upload, "case_code", required=False) or None,
+        filename=upload.filename,
+    )
+    depositor = Depositor(principal.token_id, principal.institution, principal.role)
+    # Hashed and stored in one pass as the body arrives (the worker thread pulls it).
+    record = await run_in_threadpool(services.deposits.deposit, upload.chunks(), req, depositor)
     services.worker.poke()
     view = await run_in_threadpool(_view, services, record)
     return JSONResponse(view.model_dump(mode="json"), status_code=201)

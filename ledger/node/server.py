@@ -53,6 +53,9 @@ DEFAULT_BLOCK_TIME = 1.0
 MIN_BLOCK_TIME = 1.0
 MAX_BLOCK_TIME = 3600.0
 
+#: Seconds between two attempts at the data dir's lock while waiting for it.
+LOCK_RETRY_INTERVAL = 0.1
+
 #: Genesis balance of the node's own accounts (10**9 ether). Gas is free; this is only for
 #: value transfers, e.g. tools that fund fresh accounts as they would on any chain.
 GENESIS_BALANCE = 10**27
@@ -145,12 +148,18 @@ class EmbeddedNode:
         block_time: float = DEFAULT_BLOCK_TIME,
         chain_id: int = DEFAULT_CHAIN_ID,
         progress: Callable[[int, int], None] | None = None,
+        lock_wait: float = 0.0,
     ) -> None:
+        """Open the chain of ``data_dir``.
+
+        ``lock_wait`` is how long to wait for another node of the same data dir to let go of
+        it (a supervised node whose parent was killed is still closing, say); 0 fails at once.
+        """
         if not MIN_BLOCK_TIME <= block_time <= MAX_BLOCK_TIME:
             raise NodeError(f"block time must be {MIN_BLOCK_TIME}..{MAX_BLOCK_TIME} seconds")
         self.data_dir = data_dir
         self.block_time = block_time
-        self._lock_file = self._take_lock(data_dir)
+        self._lock_file = self._take_lock(data_dir, lock_wait)
         try:
             config = init_data_dir(data_dir, chain_id=chain_id)
             signer = load_node_key(data_dir, VALIDATOR_KEY)
@@ -169,16 +178,20 @@ class EmbeddedNode:
         self._server_thread: threading.Thread | None = None
 
     @staticmethod
-    def _take_lock(data_dir: Path) -> IO[bytes]:
+    def _take_lock(data_dir: Path, wait: float) -> IO[bytes]:
         path = data_dir / "chain" / "LOCK"
         path.parent.mkdir(parents=True, exist_ok=True)
         fh = path.open("ab")
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.close()
-            raise NodeError(f"another node is already running on {data_dir}") from None
-        return fh
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return fh
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    fh.close()
+                    raise NodeError(f"another node is already running on {data_dir}") from None
+                time.sleep(LOCK_RETRY_INTERVAL)
 
     # --- block production --------------------------------------------------------------
 

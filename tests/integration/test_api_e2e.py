@@ -45,11 +45,12 @@ def notary(server: ZhenglianServer) -> dict[str, str]:
 def deposit(
     server: ZhenglianServer, headers: dict[str, str], content: bytes, **fields: str
 ) -> httpx.Response:
+    filename = fields.pop("filename", "will.pdf")
     data = {"kind": "notary", "title": "遗嘱公证书", **fields}
     return httpx.post(
         f"{server.url}/v1/documents",
         headers=headers,
-        files={"file": (fields.get("filename", "will.pdf"), content, "application/pdf")},
+        files={"file": (filename, content, "application/pdf")},
         data=data,
         timeout=30,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,9 @@ from eth_utils.address import is_hex_address, to_canonical_address, to_checksum_
 
 from ledger.errors import LedgerError
 from zhenglian.common import EXIT_BAD_INPUT, data_dir_option, fail
+
+#: Exit code of a chain stopped by a signal before it was serving.
+EXIT_STOPPED = 130
 
 
 @click.group()
@@ -40,23 +44,51 @@ def _deployments_path(data_dir: Path) -> Path:
     type=click.IntRange(1, 2**53 - 1),
     help="Chain id of a NEW chain (ignored once the chain exists).",
 )
+@click.option(
+    "--ready-fd",
+    default=None,
+    type=click.IntRange(0),
+    hidden=True,
+    help="Supervised by `zhenglian serve`: handoff pipe; stop when stdin reaches EOF.",
+)
 def chain_serve(
-    data_dir: Path, host: str, port: int, block_time: float, chain_id: int | None
+    data_dir: Path,
+    host: str,
+    port: int,
+    block_time: float,
+    chain_id: int | None,
+    ready_fd: int | None,
 ) -> None:
     """Run the embedded chain alone and serve Ethereum JSON-RPC."""
     from ledger.client import JsonDeploymentStore, LedgerClient
     from ledger.node.config import DEFAULT_CHAIN_ID
     from ledger.node.server import ANCHORER_KEY, VALIDATOR_KEY, EmbeddedNode, load_node_key
+    from zhenglian.chain_process import CHAIN_LOCK_WAIT, ChainHandoff, watch_parent, write_handoff
 
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        if not stopping:  # once: a second signal must not interrupt the clean close
+            stopping = True
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    supervised = ready_fd is not None
+    if supervised:
+        watch_parent()
     try:
         node = EmbeddedNode(
             data_dir,
             block_time=block_time,
             chain_id=chain_id or DEFAULT_CHAIN_ID,
             progress=_verify_progress(),
+            lock_wait=CHAIN_LOCK_WAIT if supervised else 0.0,
         )
     except LedgerError as exc:
         fail(str(exc))
+    except KeyboardInterrupt:
+        sys.exit(EXIT_STOPPED)
     try:
         running = node.start(host, port)
         anchorer = load_node_key(data_dir, ANCHORER_KEY)
@@ -67,15 +99,28 @@ def chain_serve(
             admin=validator.public_key.to_checksum_address(),
             anchorer=anchorer.public_key.to_checksum_address(),
         )
-    except LedgerError as exc:
+        click.echo(
+            f"chain {node.chain.chain_id} head #{node.chain.head().block_number} "
+            f"LogAnchor {to_checksum_address(deployment.address)}"
+        )
+        click.echo(f"JSON-RPC on {running.url}  (Ctrl-C to stop)", err=False)
+        if ready_fd is not None:
+            write_handoff(
+                ready_fd,
+                ChainHandoff(
+                    url=running.url,
+                    chain_id=node.chain.chain_id,
+                    validators=tuple(node.chain.validators),
+                    contract=deployment.address,
+                    anchorer_key=anchorer.to_bytes(),
+                ),
+            )
+    except (LedgerError, OSError) as exc:
         node.close()
         fail(str(exc))
-    click.echo(
-        f"chain {node.chain.chain_id} head #{node.chain.head().block_number} "
-        f"LogAnchor {to_checksum_address(deployment.address)}"
-    )
-    click.echo(f"JSON-RPC on {running.url}  (Ctrl-C to stop)", err=False)
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    except KeyboardInterrupt:
+        node.close()
+        sys.exit(EXIT_STOPPED)
     node.wait()
 
 

@@ -7,12 +7,14 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import click
-import httpx
 
 from zhenglian.common import EXIT_BAD_INPUT, fail
+
+if TYPE_CHECKING:
+    import httpx
 
 #: Bytes per upload chunk.
 UPLOAD_CHUNK = 1024 * 1024
@@ -86,6 +88,8 @@ def deposit(
     output: Path | None,
 ) -> None:
     """Deposit FILE; print the document record (JSON)."""
+    import httpx  # here: the server's processes, which load every command, never need it
+
     if not token:
         fail("a token is required (--token or $ZHENGLIAN_TOKEN)", EXIT_BAD_INPUT)
     try:
