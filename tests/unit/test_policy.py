@@ -85,3 +85,10 @@ def test_rendered_table_lists_every_action_and_role() -> None:
     table = render_markdown()
     assert all(f"`{a.value}`" in table for a in Action)
     assert table.splitlines()[0].count("|") == len(ROLES) + 2
+
+
+def test_docs_show_the_table_as_it_is() -> None:
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "access.md"
+    assert render_markdown() in docs.read_text()
