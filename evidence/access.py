@@ -589,6 +589,17 @@ def _document_relation(session: Session, principal: Principal, record: DocumentR
     return Relation.OTHER
 
 
+@_wrap_errors
+def _code_in_documents(session: Session, code: str) -> bool:
+    """Whether a document already carries ``code`` (deposited before cases were checked,
+    when any text was accepted): a new case never takes such a code, or its participants
+    would see those documents."""
+    found = session.execute(
+        select(documents_table.c.id).where(documents_table.c.case_code == code).limit(1)
+    ).first()
+    return found is not None
+
+
 def _check_title(title: object) -> str:
     if not isinstance(title, str):
         raise InputError("title must be text")
@@ -621,7 +632,7 @@ def create_case(
     assert principal.institution_id is not None and principal.token_id is not None
     for _ in range(CASE_CODE_ATTEMPTS):
         code = str(CaseCode.new(case_type, now.year))
-        if _get_case(session, code) is None:
+        if _get_case(session, code) is None and not _code_in_documents(session, code):
             break
     else:
         raise DuplicateRecord("no free case code found; try again")
