@@ -1,37 +1,34 @@
-"""Bearer tokens: random, shown once, stored only as their SHA-256; roles bound to institutions."""
+"""Bearer tokens and roles (re-exported from :mod:`evidence.access` and :mod:`evidence.policy`).
+
+Tokens are random (256 bits), shown once, stored only as their SHA-256, bound to one
+institution and one role, revocable, optionally expiring. Who may do what is the table in
+:mod:`evidence.policy`, applied by :func:`evidence.access.authorize`.
+"""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import secrets
-from dataclasses import dataclass
+from evidence.access import (
+    MAX_TOKEN_CHARS,
+    PUBLIC,
+    TOKEN_BYTES,
+    TOKEN_PREFIX,
+    Principal,
+    new_token,
+    token_hash,
+)
+from evidence.policy import INSTITUTION_TYPE_OF_ROLE, Role
 
-#: Prefix that makes a Zhenglian token recognisable (e.g. by secret scanners).
-TOKEN_PREFIX = "zl_"
-#: Random bytes in a token (256 bits).
-TOKEN_BYTES = 32
-#: Longest Authorization header value accepted.
-MAX_TOKEN_CHARS = 128
+#: Roles a token can have (``public`` is the caller without one).
+ROLES = tuple(r.value for r in INSTITUTION_TYPE_OF_ROLE)
 
-ROLES = ("admin", "notary", "forensic", "legal_aid", "court", "lawyer")
-#: Roles that deposit documents, and the document kind each deposits by default.
-DEPOSITING_ROLES = frozenset({"notary", "forensic", "legal_aid"})
-#: Roles that see every document's status and receipt (courts weigh evidence of all parties).
-READ_ALL_ROLES = frozenset({"admin", "court"})
-
-
-@dataclass(frozen=True)
-class Principal:
-    token_id: str
-    institution: str
-    role: str
-
-
-def new_token() -> str:
-    raw = secrets.token_bytes(TOKEN_BYTES)
-    return TOKEN_PREFIX + base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def token_hash(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
+__all__ = [
+    "MAX_TOKEN_CHARS",
+    "PUBLIC",
+    "ROLES",
+    "TOKEN_BYTES",
+    "TOKEN_PREFIX",
+    "Principal",
+    "Role",
+    "new_token",
+    "token_hash",
+]

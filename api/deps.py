@@ -9,12 +9,14 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.auth import MAX_TOKEN_CHARS, Principal, token_hash
+from api.auth import MAX_TOKEN_CHARS, Principal
 from api.problems import Problem
 from api.settings import Settings
+from evidence.access import authenticate
 from evidence.anchoring import AnchoringWorker
 from evidence.blobstore import BlobStore
-from evidence.repository import Database, find_token_by_hash
+from evidence.errors import Unauthenticated
+from evidence.repository import Database
 from evidence.service import DepositService
 from ledger.anchor_proof import ChainTrust
 from ledger.client import LedgerClient
@@ -50,6 +52,7 @@ def get_principal(
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
+    """The caller of a route that needs a token: 401 (problem+json) without a valid one."""
     header = request.headers.get("authorization", "")
     if (
         credentials is None
@@ -58,14 +61,11 @@ def get_principal(
     ):
         raise Problem(401, "Unauthorized", "a bearer token is required", _UNAUTHORIZED)
     token = credentials.credentials.strip()
-    with services.database.session() as session:
-        record = find_token_by_hash(session, token_hash(token))
-    now = datetime.now(UTC)
-    if record is None or record.revoked_at is not None:
-        raise Problem(401, "Unauthorized", "unknown or revoked token", _UNAUTHORIZED)
-    if record.expires_at is not None and record.expires_at <= now:
-        raise Problem(401, "Unauthorized", "token expired", _UNAUTHORIZED)
-    return Principal(token_id=record.id, institution=record.institution, role=record.role)
+    try:
+        with services.database.session() as session:
+            return authenticate(session, token, datetime.now(UTC))
+    except Unauthenticated as exc:
+        raise Problem(401, "Unauthorized", str(exc), _UNAUTHORIZED) from None
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

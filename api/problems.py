@@ -14,7 +14,17 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from evidence.blobstore import BlobTooLarge
-from evidence.errors import EvidenceError, InputError, NotFound, StorageError, TamperingDetected
+from evidence.errors import (
+    DuplicateRecord,
+    EvidenceError,
+    Forbidden,
+    Gone,
+    InputError,
+    NotFound,
+    StorageError,
+    TamperingDetected,
+    Unauthenticated,
+)
 from ledger.errors import LedgerError
 
 log = logging.getLogger(__name__)
@@ -72,12 +82,15 @@ class Problem(Exception):
         title: str,
         detail: str | None = None,
         headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(detail or title)
         self.status = status
         self.title = title
         self.detail = detail
         self.headers = headers
+        self.extra = extra or {}
+        """More members of the problem object (e.g. ``errors``)."""
 
 
 def problem_response(
@@ -101,6 +114,14 @@ def _status_for(exc: EvidenceError) -> tuple[int, str]:
         return 400, "Bad request"
     if isinstance(exc, NotFound):
         return 404, "Not found"
+    if isinstance(exc, Unauthenticated):
+        return 401, "Unauthorized"
+    if isinstance(exc, Forbidden):
+        return 403, "Forbidden"
+    if isinstance(exc, Gone):
+        return 410, "Gone"
+    if isinstance(exc, DuplicateRecord):
+        return 409, "Conflict"
     if isinstance(exc, TamperingDetected):
         return 409, "Stored data altered"
     if isinstance(exc, StorageError):
@@ -158,7 +179,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
-        return problem_response(exc.status, exc.title, exc.detail, exc.headers)
+        return problem_response(exc.status, exc.title, exc.detail, exc.headers, **exc.extra)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -178,7 +199,8 @@ def install(app: FastAPI) -> None:
         status, title = _status_for(exc)
         if status >= 500:
             log.error("%s %s failed: %s", request.method, request.url.path, exc)
-        return problem_response(status, title, str(exc))
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return problem_response(status, title, str(exc), headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

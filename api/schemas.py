@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class AnchorPublic(BaseModel):
@@ -86,3 +86,149 @@ class VerificationPublic(BaseModel):
     seal_kind: Literal["clique", "qbft"] | None = None
     checks: list[CheckPublic] = []
     matches: int = 0
+
+
+# --- Access: institutions, tokens, cases, share codes ---------------------------------------
+
+#: Every JSON request body below refuses unknown fields and is immutable once parsed.
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+
+#: Longest institution name (as in log entries).
+NAME_MAX = 200
+#: Longest case title.
+TITLE_MAX = 500
+#: Longest document id (a UUID).
+ID_MAX = 36
+#: Longest case code as typed (canonical codes are 16 characters).
+CASE_CODE_MAX = 64
+
+InstitutionType = Literal[
+    "notary_office",
+    "forensic_institution",
+    "legal_aid_centre",
+    "court",
+    "law_firm",
+    "justice_bureau",
+]
+TokenRole = Literal["admin", "notary", "forensic", "legal_aid", "court", "lawyer"]
+CaseTypeName = Literal["notary", "forensic", "legal_aid", "arbitration", "litigation"]
+
+
+class InstitutionCreate(BaseModel):
+    model_config = _STRICT
+    name: str = Field(min_length=1, max_length=NAME_MAX)
+    type: InstitutionType
+
+
+class InstitutionPublic(BaseModel):
+    id: str
+    name: str
+    type: str
+    created_at: datetime
+    disabled_at: datetime | None
+
+
+class TokenCreate(BaseModel):
+    model_config = _STRICT
+    institution: str = Field(min_length=1, max_length=NAME_MAX)
+    role: TokenRole
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+class TokenPublic(BaseModel):
+    id: str
+    institution: str
+    role: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenIssued(TokenPublic):
+    token: str = Field(description="the bearer token: shown this once, stored only hashed")
+
+
+class CaseCreate(BaseModel):
+    model_config = _STRICT
+    type: CaseTypeName
+    title: str = Field(min_length=1, max_length=TITLE_MAX)
+
+
+class ParticipantCreate(BaseModel):
+    model_config = _STRICT
+    institution: str = Field(min_length=1, max_length=NAME_MAX)
+
+
+class ParticipantPublic(BaseModel):
+    institution: str
+    type: str
+    added_at: datetime
+
+
+class DocumentSummary(BaseModel):
+    id: str
+    sha256: str
+    size: int
+    kind: str
+    title: str
+    institution: str
+    filename: str | None
+    deposited_at: datetime
+    leaf_index: int
+
+
+class CasePublic(BaseModel):
+    code: str
+    type: str
+    title: str
+    institution: str
+    created_at: datetime
+    relation: Literal["own", "participant"]
+    participants: list[ParticipantPublic]
+    documents: list[DocumentSummary]
+    verify_url: str
+
+
+class PublicCaseView(BaseModel):
+    """What a case's QR code shows anyone: nothing confidential."""
+
+    code: str
+    type: str
+    institution: str
+    created_at: datetime
+    documents: int
+    anchored: int
+    detail: str = (
+        "the case exists; verify a document of it by uploading it (or its SHA-256) to /v1/verify"
+    )
+
+
+class ShareCreate(BaseModel):
+    model_config = _STRICT
+    document_id: str | None = Field(default=None, min_length=1, max_length=ID_MAX)
+    case_code: str | None = Field(default=None, min_length=1, max_length=CASE_CODE_MAX)
+    recipient: str = Field(min_length=1, max_length=NAME_MAX)
+    expires_in: int = Field(
+        default=7 * 86400, ge=60, le=90 * 86400, description="seconds until the code expires"
+    )
+    max_uses: int = Field(default=1, ge=1, le=1000, description="originals it may fetch")
+
+
+class SharePublic(BaseModel):
+    id: str
+    document_id: str | None
+    case_code: str | None
+    recipient: str
+    created_at: datetime
+    expires_at: datetime
+    max_uses: int
+    uses: int
+    revoked: bool
+
+
+class ShareIssued(SharePublic):
+    code: str = Field(description="the share code (证据提取码): shown this once, stored hashed")
+
+
+class ShareView(SharePublic):
+    documents: list[DocumentSummary]

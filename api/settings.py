@@ -15,6 +15,7 @@
 | ZHENGLIAN_MAX_UPLOAD_BYTES | 4 GiB | largest document accepted |
 | ZHENGLIAN_ANCHOR_BATCH | 1000 | anchor as soon as this many deposits wait ... |
 | ZHENGLIAN_ANCHOR_INTERVAL | 1.0 | ... or this many seconds after the oldest waiting one |
+| ZHENGLIAN_PUBLIC_URL | http://127.0.0.1:8000 | this server's public base URL (QR codes) |
 """
 
 from __future__ import annotations
@@ -50,6 +51,17 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=DEFAULT_MAX_UPLOAD_BYTES, ge=0, le=2**40)
     anchor_batch: int = Field(default=1000, ge=1, le=1_000_000)
     anchor_interval: float = Field(default=1.0, gt=0, le=3600)
+
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        max_length=200,
+        pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+        description="base URL that case QR codes point to (no query, no fragment)",
+    )
+
+    def public_case_url(self, code: str) -> str:
+        """The public verification page of a case (what its QR code encodes)."""
+        return f"{self.public_url.rstrip('/')}/v1/public/cases/{code}"
 
     def resolved_database_url(self) -> str:
         if self.database_url:

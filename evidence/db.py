@@ -23,7 +23,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     DateTime,
+    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -54,6 +56,8 @@ __all__ = [
     "HASH_BYTES",
     "MAX_CASE_CODE_CHARS",
     "MAX_ID_CHARS",
+    "MAX_INSTITUTION_NAME_CHARS",
+    "MAX_INSTITUTION_TYPE_CHARS",
     "MAX_KIND_CHARS",
     "MAX_ROLE_CHARS",
     "MIGRATIONS_DIR",
@@ -66,20 +70,28 @@ __all__ = [
     "AnchorStatus",
     "ApiToken",
     "Base",
+    "Case",
+    "CaseParticipant",
     "Database",
     "Document",
+    "Institution",
     "LogNode",
     "LogState",
+    "ShareCodeRow",
     "UTCDateTime",
     "alembic_config",
     "anchors_table",
     "api_tokens_table",
+    "case_participants_table",
+    "cases_table",
     "documents_table",
     "head_revision",
+    "institutions_table",
     "log_nodes_table",
     "log_state_table",
     "metadata",
     "open_database",
+    "share_codes_table",
 ]
 
 DATABASE_URL_ENV = "ZHENGLIAN_DATABASE_URL"
@@ -101,7 +113,13 @@ MAX_CASE_CODE_CHARS = 64
 """Longest case code (``evidence.entry.CASE_CODE_RE``)."""
 
 MAX_ROLE_CHARS = 16
-"""Longest token role (``api.auth.ROLES``)."""
+"""Longest token role (``evidence.policy.ROLES``)."""
+
+MAX_INSTITUTION_NAME_CHARS = 200
+"""Longest institution name (``evidence.entry.MAX_INSTITUTION_CHARS``: names go into entries)."""
+
+MAX_INSTITUTION_TYPE_CHARS = 32
+"""Longest institution type (``evidence.policy.INSTITUTION_TYPES``)."""
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 """Milliseconds a SQLite writer waits for another writer (e.g. ``zhenglian tokens`` while
@@ -237,17 +255,102 @@ class Anchor(Base):
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class Institution(Base):
+    """A notary office, forensic institution, legal-aid centre, court, law firm or justice
+    bureau. Its name is what documents and log entries carry; disabling it stops its tokens."""
+
+    __tablename__ = "institutions"
+
+    id: Mapped[str] = mapped_column(String(MAX_ID_CHARS), primary_key=True)
+    name: Mapped[str] = mapped_column(String(MAX_INSTITUTION_NAME_CHARS), nullable=False)
+    type: Mapped[str] = mapped_column(String(MAX_INSTITUTION_TYPE_CHARS), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("name", name="uq_institutions_name"),)
+
+
 class ApiToken(Base):
-    """An API bearer token, stored as its SHA-256 only."""
+    """An API bearer token of one institution and one role, stored as its SHA-256 only."""
 
     __tablename__ = "api_tokens"
 
     id: Mapped[str] = mapped_column(String(MAX_ID_CHARS), primary_key=True)
     token_hash: Mapped[bytes] = mapped_column(_hash(), nullable=False, unique=True)
-    institution: Mapped[str] = mapped_column(Text, nullable=False)
     role: Mapped[str] = mapped_column(String(MAX_ROLE_CHARS), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    institution_id: Mapped[str] = mapped_column(
+        String(MAX_ID_CHARS),
+        ForeignKey("institutions.id", name="fk_api_tokens_institution_id"),
+        nullable=False,
+        index=True,
+    )
+
+
+class Case(Base):
+    """A case (一案一码): its code, type, owning institution; documents refer to the code."""
+
+    __tablename__ = "cases"
+
+    code: Mapped[str] = mapped_column(String(MAX_CASE_CODE_CHARS), primary_key=True)
+    type: Mapped[str] = mapped_column(String(MAX_KIND_CHARS), nullable=False)
+    title: Mapped[str] = mapped_column(Text, nullable=False)
+    institution_id: Mapped[str] = mapped_column(
+        String(MAX_ID_CHARS), ForeignKey("institutions.id"), nullable=False, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    created_by: Mapped[str] = mapped_column(String(MAX_ID_CHARS), nullable=False)
+    """Id of the token that opened the case."""
+
+
+class CaseParticipant(Base):
+    """A law firm or court added to a case by its owner."""
+
+    __tablename__ = "case_participants"
+
+    case_code: Mapped[str] = mapped_column(
+        String(MAX_CASE_CODE_CHARS), ForeignKey("cases.code"), primary_key=True
+    )
+    institution_id: Mapped[str] = mapped_column(
+        String(MAX_ID_CHARS), ForeignKey("institutions.id"), primary_key=True, index=True
+    )
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    added_by: Mapped[str] = mapped_column(String(MAX_ID_CHARS), nullable=False)
+
+
+class ShareCodeRow(Base):
+    """A share code (证据提取码), stored as its hash: one document or case, one recipient."""
+
+    __tablename__ = "share_codes"
+    __table_args__ = (
+        CheckConstraint(
+            "(document_id IS NULL) <> (case_code IS NULL)", name="ck_share_codes_one_object"
+        ),
+        CheckConstraint("uses >= 0 AND uses <= max_uses", name="ck_share_codes_uses"),
+    )
+
+    id: Mapped[str] = mapped_column(String(MAX_ID_CHARS), primary_key=True)
+    code_hash: Mapped[bytes] = mapped_column(_hash(), nullable=False, unique=True)
+    document_id: Mapped[str | None] = mapped_column(
+        String(MAX_ID_CHARS), ForeignKey("documents.id")
+    )
+    case_code: Mapped[str | None] = mapped_column(
+        String(MAX_CASE_CODE_CHARS), ForeignKey("cases.code")
+    )
+    institution_id: Mapped[str] = mapped_column(
+        String(MAX_ID_CHARS), ForeignKey("institutions.id"), nullable=False
+    )
+    """The institution that shared."""
+    recipient_id: Mapped[str] = mapped_column(
+        String(MAX_ID_CHARS), ForeignKey("institutions.id"), nullable=False, index=True
+    )
+    created_by: Mapped[str] = mapped_column(String(MAX_ID_CHARS), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    max_uses: Mapped[int] = mapped_column(Integer, nullable=False)
+    uses: Mapped[int] = mapped_column(Integer, nullable=False)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
@@ -257,6 +360,10 @@ log_nodes_table = cast(Table, LogNode.__table__)
 documents_table = cast(Table, Document.__table__)
 anchors_table = cast(Table, Anchor.__table__)
 api_tokens_table = cast(Table, ApiToken.__table__)
+institutions_table = cast(Table, Institution.__table__)
+cases_table = cast(Table, Case.__table__)
+case_participants_table = cast(Table, CaseParticipant.__table__)
+share_codes_table = cast(Table, ShareCodeRow.__table__)
 
 
 # --- Migrations ---------------------------------------------------------------------------

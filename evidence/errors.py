@@ -25,3 +25,17 @@ class TamperingDetected(EvidenceError):
 
 class DuplicateRecord(StorageError):
     """A row with the same unique key (id, leaf index, tree size, token hash) is stored."""
+
+
+class Unauthenticated(EvidenceError):
+    """No valid credentials: an unknown, forged, revoked or expired token, or a disabled
+    institution's (HTTP 401)."""
+
+
+class Forbidden(EvidenceError):
+    """The caller is known and may see the object, but not do this to it (HTTP 403)."""
+
+
+class Gone(EvidenceError):
+    """The object existed but may no longer be used: a share code revoked, expired or used up
+    (HTTP 410)."""

@@ -1,4 +1,6 @@
-"""Metadata queries: the SQL Merkle node store, documents, anchors and API tokens.
+"""Metadata queries: the SQL Merkle node store, documents and anchors.
+
+Institutions, tokens, cases and share codes are in :mod:`evidence.access`.
 
 Every function takes the caller's ``Session`` and never commits, so a batch of deposits and
 the log nodes they add commit in one transaction (see ``evidence.service``). Records come
@@ -36,7 +38,6 @@ from evidence.db import (
     MAX_CASE_CODE_CHARS,
     MAX_ID_CHARS,
     MAX_KIND_CHARS,
-    MAX_ROLE_CHARS,
     AnchorStatus,
     Database,
     anchors_table,
@@ -61,25 +62,20 @@ __all__ = [
     "DocumentRecord",
     "NewDocument",
     "SqlNodeStore",
-    "TokenRecord",
     "add_documents",
-    "add_token",
     "anchor_covering",
     "confirm_anchor",
     "digest_query",
     "discard_anchor",
     "find_by_sha256",
-    "find_token_by_hash",
     "forget_cached_nodes",
     "get_document",
     "get_document_by_leaf",
     "latest_confirmed_anchor",
-    "list_tokens",
     "metadata",
     "open_database",
     "pending_anchor",
     "record_anchor_submitted",
-    "revoke_token",
 ]
 
 # Older names of the tables (now defined by the models in evidence.db).
@@ -689,92 +685,5 @@ def discard_anchor(session: Session, *, tree_size: int) -> bool:
             anchors_table.c.tree_size == tree_size,
             anchors_table.c.status == AnchorStatus.SUBMITTED.value,
         )
-    )
-    return _rowcount(done) == 1
-
-
-# --- API tokens -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class TokenRecord:
-    id: str
-    token_hash: bytes
-    """SHA-256 of the bearer token (the token itself is never stored)."""
-    institution: str
-    role: str
-    created_at: datetime
-    expires_at: datetime | None
-    revoked_at: datetime | None
-
-
-def _token(row: Any) -> TokenRecord:
-    m = dict(row._mapping)
-    m["token_hash"] = _bytes(m["token_hash"])
-    return TokenRecord(**m)
-
-
-@_wrap_errors
-def add_token(
-    session: Session,
-    *,
-    id: str,
-    token_hash: bytes,
-    institution: str,
-    role: str,
-    created_at: datetime,
-    expires_at: datetime | None = None,
-) -> TokenRecord:
-    """Store a token by its hash. DuplicateRecord if the id or the hash is already stored."""
-    _check_text(id, "token id", MAX_ID_CHARS)
-    _check_hash(token_hash, "token_hash")
-    _check_text(institution, "institution", None)
-    _check_text(role, "role", MAX_ROLE_CHARS)
-    _check_time(created_at, "created_at")
-    _check_time(expires_at, "expires_at", optional=True)
-    record = TokenRecord(
-        id=id,
-        token_hash=token_hash,
-        institution=institution,
-        role=role,
-        created_at=created_at.astimezone(UTC),
-        expires_at=expires_at.astimezone(UTC) if expires_at else None,
-        revoked_at=None,
-    )
-    session.execute(
-        insert(api_tokens_table).values(
-            {f.name: getattr(record, f.name) for f in fields(TokenRecord)}
-        )
-    )
-    return record
-
-
-@_wrap_errors
-def find_token_by_hash(session: Session, token_hash: bytes) -> TokenRecord | None:
-    if type(token_hash) is not bytes or len(token_hash) != HASH_BYTES:
-        return None
-    row = session.execute(
-        select(api_tokens_table).where(api_tokens_table.c.token_hash == token_hash)
-    ).first()
-    return _token(row) if row else None
-
-
-@_wrap_errors
-def list_tokens(session: Session) -> list[TokenRecord]:
-    """Every token (revoked and expired included), oldest first."""
-    query = select(api_tokens_table).order_by(api_tokens_table.c.created_at, api_tokens_table.c.id)
-    return [_token(row) for row in session.execute(query)]
-
-
-@_wrap_errors
-def revoke_token(session: Session, token_id: str, when: datetime) -> bool:
-    """Revoke an active token; False if there is no such token or it was already revoked."""
-    _check_time(when, "when")
-    if not isinstance(token_id, str) or len(token_id) > MAX_ID_CHARS:
-        return False
-    done = session.execute(
-        update(api_tokens_table)
-        .where(api_tokens_table.c.id == token_id, api_tokens_table.c.revoked_at.is_(None))
-        .values(revoked_at=when)
     )
     return _rowcount(done) == 1

@@ -13,6 +13,7 @@ import click
 from zhenglian.commands.chain import chain
 from zhenglian.commands.deposit import deposit
 from zhenglian.commands.digest import digest
+from zhenglian.commands.institutions import institutions
 from zhenglian.commands.ledger import ledger
 from zhenglian.commands.serve import serve
 from zhenglian.commands.tokens import tokens
@@ -29,7 +30,7 @@ def main(verbose: bool) -> None:
     )
 
 
-for command in (serve, chain, ledger, tokens, digest, deposit, verify):
+for command in (serve, chain, ledger, institutions, tokens, digest, deposit, verify):
     main.add_command(command)
 
 

@@ -31,3 +31,11 @@ def data_dir_option(fn: Any) -> Any:
         show_default=f"${DATA_DIR_ENV} or ./{DEFAULT_DATA_DIR}",
         help="Directory holding the chain, keys and records.",
     )(fn)
+
+
+def open_database_of(data_dir: Path) -> Any:
+    """The metadata database of a data directory (migrated), as ``zhenglian serve`` opens it."""
+    from api.settings import Settings
+    from zhenglian.runtime import open_metadata
+
+    return open_metadata(Settings(data_dir=data_dir))

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import itertools
+import re
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
-from api.auth import DEPOSITING_ROLES, READ_ALL_ROLES, Principal
+from api.auth import Principal
 from api.deps import PrincipalDep, Services, ServicesDep
 from api.problems import Problem
 from api.schemas import DocumentPublic, PendingReceipt
 from api.uploads import multipart_schema, stream_upload, upload_text
+from evidence import access
 from evidence.entry import KINDS
+from evidence.originals import checked_original
+from evidence.policy import Action
 from evidence.receipts import document_view, receipt_for
-from evidence.repository import DocumentRecord, get_document
+from evidence.repository import DocumentRecord
 from evidence.service import Depositor, DepositRequest
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
@@ -45,8 +51,7 @@ async def deposit_document(
     request: Request, principal: PrincipalDep, services: ServicesDep
 ) -> JSONResponse:
     """Deposit a document: durable (blob, log entry, metadata) before this answers 201."""
-    if principal.role not in DEPOSITING_ROLES:
-        raise Problem(403, "Forbidden", f"role {principal.role!r} does not deposit documents")
+    access.require_role(principal, Action.DEPOSIT)
     upload = await stream_upload(
         request,
         services.settings.max_upload_bytes,
@@ -62,12 +67,16 @@ async def deposit_document(
             "Forbidden",
             f"kind must be {ROLE_KIND[principal.role]!r} or 'other' for role {principal.role!r}",
         )
+    case_code = await run_in_threadpool(
+        _deposit_case, services, principal, upload_text(upload, "case_code", required=False)
+    )
     req = DepositRequest(
         kind=kind,
         title=upload_text(upload, "title") or "",
-        case_code=upload_text(upload, "case_code", required=False) or None,
+        case_code=case_code,
         filename=upload.filename,
     )
+    assert principal.token_id and principal.institution
     depositor = Depositor(principal.token_id, principal.institution, principal.role)
     # Hashed and stored in one pass as the body arrives (the worker thread pulls it).
     record = await run_in_threadpool(services.deposits.deposit, upload.chunks(), req, depositor)
@@ -81,15 +90,18 @@ def _view(services: Services, record: DocumentRecord) -> DocumentPublic:
         return DocumentPublic(**document_view(session, record, services.chain_info))
 
 
-def _visible(services: Services, principal: Principal, document_id: str) -> DocumentRecord:
-    """The document if the caller may see it; 404 alike for absent and forbidden."""
+def _deposit_case(services: Services, principal: Principal, case_code: str | None) -> str | None:
+    """The canonical code of the case deposited into, if the caller may deposit there."""
     with services.database.session() as session:
-        record = get_document(session, document_id)
-    if record is None or not (
-        principal.role in READ_ALL_ROLES or record.institution == principal.institution
-    ):
-        raise Problem(404, "Not found", "no such document")
-    return record
+        return access.check_deposit(session, principal, case_code or None)
+
+
+def _visible(
+    services: Services, principal: Principal, document_id: str, action: Action
+) -> DocumentRecord:
+    """The document if the caller may do ``action`` to it; 404 alike for absent and hidden."""
+    with services.database.session() as session:
+        return access.visible_document(session, principal, document_id, action)
 
 
 @router.get("/{document_id}", response_model=DocumentPublic, responses={401: {}, 404: {}})
@@ -97,7 +109,7 @@ def get_document_status(
     document_id: str, principal: PrincipalDep, services: ServicesDep
 ) -> DocumentPublic:
     """A document's metadata and whether its log entry is anchored yet."""
-    return _view(services, _visible(services, principal, document_id))
+    return _view(services, _visible(services, principal, document_id, Action.DOCUMENT_READ))
 
 
 @router.get(
@@ -106,9 +118,65 @@ def get_document_status(
 )
 def get_receipt(document_id: str, principal: PrincipalDep, services: ServicesDep) -> Any:
     """The document's receipt; 202 while its entry is not anchored yet."""
-    record = _visible(services, principal, document_id)
+    record = _visible(services, principal, document_id, Action.DOCUMENT_READ)
     with services.database.session() as session:
         receipt = receipt_for(session, record)
     if receipt is None:
         return JSONResponse(PendingReceipt(id=record.id).model_dump(), status_code=202)
     return JSONResponse(receipt.to_json())
+
+
+#: Characters kept in the plain ``filename=`` of Content-Disposition (the rest become ``_``;
+#: the exact name travels in ``filename*``, RFC 6266 / RFC 5987).
+_SAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def content_disposition(record: DocumentRecord) -> str:
+    name = record.filename or f"{record.id}.bin"
+    plain = _SAFE_FILENAME.sub("_", name)[:100] or "document"
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+async def stream_original(services: Services, record: DocumentRecord) -> StreamingResponse:
+    """The original, re-hashed while streamed (:mod:`evidence.originals`).
+
+    The first chunk is read before the answer starts, so a missing or (small) altered
+    original is an error response; a larger altered one is cut off before its last chunk.
+    """
+    chunks = checked_original(services.blobs, record)
+    first = await run_in_threadpool(next, chunks, None)
+    body = itertools.chain([first] if first is not None else [], chunks)
+    return StreamingResponse(
+        body,
+        media_type="application/octet-stream",
+        headers={
+            "Content-Length": str(record.size),
+            "Content-Disposition": content_disposition(record),
+            "ETag": f'"{record.sha256.hex()}"',
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-store",
+            "Link": f'</v1/documents/{record.id}/receipt>; rel="describedby"; '
+            'type="application/json"',
+        },
+    )
+
+
+@router.get(
+    "/{document_id}/content",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"application/octet-stream": {}}, "description": "the original"},
+        401: {},
+        403: {},
+        404: {},
+        409: {"description": "the stored original was altered"},
+    },
+)
+async def get_content(
+    document_id: str, principal: PrincipalDep, services: ServicesDep
+) -> StreamingResponse:
+    """The original bytes, digest re-checked while streaming; its receipt is linked beside."""
+    record = await run_in_threadpool(
+        _visible, services, principal, document_id, Action.DOCUMENT_CONTENT
+    )
+    return await stream_original(services, record)

@@ -101,8 +101,12 @@ def test_deposit_is_anchored_within_seconds_and_verifies(
     server: ZhenglianServer, notary: dict[str, str], tmp_path: Path
 ) -> None:
     content = "遗嘱内容 — testament".encode() * 100
+    case = httpx.post(
+        f"{server.url}/v1/cases", headers=notary, json={"type": "notary", "title": "遗嘱公证"}
+    )
+    assert case.status_code == 201, case.text
     t0 = time.monotonic()
-    r = deposit(server, notary, content, case_code="GY-2026-0001")
+    r = deposit(server, notary, content, case_code=case.json()["code"])
     assert r.status_code == 201, r.text
     doc = r.json()
     assert doc["sha256"] == hashlib.sha256(content).hexdigest()
@@ -263,11 +267,22 @@ def test_bad_input_is_refused_and_stores_nothing(
 def test_other_institutions_do_not_see_documents(
     server: ZhenglianServer, notary: dict[str, str]
 ) -> None:
-    doc = deposit(server, notary, b"private").json()
+    code = httpx.post(
+        f"{server.url}/v1/cases", headers=notary, json={"type": "litigation", "title": "诉前保全"}
+    ).json()["code"]
+    doc = deposit(server, notary, b"private", case_code=code).json()
     other = {"Authorization": f"Bearer {server.token('城西公证处', 'notary')}"}
     court = {"Authorization": f"Bearer {server.token('中级人民法院', 'court')}"}
     assert httpx.get(f"{server.url}/v1/documents/{doc['id']}", headers=other).status_code == 404
     assert httpx.get(f"{server.url}/v1/documents/no-such-id", headers=other).status_code == 404
+    # A court sees a case's documents once the case is shared with it, not before.
+    assert httpx.get(f"{server.url}/v1/documents/{doc['id']}", headers=court).status_code == 404
+    shared = httpx.post(
+        f"{server.url}/v1/cases/{code}/participants",
+        headers=notary,
+        json={"institution": "中级人民法院"},
+    )
+    assert shared.status_code == 201, shared.text
     assert httpx.get(f"{server.url}/v1/documents/{doc['id']}", headers=court).status_code == 200
     lawyer = {"Authorization": f"Bearer {server.token('律师事务所', 'lawyer')}"}
     assert deposit(server, lawyer, b"x").status_code == 403

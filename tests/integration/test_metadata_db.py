@@ -20,6 +20,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from evidence import repository
+from evidence.access import (
+    add_institution,
+    add_token,
+    find_token_by_hash,
+    list_tokens,
+    revoke_token,
+)
 from evidence.db import alembic_config, head_revision, metadata
 from evidence.errors import DuplicateRecord, InputError, NotFound, StorageError
 from evidence.repository import (
@@ -28,22 +35,18 @@ from evidence.repository import (
     NewDocument,
     SqlNodeStore,
     add_documents,
-    add_token,
     anchor_covering,
     confirm_anchor,
     digest_query,
     discard_anchor,
     find_by_sha256,
-    find_token_by_hash,
     forget_cached_nodes,
     get_document,
     get_document_by_leaf,
     latest_confirmed_anchor,
-    list_tokens,
     open_database,
     pending_anchor,
     record_anchor_submitted,
-    revoke_token,
 )
 from ledger.errors import MerkleError
 from ledger.merkle import InMemoryNodeStore, MerkleLog, hash_leaf
@@ -51,7 +54,17 @@ from tests.support.postgres import fresh_database_url, postgres_url  # noqa: F40
 
 pytestmark = pytest.mark.integration
 
-TABLES = {"log_state", "log_nodes", "documents", "anchors", "api_tokens"}
+TABLES = {
+    "log_state",
+    "log_nodes",
+    "documents",
+    "anchors",
+    "api_tokens",
+    "institutions",
+    "cases",
+    "case_participants",
+    "share_codes",
+}
 CST = timezone(timedelta(hours=8))  # China Standard Time
 
 
@@ -222,6 +235,67 @@ def test_upgrade_from_0001_keeps_anchors_and_numbers_them(url: str) -> None:
         database.migrate()
         assert database.current_revision() == head_revision()
         assert _count(database, "anchors") == 3
+    finally:
+        database.dispose()
+
+
+def test_upgrade_from_0002_turns_free_text_institutions_into_institutions(url: str) -> None:
+    from alembic import command
+
+    from evidence.access import authenticate, list_institutions, token_hash
+
+    database = open_database(url, migrate=False)
+    try:
+        database.migrate("0002")
+        old = sa.table(
+            "api_tokens",
+            sa.column("id", sa.String),
+            sa.column("token_hash", sa.LargeBinary),
+            sa.column("institution", sa.Text),
+            sa.column("role", sa.String),
+            sa.column("created_at", sa.DateTime(timezone=True)),
+        )
+        created = datetime(2026, 1, 2, tzinfo=UTC)
+        rows = [
+            ("t1", "notary-token", "城东公证处", "admin"),
+            ("t2", "notary-token-2", "城东公证处", "notary"),
+            ("t3", "lawyer-token", "金杜律师事务所", "lawyer"),
+            ("t4", "court-token", "中级人民法院", "court"),
+        ]
+        with database.engine.begin() as conn:
+            for token_id, token, name, role in rows:
+                conn.execute(
+                    old.insert().values(
+                        id=token_id,
+                        token_hash=token_hash(token),
+                        institution=name,
+                        role=role,
+                        created_at=created,
+                    )
+                )
+        database.migrate()
+        with database.session() as s:
+            found = {i.name: i.type for i in list_institutions(s)}
+            assert found == {
+                "城东公证处": "notary_office",  # notary wins over admin
+                "金杜律师事务所": "law_firm",
+                "中级人民法院": "court",
+            }
+            lawyer = authenticate(s, "lawyer-token")
+            assert (lawyer.role, lawyer.institution, lawyer.institution_type) == (
+                "lawyer",
+                "金杜律师事务所",
+                "law_firm",
+            )
+            assert authenticate(s, "notary-token").institution == "城东公证处"
+            assert {t.id: t.institution for t in list_tokens(s)}["t4"] == "中级人民法院"
+        with database.engine.begin() as conn:  # and back: the names return to the tokens
+            command.downgrade(alembic_config(conn), "0002")
+        with database.engine.connect() as conn:
+            names = dict(conn.execute(sa.text("SELECT id, institution FROM api_tokens")).all())
+        assert names == {r[0]: r[2] for r in rows}
+        database.migrate()
+        assert _count(database, "institutions") == 3
     finally:
         database.dispose()
 
@@ -648,11 +722,18 @@ def test_anchor_lifecycle_and_which_anchor_covers_a_leaf(db: Database) -> None:
 def test_tokens(db: Database) -> None:
     now = datetime(2026, 6, 1, 9, 0, tzinfo=CST)
     with db.session() as s:
+        court = add_institution(s, name="朝阳区人民法院", type="court", now=now)
+        firm = add_institution(s, name="律所", type="law_firm", now=now)
+        with pytest.raises(DuplicateRecord):
+            add_institution(s, name="律所", type="law_firm", now=now)
+        s.rollback()
+        court = add_institution(s, name="朝阳区人民法院", type="court", now=now)
+        firm = add_institution(s, name="律所", type="law_firm", now=now)
         added = add_token(
             s,
             id="t1",
             token_hash=b"\x07" * 32,
-            institution="朝阳区人民法院",
+            institution_id=court.id,
             role="court",
             created_at=now,
             expires_at=now + timedelta(days=30),
@@ -661,7 +742,7 @@ def test_tokens(db: Database) -> None:
             s,
             id="t2",
             token_hash=b"\x08" * 32,
-            institution="律所",
+            institution_id=firm.id,
             role="lawyer",
             created_at=now + timedelta(seconds=1),
         )
@@ -669,13 +750,19 @@ def test_tokens(db: Database) -> None:
     with db.session() as s:
         found = find_token_by_hash(s, b"\x07" * 32)
         assert found == added and found.created_at.tzinfo == UTC
+        assert found.institution == "朝阳区人民法院"
         assert found.expires_at == now + timedelta(days=30)
         assert find_token_by_hash(s, b"\x09" * 32) is None
         assert find_token_by_hash(s, b"short") is None
         assert [t.id for t in list_tokens(s)] == ["t1", "t2"]
         with pytest.raises(DuplicateRecord):
             add_token(
-                s, id="t3", token_hash=b"\x07" * 32, institution="x", role="admin", created_at=now
+                s,
+                id="t3",
+                token_hash=b"\x07" * 32,
+                institution_id=firm.id,
+                role="admin",
+                created_at=now,
             )
         s.rollback()
         assert revoke_token(s, "t1", now + timedelta(hours=1))

@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
 
 from evidence.errors import EvidenceError
-from zhenglian.common import EXIT_BAD_INPUT, data_dir_option, fail
-
-#: Longest institution name (characters).
-MAX_INSTITUTION_CHARS = 200
-
-
-def _database(data_dir: Path):  # type: ignore[no-untyped-def]
-    from api.settings import Settings
-    from zhenglian.runtime import open_metadata
-
-    return open_metadata(Settings(data_dir=data_dir))
+from zhenglian.common import EXIT_BAD_INPUT, data_dir_option, fail, open_database_of
 
 
 @click.group()
@@ -30,7 +19,7 @@ def tokens() -> None:
 
 @tokens.command("create")
 @data_dir_option
-@click.option("--institution", required=True, help="Institution the token acts for.")
+@click.option("--institution", required=True, help="Institution the token acts for (by name).")
 @click.option("--role", required=True, help="admin, notary, forensic, legal_aid, court or lawyer.")
 @click.option(
     "--expires-days",
@@ -38,51 +27,67 @@ def tokens() -> None:
     default=None,
     help="Days until the token expires (default: never).",
 )
-def create(data_dir: Path, institution: str, role: str, expires_days: int | None) -> None:
-    """Create a token; it is printed once, as the last line, and stored only as its hash."""
-    from api.auth import ROLES, new_token, token_hash
-    from evidence.repository import add_token
+@click.option(
+    "--no-create-institution",
+    is_flag=True,
+    help="Fail if the institution does not exist (default: create it, of the role's type).",
+)
+def create(
+    data_dir: Path,
+    institution: str,
+    role: str,
+    expires_days: int | None,
+    no_create_institution: bool,
+) -> None:
+    """Create a token; it is printed once, as the last line, and stored only as its hash.
 
-    institution = institution.strip()
+    A missing institution is created with the type the role belongs to (notary ->
+    notary_office, forensic -> forensic_institution, legal_aid -> legal_aid_centre, court ->
+    court, lawyer -> law_firm, admin -> justice_bureau); an existing one must be of that type.
+    """
+    from api.auth import ROLES
+    from evidence.access import issue_token
+
     if role not in ROLES:
         fail(f"unknown role {role!r}; roles: {', '.join(ROLES)}", EXIT_BAD_INPUT)
-    if not institution or len(institution) > MAX_INSTITUTION_CHARS or not institution.isprintable():
-        fail(f"institution must be 1..{MAX_INSTITUTION_CHARS} printable characters", EXIT_BAD_INPUT)
-    token = new_token()
-    token_id = str(uuid.uuid4())
-    now = datetime.now(UTC)
-    expires = now + timedelta(days=expires_days) if expires_days else None
+    expires = timedelta(days=expires_days) if expires_days else None
     try:
-        database = _database(data_dir)
+        database = open_database_of(data_dir)
         with database.session() as session:
-            add_token(
+            token, record, created = issue_token(
                 session,
-                id=token_id,
-                token_hash=token_hash(token),
                 institution=institution,
                 role=role,
-                created_at=now,
-                expires_at=expires,
+                expires_in=expires,
+                create_institution=not no_create_institution,
             )
             session.commit()
     except EvidenceError as exc:
-        fail(str(exc))
+        fail(str(exc), EXIT_BAD_INPUT if _bad_input(exc) else 1)
     click.echo(
-        f"token {token_id} for {institution} ({role})"
-        + (f", expires {expires:%Y-%m-%d}" if expires else ""),
+        f"token {record.id} for {record.institution} ({role})"
+        + (f", expires {record.expires_at:%Y-%m-%d}" if record.expires_at else ""),
         err=True,
     )
+    if created is not None:
+        click.echo(f"created institution {created.name} ({created.type})", err=True)
     click.echo(token)
+
+
+def _bad_input(exc: EvidenceError) -> bool:
+    from evidence.errors import InputError, NotFound
+
+    return isinstance(exc, InputError | NotFound)
 
 
 @tokens.command("list")
 @data_dir_option
 def list_tokens(data_dir: Path) -> None:
-    """List tokens (never the tokens themselves)."""
-    from evidence.repository import list_tokens as repo_list
+    """List tokens as JSON lines (never the tokens themselves)."""
+    from evidence.access import list_tokens as repo_list
 
     try:
-        database = _database(data_dir)
+        database = open_database_of(data_dir)
         with database.session() as session:
             records = repo_list(session)
     except EvidenceError as exc:
@@ -108,10 +113,10 @@ def list_tokens(data_dir: Path) -> None:
 @click.argument("token_id")
 def revoke(data_dir: Path, token_id: str) -> None:
     """Revoke a token by its id; it stops working at once."""
-    from evidence.repository import revoke_token
+    from evidence.access import revoke_token
 
     try:
-        database = _database(data_dir)
+        database = open_database_of(data_dir)
         with database.session() as session:
             done = revoke_token(session, token_id, datetime.now(UTC))
             session.commit()

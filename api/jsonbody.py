@@ -1,0 +1,87 @@
+"""Reading JSON request bodies within named limits, after authentication.
+
+Routes with a JSON body read it with :func:`read_json` (declaring its schema through
+``openapi_extra``) rather than letting FastAPI parse it first: the size is capped while
+reading, the nesting depth is checked before any parser builds objects, then the strict
+pydantic model (unknown fields refused, every string bounded) is validated.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from fastapi import Request
+from pydantic import BaseModel, ValidationError
+
+from api.problems import Problem
+
+M = TypeVar("M", bound=BaseModel)
+
+MAX_JSON_BODY_BYTES = 16 * 1024
+"""Largest JSON request body (every access request is far smaller)."""
+
+MAX_JSON_DEPTH = 4
+"""Deepest nesting of objects and arrays in a JSON request body (ours are flat: depth 1)."""
+
+_OPEN, _CLOSE, _QUOTE, _BACKSLASH = frozenset(b"[{"), frozenset(b"]}"), ord('"'), ord("\\")
+
+
+def json_depth(body: bytes | bytearray) -> int:
+    """The deepest nesting of ``[``/``{`` in ``body`` (outside strings), without parsing it."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == _BACKSLASH:
+                escaped = True
+            elif byte == _QUOTE:
+                in_string = False
+        elif byte == _QUOTE:
+            in_string = True
+        elif byte in _OPEN:
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in _CLOSE:
+            depth -= 1
+    return deepest
+
+
+async def read_json(request: Request, model: type[M]) -> M:
+    """The body as ``model``: 415 if not JSON, 413 if over :data:`MAX_JSON_BODY_BYTES`,
+    400 if nested deeper than :data:`MAX_JSON_DEPTH` or malformed, 422 if it breaks the model."""
+    if not request.headers.get("content-type", "").startswith("application/json"):
+        raise Problem(415, "Unsupported media type", "send application/json")
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_JSON_BODY_BYTES):
+        raise Problem(413, "Request too large", f"a JSON body is at most {MAX_JSON_BODY_BYTES} B")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_JSON_BODY_BYTES:
+            raise Problem(
+                413, "Request too large", f"a JSON body is at most {MAX_JSON_BODY_BYTES} B"
+            )
+    if json_depth(body) > MAX_JSON_DEPTH:
+        raise Problem(400, "Bad request", f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        return model.model_validate_json(bytes(body))
+    except ValidationError as exc:
+        errors = [
+            {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))}
+            for e in exc.errors()[:20]
+        ]
+        if any(e.get("type") == "json_invalid" for e in exc.errors()):
+            raise Problem(400, "Bad request", "malformed JSON") from None
+        raise Problem(422, "Invalid request", "see errors", extra={"errors": errors}) from None
+
+
+def json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` declaring a JSON body of ``model`` that the route reads itself."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": model.model_json_schema()}},
+        }
+    }

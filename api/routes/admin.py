@@ -1,0 +1,140 @@
+"""Administration (role ``admin`` only): institutions and tokens."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+
+from api.deps import PrincipalDep, ServicesDep
+from api.jsonbody import json_body, read_json
+from api.problems import Problem
+from api.schemas import (
+    InstitutionCreate,
+    InstitutionPublic,
+    TokenCreate,
+    TokenIssued,
+    TokenPublic,
+)
+from evidence import access
+from evidence.policy import Action, Relation
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {401: {}, 403: {}}
+
+
+def administrator(principal: PrincipalDep) -> access.Principal:
+    """The caller, if the policy lets it administer."""
+    access.authorize(principal, Action.ADMINISTER, Relation.NONE)
+    return principal
+
+
+AdminDep = Annotated[access.Principal, Depends(administrator)]
+
+
+def _institution(r: access.InstitutionRecord) -> InstitutionPublic:
+    return InstitutionPublic(
+        id=r.id, name=r.name, type=r.type, created_at=r.created_at, disabled_at=r.disabled_at
+    )
+
+
+def _token(r: access.TokenRecord) -> TokenPublic:
+    return TokenPublic(
+        id=r.id,
+        institution=r.institution,
+        role=r.role,
+        created_at=r.created_at,
+        expires_at=r.expires_at,
+        revoked_at=r.revoked_at,
+    )
+
+
+@router.post(
+    "/institutions",
+    status_code=201,
+    response_model=InstitutionPublic,
+    openapi_extra=json_body(InstitutionCreate),
+    responses={**_ERRORS, 400: {}, 409: {}, 413: {}, 415: {}, 422: {}},
+)
+async def create_institution(
+    request: Request, admin: AdminDep, services: ServicesDep
+) -> JSONResponse:
+    """Register an institution (name unique)."""
+    body = await read_json(request, InstitutionCreate)
+
+    def work() -> InstitutionPublic:
+        with services.database.session() as session:
+            made = access.add_institution(session, name=body.name, type=body.type)
+            session.commit()
+        return _institution(made)
+
+    return JSONResponse((await run_in_threadpool(work)).model_dump(mode="json"), status_code=201)
+
+
+@router.get("/institutions", response_model=list[InstitutionPublic], responses=_ERRORS)
+def list_institutions(admin: AdminDep, services: ServicesDep) -> list[InstitutionPublic]:
+    with services.database.session() as session:
+        return [_institution(r) for r in access.list_institutions(session)]
+
+
+@router.post(
+    "/institutions/{institution_id}/disable",
+    status_code=204,
+    response_class=Response,
+    responses={**_ERRORS, 404: {}},
+)
+def disable_institution(institution_id: str, admin: AdminDep, services: ServicesDep) -> Response:
+    """Disable an institution: every token of it is refused (401) from now on."""
+    with services.database.session() as session:
+        done = access.disable_institution(session, institution_id, datetime.now(UTC))
+        session.commit()
+    if not done:
+        raise Problem(404, "Not found", "no enabled institution with this id")
+    return Response(status_code=204)
+
+
+@router.post(
+    "/tokens",
+    status_code=201,
+    response_model=TokenIssued,
+    openapi_extra=json_body(TokenCreate),
+    responses={**_ERRORS, 400: {}, 404: {}, 413: {}, 415: {}, 422: {}},
+)
+async def create_token(request: Request, admin: AdminDep, services: ServicesDep) -> JSONResponse:
+    """Issue a token for an existing institution of the role's type; shown once."""
+    body = await read_json(request, TokenCreate)
+
+    def work() -> TokenIssued:
+        expires = timedelta(days=body.expires_in_days) if body.expires_in_days else None
+        with services.database.session() as session:
+            token, record, _ = access.issue_token(
+                session, institution=body.institution, role=body.role, expires_in=expires
+            )
+            session.commit()
+        return TokenIssued(token=token, **_token(record).model_dump())
+
+    return JSONResponse((await run_in_threadpool(work)).model_dump(mode="json"), status_code=201)
+
+
+@router.get("/tokens", response_model=list[TokenPublic], responses=_ERRORS)
+def list_tokens(admin: AdminDep, services: ServicesDep) -> list[TokenPublic]:
+    """Every token (never the tokens themselves)."""
+    with services.database.session() as session:
+        return [_token(r) for r in access.list_tokens(session)]
+
+
+@router.delete(
+    "/tokens/{token_id}", status_code=204, response_class=Response, responses={**_ERRORS, 404: {}}
+)
+def revoke_token(token_id: str, admin: AdminDep, services: ServicesDep) -> Response:
+    """Revoke a token: refused (401) from now on."""
+    with services.database.session() as session:
+        done = access.revoke_token(session, token_id, datetime.now(UTC))
+        session.commit()
+    if not done:
+        raise Problem(404, "Not found", "no active token with this id")
+    return Response(status_code=204)

@@ -1,0 +1,203 @@
+"""Cases (一案一码): open, share with law firms and courts, list, QR codes, public page."""
+
+from __future__ import annotations
+
+import html
+import io
+from typing import Any
+
+import segno
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from api.deps import PrincipalDep, Services, ServicesDep
+from api.jsonbody import json_body, read_json
+from api.schemas import (
+    CaseCreate,
+    CasePublic,
+    DocumentSummary,
+    ParticipantCreate,
+    ParticipantPublic,
+    PublicCaseView,
+)
+from evidence import access
+from evidence.policy import Action
+from evidence.repository import DocumentRecord
+
+router = APIRouter(prefix="/v1", tags=["cases"])
+
+#: Pixels per QR module in the PNG, and quiet-zone modules around the code.
+QR_SCALE = 8
+QR_BORDER = 4
+#: Error correction level: M restores up to 15 % of a damaged or smudged print.
+QR_ERROR = "m"
+
+_DENIED: dict[int | str, dict[str, Any]] = {400: {}, 401: {}, 403: {}, 404: {}}
+
+
+def summary(record: DocumentRecord) -> DocumentSummary:
+    return DocumentSummary(
+        id=record.id,
+        sha256=record.sha256.hex(),
+        size=record.size,
+        kind=record.kind,
+        title=record.title,
+        institution=record.institution,
+        filename=record.filename,
+        deposited_at=record.deposited_at,
+        leaf_index=record.leaf_index,
+    )
+
+
+def _case_public(services: Services, view: access.CaseView) -> CasePublic:
+    case = view.case
+    return CasePublic(
+        code=case.code,
+        type=case.type,
+        title=case.title,
+        institution=case.institution,
+        created_at=case.created_at,
+        relation="own" if view.relation.value == "own" else "participant",
+        participants=[
+            ParticipantPublic(institution=p.institution, type=p.type, added_at=p.added_at)
+            for p in view.participants
+        ],
+        documents=[summary(d) for d in view.documents],
+        verify_url=services.settings.public_case_url(case.code),
+    )
+
+
+@router.post(
+    "/cases",
+    status_code=201,
+    response_model=CasePublic,
+    openapi_extra=json_body(CaseCreate),
+    responses={**_DENIED, 413: {}, 415: {}, 422: {}},
+)
+async def create_case(
+    request: Request, principal: PrincipalDep, services: ServicesDep
+) -> JSONResponse:
+    """Open a case owned by the caller's institution; the answer carries its new code."""
+    access.require_role(principal, Action.CASE_CREATE)
+    body = await read_json(request, CaseCreate)
+
+    def work() -> CasePublic:
+        with services.database.session() as session:
+            case = access.create_case(session, principal, case_type=body.type, title=body.title)
+            session.commit()
+            return _case_public(services, access.read_case(session, principal, case.code))
+
+    created = await run_in_threadpool(work)
+    return JSONResponse(created.model_dump(mode="json"), status_code=201)
+
+
+@router.get("/cases/{code}", response_model=CasePublic, responses=_DENIED)
+def read_case(code: str, principal: PrincipalDep, services: ServicesDep) -> CasePublic:
+    """The case, its participants and the documents in it the caller may see."""
+    with services.database.session() as session:
+        return _case_public(services, access.read_case(session, principal, code))
+
+
+@router.post(
+    "/cases/{code}/participants",
+    status_code=201,
+    response_model=ParticipantPublic,
+    openapi_extra=json_body(ParticipantCreate),
+    responses={**_DENIED, 409: {}, 413: {}, 415: {}, 422: {}},
+)
+async def add_participant(
+    code: str, request: Request, principal: PrincipalDep, services: ServicesDep
+) -> JSONResponse:
+    """Share the case with a law firm or a court (by the owning institution)."""
+    body = await read_json(request, ParticipantCreate)
+
+    def work() -> ParticipantPublic:
+        with services.database.session() as session:
+            added = access.add_participant(
+                session, principal, code=code, institution=body.institution
+            )
+            session.commit()
+        return ParticipantPublic(
+            institution=added.institution, type=added.type, added_at=added.added_at
+        )
+
+    return JSONResponse((await run_in_threadpool(work)).model_dump(mode="json"), status_code=201)
+
+
+def _qr(services: Services, principal: access.Principal, code: str) -> segno.QRCode:
+    with services.database.session() as session:
+        case = access.case_for_qr(session, principal, code)
+    return segno.make(services.settings.public_case_url(case.code), error=QR_ERROR, micro=False)
+
+
+@router.get(
+    "/cases/{code}/qr.png",
+    responses={**_DENIED, 200: {"content": {"image/png": {}}}},
+    response_class=Response,
+)
+def case_qr_png(code: str, principal: PrincipalDep, services: ServicesDep) -> Response:
+    """QR code (PNG) opening the case's public verification page."""
+    out = io.BytesIO()
+    _qr(services, principal, code).save(out, kind="png", scale=QR_SCALE, border=QR_BORDER)
+    return Response(out.getvalue(), media_type="image/png")
+
+
+@router.get(
+    "/cases/{code}/qr.svg",
+    responses={**_DENIED, 200: {"content": {"image/svg+xml": {}}}},
+    response_class=Response,
+)
+def case_qr_svg(code: str, principal: PrincipalDep, services: ServicesDep) -> Response:
+    """QR code (SVG) opening the case's public verification page."""
+    out = io.BytesIO()
+    _qr(services, principal, code).save(
+        out, kind="svg", scale=QR_SCALE, border=QR_BORDER, xmldecl=True, svgns=True
+    )
+    return Response(out.getvalue(), media_type="image/svg+xml")
+
+
+@router.get(
+    "/public/cases/{code}",
+    response_model=PublicCaseView,
+    responses={400: {}, 404: {}, 200: {"content": {"text/html": {}}}},
+    tags=["verify"],
+)
+def public_case(code: str, request: Request, services: ServicesDep) -> Any:
+    """What a case's QR code opens, for anyone: that the case exists, its type, owning
+    institution, and how many of its documents are deposited and anchored. An HTML page for
+    browsers (``Accept: text/html``), JSON otherwise."""
+    with services.database.session() as session:
+        found = access.public_case(session, code)
+    view = PublicCaseView(
+        code=found.code,
+        type=found.type,
+        institution=found.institution,
+        created_at=found.created_at,
+        documents=found.documents,
+        anchored=found.anchored,
+    )
+    if "text/html" in request.headers.get("accept", ""):
+        return HTMLResponse(_public_page(view))
+    return view
+
+
+def _public_page(view: PublicCaseView) -> str:
+    e = html.escape
+    return f"""<!doctype html>
+<html lang="zh"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>证链 案件 {e(view.code)}</title></head>
+<body>
+<h1>案件 {e(view.code)}</h1>
+<p>此案件码真实有效 (this case code is genuine).</p>
+<table>
+<tr><th>类型 type</th><td>{e(view.type)}</td></tr>
+<tr><th>机构 institution</th><td>{e(view.institution)}</td></tr>
+<tr><th>立案 opened</th><td>{e(view.created_at.strftime("%Y-%m-%d"))}</td></tr>
+<tr><th>存证 documents</th><td>{view.documents}</td></tr>
+<tr><th>已上链 anchored</th><td>{view.anchored}</td></tr>
+</table>
+<p>{e(view.detail)}</p>
+</body></html>
+"""

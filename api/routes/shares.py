@@ -1,0 +1,124 @@
+"""Share codes (证据提取码): one document or case, one named recipient, a count, an expiry."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from api.deps import PrincipalDep, Services, ServicesDep
+from api.jsonbody import json_body, read_json
+from api.routes.cases import summary
+from api.routes.documents import stream_original
+from api.schemas import ShareCreate, ShareIssued, SharePublic, ShareView
+from evidence import access
+from evidence.policy import Action
+from evidence.repository import DocumentRecord
+
+router = APIRouter(prefix="/v1/shares", tags=["shares"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {400: {}, 401: {}, 403: {}, 404: {}, 410: {}}
+
+
+def _public(share: access.ShareRecord) -> dict[str, Any]:
+    return SharePublic(
+        id=share.id,
+        document_id=share.document_id,
+        case_code=share.case_code,
+        recipient=share.recipient,
+        created_at=share.created_at,
+        expires_at=share.expires_at,
+        max_uses=share.max_uses,
+        uses=share.uses,
+        revoked=share.revoked_at is not None,
+    ).model_dump()
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=ShareIssued,
+    openapi_extra=json_body(ShareCreate),
+    responses={**_ERRORS, 413: {}, 415: {}, 422: {}},
+)
+async def create_share(
+    request: Request, principal: PrincipalDep, services: ServicesDep
+) -> JSONResponse:
+    """A share code for one document or case, for the institution named ``recipient``."""
+    access.require_role(principal, Action.SHARE_CREATE)
+    body = await read_json(request, ShareCreate)
+
+    def work() -> ShareIssued:
+        with services.database.session() as session:
+            code, share = access.create_share(
+                session,
+                principal,
+                recipient=body.recipient,
+                expires_in=timedelta(seconds=body.expires_in),
+                max_uses=body.max_uses,
+                document_id=body.document_id,
+                case_code=body.case_code,
+            )
+            session.commit()
+        return ShareIssued(code=str(code), **_public(share))
+
+    issued = await run_in_threadpool(work)
+    return JSONResponse(issued.model_dump(mode="json"), status_code=201)
+
+
+@router.delete("/{code}", status_code=204, response_class=Response, responses=_ERRORS)
+def revoke_share(code: str, principal: PrincipalDep, services: ServicesDep) -> Response:
+    """Revoke a share code (by the institution that created it); it stops working at once."""
+    with services.database.session() as session:
+        access.revoke_share(session, principal, code)
+        session.commit()
+    return Response(status_code=204)
+
+
+@router.get("/{code}", response_model=ShareView, responses=_ERRORS)
+def read_share(code: str, principal: PrincipalDep, services: ServicesDep) -> ShareView:
+    """What the share gives the recipient (does not count as a use)."""
+    with services.database.session() as session:
+        share = access.redeem_share(session, principal, code, consume=False)
+        documents = access.shared_case_documents(session, share)
+    return ShareView(documents=[summary(d) for d in documents], **_public(share))
+
+
+def _redeem(
+    services: Services, principal: access.Principal, code: str, document_id: str | None
+) -> DocumentRecord:
+    with services.database.session() as session:
+        share = access.redeem_share(session, principal, code, consume=False)
+        record = access.shared_document(session, share, document_id)
+        access.redeem_share(session, principal, code, consume=True)
+        session.commit()
+    return record
+
+
+@router.get(
+    "/{code}/content",
+    response_class=StreamingResponse,
+    responses={**_ERRORS, 200: {"content": {"application/octet-stream": {}}}},
+)
+async def shared_content(
+    code: str, principal: PrincipalDep, services: ServicesDep
+) -> StreamingResponse:
+    """The shared document's original (one use of the code)."""
+    record = await run_in_threadpool(_redeem, services, principal, code, None)
+    return await stream_original(services, record)
+
+
+@router.get(
+    "/{code}/documents/{document_id}/content",
+    response_class=StreamingResponse,
+    responses={**_ERRORS, 200: {"content": {"application/octet-stream": {}}}},
+)
+async def shared_case_content(
+    code: str, document_id: str, principal: PrincipalDep, services: ServicesDep
+) -> StreamingResponse:
+    """The original of one document of a shared case (one use of the code)."""
+    record = await run_in_threadpool(_redeem, services, principal, code, document_id)
+    return await stream_original(services, record)

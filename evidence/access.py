@@ -1,0 +1,997 @@
+"""Who may do what, enforced: institutions, tokens, cases (一案一码), share codes (证据提取码).
+
+The policy itself is the pure table in :mod:`evidence.policy`; :func:`authorize` is the one
+place that applies it. Every other function here that acts on a document, case or share
+first works out the caller's :class:`~evidence.policy.Relation` to it and calls
+:func:`authorize`, so a route cannot reach an object without the check. Functions take the
+caller's ``Session`` and never commit (like :mod:`evidence.repository`); records are frozen
+dataclasses; input is checked against named limits (InputError), database errors are
+wrapped (DuplicateRecord, StorageError).
+
+Refusals: :class:`~evidence.errors.Unauthenticated` (401) for a bad token,
+:class:`~evidence.errors.Forbidden` (403) when the caller may see the object but not do
+this, :class:`~evidence.errors.NotFound` (404) — with the very message an absent object
+gets — when the caller may not know it exists, :class:`~evidence.errors.Gone` (410) for a
+share code revoked, expired or used up.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from evidence.casecode import CASE_TYPES, CaseCode
+from evidence.db import (
+    MAX_ID_CHARS,
+    MAX_INSTITUTION_NAME_CHARS,
+    anchors_table,
+    api_tokens_table,
+    case_participants_table,
+    cases_table,
+    documents_table,
+    institutions_table,
+    share_codes_table,
+)
+from evidence.db import AnchorStatus as _AnchorStatus
+from evidence.errors import DuplicateRecord, Forbidden, Gone, InputError, NotFound, Unauthenticated
+from evidence.policy import (
+    CASE_TYPES_OF_ROLE,
+    INSTITUTION_TYPE_OF_ROLE,
+    INSTITUTION_TYPES,
+    PARTICIPANT_INSTITUTION_TYPES,
+    Action,
+    Denial,
+    Relation,
+    Role,
+    decide,
+    denial,
+    may_ever,
+)
+from evidence.repository import (
+    DocumentRecord,
+    _check_hash,
+    _check_text,
+    _check_time,
+    _document,
+    _rowcount,
+    _wrap_errors,
+    get_document,
+)
+from evidence.sharecode import ShareCode
+
+__all__ = [
+    "MAX_CASE_DOCUMENTS",
+    "MAX_CASE_PARTICIPANTS",
+    "MAX_CASE_TITLE_CHARS",
+    "MAX_SHARE_LIFETIME",
+    "MAX_SHARE_USES",
+    "MIN_SHARE_LIFETIME",
+    "PUBLIC",
+    "TOKEN_PREFIX",
+    "CaseRecord",
+    "CaseView",
+    "InstitutionRecord",
+    "ParticipantRecord",
+    "Principal",
+    "PublicCase",
+    "ShareRecord",
+    "TokenRecord",
+    "add_institution",
+    "add_participant",
+    "add_token",
+    "authenticate",
+    "authorize",
+    "case_for_qr",
+    "check_deposit",
+    "create_case",
+    "create_share",
+    "disable_institution",
+    "find_token_by_hash",
+    "get_institution",
+    "issue_token",
+    "list_institutions",
+    "list_tokens",
+    "new_token",
+    "parse_case_code",
+    "public_case",
+    "read_case",
+    "redeem_share",
+    "require_role",
+    "revoke_share",
+    "revoke_token",
+    "shared_case_documents",
+    "shared_document",
+    "token_hash",
+    "visible_document",
+]
+
+TOKEN_PREFIX = "zl_"
+"""Prefix that makes a Zhenglian token recognisable (e.g. by secret scanners)."""
+
+TOKEN_BYTES = 32
+"""Random bytes in a token (256 bits)."""
+
+MAX_TOKEN_CHARS = 128
+"""Longest bearer token looked at."""
+
+MAX_TOKEN_LIFETIME = timedelta(days=3650)
+"""Longest validity a new token can be given."""
+
+MAX_CASE_TITLE_CHARS = 500
+"""Longest case title."""
+
+MAX_CASE_DOCUMENTS = 1000
+"""Most documents one case listing returns (oldest first)."""
+
+MAX_CASE_PARTICIPANTS = 100
+"""Most institutions one case can be shared with."""
+
+CASE_CODE_ATTEMPTS = 8
+"""Fresh random codes tried before giving up (a repeat among 2³⁰ codes is already rare)."""
+
+MIN_SHARE_LIFETIME = timedelta(minutes=1)
+"""Shortest validity of a share code."""
+
+MAX_SHARE_LIFETIME = timedelta(days=90)
+"""Longest validity of a share code."""
+
+MAX_SHARE_USES = 1000
+"""Largest fetch count a share code can allow."""
+
+_NO_DOCUMENT = "no such document"
+_NO_CASE = "no such case"
+_NO_SHARE = "no such share code for your institution"
+
+
+def _values(record: Any) -> dict[str, Any]:
+    return {f.name: getattr(record, f.name) for f in fields(record)}
+
+
+# --- Tokens and identities ----------------------------------------------------------------
+
+
+def new_token() -> str:
+    """A fresh bearer token (shown once; only :func:`token_hash` of it is stored)."""
+    raw = secrets.token_bytes(TOKEN_BYTES)
+    return TOKEN_PREFIX + base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is asking: from the authenticated token (or nobody: :data:`PUBLIC`)."""
+
+    role: Role
+    token_id: str | None = None
+    institution_id: str | None = None
+    institution: str | None = None
+    """The institution's name (what deposits and log entries carry)."""
+    institution_type: str | None = None
+
+
+PUBLIC = Principal(Role.PUBLIC)
+"""The caller without a token."""
+
+
+@dataclass(frozen=True, slots=True)
+class InstitutionRecord:
+    id: str
+    name: str
+    type: str
+    created_at: datetime
+    disabled_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    id: str
+    token_hash: bytes
+    """SHA-256 of the bearer token (the token itself is never stored)."""
+    institution_id: str
+    institution: str
+    role: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+def _check_name(name: object) -> str:
+    if not isinstance(name, str):
+        raise InputError("institution name must be text")
+    name = name.strip()
+    if not name or len(name) > MAX_INSTITUTION_NAME_CHARS or not name.isprintable():
+        raise InputError(
+            f"institution name must be 1..{MAX_INSTITUTION_NAME_CHARS} printable characters"
+        )
+    if '"' in name or "\\" in name:
+        raise InputError("institution name must not contain '\"' or '\\'")
+    return name
+
+
+def _institution(row: Any) -> InstitutionRecord:
+    return InstitutionRecord(**dict(row._mapping))
+
+
+@_wrap_errors
+def add_institution(
+    session: Session, *, name: str, type: str, now: datetime | None = None
+) -> InstitutionRecord:
+    """A new institution. InputError for a bad name or type; DuplicateRecord if the name exists."""
+    name = _check_name(name)
+    if type not in INSTITUTION_TYPES:
+        raise InputError(f"institution type must be one of {', '.join(INSTITUTION_TYPES)}")
+    _check_time(now, "now", optional=True)
+    record = InstitutionRecord(
+        id=str(uuid.uuid4()),
+        name=name,
+        type=type,
+        created_at=(now or datetime.now(UTC)).astimezone(UTC),
+        disabled_at=None,
+    )
+    session.execute(insert(institutions_table).values(**_values(record)))
+    return record
+
+
+@_wrap_errors
+def get_institution(
+    session: Session, *, name: str | None = None, id: str | None = None
+) -> InstitutionRecord | None:
+    """The institution of this name or id (exactly one of them), or None."""
+    c = institutions_table.c
+    if name is not None:
+        if not isinstance(name, str) or len(name.strip()) > MAX_INSTITUTION_NAME_CHARS:
+            return None
+        where = c.name == name.strip()
+    elif id is not None:
+        if not isinstance(id, str) or len(id) > MAX_ID_CHARS:
+            return None
+        where = c.id == id
+    else:
+        raise InputError("give a name or an id")
+    row = session.execute(select(institutions_table).where(where)).first()
+    return _institution(row) if row else None
+
+
+@_wrap_errors
+def list_institutions(session: Session) -> list[InstitutionRecord]:
+    query = select(institutions_table).order_by(institutions_table.c.name)
+    return [_institution(row) for row in session.execute(query)]
+
+
+@_wrap_errors
+def disable_institution(session: Session, institution_id: str, when: datetime) -> bool:
+    """Disable an institution (its tokens stop working); False if absent or already disabled."""
+    _check_time(when, "when")
+    if not isinstance(institution_id, str) or len(institution_id) > MAX_ID_CHARS:
+        return False
+    c = institutions_table.c
+    done = session.execute(
+        update(institutions_table)
+        .where(c.id == institution_id, c.disabled_at.is_(None))
+        .values(disabled_at=when)
+    )
+    return _rowcount(done) == 1
+
+
+_TOKEN_COLUMNS = (
+    api_tokens_table.c.id,
+    api_tokens_table.c.token_hash,
+    api_tokens_table.c.institution_id,
+    institutions_table.c.name.label("institution"),
+    api_tokens_table.c.role,
+    api_tokens_table.c.created_at,
+    api_tokens_table.c.expires_at,
+    api_tokens_table.c.revoked_at,
+)
+_TOKENS = select(*_TOKEN_COLUMNS).join(
+    institutions_table, institutions_table.c.id == api_tokens_table.c.institution_id
+)
+
+
+def _token(row: Any) -> TokenRecord:
+    m = dict(row._mapping)
+    m["token_hash"] = bytes(m["token_hash"])
+    return TokenRecord(**m)
+
+
+@_wrap_errors
+def add_token(
+    session: Session,
+    *,
+    id: str,
+    token_hash: bytes,
+    institution_id: str,
+    role: str,
+    created_at: datetime,
+    expires_at: datetime | None = None,
+) -> TokenRecord:
+    """Store a token by its hash. DuplicateRecord if the id or hash is stored; NotFound if
+    the institution is not."""
+    _check_text(id, "token id", MAX_ID_CHARS)
+    _check_hash(token_hash, "token_hash")
+    if role not in INSTITUTION_TYPE_OF_ROLE:
+        raise InputError(f"role must be one of {', '.join(INSTITUTION_TYPE_OF_ROLE)}")
+    _check_time(created_at, "created_at")
+    _check_time(expires_at, "expires_at", optional=True)
+    institution = get_institution(session, id=institution_id)
+    if institution is None:
+        raise NotFound(f"no institution {institution_id!r}")
+    session.execute(
+        insert(api_tokens_table).values(
+            id=id,
+            token_hash=token_hash,
+            institution_id=institution_id,
+            role=role,
+            created_at=created_at.astimezone(UTC),
+            expires_at=expires_at.astimezone(UTC) if expires_at else None,
+        )
+    )
+    return TokenRecord(
+        id=id,
+        token_hash=token_hash,
+        institution_id=institution_id,
+        institution=institution.name,
+        role=role,
+        created_at=created_at.astimezone(UTC),
+        expires_at=expires_at.astimezone(UTC) if expires_at else None,
+        revoked_at=None,
+    )
+
+
+def issue_token(
+    session: Session,
+    *,
+    institution: str,
+    role: str,
+    expires_in: timedelta | None = None,
+    create_institution: bool = False,
+    now: datetime | None = None,
+) -> tuple[str, TokenRecord, InstitutionRecord | None]:
+    """Make a token for ``role`` at the institution named ``institution``.
+
+    The institution must exist and be of the type the role belongs to
+    (:data:`~evidence.policy.INSTITUTION_TYPE_OF_ROLE`), else InputError/NotFound; with
+    ``create_institution`` a missing one is created with that type (and returned third).
+    Returns the token (shown once), its record and the institution created, if any.
+    """
+    if role not in INSTITUTION_TYPE_OF_ROLE:
+        raise InputError(f"role must be one of {', '.join(INSTITUTION_TYPE_OF_ROLE)}")
+    if expires_in is not None and not timedelta(0) < expires_in <= MAX_TOKEN_LIFETIME:
+        raise InputError(f"a token expires within {MAX_TOKEN_LIFETIME.days} days")
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    name = _check_name(institution)
+    wanted_type = INSTITUTION_TYPE_OF_ROLE[Role(role)]
+    found = get_institution(session, name=name)
+    created = None
+    if found is None:
+        if not create_institution:
+            raise NotFound(f"no institution {name!r}")
+        found = created = add_institution(session, name=name, type=wanted_type, now=now)
+    if found.disabled_at is not None:
+        raise InputError(f"institution {name!r} is disabled")
+    if found.type != wanted_type:
+        raise InputError(f"a {role} token belongs to a {wanted_type}; {name!r} is a {found.type}")
+    token = new_token()
+    record = add_token(
+        session,
+        id=str(uuid.uuid4()),
+        token_hash=token_hash(token),
+        institution_id=found.id,
+        role=role,
+        created_at=now,
+        expires_at=now + expires_in if expires_in else None,
+    )
+    return token, record, created
+
+
+@_wrap_errors
+def find_token_by_hash(session: Session, hashed: bytes) -> TokenRecord | None:
+    if type(hashed) is not bytes or len(hashed) != 32:
+        return None
+    row = session.execute(_TOKENS.where(api_tokens_table.c.token_hash == hashed)).first()
+    return _token(row) if row else None
+
+
+@_wrap_errors
+def list_tokens(session: Session) -> list[TokenRecord]:
+    """Every token (revoked and expired included), oldest first."""
+    query = _TOKENS.order_by(api_tokens_table.c.created_at, api_tokens_table.c.id)
+    return [_token(row) for row in session.execute(query)]
+
+
+@_wrap_errors
+def revoke_token(session: Session, token_id: str, when: datetime) -> bool:
+    """Revoke an active token; False if there is no such token or it was already revoked."""
+    _check_time(when, "when")
+    if not isinstance(token_id, str) or len(token_id) > MAX_ID_CHARS:
+        return False
+    done = session.execute(
+        update(api_tokens_table)
+        .where(api_tokens_table.c.id == token_id, api_tokens_table.c.revoked_at.is_(None))
+        .values(revoked_at=when)
+    )
+    return _rowcount(done) == 1
+
+
+@_wrap_errors
+def authenticate(session: Session, token: str, now: datetime | None = None) -> Principal:
+    """The principal of a bearer token; Unauthenticated if it is unknown, revoked, expired,
+    or its institution is disabled."""
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_CHARS:
+        raise Unauthenticated("unknown or revoked token")
+    now = now or datetime.now(UTC)
+    query = select(
+        api_tokens_table.c.id,
+        api_tokens_table.c.role,
+        api_tokens_table.c.expires_at,
+        api_tokens_table.c.revoked_at,
+        institutions_table.c.id.label("institution_id"),
+        institutions_table.c.name,
+        institutions_table.c.type,
+        institutions_table.c.disabled_at,
+    ).join(institutions_table, institutions_table.c.id == api_tokens_table.c.institution_id)
+    row = session.execute(query.where(api_tokens_table.c.token_hash == token_hash(token))).first()
+    if row is None or row.revoked_at is not None:
+        raise Unauthenticated("unknown or revoked token")
+    if row.expires_at is not None and row.expires_at <= now:
+        raise Unauthenticated("token expired")
+    if row.disabled_at is not None:
+        raise Unauthenticated("the token's institution is disabled")
+    try:
+        role = Role(row.role)
+    except ValueError:
+        raise Unauthenticated("token of an unknown role") from None
+    return Principal(
+        role=role,
+        token_id=row.id,
+        institution_id=row.institution_id,
+        institution=row.name,
+        institution_type=row.type,
+    )
+
+
+# --- The enforcement point ----------------------------------------------------------------
+
+
+def authorize(
+    principal: Principal,
+    action: Action,
+    relation: Relation,
+    *,
+    missing: str = "not found",
+    seeing: Action | None = None,
+) -> None:
+    """Apply :data:`evidence.policy.POLICY`: return if allowed, else raise.
+
+    Forbidden (403) if the caller may see the object (or the action has none), NotFound with
+    ``missing`` — the message an absent object gets — if it may not know it exists.
+    """
+    if decide(principal.role, action, relation):
+        return
+    if denial(principal.role, action, relation, seeing=seeing) is Denial.HIDDEN:
+        raise NotFound(missing)
+    raise Forbidden(f"role {principal.role.value!r} may not {action.value} ({relation.value})")
+
+
+def require_role(principal: Principal, action: Action) -> None:
+    """Forbidden unless the caller's role may do ``action`` at all (before reading a body)."""
+    if not may_ever(principal.role, action):
+        raise Forbidden(f"role {principal.role.value!r} may not {action.value}")
+
+
+# --- Cases -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRecord:
+    code: str
+    type: str
+    title: str
+    institution_id: str
+    institution: str
+    created_at: datetime
+    created_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantRecord:
+    institution_id: str
+    institution: str
+    type: str
+    added_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CaseView:
+    """A case as one caller sees it: only the documents it may read."""
+
+    case: CaseRecord
+    participants: tuple[ParticipantRecord, ...]
+    documents: tuple[DocumentRecord, ...]
+    relation: Relation
+
+
+_CASES = select(
+    cases_table.c.code,
+    cases_table.c.type,
+    cases_table.c.title,
+    cases_table.c.institution_id,
+    institutions_table.c.name.label("institution"),
+    cases_table.c.created_at,
+    cases_table.c.created_by,
+).join(institutions_table, institutions_table.c.id == cases_table.c.institution_id)
+
+
+def parse_case_code(text: str) -> str:
+    """The canonical form of a typed case code; CaseCodeError (InputError) before any lookup."""
+    return str(CaseCode.parse(text))
+
+
+@_wrap_errors
+def _get_case(session: Session, code: str) -> CaseRecord | None:
+    row = session.execute(_CASES.where(cases_table.c.code == code)).first()
+    return CaseRecord(**dict(row._mapping)) if row else None
+
+
+@_wrap_errors
+def _participants(session: Session, code: str) -> list[ParticipantRecord]:
+    c, i = case_participants_table.c, institutions_table.c
+    query = (
+        select(c.institution_id, i.name.label("institution"), i.type, c.added_at)
+        .join(institutions_table, i.id == c.institution_id)
+        .where(c.case_code == code)
+        .order_by(c.added_at, i.name)
+    )
+    return [ParticipantRecord(**dict(row._mapping)) for row in session.execute(query)]
+
+
+@_wrap_errors
+def _is_participant(session: Session, code: str, institution_id: str | None) -> bool:
+    if institution_id is None:
+        return False
+    c = case_participants_table.c
+    row = session.execute(
+        select(c.case_code).where(c.case_code == code, c.institution_id == institution_id)
+    ).first()
+    return row is not None
+
+
+def _case_relation(session: Session, principal: Principal, case: CaseRecord) -> Relation:
+    if principal.institution_id is None:
+        return Relation.OTHER
+    if case.institution_id == principal.institution_id:
+        return Relation.OWN
+    if _is_participant(session, case.code, principal.institution_id):
+        return Relation.PARTICIPANT
+    return Relation.OTHER
+
+
+def _document_relation(session: Session, principal: Principal, record: DocumentRecord) -> Relation:
+    if principal.institution is None:
+        return Relation.OTHER
+    if record.institution == principal.institution:
+        return Relation.OWN
+    if record.case_code is not None:
+        case = _get_case(session, record.case_code)
+        if case is not None and _case_relation(session, principal, case) is not Relation.OTHER:
+            return Relation.PARTICIPANT
+    return Relation.OTHER
+
+
+@_wrap_errors
+def _code_in_documents(session: Session, code: str) -> bool:
+    """Whether a document already carries ``code`` (deposited before cases were checked,
+    when any text was accepted): a new case never takes such a code, or its participants
+    would see those documents."""
+    found = session.execute(
+        select(documents_table.c.id).where(documents_table.c.case_code == code).limit(1)
+    ).first()
+    return found is not None
+
+
+def _check_title(title: object) -> str:
+    if not isinstance(title, str):
+        raise InputError("title must be text")
+    title = title.strip()
+    if not title or len(title) > MAX_CASE_TITLE_CHARS or not title.isprintable():
+        raise InputError(f"title must be 1..{MAX_CASE_TITLE_CHARS} printable characters")
+    return title
+
+
+@_wrap_errors
+def create_case(
+    session: Session,
+    principal: Principal,
+    *,
+    case_type: str,
+    title: str,
+    now: datetime | None = None,
+) -> CaseRecord:
+    """Open a case owned by the caller's institution, under a fresh code."""
+    authorize(principal, Action.CASE_CREATE, Relation.NONE)
+    if case_type not in CASE_TYPES:
+        raise InputError(f"case type must be one of {', '.join(CASE_TYPES)}")
+    allowed = CASE_TYPES_OF_ROLE.get(principal.role, frozenset())
+    if case_type not in allowed:
+        raise Forbidden(
+            f"role {principal.role.value!r} opens cases of type {', '.join(sorted(allowed))}"
+        )
+    title = _check_title(title)
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    assert principal.institution_id is not None and principal.token_id is not None
+    for _ in range(CASE_CODE_ATTEMPTS):
+        code = str(CaseCode.new(case_type, now.year))
+        if _get_case(session, code) is None and not _code_in_documents(session, code):
+            break
+    else:
+        raise DuplicateRecord("no free case code found; try again")
+    session.execute(
+        insert(cases_table).values(
+            code=code,
+            type=case_type,
+            title=title,
+            institution_id=principal.institution_id,
+            created_at=now,
+            created_by=principal.token_id,
+        )
+    )
+    return CaseRecord(
+        code=code,
+        type=case_type,
+        title=title,
+        institution_id=principal.institution_id,
+        institution=principal.institution or "",
+        created_at=now,
+        created_by=principal.token_id,
+    )
+
+
+def _case_for(session: Session, principal: Principal, code: str, action: Action) -> CaseRecord:
+    canonical = parse_case_code(code)
+    case = _get_case(session, canonical)
+    if case is None:
+        raise NotFound(_NO_CASE)
+    authorize(principal, action, _case_relation(session, principal, case), missing=_NO_CASE)
+    return case
+
+
+@_wrap_errors
+def _case_documents(session: Session, code: str) -> list[DocumentRecord]:
+    query = (
+        select(documents_table)
+        .where(documents_table.c.case_code == code)
+        .order_by(documents_table.c.leaf_index)
+        .limit(MAX_CASE_DOCUMENTS)
+    )
+    return [_document(row) for row in session.execute(query)]
+
+
+def read_case(session: Session, principal: Principal, code: str) -> CaseView:
+    """The case, its participants and the documents in it that the caller may read."""
+    case = _case_for(session, principal, code, Action.CASE_READ)
+    relation = _case_relation(session, principal, case)
+
+    def document_relation(d: DocumentRecord) -> Relation:
+        # As _document_relation, without a query per document: the caller reads the case,
+        # so a document of it that is not its own is one of a case it takes part in.
+        return Relation.OWN if d.institution == principal.institution else Relation.PARTICIPANT
+
+    documents = tuple(
+        d
+        for d in _case_documents(session, case.code)
+        if decide(principal.role, Action.DOCUMENT_READ, document_relation(d))
+    )
+    return CaseView(case, tuple(_participants(session, case.code)), documents, relation)
+
+
+def case_for_qr(session: Session, principal: Principal, code: str) -> CaseRecord:
+    """The case, if the caller may read it (its QR code is part of reading it)."""
+    return _case_for(session, principal, code, Action.CASE_READ)
+
+
+@_wrap_errors
+def add_participant(
+    session: Session,
+    principal: Principal,
+    *,
+    code: str,
+    institution: str,
+    now: datetime | None = None,
+) -> ParticipantRecord:
+    """Share a case with a law firm or court (by the case's owning institution)."""
+    case = _case_for(session, principal, code, Action.CASE_ADD_PARTICIPANT)
+    other = get_institution(session, name=_check_name(institution))
+    if other is None:
+        raise InputError(f"no institution {institution.strip()!r}")
+    if other.disabled_at is not None:
+        raise InputError(f"institution {other.name!r} is disabled")
+    if other.type not in PARTICIPANT_INSTITUTION_TYPES:
+        raise InputError(
+            f"only a {' or '.join(sorted(PARTICIPANT_INSTITUTION_TYPES))} can be added; "
+            f"{other.name!r} is a {other.type}"
+        )
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    count = session.execute(
+        select(func.count())
+        .select_from(case_participants_table)
+        .where(case_participants_table.c.case_code == case.code)
+    ).scalar_one()
+    if count >= MAX_CASE_PARTICIPANTS:
+        raise InputError(f"a case has at most {MAX_CASE_PARTICIPANTS} participants")
+    if _is_participant(session, case.code, other.id):
+        raise DuplicateRecord(f"{other.name!r} already participates in {case.code}")
+    assert principal.token_id is not None
+    session.execute(
+        insert(case_participants_table).values(
+            case_code=case.code, institution_id=other.id, added_at=now, added_by=principal.token_id
+        )
+    )
+    return ParticipantRecord(other.id, other.name, other.type, now)
+
+
+def check_deposit(session: Session, principal: Principal, case_code: str | None) -> str | None:
+    """Check that the caller may deposit (into ``case_code``, if given): the canonical code."""
+    if case_code is None:
+        authorize(principal, Action.DEPOSIT, Relation.NONE)
+        return None
+    case = _case_for(session, principal, case_code, Action.DEPOSIT)
+    return case.code
+
+
+@dataclass(frozen=True, slots=True)
+class PublicCase:
+    """What anyone may learn from a case code (its QR code): nothing confidential."""
+
+    code: str
+    type: str
+    institution: str
+    created_at: datetime
+    documents: int
+    anchored: int
+    """Documents whose log entries are anchored on chain."""
+
+
+@_wrap_errors
+def public_case(session: Session, code: str) -> PublicCase:
+    """The public face of a case; CaseCodeError for a malformed code, NotFound if none."""
+    case = _get_case(session, parse_case_code(code))
+    if case is None:
+        raise NotFound(_NO_CASE)
+    anchored_size = session.execute(
+        select(func.max(anchors_table.c.tree_size)).where(
+            anchors_table.c.status == _AnchorStatus.CONFIRMED.value
+        )
+    ).scalar_one_or_none()
+    d = documents_table.c
+    total = session.execute(
+        select(func.count()).select_from(documents_table).where(d.case_code == case.code)
+    ).scalar_one()
+    anchored = session.execute(
+        select(func.count())
+        .select_from(documents_table)
+        .where(d.case_code == case.code, d.leaf_index < (anchored_size or 0))
+    ).scalar_one()
+    return PublicCase(
+        case.code, case.type, case.institution, case.created_at, int(total), int(anchored)
+    )
+
+
+# --- Documents -------------------------------------------------------------------------------
+
+
+def visible_document(
+    session: Session, principal: Principal, document_id: str, action: Action
+) -> DocumentRecord:
+    """The document if the caller may do ``action`` to it; a refusal as described above."""
+    record = get_document(session, document_id)
+    if record is None:
+        raise NotFound(_NO_DOCUMENT)
+    relation = _document_relation(session, principal, record)
+    authorize(principal, action, relation, missing=_NO_DOCUMENT)
+    return record
+
+
+# --- Share codes -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ShareRecord:
+    id: str
+    document_id: str | None
+    case_code: str | None
+    institution_id: str
+    recipient_id: str
+    recipient: str
+    created_by: str
+    created_at: datetime
+    expires_at: datetime
+    max_uses: int
+    uses: int
+    revoked_at: datetime | None
+
+
+_SHARES = select(
+    share_codes_table.c.id,
+    share_codes_table.c.document_id,
+    share_codes_table.c.case_code,
+    share_codes_table.c.institution_id,
+    share_codes_table.c.recipient_id,
+    institutions_table.c.name.label("recipient"),
+    share_codes_table.c.created_by,
+    share_codes_table.c.created_at,
+    share_codes_table.c.expires_at,
+    share_codes_table.c.max_uses,
+    share_codes_table.c.uses,
+    share_codes_table.c.revoked_at,
+).join(institutions_table, institutions_table.c.id == share_codes_table.c.recipient_id)
+
+
+def _share_by_code(session: Session, code: ShareCode) -> ShareRecord | None:
+    row = session.execute(_SHARES.where(share_codes_table.c.code_hash == code.digest())).first()
+    return ShareRecord(**dict(row._mapping)) if row else None
+
+
+@_wrap_errors
+def create_share(
+    session: Session,
+    principal: Principal,
+    *,
+    recipient: str,
+    expires_in: timedelta,
+    max_uses: int,
+    document_id: str | None = None,
+    case_code: str | None = None,
+    now: datetime | None = None,
+) -> tuple[ShareCode, ShareRecord]:
+    """A share code for one document or one case, for the institution named ``recipient``."""
+    if (document_id is None) == (case_code is None):
+        raise InputError("share either a document_id or a case_code")
+    if not MIN_SHARE_LIFETIME <= expires_in <= MAX_SHARE_LIFETIME:
+        raise InputError(
+            f"a share code lives {int(MIN_SHARE_LIFETIME.total_seconds())} s "
+            f"to {MAX_SHARE_LIFETIME.days} days"
+        )
+    if type(max_uses) is not int or not 1 <= max_uses <= MAX_SHARE_USES:
+        raise InputError(f"max_uses must be 1..{MAX_SHARE_USES}")
+    if document_id is not None:
+        document_id = visible_document(session, principal, document_id, Action.SHARE_CREATE).id
+    else:
+        assert case_code is not None
+        case = _get_case(session, parse_case_code(case_code))
+        if case is None:
+            raise NotFound(_NO_CASE)
+        authorize(
+            principal,
+            Action.SHARE_CREATE,
+            _case_relation(session, principal, case),
+            missing=_NO_CASE,
+            seeing=Action.CASE_READ,
+        )
+        case_code = case.code
+    party = get_institution(session, name=_check_name(recipient))
+    if party is None:
+        raise InputError(f"no institution {recipient.strip()!r}")
+    if party.disabled_at is not None:
+        raise InputError(f"institution {party.name!r} is disabled")
+    assert principal.institution_id is not None and principal.token_id is not None
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    code = ShareCode.new()
+    record = ShareRecord(
+        id=str(uuid.uuid4()),
+        document_id=document_id,
+        case_code=case_code,
+        institution_id=principal.institution_id,
+        recipient_id=party.id,
+        recipient=party.name,
+        created_by=principal.token_id,
+        created_at=now,
+        expires_at=now + expires_in,
+        max_uses=max_uses,
+        uses=0,
+        revoked_at=None,
+    )
+    values = {k: v for k, v in _values(record).items() if k != "recipient"}
+    session.execute(insert(share_codes_table).values(code_hash=code.digest(), **values))
+    return code, record
+
+
+@_wrap_errors
+def revoke_share(
+    session: Session, principal: Principal, code: str, now: datetime | None = None
+) -> ShareRecord:
+    """Revoke a share code (by the institution that created it). Revoking twice is fine."""
+    parsed = ShareCode.parse(code)
+    share = _share_by_code(session, parsed)
+    if share is None:
+        raise NotFound(_NO_SHARE)
+    relation = Relation.OWN if share.institution_id == principal.institution_id else Relation.OTHER
+    authorize(principal, Action.SHARE_REVOKE, relation, missing=_NO_SHARE)
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    session.execute(
+        update(share_codes_table)
+        .where(share_codes_table.c.id == share.id, share_codes_table.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return share
+
+
+def _gone_reason(share: ShareRecord, now: datetime) -> str | None:
+    if share.revoked_at is not None:
+        return "this share code was revoked"
+    if share.expires_at <= now:
+        return f"this share code expired at {share.expires_at:%Y-%m-%dT%H:%M:%SZ}"
+    if share.uses >= share.max_uses:
+        return f"this share code was used {share.max_uses} times, its limit"
+    return None
+
+
+@_wrap_errors
+def redeem_share(
+    session: Session,
+    principal: Principal,
+    code: str,
+    *,
+    consume: bool,
+    now: datetime | None = None,
+) -> ShareRecord:
+    """The share behind ``code`` if the caller is its recipient and it is still usable.
+
+    With ``consume`` one use is counted atomically (``UPDATE ... WHERE uses < max_uses``):
+    however many fetch at once, no more than ``max_uses`` succeed. The caller commits.
+    Gone (410) when revoked, expired or used up; NotFound for anyone but the recipient.
+    """
+    parsed = ShareCode.parse(code)
+    share = _share_by_code(session, parsed)
+    if share is None:
+        raise NotFound(_NO_SHARE)
+    relation = Relation.OWN if share.recipient_id == principal.institution_id else Relation.OTHER
+    authorize(principal, Action.SHARE_REDEEM, relation, missing=_NO_SHARE)
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    reason = _gone_reason(share, now)
+    if reason:
+        raise Gone(reason)
+    if not consume:
+        return share
+    s = share_codes_table.c
+    done = session.execute(
+        update(share_codes_table)
+        .where(s.id == share.id, s.uses < s.max_uses, s.revoked_at.is_(None), s.expires_at > now)
+        .values(uses=s.uses + 1)
+    )
+    if _rowcount(done) != 1:
+        again = _share_by_code(session, parsed)
+        raise Gone((again and _gone_reason(again, now)) or "this share code is used up")
+    return ShareRecord(**{**_values(share), "uses": share.uses + 1})
+
+
+def shared_document(
+    session: Session, share: ShareRecord, document_id: str | None
+) -> DocumentRecord:
+    """The document a (redeemed) share gives: its document, or one in its case."""
+    wanted = share.document_id if share.case_code is None else document_id
+    if wanted is None:
+        raise InputError("name the document of the shared case to fetch")
+    record = get_document(session, wanted)
+    if record is None or (record.id != share.document_id and record.case_code != share.case_code):
+        raise NotFound(_NO_DOCUMENT)
+    return record
+
+
+@_wrap_errors
+def shared_case_documents(session: Session, share: ShareRecord) -> list[DocumentRecord]:
+    """The documents a share gives access to."""
+    if share.case_code is not None:
+        return _case_documents(session, share.case_code)
+    record = get_document(session, share.document_id or "")
+    return [record] if record else []

@@ -1,0 +1,50 @@
+"""Serving stored originals: streamed, re-hashed on the way, never completed if altered.
+
+The blob stores re-check the digest at the end of every read (:func:`evidence.blobstore.
+checked_stream`), which is too late for a download: the altered bytes would all be out.
+:func:`checked_original` therefore holds the last chunk back until the digest and the
+recorded size have been confirmed, so a client never receives the complete original of a
+tampered blob — the response is cut short (or, for an original of one chunk, never starts).
+A mismatch is logged at WARNING as tampering, with the document id.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from evidence.blobstore import BlobStore
+from evidence.errors import TamperingDetected
+from evidence.repository import DocumentRecord
+
+log = logging.getLogger(__name__)
+
+__all__ = ["checked_original"]
+
+
+def checked_original(blobs: BlobStore, record: DocumentRecord) -> Iterator[bytes]:
+    """The original of ``record`` in chunks; TamperingDetected before its last chunk if the
+    stored bytes are not exactly the deposited ones."""
+    sent = 0
+    held: bytes | None = None
+    try:
+        for chunk in blobs.open(record.sha256):
+            if not chunk:
+                continue
+            sent += len(chunk)
+            if sent > record.size:
+                raise TamperingDetected(
+                    f"stored original is longer than the {record.size} bytes deposited"
+                )
+            if held is not None:
+                yield held
+            held = chunk
+        if sent != record.size:
+            raise TamperingDetected(
+                f"stored original has {sent} bytes, {record.size} were deposited"
+            )
+    except TamperingDetected as exc:
+        log.warning("tampering: document %s: %s (download aborted)", record.id, exc)
+        raise
+    if held is not None:
+        yield held

@@ -1,0 +1,874 @@
+"""Who may do what, through a real ``zhenglian serve`` on SQLite and PostgreSQL.
+
+The matrix test sends every endpoint as every role, against the caller's own case (or, for a
+lawyer or court, a case shared with it), another institution's case, and no case, with real
+tokens, and compares with the expectations written out below — by hand, from the issue,
+not derived from ``evidence.policy`` (so a wrong policy table fails here).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import threading
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from evidence.casecode import CaseCode
+from tests.support.postgres import postgres_url  # noqa: F401 - fixture
+from tests.support.zl_server import ZhenglianServer, running_server
+
+pytestmark = pytest.mark.integration
+
+PUBLIC_URL = "https://evidence.example.org/zl"
+ROLES = ("admin", "notary", "forensic", "legal_aid", "court", "lawyer", "public")
+RELATIONS = ("own", "other", "none")
+KIND = {"notary": "notary", "forensic": "forensic", "legal_aid": "legal_aid"}
+#: A well-formed case code that no case has (its serial is never drawn in these tests).
+MISSING_CASE = str(CaseCode("notary", 2026, "000000"))
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ZhenglianServer]:
+    env = {"ZHENGLIAN_PUBLIC_URL": PUBLIC_URL}
+    if request.param == "postgresql":
+        env["ZHENGLIAN_DATABASE_URL"] = request.getfixturevalue("postgres_url")
+    with running_server(tmp_path_factory.mktemp("zl") / "data", env) as srv:
+        yield srv
+
+
+def db_execute(server: ZhenglianServer, statement: str, **params: Any) -> None:
+    """Change the server's database behind its back (to age a token or a share code)."""
+    url = server.env.get("ZHENGLIAN_DATABASE_URL") or (
+        f"sqlite:///{server.data_dir / 'zhenglian.sqlite'}"
+    )
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(statement), params)
+    finally:
+        engine.dispose()
+
+
+@dataclass
+class World:
+    """Institutions, tokens, cases, documents and share codes the tests run against."""
+
+    server: ZhenglianServer
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)
+    institution: dict[str, str] = field(default_factory=dict)
+    case: dict[str, dict[str, str]] = field(default_factory=dict)
+    doc: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    redeem: dict[str, dict[str, str]] = field(default_factory=dict)
+    revoke: dict[str, dict[str, str]] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def admin_token(self, name: str, type_: str, role: str) -> dict[str, str]:
+        admin = self.headers["admin"]
+        r = httpx.post(
+            f"{self.url}/v1/admin/institutions", headers=admin, json={"name": name, "type": type_}
+        )
+        assert r.status_code == 201, r.text
+        r = httpx.post(
+            f"{self.url}/v1/admin/tokens", headers=admin, json={"institution": name, "role": role}
+        )
+        assert r.status_code == 201, r.text
+        return {"Authorization": f"Bearer {r.json()['token']}"}
+
+    def new_case(self, headers: dict[str, str], type_: str, title: str = "案件") -> str:
+        r = httpx.post(
+            f"{self.url}/v1/cases", headers=headers, json={"type": type_, "title": title}
+        )
+        assert r.status_code == 201, r.text
+        return str(r.json()["code"])
+
+    def participate(self, owner: dict[str, str], code: str, institution: str) -> None:
+        r = httpx.post(
+            f"{self.url}/v1/cases/{code}/participants",
+            headers=owner,
+            json={"institution": institution},
+        )
+        assert r.status_code == 201, r.text
+
+    def deposit(
+        self, headers: dict[str, str], kind: str, content: bytes, case: str | None = None
+    ) -> httpx.Response:
+        data = {"kind": kind, "title": "证据"}
+        if case is not None:
+            data["case_code"] = case
+        return httpx.post(
+            f"{self.url}/v1/documents",
+            headers=headers,
+            files={"file": ("evidence.pdf", content, "application/pdf")},
+            data=data,
+            timeout=30,
+        )
+
+    def share(self, headers: dict[str, str], recipient: str, **target: Any) -> httpx.Response:
+        return httpx.post(
+            f"{self.url}/v1/shares",
+            headers=headers,
+            json={"recipient": recipient, "max_uses": 1000, **target},
+        )
+
+
+@pytest.fixture(scope="module")
+def world(server: ZhenglianServer) -> World:
+    w = World(server)
+    w.headers["admin"] = {"Authorization": f"Bearer {server.token('市司法局', 'admin')}"}
+    w.headers["public"] = {}
+    w.institution["admin"] = "市司法局"
+    for role, name, type_ in (
+        ("notary", "城东公证处", "notary_office"),
+        ("forensic", "华东司法鉴定中心", "forensic_institution"),
+        ("legal_aid", "市法律援助中心", "legal_aid_centre"),
+        ("court", "第一中级人民法院", "court"),
+        ("lawyer", "金杜律师事务所", "law_firm"),
+        ("notary2", "城西公证处", "notary_office"),
+    ):
+        w.headers[role] = w.admin_token(name, type_, role.rstrip("2"))
+        w.institution[role] = name
+    for name, type_ in (("君合律师事务所", "law_firm"), ("第二中级人民法院", "court")):
+        r = httpx.post(
+            f"{w.url}/v1/admin/institutions",
+            headers=w.headers["admin"],
+            json={"name": name, "type": type_},
+        )
+        assert r.status_code == 201, r.text
+    w.extra["firm2"], w.extra["court2"] = "君合律师事务所", "第二中级人民法院"
+
+    # Cases: each depositor owns one; the notary's is shared with the lawyer and the court.
+    own_case = {role: w.new_case(w.headers[role], KIND[role]) for role in KIND}
+    other_case = w.new_case(w.headers["notary2"], "notary", "别家的案件")
+    for role in ("lawyer", "court"):
+        w.participate(w.headers["notary"], own_case["notary"], w.institution[role])
+    n = 0
+
+    def put(role: str, case: str | None) -> dict[str, Any]:
+        nonlocal n
+        n += 1
+        r = w.deposit(w.headers[role], KIND[role], f"doc {n} {role}".encode(), case)
+        assert r.status_code == 201, r.text
+        return dict(r.json())
+
+    r = w.deposit(w.headers["notary2"], "notary", b"other institution's will", other_case)
+    assert r.status_code == 201, r.text
+    other_doc = r.json()
+    n1_case_doc, n1_loose_doc = put("notary", own_case["notary"]), put("notary", None)
+    for role in ROLES:
+        case = own_case.get(role, own_case["notary"])
+        w.case[role] = {"own": case, "other": other_case, "none": MISSING_CASE}
+        if role in KIND and role != "notary":
+            w.doc[role] = {"own": put(role, case), "other": other_doc, "none": put(role, None)}
+        else:
+            w.doc[role] = {"own": n1_case_doc, "other": other_doc, "none": n1_loose_doc}
+
+    # Share codes: to be fetched by each role's institution, and to be revoked by their makers.
+    other_share = w.share(w.headers["notary2"], "城西公证处", document_id=other_doc["id"])
+    assert other_share.status_code == 201, other_share.text
+    for role in ROLES:
+        recipient = w.institution.get(role, "城西公证处")
+        made = w.share(w.headers["notary"], recipient, document_id=n1_case_doc["id"])
+        assert made.status_code == 201, made.text
+        w.redeem[role] = {"own": made.json()["code"], "other": other_share.json()["code"]}
+        maker = role if role in KIND else "notary"
+        mine = w.share(w.headers[maker], "金杜律师事务所", document_id=w.doc[maker]["own"]["id"])
+        assert mine.status_code == 201, mine.text
+        w.revoke[role] = {"own": mine.json()["code"], "other": other_share.json()["code"]}
+    w.extra["own_case"], w.extra["other_case"] = own_case, other_case
+    w.extra["n1_case_doc"], w.extra["other_doc"] = n1_case_doc, other_doc
+    return w
+
+
+# --- The matrix ------------------------------------------------------------------------------
+
+Send = Callable[[World, str, str], httpx.Response]
+
+
+def _get(path: Callable[[World, str, str], str]) -> Send:
+    return lambda w, role, rel: httpx.get(f"{w.url}{path(w, role, rel)}", headers=w.headers[role])
+
+
+def _deposit(w: World, role: str, rel: str) -> httpx.Response:
+    case = None if rel == "none" else w.case[role][rel]
+    content = f"matrix deposit {role} {rel} {uuid.uuid4()}".encode()
+    return w.deposit(w.headers[role], KIND.get(role, "other"), content, case)
+
+
+def _create_case(w: World, role: str, rel: str) -> httpx.Response:
+    return httpx.post(
+        f"{w.url}/v1/cases",
+        headers=w.headers[role],
+        json={"type": KIND.get(role, "litigation"), "title": "新案件"},
+    )
+
+
+def _add_participant(w: World, role: str, rel: str) -> httpx.Response:
+    return httpx.post(
+        f"{w.url}/v1/cases/{w.case[role][rel]}/participants",
+        headers=w.headers[role],
+        json={"institution": w.extra["firm2"]},
+    )
+
+
+def _share_document(w: World, role: str, rel: str) -> httpx.Response:
+    return w.share(w.headers[role], "金杜律师事务所", document_id=w.doc[role][rel]["id"])
+
+
+def _share_case(w: World, role: str, rel: str) -> httpx.Response:
+    return w.share(w.headers[role], "金杜律师事务所", case_code=w.case[role][rel])
+
+
+def _verify(w: World, role: str, rel: str) -> httpx.Response:
+    sha = w.doc[role]["own"]["sha256"]
+    return httpx.post(f"{w.url}/v1/verify", headers=w.headers[role], json={"sha256": sha})
+
+
+def _revoke(w: World, role: str, rel: str) -> httpx.Response:
+    return httpx.delete(f"{w.url}/v1/shares/{w.revoke[role][rel]}", headers=w.headers[role])
+
+
+SENDERS: dict[str, Send] = {
+    "POST /v1/documents": _deposit,
+    "GET /v1/documents/{document_id}": _get(
+        lambda w, r, rel: f"/v1/documents/{w.doc[r][rel]['id']}"
+    ),
+    "GET /v1/documents/{document_id}/receipt": _get(
+        lambda w, r, rel: f"/v1/documents/{w.doc[r][rel]['id']}/receipt"
+    ),
+    "GET /v1/documents/{document_id}/content": _get(
+        lambda w, r, rel: f"/v1/documents/{w.doc[r][rel]['id']}/content"
+    ),
+    "POST /v1/cases": _create_case,
+    "GET /v1/cases/{code}": _get(lambda w, r, rel: f"/v1/cases/{w.case[r][rel]}"),
+    "GET /v1/cases/{code}/qr.png": _get(lambda w, r, rel: f"/v1/cases/{w.case[r][rel]}/qr.png"),
+    "GET /v1/cases/{code}/qr.svg": _get(lambda w, r, rel: f"/v1/cases/{w.case[r][rel]}/qr.svg"),
+    "POST /v1/cases/{code}/participants": _add_participant,
+    "POST /v1/shares (document)": _share_document,
+    "POST /v1/shares (case)": _share_case,
+    "GET /v1/shares/{code}": _get(lambda w, r, rel: f"/v1/shares/{w.redeem[r][rel]}"),
+    "GET /v1/shares/{code}/content": _get(
+        lambda w, r, rel: f"/v1/shares/{w.redeem[r][rel]}/content"
+    ),
+    "DELETE /v1/shares/{code}": _revoke,
+    "POST /v1/verify": _verify,
+    "GET /v1/public/cases/{code}": _get(lambda w, r, rel: f"/v1/public/cases/{w.case[r][rel]}"),
+    "GET /v1/admin/institutions": _get(lambda w, r, rel: "/v1/admin/institutions"),
+    "GET /v1/admin/tokens": _get(lambda w, r, rel: "/v1/admin/tokens"),
+}
+
+Row = tuple[int | None, int | None, int | None]
+_401: Row = (401, 401, 401)
+
+
+def _by_role(
+    *, admin: Row, depositor: Row, court: Row, lawyer: Row | None = None, public: Row = _401
+) -> dict[str, Row]:
+    return {
+        "admin": admin,
+        "notary": depositor,
+        "forensic": depositor,
+        "legal_aid": depositor,
+        "court": court,
+        "lawyer": lawyer or court,
+        "public": public,
+    }
+
+
+_READ_DOCUMENT = _by_role(admin=(404, 404, 404), depositor=(200, 404, 200), court=(200, 404, 404))
+_READ_CASE = _by_role(admin=(404, 404, 404), depositor=(200, 404, 404), court=(200, 404, 404))
+_MAY_NOT_SHARE = (403, 403, 403)
+
+#: (own, other, none) status per endpoint and role; None where the relation does not apply.
+EXPECTED: dict[str, dict[str, Row]] = {
+    "POST /v1/documents": _by_role(
+        admin=(403, 403, 403), depositor=(201, 404, 201), court=(403, 403, 403)
+    ),
+    "GET /v1/documents/{document_id}": _READ_DOCUMENT,
+    "GET /v1/documents/{document_id}/receipt": _READ_DOCUMENT,
+    "GET /v1/documents/{document_id}/content": _READ_DOCUMENT,
+    "POST /v1/cases": _by_role(
+        admin=(None, None, 403),
+        depositor=(None, None, 201),
+        court=(None, None, 403),
+        public=(None, None, 401),
+    ),
+    "GET /v1/cases/{code}": _READ_CASE,
+    "GET /v1/cases/{code}/qr.png": _READ_CASE,
+    "GET /v1/cases/{code}/qr.svg": _READ_CASE,
+    "POST /v1/cases/{code}/participants": _by_role(
+        admin=(404, 404, 404), depositor=(201, 404, 404), court=(403, 404, 404)
+    ),
+    "POST /v1/shares (document)": _by_role(
+        admin=_MAY_NOT_SHARE, depositor=(201, 404, 201), court=_MAY_NOT_SHARE
+    ),
+    "POST /v1/shares (case)": _by_role(
+        admin=_MAY_NOT_SHARE, depositor=(201, 404, 404), court=_MAY_NOT_SHARE
+    ),
+    "GET /v1/shares/{code}": _by_role(
+        admin=(404, 404, None),
+        depositor=(200, 404, None),
+        court=(200, 404, None),
+        public=(401, 401, None),
+    ),
+    "GET /v1/shares/{code}/content": _by_role(
+        admin=(404, 404, None),
+        depositor=(200, 404, None),
+        court=(200, 404, None),
+        public=(401, 401, None),
+    ),
+    "DELETE /v1/shares/{code}": _by_role(
+        admin=(404, 404, None),
+        depositor=(204, 404, None),
+        court=(404, 404, None),
+        public=(401, 401, None),
+    ),
+    "POST /v1/verify": {role: (None, None, 200) for role in ROLES},
+    "GET /v1/public/cases/{code}": {role: (200, 200, 404) for role in ROLES},
+    "GET /v1/admin/institutions": _by_role(
+        admin=(None, None, 200),
+        depositor=(None, None, 403),
+        court=(None, None, 403),
+        public=(None, None, 401),
+    ),
+    "GET /v1/admin/tokens": _by_role(
+        admin=(None, None, 200),
+        depositor=(None, None, 403),
+        court=(None, None, 403),
+        public=(None, None, 401),
+    ),
+}
+
+
+def test_every_endpoint_is_in_the_matrix(server: ZhenglianServer) -> None:
+    """Every route of the served OpenAPI that takes a token or concerns a case is covered."""
+    paths = httpx.get(f"{server.url}/openapi.json").json()["paths"]
+    covered = {key.split(" (")[0] for key in SENDERS}
+    elsewhere = {
+        "GET /healthz",
+        "GET /v1/chain",
+        "GET /v1/log/head",
+        "GET /v1/log/consistency",
+        # Admin writes: role-checked by the same dependency as the admin reads above, and
+        # exercised in test_admin_api_and_token_lifecycle.
+        "POST /v1/admin/institutions",
+        "POST /v1/admin/institutions/{institution_id}/disable",
+        "POST /v1/admin/tokens",
+        "DELETE /v1/admin/tokens/{token_id}",
+        # Shared case documents: tested in test_a_shared_case.
+        "GET /v1/shares/{code}/documents/{document_id}/content",
+    }
+    served = {f"{method.upper()} {path}" for path, ops in paths.items() for method in ops}
+    assert served - covered - elsewhere == set()
+    assert covered <= served
+    assert set(EXPECTED) == set(SENDERS)
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("endpoint", list(SENDERS))
+def test_matrix(world: World, endpoint: str, role: str) -> None:
+    got: list[int | None] = []
+    for relation, expected in zip(RELATIONS, EXPECTED[endpoint][role], strict=True):
+        if expected is None:
+            got.append(None)
+            continue
+        r = SENDERS[endpoint](world, role, relation)
+        status = 200 if r.status_code == 202 else r.status_code  # receipt still pending
+        got.append(status)
+        if status >= 400:
+            assert r.headers["content-type"].startswith("application/problem+json"), r.text
+    assert tuple(got) == EXPECTED[endpoint][role], f"{endpoint} as {role}"
+
+
+def test_a_refusal_looks_exactly_like_a_missing_document(world: World) -> None:
+    lawyer = world.headers["lawyer"]
+    other = world.extra["other_doc"]["id"]
+    for suffix in ("", "/receipt", "/content"):
+        guessed = httpx.get(f"{world.url}/v1/documents/{other}{suffix}", headers=lawyer)
+        missing = httpx.get(f"{world.url}/v1/documents/{uuid.uuid4()}{suffix}", headers=lawyer)
+        assert guessed.status_code == missing.status_code == 404
+        assert guessed.json() == missing.json()
+        assert guessed.headers.keys() == missing.headers.keys()
+    case = world.extra["other_case"]
+    guessed = httpx.get(f"{world.url}/v1/cases/{case}", headers=lawyer)
+    missing = httpx.get(f"{world.url}/v1/cases/{MISSING_CASE}", headers=lawyer)
+    assert guessed.status_code == missing.status_code == 404
+    assert guessed.json() == missing.json()
+
+
+# --- Content, case listing, QR codes ---------------------------------------------------------
+
+
+def test_content_is_the_original_with_its_receipt_beside_it(world: World) -> None:
+    doc = world.extra["n1_case_doc"]
+    r = httpx.get(f"{world.url}/v1/documents/{doc['id']}/content", headers=world.headers["lawyer"])
+    assert r.status_code == 200
+    assert hashlib.sha256(r.content).hexdigest() == doc["sha256"]
+    assert r.headers["content-type"] == "application/octet-stream"
+    assert r.headers["content-length"] == str(doc["size"])
+    assert r.headers["etag"] == f'"{doc["sha256"]}"'
+    assert r.headers["content-disposition"].startswith('attachment; filename="evidence.pdf"')
+    link = r.headers["link"]
+    assert link.startswith(f"</v1/documents/{doc['id']}/receipt>")
+    receipt_path = link[1 : link.index(">")]
+    receipt = httpx.get(f"{world.url}{receipt_path}", headers=world.headers["lawyer"])
+    assert receipt.status_code in (200, 202)
+
+
+def test_case_listing_shows_participants_and_documents(world: World) -> None:
+    code = world.extra["own_case"]["notary"]
+    seen = httpx.get(f"{world.url}/v1/cases/{code}", headers=world.headers["court"]).json()
+    assert seen["relation"] == "participant" and seen["institution"] == "城东公证处"
+    assert {p["institution"] for p in seen["participants"]} >= {
+        "金杜律师事务所",
+        "第一中级人民法院",
+    }
+    assert world.extra["n1_case_doc"]["id"] in {d["id"] for d in seen["documents"]}
+    assert seen["verify_url"] == f"{PUBLIC_URL}/v1/public/cases/{code}"
+    # Typed loosely (lowercase, no hyphens) it is the same case.
+    loose = code.replace("-", "").lower()
+    assert httpx.get(f"{world.url}/v1/cases/{loose}", headers=world.headers["court"]).json() == seen
+
+
+def _png_pixels(data: bytes) -> tuple[int, int, bytes]:
+    import png  # pypng
+
+    width, height, rows, info = png.Reader(bytes=data).asDirect()
+    top = (1 << info["bitdepth"]) - 1
+    pixels = bytearray()
+    for row in rows:
+        pixels.extend(v * 255 // top for v in row[:: info["planes"]])
+    return width, height, bytes(pixels)
+
+
+def test_qr_codes_open_the_public_case_page(world: World) -> None:
+    import zxingcpp
+
+    code = world.extra["own_case"]["notary"]
+    headers = world.headers["notary"]
+    page = f"{PUBLIC_URL}/v1/public/cases/{code}"
+    r = httpx.get(f"{world.url}/v1/cases/{code}/qr.png", headers=headers)
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    assert r.content.startswith(b"\x89PNG\r\n\x1a\n")
+    width, height, pixels = _png_pixels(r.content)
+    found = zxingcpp.read_barcodes(memoryview(pixels).cast("B", (height, width)))
+    assert [b.text for b in found] == [page]
+    svg = httpx.get(f"{world.url}/v1/cases/{code}/qr.svg", headers=headers)
+    assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
+    root = ET.fromstring(svg.content)
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    # What the QR opens, for anyone: no title, no documents, just that it is genuine.
+    public = httpx.get(f"{world.url}/v1/public/cases/{code}").json()
+    assert public["code"] == code and public["institution"] == "城东公证处"
+    assert public["documents"] >= 1 and "title" not in public
+    html = httpx.get(f"{world.url}/v1/public/cases/{code}", headers={"Accept": "text/html"})
+    assert html.headers["content-type"].startswith("text/html") and code in html.text
+
+
+# --- Share codes -------------------------------------------------------------------------------
+
+
+def test_share_code_count_limit_holds_under_concurrent_fetches(world: World) -> None:
+    doc = world.extra["n1_case_doc"]
+    made = httpx.post(
+        f"{world.url}/v1/shares",
+        headers=world.headers["notary"],
+        json={"document_id": doc["id"], "recipient": "第二中级人民法院", "max_uses": 3},
+    )
+    assert made.status_code == 201, made.text
+    code = made.json()["code"]
+    court2 = world.admin_token("第二中级人民法院" + "x", "court", "court")  # another court
+    assert httpx.get(f"{world.url}/v1/shares/{code}", headers=court2).status_code == 404
+    token = world.server.cli(
+        "tokens",
+        "create",
+        "--data-dir",
+        str(world.server.data_dir),
+        "--institution",
+        "第二中级人民法院",
+        "--role",
+        "court",
+        "--no-create-institution",
+    ).stdout.splitlines()[-1]
+    recipient = {"Authorization": f"Bearer {token}"}
+    view = httpx.get(f"{world.url}/v1/shares/{code}", headers=recipient)
+    assert view.status_code == 200 and view.json()["uses"] == 0  # looking is not fetching
+    statuses: list[int] = []
+    barrier = threading.Barrier(12)
+
+    def fetch() -> None:
+        barrier.wait()
+        r = httpx.get(f"{world.url}/v1/shares/{code}/content", headers=recipient, timeout=30)
+        if r.status_code == 200:
+            assert hashlib.sha256(r.content).hexdigest() == doc["sha256"]
+        statuses.append(r.status_code)
+
+    threads = [threading.Thread(target=fetch) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [200] * 3 + [410] * 9, statuses
+    gone = httpx.get(f"{world.url}/v1/shares/{code}/content", headers=recipient)
+    assert gone.status_code == 410 and "used 3 times" in gone.json()["detail"]
+    assert httpx.get(f"{world.url}/v1/shares/{code}", headers=recipient).status_code == 410
+
+
+def test_share_codes_expire_and_are_revoked(world: World) -> None:
+    doc, lawyer = world.extra["n1_case_doc"], world.headers["lawyer"]
+    expiring = world.share(world.headers["notary"], "金杜律师事务所", document_id=doc["id"])
+    code = expiring.json()["code"]
+    assert httpx.get(f"{world.url}/v1/shares/{code}/content", headers=lawyer).status_code == 200
+    db_execute(
+        world.server,
+        "UPDATE share_codes SET expires_at = created_at WHERE id = :id",
+        id=expiring.json()["id"],
+    )
+    r = httpx.get(f"{world.url}/v1/shares/{code}/content", headers=lawyer)
+    assert r.status_code == 410 and "expired" in r.json()["detail"]
+
+    revoked = world.share(world.headers["notary"], "金杜律师事务所", document_id=doc["id"])
+    code = revoked.json()["code"]
+    assert httpx.delete(f"{world.url}/v1/shares/{code}", headers=lawyer).status_code == 404
+    assert (
+        httpx.delete(f"{world.url}/v1/shares/{code}", headers=world.headers["notary"]).status_code
+        == 204
+    )
+    r = httpx.get(f"{world.url}/v1/shares/{code}/content", headers=lawyer)
+    assert r.status_code == 410 and "revoked" in r.json()["detail"]
+    # A mistyped code is refused by its check symbol, before any lookup.
+    typo = code[:-1] + ("0" if code[-1] != "0" else "1")
+    r = httpx.get(f"{world.url}/v1/shares/{typo}/content", headers=lawyer)
+    assert r.status_code == 400 and "check symbol" in r.json()["detail"]
+
+
+def test_a_shared_case(world: World) -> None:
+    code = world.extra["own_case"]["forensic"]
+    made = world.share(world.headers["forensic"], "第一中级人民法院", case_code=code)
+    assert made.status_code == 201, made.text
+    share, court = made.json()["code"], world.headers["court"]
+    # The court is no participant: without the share code it sees nothing of the case.
+    assert httpx.get(f"{world.url}/v1/cases/{code}", headers=court).status_code == 404
+    view = httpx.get(f"{world.url}/v1/shares/{share}", headers=court).json()
+    assert view["case_code"] == code and view["documents"]
+    inside = view["documents"][0]
+    r = httpx.get(f"{world.url}/v1/shares/{share}/documents/{inside['id']}/content", headers=court)
+    assert r.status_code == 200 and hashlib.sha256(r.content).hexdigest() == inside["sha256"]
+    outside = world.extra["other_doc"]["id"]
+    r = httpx.get(f"{world.url}/v1/shares/{share}/documents/{outside}/content", headers=court)
+    assert r.status_code == 404
+
+
+# --- Institutions, tokens, bad input -------------------------------------------------------------
+
+
+def test_admin_api_and_token_lifecycle(world: World) -> None:
+    admin, url = world.headers["admin"], world.url
+    headers = world.admin_token("临时公证处", "notary_office", "notary")
+    assert (
+        httpx.post(
+            f"{url}/v1/cases", headers=headers, json={"type": "notary", "title": "t"}
+        ).status_code
+        == 201
+    )
+    # Role and institution type must agree; unknown institutions are not created by the API.
+    wrong = httpx.post(
+        f"{url}/v1/admin/tokens", headers=admin, json={"institution": "临时公证处", "role": "court"}
+    )
+    assert wrong.status_code == 400 and "notary_office" in wrong.json()["detail"]
+    absent = httpx.post(
+        f"{url}/v1/admin/tokens", headers=admin, json={"institution": "无此机构", "role": "court"}
+    )
+    assert absent.status_code == 404
+    dup = httpx.post(
+        f"{url}/v1/admin/institutions", headers=admin, json={"name": "临时公证处", "type": "court"}
+    )
+    assert dup.status_code == 409
+    tokens = httpx.get(f"{url}/v1/admin/tokens", headers=admin).json()
+    mine = [t for t in tokens if t["institution"] == "临时公证处"]
+    assert len(mine) == 1 and "token" not in mine[0]
+
+    # Expired: refused.
+    db_execute(
+        world.server,
+        "UPDATE api_tokens SET expires_at = created_at WHERE id = :id",
+        id=mine[0]["id"],
+    )
+    r = httpx.get(f"{url}/v1/admin/institutions", headers=headers)
+    assert r.status_code == 401 and r.json()["detail"] == "token expired"
+    assert r.headers["www-authenticate"] == "Bearer"
+    # Revoked: refused.
+    second = world.admin_token("临时律所", "law_firm", "lawyer")
+    token_id = next(
+        t["id"]
+        for t in httpx.get(f"{url}/v1/admin/tokens", headers=admin).json()
+        if t["institution"] == "临时律所"
+    )
+    assert httpx.delete(f"{url}/v1/admin/tokens/{token_id}", headers=admin).status_code == 204
+    assert httpx.delete(f"{url}/v1/admin/tokens/{token_id}", headers=admin).status_code == 404
+    assert httpx.get(f"{url}/v1/cases/{MISSING_CASE}", headers=second).status_code == 401
+    # A disabled institution's tokens: refused.
+    third = world.admin_token("将停用公证处", "notary_office", "notary")
+    institutions = httpx.get(f"{url}/v1/admin/institutions", headers=admin).json()
+    target = next(i for i in institutions if i["name"] == "将停用公证处")
+    r = httpx.post(f"{url}/v1/admin/institutions/{target['id']}/disable", headers=admin)
+    assert r.status_code == 204
+    r = httpx.post(f"{url}/v1/cases", headers=third, json={"type": "notary", "title": "t"})
+    assert r.status_code == 401 and "disabled" in r.json()["detail"]
+    # Forged tokens.
+    for forged in ("zl_" + "A" * 43, "zl_forged", "x" * 200):
+        r = httpx.get(f"{url}/v1/admin/tokens", headers={"Authorization": f"Bearer {forged}"})
+        assert r.status_code == 401
+
+
+def test_cli_institutions_and_tokens(world: World) -> None:
+    srv, data = world.server, str(world.server.data_dir)
+    made = srv.cli(
+        "institutions",
+        "create",
+        "--data-dir",
+        data,
+        "--name",
+        "北城法律援助中心",
+        "--type",
+        "legal_aid_centre",
+    )
+    assert made.returncode == 0 and made.stdout.strip()
+    again = srv.cli(
+        "institutions",
+        "create",
+        "--data-dir",
+        data,
+        "--name",
+        "北城法律援助中心",
+        "--type",
+        "court",
+        check=False,
+    )
+    assert again.returncode == 2 and "already" in again.stderr
+    listed = srv.cli("institutions", "list", "--data-dir", data).stdout
+    assert "北城法律援助中心" in listed and "legal_aid_centre" in listed
+    token = srv.cli(
+        "tokens",
+        "create",
+        "--data-dir",
+        data,
+        "--institution",
+        "北城法律援助中心",
+        "--role",
+        "legal_aid",
+        "--no-create-institution",
+    )
+    headers = {"Authorization": f"Bearer {token.stdout.splitlines()[-1]}"}
+    assert (
+        httpx.post(
+            f"{world.url}/v1/cases", headers=headers, json={"type": "legal_aid", "title": "援助"}
+        ).status_code
+        == 201
+    )
+    mismatch = srv.cli(
+        "tokens",
+        "create",
+        "--data-dir",
+        data,
+        "--institution",
+        "北城法律援助中心",
+        "--role",
+        "lawyer",
+        check=False,
+    )
+    assert mismatch.returncode == 2 and "law_firm" in mismatch.stderr
+    missing = srv.cli(
+        "tokens",
+        "create",
+        "--data-dir",
+        data,
+        "--institution",
+        "无此处",
+        "--role",
+        "court",
+        "--no-create-institution",
+        check=False,
+    )
+    assert missing.returncode == 2 and "no institution" in missing.stderr
+    created = srv.cli(
+        "tokens", "create", "--data-dir", data, "--institution", "新法院", "--role", "court"
+    )
+    assert "created institution 新法院 (court)" in created.stderr
+    assert (
+        srv.cli("institutions", "disable", "--data-dir", data, "北城法律援助中心").returncode == 0
+    )
+    assert (
+        httpx.post(
+            f"{world.url}/v1/cases", headers=headers, json={"type": "legal_aid", "title": "援助"}
+        ).status_code
+        == 401
+    )
+    twice = srv.cli("institutions", "disable", "--data-dir", data, "北城法律援助中心", check=False)
+    assert twice.returncode == 2
+
+
+def test_bad_input_is_refused_and_stores_nothing(world: World) -> None:
+    url, notary = world.url, world.headers["notary"]
+    size = httpx.get(f"{url}/v1/log/head").json()["tree_size"]
+    code = world.extra["own_case"]["notary"]
+    typo = code[:-1] + ("0" if code[-1] != "0" else "1")
+    swapped = code[:8] + code[9] + code[8] + code[10:]
+    for bad in (typo, "GZ-2026-0001", swapped if swapped != code else typo):
+        r = world.deposit(notary, "notary", b"into a mistyped case", bad)
+        assert r.status_code == 400 and "not a case code" in r.json()["detail"], r.text
+        assert httpx.get(f"{url}/v1/cases/{bad}", headers=notary).status_code == 400
+        assert httpx.get(f"{url}/v1/public/cases/{bad}").status_code == 400
+    checks = [
+        (
+            httpx.post(
+                f"{url}/v1/cases",
+                headers={**notary, "Content-Type": "application/json"},
+                content=b"{" * 5000,
+            ),
+            400,
+        ),
+        (
+            httpx.post(
+                f"{url}/v1/cases",
+                headers={**notary, "Content-Type": "application/json"},
+                content=b'{"type":"notary","title":' + b"[" * 50 + b"]" * 50 + b"}",
+            ),
+            400,
+        ),
+        (
+            httpx.post(
+                f"{url}/v1/cases",
+                headers={**notary, "Content-Type": "application/json"},
+                content=b'{"type":"notary","title":"' + b"x" * 20000 + b'"}',
+            ),
+            413,
+        ),
+        (
+            httpx.post(
+                f"{url}/v1/cases", headers=notary, json={"type": "notary", "title": "x" * 501}
+            ),
+            422,
+        ),
+        (
+            httpx.post(
+                f"{url}/v1/cases", headers=notary, json={"type": "notary", "title": "t", "x": 1}
+            ),
+            422,
+        ),
+        (
+            httpx.post(f"{url}/v1/cases", headers=notary, json={"type": "spaceship", "title": "t"}),
+            422,
+        ),
+        (httpx.post(f"{url}/v1/cases", headers=notary, json={"type": "court", "title": "t"}), 422),
+        (
+            httpx.post(f"{url}/v1/cases", headers=notary, json={"type": "forensic", "title": "t"}),
+            403,
+        ),
+        (httpx.post(f"{url}/v1/cases", headers=notary, data={"type": "notary"}), 415),
+        (
+            httpx.post(
+                f"{url}/v1/cases",
+                headers={**notary, "Content-Type": "application/json"},
+                content=b"{not json",
+            ),
+            400,
+        ),
+        (httpx.post(f"{url}/v1/shares", headers=notary, json={"recipient": "金杜律师事务所"}), 400),
+        (
+            httpx.post(
+                f"{url}/v1/shares",
+                headers=notary,
+                json={
+                    "document_id": world.extra["n1_case_doc"]["id"],
+                    "recipient": "金杜律师事务所",
+                    "max_uses": 0,
+                },
+            ),
+            422,
+        ),
+        (
+            httpx.post(
+                f"{url}/v1/shares",
+                headers=notary,
+                json={"document_id": world.extra["n1_case_doc"]["id"], "recipient": "无此机构"},
+            ),
+            400,
+        ),
+        (
+            httpx.post(
+                f"{url}/v1/cases/{code}/participants",
+                headers=notary,
+                json={"institution": "华东司法鉴定中心"},  # not a law firm or court
+            ),
+            400,
+        ),
+        (
+            httpx.post(
+                f"{url}/v1/cases/{code}/participants",
+                headers=notary,
+                json={"institution": "金杜律师事务所"},  # already there
+            ),
+            409,
+        ),
+    ]
+    statuses = [(r.status_code, r.text[:120]) for r, _ in checks]
+    assert [s for s, _ in statuses] == [want for _, want in checks], statuses
+    for r, _ in checks:
+        assert r.headers["content-type"].startswith("application/problem+json")
+    assert httpx.get(f"{url}/v1/log/head").json()["tree_size"] == size
+
+
+def test_an_altered_original_is_never_served_complete(tmp_path: Path) -> None:
+    """Tampering with a stored original: a one-chunk download is refused (409), a longer one is
+    cut off before its last chunk; both are logged as tampering with the document id."""
+    data_dir = tmp_path / "data"
+    with running_server(data_dir) as srv:
+        headers = {"Authorization": f"Bearer {srv.token('公证处', 'notary')}"}
+        small = b"small original"
+        large = bytes(range(256)) * (4096 * 3)  # 3 MiB: three chunks
+        docs = []
+        for content in (small, large):
+            r = httpx.post(
+                f"{srv.url}/v1/documents",
+                headers=headers,
+                files={"file": ("x.bin", content)},
+                data={"kind": "notary", "title": "t"},
+            )
+            assert r.status_code == 201, r.text
+            docs.append(r.json())
+        for doc, content in zip(docs, (small, large), strict=True):
+            blob = next((data_dir / "blobs").rglob(doc["sha256"]))
+            blob.chmod(0o644)
+            blob.write_bytes(content[:-1] + b"\x00")  # same length, last byte changed
+        r = httpx.get(f"{srv.url}/v1/documents/{docs[0]['id']}/content", headers=headers)
+        assert r.status_code == 409 and r.headers["content-type"].startswith(
+            "application/problem+json"
+        )
+        received = io.BytesIO()
+        url = f"{srv.url}/v1/documents/{docs[1]['id']}/content"
+        with (
+            pytest.raises(httpx.HTTPError),  # the connection is cut short
+            httpx.stream("GET", url, headers=headers) as stream,
+        ):
+            assert stream.status_code == 200
+            for chunk in stream.iter_raw():
+                received.write(chunk)
+        assert len(received.getvalue()) < len(large)
+        log = (tmp_path / "data-server.log").read_text()
+        for doc in docs:
+            assert f"tampering: document {doc['id']}" in log

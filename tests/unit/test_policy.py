@@ -1,0 +1,94 @@
+"""The authorisation table: invariants the issue states, checked on the table itself.
+
+The full role × endpoint × relation matrix through the served API is in
+``tests/integration/test_access_api.py``; these pin the table's own shape.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from evidence.policy import (
+    INSTITUTION_TYPE_OF_ROLE,
+    INSTITUTION_TYPES,
+    POLICY,
+    ROLES,
+    Action,
+    Denial,
+    Relation,
+    Role,
+    decide,
+    denial,
+    may_ever,
+    render_markdown,
+)
+
+ALL = list(itertools.product(ROLES, Action, Relation))
+
+
+def test_public_can_only_verify() -> None:
+    allowed = {(a, r) for _, a, r in ALL if decide(Role.PUBLIC, a, r)}
+    assert allowed == {(Action.VERIFY, Relation.NONE)}
+
+
+def test_admin_administers_and_sees_no_evidence() -> None:
+    allowed = {a for _, a, r in ALL if decide(Role.ADMIN, a, r)}
+    assert allowed == {Action.ADMINISTER, Action.VERIFY}
+
+
+def test_nobody_touches_other_institutions_objects() -> None:
+    assert not [(role, a) for role, a, r in ALL if r is Relation.OTHER and decide(role, a, r)]
+
+
+def test_lawyers_and_courts_read_only_cases_they_participate_in() -> None:
+    for role in (Role.LAWYER, Role.COURT):
+        for action in (Action.DOCUMENT_READ, Action.DOCUMENT_CONTENT, Action.CASE_READ):
+            assert decide(role, action, Relation.PARTICIPANT)
+            assert not decide(role, action, Relation.OWN)  # they own no evidence
+        assert not may_ever(role, Action.DEPOSIT)
+        assert not may_ever(role, Action.SHARE_CREATE)
+
+
+def test_depositors_see_their_own_documents_and_deposit_only_into_own_cases() -> None:
+    for role in (Role.NOTARY, Role.FORENSIC, Role.LEGAL_AID):
+        assert decide(role, Action.DOCUMENT_CONTENT, Relation.OWN)
+        assert decide(role, Action.DEPOSIT, Relation.NONE)
+        assert decide(role, Action.DEPOSIT, Relation.OWN)
+        assert not decide(role, Action.DEPOSIT, Relation.PARTICIPANT)
+        assert not decide(role, Action.ADMINISTER, Relation.NONE)
+
+
+def test_a_refusal_never_reveals_an_object_the_caller_may_not_see() -> None:
+    for role, action, relation in ALL:
+        if decide(role, action, relation) or relation is Relation.NONE:
+            continue
+        how = denial(role, action, relation)
+        if relation is Relation.OTHER:
+            assert how is Denial.HIDDEN, (role, action)
+        if how is Denial.FORBIDDEN:  # only when the caller may see the object
+            seeing = Action.CASE_READ if action.value.startswith("case") else None
+            assert decide(role, seeing or Action.DOCUMENT_READ, relation) or action in (
+                Action.SHARE_REVOKE,
+                Action.SHARE_REDEEM,
+            )
+
+
+def test_unknown_roles_get_nothing_and_every_role_has_an_institution_type() -> None:
+    assert not decide("emperor", Action.VERIFY, Relation.NONE)
+    assert not may_ever("emperor", Action.VERIFY)
+    assert set(POLICY) == set(ROLES)
+    assert set(INSTITUTION_TYPE_OF_ROLE.values()) == set(INSTITUTION_TYPES)
+    assert Role.PUBLIC not in INSTITUTION_TYPE_OF_ROLE
+
+
+def test_rendered_table_lists_every_action_and_role() -> None:
+    table = render_markdown()
+    assert all(f"`{a.value}`" in table for a in Action)
+    assert table.splitlines()[0].count("|") == len(ROLES) + 2
+
+
+def test_docs_show_the_table_as_it_is() -> None:
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "access.md"
+    assert render_markdown() in docs.read_text()
