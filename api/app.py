@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from api import problems
 from api.deps import Services
-from api.routes import chain, documents, health, log, verify
+from api.routes import chain, custody, documents, health, log, verify
 
 
 def create_app(services: Services) -> FastAPI:
@@ -25,6 +25,7 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     problems.install(app)
     app.include_router(documents.router)
+    app.include_router(custody.router)
     app.include_router(verify.router)
     app.include_router(log.router)
     app.include_router(chain.router)

@@ -24,7 +24,18 @@ from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeAlias, TypeVar, cast
 
-from sqlalchemy import CursorResult, Select, and_, bindparam, insert, or_, select, update
+from sqlalchemy import (
+    CursorResult,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -61,6 +72,7 @@ __all__ = [
     "add_documents",
     "add_token",
     "anchor_covering",
+    "bytes_deposited_since",
     "confirm_anchor",
     "digest_query",
     "discard_anchor",
@@ -172,10 +184,10 @@ def _optional_bytes(value: Any) -> bytes | None:
 _SIZE_QUERY = select(log_state_table.c.size).where(log_state_table.c.id == 1)
 
 
-@functools.lru_cache(maxsize=MAX_NODES_PER_QUERY)
-def _nodes_query(count: int) -> Select[int, int, bytes]:
+@functools.lru_cache(maxsize=4 * MAX_NODES_PER_QUERY)
+def _nodes_query(count: int, table: Table = log_nodes_table) -> Select[int, int, bytes]:
     """``SELECT level, idx, hash FROM log_nodes WHERE (level = :l0 AND idx = :i0) OR ...``."""
-    c = log_nodes_table.c
+    c = table.c
     return select(c.level, c.idx, c.hash).where(
         or_(
             *(
@@ -196,16 +208,32 @@ class SqlNodeStore:
     Nodes are immutable, so reads need no locking.
     """
 
-    __slots__ = ("_session",)
+    __slots__ = ("_nodes", "_session", "_size_query", "_state")
 
-    def __init__(self, session: Session) -> None:
+    def __init__(
+        self,
+        session: Session,
+        *,
+        nodes_table: Table = log_nodes_table,
+        state_table: Table = log_state_table,
+    ) -> None:
+        """``nodes_table`` / ``state_table`` name another log's tables (default: documents')."""
         self._session = session
+        self._nodes = nodes_table
+        self._state = state_table
+        self._size_query = (
+            _SIZE_QUERY
+            if state_table is log_state_table
+            else select(state_table.c.size).where(state_table.c.id == 1)
+        )
 
     @_wrap_errors
     def size(self) -> int:
-        value = self._session.execute(_SIZE_QUERY).scalar_one_or_none()
+        value = self._session.execute(self._size_query).scalar_one_or_none()
         if value is None:
-            raise StorageError("the log_state row is missing: the database is not migrated")
+            raise StorageError(
+                f"the {self._state.name} row is missing: the database is not migrated"
+            )
         return int(value)
 
     def get_node(self, level: int, index: int) -> bytes:
@@ -236,7 +264,7 @@ class SqlNodeStore:
             for i, (level, index) in enumerate(chunk):
                 params[f"l{i}"] = level
                 params[f"i{i}"] = index
-            for level, index, node in execute(_nodes_query(len(chunk)), params):
+            for level, index, node in execute(_nodes_query(len(chunk), self._nodes), params):
                 found[(level, index)] = _bytes(node)
         if len(found) != len(wanted):
             missing = sorted(set(wanted) - set(found))
@@ -265,8 +293,8 @@ class SqlNodeStore:
         if (end_size >> level) != (start_size >> level):
             raise MerkleError(f"the new nodes on level {level} are missing")
         moved = self._session.execute(
-            update(log_state_table)
-            .where(log_state_table.c.id == 1, log_state_table.c.size == start_size)
+            update(self._state)
+            .where(self._state.c.id == 1, self._state.c.size == start_size)
             .values(size=end_size)
         )
         if _rowcount(moved) != 1:
@@ -280,7 +308,7 @@ class SqlNodeStore:
             for i, node in enumerate(run)
         ]
         if rows:
-            self._session.execute(insert(log_nodes_table), rows)
+            self._session.execute(insert(self._nodes), rows)
 
 
 # --- Documents ------------------------------------------------------------------------------
@@ -402,6 +430,21 @@ def find_by_sha256(
     return [_document(row) for row in session.execute(digest_query(sha256, limit))]
 
 
+@_wrap_errors
+def bytes_deposited_since(session: Session, institution: str, since: datetime) -> int:
+    """Total size of the documents ``institution`` deposited at or after ``since``
+    (uses ix_documents_institution_time)."""
+    _check_text(institution, "institution", None)
+    _check_time(since, "since")
+    c = documents_table.c
+    total = session.execute(
+        select(func.coalesce(func.sum(c.size), 0)).where(
+            c.institution == institution, c.deposited_at >= since
+        )
+    ).scalar_one()
+    return int(total)
+
+
 # --- Anchors --------------------------------------------------------------------------------
 
 
@@ -444,29 +487,33 @@ def _one_anchor(session: Session, query: Any) -> AnchorRecord | None:
 
 
 @_wrap_errors
-def latest_confirmed_anchor(session: Session) -> AnchorRecord | None:
+def latest_confirmed_anchor(
+    session: Session, *, table: Table = anchors_table
+) -> AnchorRecord | None:
     """The confirmed anchor with the largest tree size: documents below it are anchored."""
     return _one_anchor(
         session,
-        select(anchors_table)
-        .where(anchors_table.c.status == AnchorStatus.CONFIRMED.value)
-        .order_by(anchors_table.c.tree_size.desc()),
+        select(table)
+        .where(table.c.status == AnchorStatus.CONFIRMED.value)
+        .order_by(table.c.tree_size.desc()),
     )
 
 
 @_wrap_errors
-def pending_anchor(session: Session) -> AnchorRecord | None:
+def pending_anchor(session: Session, *, table: Table = anchors_table) -> AnchorRecord | None:
     """The submitted (not yet confirmed) anchor with the smallest tree size, if any."""
     return _one_anchor(
         session,
-        select(anchors_table)
-        .where(anchors_table.c.status == AnchorStatus.SUBMITTED.value)
-        .order_by(anchors_table.c.tree_size),
+        select(table)
+        .where(table.c.status == AnchorStatus.SUBMITTED.value)
+        .order_by(table.c.tree_size),
     )
 
 
 @_wrap_errors
-def anchor_covering(session: Session, leaf_index: int) -> AnchorRecord | None:
+def anchor_covering(
+    session: Session, leaf_index: int, *, table: Table = anchors_table
+) -> AnchorRecord | None:
     """The first confirmed anchor whose head includes ``leaf_index`` (``tree_size > leaf_index``).
 
     None means the document at ``leaf_index`` is not anchored yet.
@@ -474,12 +521,12 @@ def anchor_covering(session: Session, leaf_index: int) -> AnchorRecord | None:
     _check_count(leaf_index, "leaf_index")
     return _one_anchor(
         session,
-        select(anchors_table)
+        select(table)
         .where(
-            anchors_table.c.status == AnchorStatus.CONFIRMED.value,
-            anchors_table.c.tree_size > leaf_index,
+            table.c.status == AnchorStatus.CONFIRMED.value,
+            table.c.tree_size > leaf_index,
         )
-        .order_by(anchors_table.c.tree_size),
+        .order_by(table.c.tree_size),
     )
 
 
@@ -492,6 +539,7 @@ def record_anchor_submitted(
     tx_hash: bytes,
     raw_tx: bytes | None = None,
     created_at: datetime | None = None,
+    table: Table = anchors_table,
 ) -> AnchorRecord:
     """Record a signed anchoring transaction before it is sent (status ``submitted``).
 
@@ -511,9 +559,7 @@ def record_anchor_submitted(
         "raw_tx": raw_tx,
         "created_at": (created_at or datetime.now(UTC)).astimezone(UTC),
     }
-    new_id = session.execute(
-        insert(anchors_table).values(**values).returning(anchors_table.c.id)
-    ).scalar_one()
+    new_id = session.execute(insert(table).values(**values).returning(table.c.id)).scalar_one()
     return AnchorRecord(
         id=int(new_id),
         tree_size=tree_size,
@@ -540,6 +586,7 @@ def confirm_anchor(
     block_time: datetime,
     proof_json: str,
     confirmed_at: datetime | None = None,
+    table: Table = anchors_table,
 ) -> None:
     """Mark the submitted anchor of ``tree_size`` confirmed, with its offline proof.
 
@@ -553,10 +600,10 @@ def confirm_anchor(
     _check_text(proof_json, "proof_json", None)
     _check_time(confirmed_at, "confirmed_at", optional=True)
     done = session.execute(
-        update(anchors_table)
+        update(table)
         .where(
-            anchors_table.c.tree_size == tree_size,
-            anchors_table.c.status == AnchorStatus.SUBMITTED.value,
+            table.c.tree_size == tree_size,
+            table.c.status == AnchorStatus.SUBMITTED.value,
         )
         .values(
             status=AnchorStatus.CONFIRMED.value,
@@ -573,13 +620,13 @@ def confirm_anchor(
 
 
 @_wrap_errors
-def discard_anchor(session: Session, *, tree_size: int) -> bool:
+def discard_anchor(session: Session, *, tree_size: int, table: Table = anchors_table) -> bool:
     """Forget a submitted anchor (reverted or refused); confirmed ones are never removed."""
     _check_count(tree_size, "tree_size")
     done = session.execute(
-        anchors_table.delete().where(
-            anchors_table.c.tree_size == tree_size,
-            anchors_table.c.status == AnchorStatus.SUBMITTED.value,
+        table.delete().where(
+            table.c.tree_size == tree_size,
+            table.c.status == AnchorStatus.SUBMITTED.value,
         )
     )
     return _rowcount(done) == 1

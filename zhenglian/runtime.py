@@ -4,23 +4,38 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from eth_utils.address import is_hex_address, to_canonical_address, to_checksum_address
 
 from api.deps import Services
+from api.ratelimit import RateLimiter, UploadQuota
 from api.settings import Settings
 from evidence.anchoring import AnchoringWorker, AnchorPolicy
 from evidence.blobstore import BlobStore, LocalBlobStore
-from evidence.repository import Database, open_database
+from evidence.custody import CUSTODY_LOG, CustodyRecorder
+from evidence.repository import Database, bytes_deposited_since, open_database
 from evidence.service import DepositService
 from ledger.anchor_proof import ChainTrust
 from ledger.client import JsonDeploymentStore, LedgerClient
 from ledger.errors import LedgerError, NodeError
 
 log = logging.getLogger(__name__)
+
+CUSTODY_DEPLOYMENTS = "custody-deployments.json"
+"""File (in the data directory) recording the custody log's LogAnchor deployment."""
+
+
+def _deposited(database: Database) -> Callable[[str, datetime], int]:
+    def used(institution: str, since: datetime) -> int:
+        with database.session() as session:
+            return bytes_deposited_since(session, institution, since)
+
+    return used
 
 
 def open_metadata(settings: Settings) -> Database:
@@ -63,7 +78,11 @@ class Runtime:
 
     def close(self) -> None:
         self.services.worker.stop()
+        if self.services.custody_worker is not None:
+            self.services.custody_worker.stop()
         self.services.deposits.close()
+        if self.services.custody is not None:
+            self.services.custody.close()
         if self.node is not None:
             self.node.close()
 
@@ -103,6 +122,10 @@ def start_runtime(
         rpc_url = settings.chain_rpc_url
         client = LedgerClient(rpc_url, key.to_bytes())
         deployment = client.ensure_deployed(JsonDeploymentStore(data_dir / "deployments.json"))
+        custody_client = client.sibling()
+        custody_deployment = custody_client.ensure_deployed(
+            JsonDeploymentStore(data_dir / CUSTODY_DEPLOYMENTS)
+        )
         validators = _parse_validators(settings.chain_validators)
         if validators:
             trust = ChainTrust.sealed(client.chain_id, validators, contract=deployment.address)
@@ -124,6 +147,12 @@ def start_runtime(
                 admin=validator.public_key.to_checksum_address(),
                 anchorer=anchorer.public_key.to_checksum_address(),
             )
+            custody_client = client.sibling()
+            custody_deployment = custody_client.ensure_deployed(
+                JsonDeploymentStore(data_dir / CUSTODY_DEPLOYMENTS),
+                admin=validator.public_key.to_checksum_address(),
+                anchorer=anchorer.public_key.to_checksum_address(),
+            )
         except BaseException:
             node.close()
             raise
@@ -139,6 +168,14 @@ def start_runtime(
             AnchorPolicy(batch=settings.anchor_batch, interval=settings.anchor_interval),
         )
         worker.start()
+        custody_worker = AnchoringWorker(
+            database,
+            custody_client,
+            AnchorPolicy(batch=settings.anchor_batch, interval=settings.anchor_interval),
+            target=CUSTODY_LOG,
+        )
+        custody_worker.start()
+        custody = CustodyRecorder(database, on_append=custody_worker.poke)
     except (LedgerError, Exception):
         if node is not None:
             node.close()
@@ -149,6 +186,7 @@ def start_runtime(
         "contract": to_checksum_address(deployment.address),
         "rpc_url": rpc_url,
         "sealed": trust.require_seal,
+        "custody_contract": to_checksum_address(custody_deployment.address),
     }
     services = Services(
         settings=settings,
@@ -159,5 +197,13 @@ def start_runtime(
         client=client,
         trust=trust,
         chain_info=chain_info,
+        custody=custody,
+        custody_worker=custody_worker,
+        custody_trust=replace(trust, contract=custody_deployment.address),
+        token_limits=RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
+        public_limits=RateLimiter(
+            settings.public_rate_limit_per_s, settings.public_rate_limit_burst
+        ),
+        upload_quota=UploadQuota(settings.upload_quota_bytes_per_day, _deposited(database)),
     )
     return Runtime(services=services, node=node)

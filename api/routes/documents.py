@@ -9,10 +9,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from api.auth import DEPOSITING_ROLES, READ_ALL_ROLES, Principal
-from api.deps import PrincipalDep, Services, ServicesDep
+from api.deps import PrincipalDep, Services, ServicesDep, record_custody
 from api.problems import Problem
 from api.schemas import DocumentPublic, PendingReceipt
 from api.uploads import file_chunks, form_file, form_text, multipart_schema, read_form
+from evidence.custody_entry import CustodyObject
 from evidence.receipts import document_view, receipt_for
 from evidence.repository import DocumentRecord, get_document
 from evidence.service import Depositor, DepositRequest
@@ -38,7 +39,7 @@ _DEPOSIT_FORM = multipart_schema(
     status_code=201,
     response_model=DocumentPublic,
     openapi_extra=_DEPOSIT_FORM,
-    responses={401: {}, 403: {}, 413: {}, 415: {}},
+    responses={401: {}, 403: {}, 413: {}, 415: {}, 429: {}},
 )
 async def deposit_document(
     request: Request, principal: PrincipalDep, services: ServicesDep
@@ -47,6 +48,12 @@ async def deposit_document(
     if principal.role not in DEPOSITING_ROLES:
         raise Problem(403, "Forbidden", f"role {principal.role!r} does not deposit documents")
     limit = services.settings.max_upload_bytes
+    quota = services.upload_quota
+    if quota is not None:
+        incoming = request.headers.get("content-length", "")
+        await run_in_threadpool(
+            quota.check, principal.institution, int(incoming) if incoming.isdigit() else 0
+        )
     form = await read_form(request, limit)
     try:
         upload = form_file(form, "file")
@@ -72,6 +79,17 @@ async def deposit_document(
     finally:
         await form.close()
     services.worker.poke()
+    if quota is not None:
+        quota.add(principal.institution, record.size)
+    # Committed before the deposit is acknowledged (the 201 below).
+    await run_in_threadpool(
+        record_custody,
+        services,
+        request,
+        "deposit",
+        principal,
+        CustodyObject.document(record.id),
+    )
     view = await run_in_threadpool(_view, services, record)
     return JSONResponse(view.model_dump(mode="json"), status_code=201)
 
@@ -104,11 +122,14 @@ def get_document_status(
     "/{document_id}/receipt",
     responses={200: {"description": "the receipt (JSON)"}, 202: {"model": PendingReceipt}},
 )
-def get_receipt(document_id: str, principal: PrincipalDep, services: ServicesDep) -> Any:
+def get_receipt(
+    document_id: str, request: Request, principal: PrincipalDep, services: ServicesDep
+) -> Any:
     """The document's receipt; 202 while its entry is not anchored yet."""
     record = _visible(services, principal, document_id)
     with services.database.session() as session:
         receipt = receipt_for(session, record)
+    record_custody(services, request, "fetch_receipt", principal, CustodyObject.document(record.id))
     if receipt is None:
         return JSONResponse(PendingReceipt(id=record.id).model_dump(), status_code=202)
     return JSONResponse(receipt.to_json())

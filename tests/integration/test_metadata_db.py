@@ -49,7 +49,17 @@ from tests.support.postgres import fresh_database_url, postgres_url  # noqa: F40
 
 pytestmark = pytest.mark.integration
 
-TABLES = {"log_state", "log_nodes", "documents", "anchors", "api_tokens"}
+TABLES = {
+    "log_state",
+    "log_nodes",
+    "documents",
+    "anchors",
+    "api_tokens",
+    "custody_state",
+    "custody_nodes",
+    "custody_events",
+    "custody_anchors",
+}
 CST = timezone(timedelta(hours=8))  # China Standard Time
 
 

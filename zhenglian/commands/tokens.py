@@ -23,6 +23,14 @@ def _database(data_dir: Path):  # type: ignore[no-untyped-def]
     return open_metadata(Settings(data_dir=data_dir))
 
 
+def _record(database, action: str, token_id: str) -> None:  # type: ignore[no-untyped-def]
+    """The custody event of an administrative action taken with this CLI (actor: operator)."""
+    from evidence.custody import record_event
+    from evidence.custody_entry import Actor, CustodyObject
+
+    record_event(database, action, Actor.operator(), CustodyObject("token", token_id))
+
+
 @click.group()
 def tokens() -> None:
     """Create, list and revoke API tokens."""
@@ -65,6 +73,7 @@ def create(data_dir: Path, institution: str, role: str, expires_days: int | None
                 expires_at=expires,
             )
             session.commit()
+        _record(database, "token_create", token_id)
     except EvidenceError as exc:
         fail(str(exc))
     click.echo(
@@ -115,6 +124,8 @@ def revoke(data_dir: Path, token_id: str) -> None:
         with database.session() as session:
             done = revoke_token(session, token_id, datetime.now(UTC))
             session.commit()
+        if done:
+            _record(database, "token_revoke", token_id)
     except EvidenceError as exc:
         fail(str(exc))
     if not done:
