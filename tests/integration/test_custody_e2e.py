@@ -259,3 +259,32 @@ def test_an_institution_over_its_daily_upload_quota_gets_429_until_midnight(
     other = _bearer(server.token("另一公证处", "notary"))
     assert _deposit(server, other, b"q" * 60_000).status_code == 201
     assert _deposit(server, headers, b"q" * 10_000).status_code == 201
+
+
+def test_after_a_kill_the_custody_log_and_its_contract_carry_on(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """kill -9, restart on the same data: the same custody LogAnchor (persisted deployment),
+    the events recorded before the kill are still there, and the log grows as one chain."""
+    data_dir = tmp_path_factory.mktemp("zl-restart") / "data"
+    with running_server(data_dir) as first:
+        notary = _bearer(first.token("城东公证处", "notary"))
+        doc = _deposit(first, notary, b"before the kill").json()
+        contract = httpx.get(f"{first.url}/v1/chain").json()["custody_contract"]
+        first.kill()
+    with running_server(data_dir) as second:
+        assert httpx.get(f"{second.url}/v1/chain").json()["custody_contract"] == contract
+        url = f"{second.url}/v1/documents/{doc['id']}"
+        assert httpx.get(f"{url}/receipt", headers=notary).status_code in (200, 202)
+
+        def anchored() -> Any:
+            export = httpx.get(f"{url}/custody", headers=notary).json()
+            events = export["events"]
+            return export if len(events) == 2 and events[-1]["status"] == "anchored" else None
+
+        export = _wait("custody anchoring after restart", anchored)
+        assert [e["fields"]["action"] for e in export["events"]] == ["deposit", "fetch_receipt"]
+        path = tmp_path_factory.mktemp("export") / "custody.json"
+        path.write_text(json.dumps(export))
+        ok = _verify_custody(second, path, "--contract", contract)
+        assert ok.returncode == 0, ok.stdout + ok.stderr
