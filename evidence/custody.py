@@ -16,6 +16,7 @@ the loser of a race retry with fresh links, so the chain never forks.
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import queue
 import threading
@@ -24,9 +25,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from evidence.anchoring import AnchoredLog
@@ -34,6 +34,7 @@ from evidence.custody_entry import (
     GENESIS_HASH,
     Actor,
     CustodyEvent,
+    CustodyEventError,
     CustodyObject,
 )
 from evidence.custody_export import MAX_EXPORT_EVENTS, CustodyExport, ExportedEvent
@@ -144,11 +145,17 @@ def append_events(session: Session, drafts: Sequence[EventDraft]) -> list[Custod
     """Append events in the caller's transaction (the caller commits); link each to the log's
     previous event and to the previous event about its object.
 
-    MerkleError if another writer appended since this transaction read the log: roll back and
-    try again (:func:`record_event` and :class:`CustodyRecorder` do).
+    Writers are serialised by a lock on the log's state row taken first; MerkleError (another
+    writer appended anyway, which the lock should make impossible) means: roll back and try
+    again (:func:`record_event` and :class:`CustodyRecorder` do).
     """
     if not drafts:
         return []
+    # Take the custody log's write lock first (a no-op UPDATE of its state row: the row lock
+    # on PostgreSQL, the database write lock on SQLite), so the links read below are the
+    # latest and no other writer can append before this transaction ends.
+    state = custody_state_table
+    session.execute(update(state).where(state.c.id == 1).values(size=state.c.size))
     merkle = MerkleLog(custody_store(session))
     start = merkle.size()
     prev = GENESIS_HASH
@@ -335,10 +342,6 @@ def custody_export(session: Session, obj: CustodyObject) -> CustodyExport:
     Built from the stored event bytes and custody log nodes; StorageError if a stored event
     no longer decodes (the database was altered behind the server's back).
     """
-    import json
-
-    from evidence.custody_entry import CustodyEventError
-
     anchor = latest_confirmed_anchor(session, table=custody_anchors_table)
     tree_size = anchor.tree_size if anchor is not None and anchor.proof is not None else 0
     c = custody_events_table.c
@@ -360,7 +363,7 @@ def custody_export(session: Session, obj: CustodyObject) -> CustodyExport:
             merkle.inclusion_proof(leaf_index, tree_size) if leaf_index < tree_size else None
         )
         events.append(ExportedEvent(int(leaf_index), data, event, inclusion))
-    proof: Any = None
+    proof: AnchorProof | None = None
     if tree_size:
         assert anchor is not None and anchor.proof is not None
         proof = AnchorProof.from_json(json.loads(anchor.proof))
