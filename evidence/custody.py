@@ -9,8 +9,9 @@ log's previous event and to the previous event about the same object (``docs/cus
 Recording is durable before :meth:`CustodyRecorder.record` returns, and cheap under load:
 events arriving together are appended and committed in one transaction by one writer thread
 (as deposits are). Other processes (the ``zhenglian tokens`` CLI) append with
-:func:`record_event` directly; the log's append guard (``SqlNodeStore.append_nodes``) makes
-the loser of a race retry with fresh links, so the chain never forks.
+:func:`record_event` directly. Every append first locks the custody log's state row, so
+writers in any process take turns and always link to the latest event; the log's append guard
+(``SqlNodeStore.append_nodes``) would still refuse a stale append, so the chain never forks.
 """
 
 from __future__ import annotations
