@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from api import problems
 from api.deps import Services
-from api.routes import admin, cases, chain, documents, health, log, shares, verify
+from api.routes import admin, cases, chain, custody, documents, health, log, shares, verify
 
 
 def create_app(services: Services) -> FastAPI:
@@ -28,6 +28,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(cases.router)
     app.include_router(shares.router)
     app.include_router(admin.router)
+    app.include_router(custody.router)
     app.include_router(verify.router)
     app.include_router(log.router)
     app.include_router(chain.router)

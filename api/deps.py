@@ -11,10 +11,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth import MAX_TOKEN_CHARS, Principal
 from api.problems import Problem
+from api.ratelimit import RateLimiter, UploadQuota
 from api.settings import Settings
 from evidence.access import authenticate
 from evidence.anchoring import AnchoringWorker
 from evidence.blobstore import BlobStore
+from evidence.custody import CustodyRecorder, client_address
+from evidence.custody_entry import Actor
 from evidence.errors import Unauthenticated
 from evidence.repository import Database
 from evidence.service import DepositService
@@ -32,6 +35,13 @@ class Services:
     client: LedgerClient
     trust: ChainTrust
     chain_info: dict[str, Any] = field(default_factory=dict)
+    custody: CustodyRecorder | None = None
+    """Records custody events (``evidence.custody``); see :func:`record_custody`."""
+    custody_worker: AnchoringWorker | None = None
+    custody_trust: ChainTrust | None = None
+    token_limits: RateLimiter | None = None
+    public_limits: RateLimiter | None = None
+    upload_quota: UploadQuota | None = None
 
 
 def get_services(request: Request) -> Services:
@@ -44,13 +54,15 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 _UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
 
 #: Declares the bearer scheme in the OpenAPI document; the checks are ours (below).
-_bearer = HTTPBearer(auto_error=False, description="An API token (`zl_...`) of one institution.")
+bearer_scheme = HTTPBearer(
+    auto_error=False, description="An API token (`zl_...`) of one institution."
+)
 
 
 def get_principal(
     request: Request,
     services: ServicesDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> Principal:
     """The caller of a route that needs a token: 401 (problem+json) without a valid one."""
     header = request.headers.get("authorization", "")
@@ -63,9 +75,57 @@ def get_principal(
     token = credentials.credentials.strip()
     try:
         with services.database.session() as session:
-            return authenticate(session, token, datetime.now(UTC))
+            principal = authenticate(session, token, datetime.now(UTC))
     except Unauthenticated as exc:
         raise Problem(401, "Unauthorized", str(exc), _UNAUTHORIZED) from None
+    if services.token_limits is not None and principal.token_id is not None:
+        services.token_limits.check(principal.token_id, f"token {principal.token_id}")
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def request_client(request: Request, services: Services) -> str | None:
+    """The caller's IP address: the peer's, or — only when the peer is a trusted proxy
+    (``ZHENGLIAN_TRUSTED_PROXIES``) — the last address it appended to X-Forwarded-For."""
+    peer = client_address(request.client.host if request.client else None)
+    trusted = services.settings.trusted_proxies
+    if peer is not None and trusted:
+        proxies = {client_address(p.strip()) for p in trusted.split(",")} - {None}
+        if peer in proxies:
+            forwarded = request.headers.get("x-forwarded-for", "").split(",")[-1].strip()
+            return client_address(forwarded) or peer
+    return peer
+
+
+def limit_public(request: Request, services: ServicesDep) -> None:
+    """Rate-limit an unauthenticated call by its client address (a token is limited by
+    :func:`get_principal` instead)."""
+    if services.public_limits is None or request.headers.get("authorization"):
+        return
+    address = request_client(request, services) or "unknown"
+    services.public_limits.check(address, f"client {address}")
+
+
+def actor_of(principal: Principal | None) -> Actor:
+    """The custody actor of an authenticated principal, or ``public``."""
+    if principal is None:
+        return Actor.public()
+    return Actor(principal.role, principal.token_id, principal.institution)
+
+
+def record_custody(
+    services: Services,
+    request: Request,
+    action: str,
+    principal: Principal | None,
+    obj: Any,
+) -> None:
+    """Record one custody event (``evidence.custody_entry.ACTIONS``) about ``obj`` (a
+    ``CustodyObject``) by ``principal`` from the request's client address; returns once it is
+    committed. Blocking: call it from a worker thread (``run_in_threadpool``) in async routes.
+    """
+    if services.custody is None:
+        return
+    services.custody.record(action, actor_of(principal), obj, request_client(request, services))

@@ -60,6 +60,8 @@ class ChainPublic(BaseModel):
     contract: str | None
     rpc_url: str | None = None
     sealed: bool
+    custody_contract: str | None = None
+    """The LogAnchor of the custody log (``docs/custody.md``)."""
 
 
 class CheckPublic(BaseModel):

@@ -16,6 +16,12 @@
 | ZHENGLIAN_ANCHOR_BATCH | 1000 | anchor as soon as this many deposits wait ... |
 | ZHENGLIAN_ANCHOR_INTERVAL | 1.0 | ... or this many seconds after the oldest waiting one |
 | ZHENGLIAN_PUBLIC_URL | http://127.0.0.1:8000 | this server's public base URL (QR codes) |
+| ZHENGLIAN_RATE_LIMIT_PER_S | 200 | requests/s per token (token bucket; 0: off) ... |
+| ZHENGLIAN_RATE_LIMIT_BURST | 400 | ... up to this many at once |
+| ZHENGLIAN_PUBLIC_RATE_LIMIT_PER_S | 50 | requests/s per client address without a token (0: off) |
+| ZHENGLIAN_PUBLIC_RATE_LIMIT_BURST | 100 | ... up to this many at once |
+| ZHENGLIAN_UPLOAD_QUOTA_BYTES_PER_DAY | 10 GiB | bytes per institution and UTC day (0: off) |
+| ZHENGLIAN_TRUSTED_PROXIES | (unset) | proxy addresses whose X-Forwarded-For is believed |
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Default largest document (4 GiB).
 DEFAULT_MAX_UPLOAD_BYTES = 4 * 1024**3
+#: Default bytes one institution may deposit per UTC day (10 GiB).
+DEFAULT_UPLOAD_QUOTA_BYTES_PER_DAY = 10 * 1024**3
 
 
 class Settings(BaseSettings):
@@ -52,6 +60,14 @@ class Settings(BaseSettings):
     anchor_batch: int = Field(default=1000, ge=1, le=1_000_000)
     anchor_interval: float = Field(default=1.0, gt=0, le=3600)
 
+    rate_limit_per_s: float = Field(default=200.0, ge=0, le=1_000_000)
+    rate_limit_burst: int = Field(default=400, ge=1, le=10_000_000)
+    public_rate_limit_per_s: float = Field(default=50.0, ge=0, le=1_000_000)
+    public_rate_limit_burst: int = Field(default=100, ge=1, le=10_000_000)
+    upload_quota_bytes_per_day: int = Field(
+        default=DEFAULT_UPLOAD_QUOTA_BYTES_PER_DAY, ge=0, le=2**62
+    )
+    trusted_proxies: str | None = None
     public_url: str = Field(
         default="http://127.0.0.1:8000",
         max_length=200,

@@ -18,6 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from sqlalchemy import Table
+from sqlalchemy.orm import Session
+
+from evidence.db import anchors_table, log_nodes_table, log_state_table
 from evidence.repository import (
     AnchorRecord,
     Database,
@@ -43,6 +47,31 @@ RESEND_AFTER = 10.0
 FAILURE_BACKOFF = 2.0
 
 
+def _deposit_time(session: Session, leaf_index: int) -> datetime | None:
+    document = get_document_by_leaf(session, leaf_index)
+    return document.deposited_at if document is not None else None
+
+
+@dataclass(frozen=True)
+class AnchoredLog:
+    """Which Merkle log a worker anchors: its tables, and when its leaf ``i`` was appended."""
+
+    name: str
+    nodes_table: Table
+    state_table: Table
+    anchors_table: Table
+    appended_at: Callable[[Session, int], datetime | None]
+
+    def store(self, session: Session) -> SqlNodeStore:
+        return SqlNodeStore(session, nodes_table=self.nodes_table, state_table=self.state_table)
+
+
+DOCUMENT_LOG = AnchoredLog(
+    "documents", log_nodes_table, log_state_table, anchors_table, _deposit_time
+)
+"""The document log (deposits), anchored in the first LogAnchor."""
+
+
 @dataclass(frozen=True)
 class AnchorPolicy:
     """When to anchor: ``batch`` deposits waiting, or the oldest waiting for ``interval`` s."""
@@ -59,8 +88,11 @@ class AnchoringWorker:
         policy: AnchorPolicy,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        target: AnchoredLog = DOCUMENT_LOG,
     ) -> None:
+        """Anchor ``target`` (default: the document log) through ``client``'s contract."""
         self.database = database
+        self.target = target
         self.client = client
         self.policy = policy
         self._clock = clock
@@ -72,7 +104,9 @@ class AnchoringWorker:
     # --- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="zl-anchoring", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=f"zl-anchoring-{self.target.name}", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
@@ -109,23 +143,23 @@ class AnchoringWorker:
     def run_once(self) -> bool:
         """Do the next piece of anchoring work; True if there may be more to do right away."""
         with self.database.session() as session:
-            pending = pending_anchor(session)
+            pending = pending_anchor(session, table=self.target.anchors_table)
         if pending is not None:
             return self._settle(pending)
         return self._maybe_anchor()
 
     def _maybe_anchor(self) -> bool:
         with self.database.session() as session:
-            store = SqlNodeStore(session)
+            store = self.target.store(session)
             size = store.size()
-            last = latest_confirmed_anchor(session)
+            last = latest_confirmed_anchor(session, table=self.target.anchors_table)
             last_size = last.tree_size if last is not None else 0
             waiting = size - last_size
             if waiting <= 0:
                 return False
             if waiting < self.policy.batch:
-                oldest = get_document_by_leaf(session, last_size)
-                age = (self._clock() - oldest.deposited_at).total_seconds() if oldest else 0.0
+                oldest = self.target.appended_at(session, last_size)
+                age = (self._clock() - oldest).total_seconds() if oldest else 0.0
                 if age < self.policy.interval:
                     return False
             merkle = MerkleLog(store)
@@ -135,12 +169,17 @@ class AnchoringWorker:
         def record(tx_hash: bytes, raw: bytes) -> None:
             with self.database.session() as s:
                 record_anchor_submitted(
-                    s, tree_size=size, root_hash=root, tx_hash=tx_hash, raw_tx=raw
+                    s,
+                    tree_size=size,
+                    root_hash=root,
+                    tx_hash=tx_hash,
+                    raw_tx=raw,
+                    table=self.target.anchors_table,
                 )
                 s.commit()
 
         self.client.submit_anchor(size, root, proof, before_send=record)
-        log.info("anchoring head %d (%d new entries)", size, waiting)
+        log.info("anchoring %s head %d (%d new entries)", self.target.name, size, waiting)
         return True
 
     def _settle(self, pending: AnchorRecord) -> bool:
@@ -179,12 +218,18 @@ class AnchoringWorker:
                 anchor_index=anchored.index,
                 block_time=datetime.fromtimestamp(block_time, UTC),
                 proof_json=json.dumps(proof.to_json(), sort_keys=True),
+                table=self.target.anchors_table,
             )
             session.commit()
-        log.info("head %d anchored in block %d", pending.tree_size, anchored.block_number)
+        log.info(
+            "%s head %d anchored in block %d",
+            self.target.name,
+            pending.tree_size,
+            anchored.block_number,
+        )
         return True
 
     def _discard(self, pending: AnchorRecord) -> None:
         with self.database.session() as session:
-            discard_anchor(session, tree_size=pending.tree_size)
+            discard_anchor(session, tree_size=pending.tree_size, table=self.target.anchors_table)
             session.commit()

@@ -54,7 +54,9 @@ __all__ = [
     "CONNECT_TIMEOUT_S",
     "DATABASE_URL_ENV",
     "HASH_BYTES",
+    "MAX_ACTION_CHARS",
     "MAX_CASE_CODE_CHARS",
+    "MAX_CLIENT_CHARS",
     "MAX_ID_CHARS",
     "MAX_INSTITUTION_NAME_CHARS",
     "MAX_INSTITUTION_TYPE_CHARS",
@@ -72,6 +74,10 @@ __all__ = [
     "Base",
     "Case",
     "CaseParticipant",
+    "CustodyAnchor",
+    "CustodyEventRow",
+    "CustodyNode",
+    "CustodyState",
     "Database",
     "Document",
     "Institution",
@@ -84,6 +90,10 @@ __all__ = [
     "api_tokens_table",
     "case_participants_table",
     "cases_table",
+    "custody_anchors_table",
+    "custody_events_table",
+    "custody_nodes_table",
+    "custody_state_table",
     "documents_table",
     "head_revision",
     "institutions_table",
@@ -354,6 +364,79 @@ class ShareCodeRow(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+# --- The custody log (a second Merkle log, anchored in its own LogAnchor) ------------------
+
+MAX_ACTION_CHARS = 32
+"""Longest custody action name (``evidence.custody_entry.ACTIONS``)."""
+
+MAX_CLIENT_CHARS = 45
+"""Longest client address text (``evidence.custody_entry.MAX_CLIENT_CHARS``)."""
+
+
+class CustodyState(Base):
+    """One row (id 1): the number of events in the custody log (guards appends)."""
+
+    __tablename__ = "custody_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class CustodyNode(Base):
+    """A complete subtree of the custody Merkle log (same layout as ``log_nodes``)."""
+
+    __tablename__ = "custody_nodes"
+
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hash: Mapped[bytes] = mapped_column(_hash(), nullable=False)
+
+
+class CustodyEventRow(Base):
+    """A custody event: its exact leaf bytes and the columns it is found by."""
+
+    __tablename__ = "custody_events"
+    __table_args__ = (Index("ix_custody_events_object", "object_type", "object_id", "leaf_index"),)
+
+    leaf_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    event_hash: Mapped[bytes] = mapped_column(_hash(), nullable=False)
+    action: Mapped[str] = mapped_column(String(MAX_ACTION_CHARS), nullable=False)
+    object_type: Mapped[str] = mapped_column(String(MAX_KIND_CHARS), nullable=False)
+    object_id: Mapped[str] = mapped_column(Text, nullable=False)
+    actor_role: Mapped[str] = mapped_column(String(MAX_ROLE_CHARS), nullable=False)
+    actor_token: Mapped[str | None] = mapped_column(String(MAX_ID_CHARS))
+    actor_institution: Mapped[str | None] = mapped_column(Text)
+    client: Mapped[str | None] = mapped_column(String(MAX_CLIENT_CHARS))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    event: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+
+
+class CustodyAnchor(Base):
+    """A custody log head sent to or anchored on the chain (the columns of ``anchors``)."""
+
+    __tablename__ = "custody_anchors"
+    __table_args__ = (
+        UniqueConstraint("tree_size", name="uq_custody_anchors_tree_size"),
+        Index("ix_custody_anchors_status", "status"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    tree_size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    root_hash: Mapped[bytes] = mapped_column(_hash(), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    tx_hash: Mapped[bytes | None] = mapped_column(_hash())
+    raw_tx: Mapped[bytes | None] = mapped_column(LargeBinary)
+    block_number: Mapped[int | None] = mapped_column(BigInteger)
+    anchor_index: Mapped[int | None] = mapped_column(BigInteger)
+    block_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    proof: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 metadata = Base.metadata
 log_state_table = cast(Table, LogState.__table__)
 log_nodes_table = cast(Table, LogNode.__table__)
@@ -364,6 +447,15 @@ institutions_table = cast(Table, Institution.__table__)
 cases_table = cast(Table, Case.__table__)
 case_participants_table = cast(Table, CaseParticipant.__table__)
 share_codes_table = cast(Table, ShareCodeRow.__table__)
+custody_state_table = cast(Table, CustodyState.__table__)
+custody_nodes_table = cast(Table, CustodyNode.__table__)
+custody_events_table = cast(Table, CustodyEventRow.__table__)
+custody_anchors_table = cast(Table, CustodyAnchor.__table__)
+
+Index(
+    "ix_documents_institution_time", documents_table.c.institution, documents_table.c.deposited_at
+)
+"""Daily upload quotas sum an institution's deposits since midnight (added by migration 0004)."""
 
 
 # --- Migrations ---------------------------------------------------------------------------

@@ -28,7 +28,19 @@ from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeAlias, TypeVar, cast
 
-from sqlalchemy import CursorResult, Engine, Select, and_, bindparam, insert, or_, select, update
+from sqlalchemy import (
+    CursorResult,
+    Engine,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -64,6 +76,7 @@ __all__ = [
     "SqlNodeStore",
     "add_documents",
     "anchor_covering",
+    "bytes_deposited_since",
     "confirm_anchor",
     "digest_query",
     "discard_anchor",
@@ -170,8 +183,11 @@ def _optional_bytes(value: Any) -> bytes | None:
 
 # --- Merkle nodes ---------------------------------------------------------------------------
 
-_SIZE_SQL = "SELECT size FROM log_state WHERE id = 1"
-"""The log size, as prepared driver SQL (read before every root and proof)."""
+
+def _size_sql(state_table: str) -> str:
+    """The log size, as prepared driver SQL (read before every root and proof)."""
+    return f"SELECT size FROM {state_table} WHERE id = 1"
+
 
 MAX_CACHED_NODES = 1 << 16
 """Most log nodes :class:`SqlNodeStore` keeps in memory per database (engine), ~10 MB.
@@ -180,7 +196,7 @@ Committed nodes never change (the log is append-only), so every store on the sam
 shares one cache of the nodes it has read; when it is full it is emptied and refills with
 the nodes proofs actually use (the upper levels, shared by every proof, come back first)."""
 
-_NODE_CACHES: weakref.WeakKeyDictionary[Engine, dict[tuple[int, int], bytes]] = (
+_NODE_CACHES: weakref.WeakKeyDictionary[Engine, dict[str, dict[tuple[int, int], bytes]]] = (
     weakref.WeakKeyDictionary()
 )
 _NODE_CACHES_LOCK = threading.Lock()  # creating an engine's cache; the dicts are GIL-atomic
@@ -210,11 +226,16 @@ def _driver_rows(connection: Connection, sql: str, params: tuple[int, ...] = ())
         cursor.close()
 
 
-def _node_cache(engine: Engine) -> dict[tuple[int, int], bytes]:
-    cache = _NODE_CACHES.get(engine)
+def _node_cache(engine: Engine, nodes_table: str) -> dict[tuple[int, int], bytes]:
+    """The cache of one log's nodes (by its nodes table) in ``engine``'s database."""
+    caches = _NODE_CACHES.get(engine)
+    if caches is None:
+        with _NODE_CACHES_LOCK:
+            caches = _NODE_CACHES.setdefault(engine, {})
+    cache = caches.get(nodes_table)
     if cache is None:
         with _NODE_CACHES_LOCK:
-            cache = _NODE_CACHES.setdefault(engine, {})
+            cache = caches.setdefault(nodes_table, {})
     return cache
 
 
@@ -224,13 +245,14 @@ def forget_cached_nodes(engine: Engine) -> None:
     Only needed if ``log_nodes`` rows were deleted or rewritten behind the application's
     back (a test resetting the log, a restored backup): the cache assumes they never are.
     """
-    _node_cache(engine).clear()
+    with _NODE_CACHES_LOCK:
+        _NODE_CACHES.pop(engine, None)
 
 
-@functools.lru_cache(maxsize=MAX_NODES_PER_QUERY)
-def _nodes_query(count: int) -> Select[int, int, bytes]:
+@functools.lru_cache(maxsize=4 * MAX_NODES_PER_QUERY)
+def _nodes_query(count: int, table: Table = log_nodes_table) -> Select[int, int, bytes]:
     """``SELECT level, idx, hash FROM log_nodes WHERE (level = :l0 AND idx = :i0) OR ...``."""
-    c = log_nodes_table.c
+    c = table.c
     return select(c.level, c.idx, c.hash).where(
         or_(
             *(
@@ -241,12 +263,13 @@ def _nodes_query(count: int) -> Select[int, int, bytes]:
     )
 
 
-@functools.lru_cache(maxsize=2 * MAX_NODES_PER_QUERY)
-def _nodes_sql(placeholder: str, count: int) -> str:
+@functools.lru_cache(maxsize=4 * MAX_NODES_PER_QUERY)
+def _nodes_sql(placeholder: str, count: int, nodes_table: str = "log_nodes") -> str:
     """The same SELECT as :func:`_nodes_query` as prepared driver SQL with positional
-    parameters ``level0, idx0, level1, idx1, ...`` (no SQLAlchemy compilation per call)."""
+    parameters ``level0, idx0, level1, idx1, ...`` (no SQLAlchemy compilation per call).
+    ``nodes_table`` is one of our own tables' names, never input."""
     term = f"(level = {placeholder} AND idx = {placeholder})"
-    return "SELECT level, idx, hash FROM log_nodes WHERE " + " OR ".join([term] * count)
+    return f"SELECT level, idx, hash FROM {nodes_table} WHERE " + " OR ".join([term] * count)
 
 
 class SqlNodeStore:
@@ -265,17 +288,29 @@ class SqlNodeStore:
     reads), while its own may still be rolled back. See :func:`forget_cached_nodes`.
     """
 
-    __slots__ = ("_session",)
+    __slots__ = ("_nodes", "_session", "_size_sql", "_state")
 
-    def __init__(self, session: Session) -> None:
+    def __init__(
+        self,
+        session: Session,
+        *,
+        nodes_table: Table = log_nodes_table,
+        state_table: Table = log_state_table,
+    ) -> None:
+        """``nodes_table`` / ``state_table`` name another log's tables (default: documents')."""
         self._session = session
+        self._nodes = nodes_table
+        self._state = state_table
+        self._size_sql = _size_sql(state_table.name)
 
     @_wrap_errors
     def size(self) -> int:
-        rows = _driver_rows(self._session.connection(), _SIZE_SQL)
+        rows = _driver_rows(self._session.connection(), self._size_sql)
         value = rows[0][0] if rows else None
         if value is None:
-            raise StorageError("the log_state row is missing: the database is not migrated")
+            raise StorageError(
+                f"the {self._state.name} row is missing: the database is not migrated"
+            )
         return int(value)
 
     def get_node(self, level: int, index: int) -> bytes:
@@ -292,7 +327,7 @@ class SqlNodeStore:
         """
         connection = self._session.connection()
         engine = connection.engine
-        cache = _node_cache(engine)
+        cache = _node_cache(engine, self._nodes.name)
         found: dict[tuple[int, int], bytes] = {}
         wanted: list[tuple[int, int]] = []
         for coordinate in coordinates:
@@ -320,11 +355,12 @@ class SqlNodeStore:
                     for i, (level, index) in enumerate(chunk):
                         params[f"l{i}"] = level
                         params[f"i{i}"] = index
-                    rows = self._session.execute(_nodes_query(len(chunk)), params).all()
+                    query = _nodes_query(len(chunk), self._nodes)
+                    rows = self._session.execute(query, params).all()
                 else:
                     rows = _driver_rows(
                         connection,
-                        _nodes_sql(placeholder, len(chunk)),
+                        _nodes_sql(placeholder, len(chunk), self._nodes.name),
                         tuple(value for coordinate in chunk for value in coordinate),
                     )
                 for level, index, node in rows:
@@ -369,8 +405,8 @@ class SqlNodeStore:
         # them (a new transaction on this connection is a new object, so it caches again).
         connection.info[_WROTE_NODES] = connection.get_transaction()
         moved = self._session.execute(
-            update(log_state_table)
-            .where(log_state_table.c.id == 1, log_state_table.c.size == start_size)
+            update(self._state)
+            .where(self._state.c.id == 1, self._state.c.size == start_size)
             .values(size=end_size)
         )
         if _rowcount(moved) != 1:
@@ -384,7 +420,7 @@ class SqlNodeStore:
             for i, node in enumerate(run)
         ]
         if rows:
-            self._session.execute(insert(log_nodes_table), rows)
+            self._session.execute(insert(self._nodes), rows)
 
 
 # --- Documents ------------------------------------------------------------------------------
@@ -506,6 +542,21 @@ def find_by_sha256(
     return [_document(row) for row in session.execute(digest_query(sha256, limit))]
 
 
+@_wrap_errors
+def bytes_deposited_since(session: Session, institution: str, since: datetime) -> int:
+    """Total size of the documents ``institution`` deposited at or after ``since``
+    (uses ix_documents_institution_time)."""
+    _check_text(institution, "institution", None)
+    _check_time(since, "since")
+    c = documents_table.c
+    total = session.execute(
+        select(func.coalesce(func.sum(c.size), 0)).where(
+            c.institution == institution, c.deposited_at >= since
+        )
+    ).scalar_one()
+    return int(total)
+
+
 # --- Anchors --------------------------------------------------------------------------------
 
 
@@ -548,29 +599,33 @@ def _one_anchor(session: Session, query: Any) -> AnchorRecord | None:
 
 
 @_wrap_errors
-def latest_confirmed_anchor(session: Session) -> AnchorRecord | None:
+def latest_confirmed_anchor(
+    session: Session, *, table: Table = anchors_table
+) -> AnchorRecord | None:
     """The confirmed anchor with the largest tree size: documents below it are anchored."""
     return _one_anchor(
         session,
-        select(anchors_table)
-        .where(anchors_table.c.status == AnchorStatus.CONFIRMED.value)
-        .order_by(anchors_table.c.tree_size.desc()),
+        select(table)
+        .where(table.c.status == AnchorStatus.CONFIRMED.value)
+        .order_by(table.c.tree_size.desc()),
     )
 
 
 @_wrap_errors
-def pending_anchor(session: Session) -> AnchorRecord | None:
+def pending_anchor(session: Session, *, table: Table = anchors_table) -> AnchorRecord | None:
     """The submitted (not yet confirmed) anchor with the smallest tree size, if any."""
     return _one_anchor(
         session,
-        select(anchors_table)
-        .where(anchors_table.c.status == AnchorStatus.SUBMITTED.value)
-        .order_by(anchors_table.c.tree_size),
+        select(table)
+        .where(table.c.status == AnchorStatus.SUBMITTED.value)
+        .order_by(table.c.tree_size),
     )
 
 
 @_wrap_errors
-def anchor_covering(session: Session, leaf_index: int) -> AnchorRecord | None:
+def anchor_covering(
+    session: Session, leaf_index: int, *, table: Table = anchors_table
+) -> AnchorRecord | None:
     """The first confirmed anchor whose head includes ``leaf_index`` (``tree_size > leaf_index``).
 
     None means the document at ``leaf_index`` is not anchored yet.
@@ -578,12 +633,12 @@ def anchor_covering(session: Session, leaf_index: int) -> AnchorRecord | None:
     _check_count(leaf_index, "leaf_index")
     return _one_anchor(
         session,
-        select(anchors_table)
+        select(table)
         .where(
-            anchors_table.c.status == AnchorStatus.CONFIRMED.value,
-            anchors_table.c.tree_size > leaf_index,
+            table.c.status == AnchorStatus.CONFIRMED.value,
+            table.c.tree_size > leaf_index,
         )
-        .order_by(anchors_table.c.tree_size),
+        .order_by(table.c.tree_size),
     )
 
 
@@ -596,6 +651,7 @@ def record_anchor_submitted(
     tx_hash: bytes,
     raw_tx: bytes | None = None,
     created_at: datetime | None = None,
+    table: Table = anchors_table,
 ) -> AnchorRecord:
     """Record a signed anchoring transaction before it is sent (status ``submitted``).
 
@@ -615,9 +671,7 @@ def record_anchor_submitted(
         "raw_tx": raw_tx,
         "created_at": (created_at or datetime.now(UTC)).astimezone(UTC),
     }
-    new_id = session.execute(
-        insert(anchors_table).values(**values).returning(anchors_table.c.id)
-    ).scalar_one()
+    new_id = session.execute(insert(table).values(**values).returning(table.c.id)).scalar_one()
     return AnchorRecord(
         id=int(new_id),
         tree_size=tree_size,
@@ -644,6 +698,7 @@ def confirm_anchor(
     block_time: datetime,
     proof_json: str,
     confirmed_at: datetime | None = None,
+    table: Table = anchors_table,
 ) -> None:
     """Mark the submitted anchor of ``tree_size`` confirmed, with its offline proof.
 
@@ -657,10 +712,10 @@ def confirm_anchor(
     _check_text(proof_json, "proof_json", None)
     _check_time(confirmed_at, "confirmed_at", optional=True)
     done = session.execute(
-        update(anchors_table)
+        update(table)
         .where(
-            anchors_table.c.tree_size == tree_size,
-            anchors_table.c.status == AnchorStatus.SUBMITTED.value,
+            table.c.tree_size == tree_size,
+            table.c.status == AnchorStatus.SUBMITTED.value,
         )
         .values(
             status=AnchorStatus.CONFIRMED.value,
@@ -677,13 +732,13 @@ def confirm_anchor(
 
 
 @_wrap_errors
-def discard_anchor(session: Session, *, tree_size: int) -> bool:
+def discard_anchor(session: Session, *, tree_size: int, table: Table = anchors_table) -> bool:
     """Forget a submitted anchor (reverted or refused); confirmed ones are never removed."""
     _check_count(tree_size, "tree_size")
     done = session.execute(
-        anchors_table.delete().where(
-            anchors_table.c.tree_size == tree_size,
-            anchors_table.c.status == AnchorStatus.SUBMITTED.value,
+        table.delete().where(
+            table.c.tree_size == tree_size,
+            table.c.status == AnchorStatus.SUBMITTED.value,
         )
     )
     return _rowcount(done) == 1

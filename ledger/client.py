@@ -205,6 +205,16 @@ def make_web3(rpc_url: str, *, timeout: float = RPC_TIMEOUT) -> Web3:
     return w3
 
 
+class _NonceCounter:
+    """The next nonce of one account, shared by every client sending from that account."""
+
+    __slots__ = ("lock", "next")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.next: int | None = None
+
+
 class LedgerClient:
     """Anchors tree heads in a LogAnchor contract through any Ethereum JSON-RPC node."""
 
@@ -217,13 +227,13 @@ class LedgerClient:
         inclusion_timeout: float = INCLUSION_TIMEOUT,
     ) -> None:
         self.rpc_url = rpc_url
+        self._timeout = timeout
         self.w3 = make_web3(rpc_url, timeout=timeout)
         self.account: LocalAccount = Account.from_key(private_key)
         self.inclusion_timeout = inclusion_timeout
         self.artifact = load_artifact("LogAnchor")
         self._errors = _error_selectors(self.artifact.abi)
-        self._nonce_lock = threading.Lock()
-        self._next_nonce: int | None = None
+        self._nonces = _NonceCounter()
         self._chain_id: int | None = None
         self.contract_address: bytes | None = None
         self._fee_quote: tuple[float, dict[str, int]] | None = None
@@ -265,6 +275,19 @@ class LedgerClient:
         return self.w3.eth.contract(
             address=to_checksum_address(self.contract_address), abi=self.artifact.abi
         )
+
+    def sibling(self) -> LedgerClient:
+        """A client of the same node and account for another LogAnchor (e.g. the custody
+        log's): nothing attached yet, nonces shared with this client so the two can send
+        concurrently."""
+        other = LedgerClient(
+            self.rpc_url,
+            self.account.key,
+            timeout=self._timeout,
+            inclusion_timeout=self.inclusion_timeout,
+        )
+        other._nonces = self._nonces
+        return other
 
     def attach(self, address: bytes | str) -> None:
         raw = bytes(HexBytes(address))
@@ -361,21 +384,22 @@ class LedgerClient:
             raise ContractError(f"{what}: {exc}") from exc
 
     def _reserve_nonce(self) -> int:
-        with self._nonce_lock:
-            if self._next_nonce is None:
-                self._next_nonce = int(
+        nonces = self._nonces
+        with nonces.lock:
+            if nonces.next is None:
+                nonces.next = int(
                     self._rpc(
                         "eth_getTransactionCount",
                         lambda: self.w3.eth.get_transaction_count(self.account.address, "pending"),
                     )
                 )
-            nonce = self._next_nonce
-            self._next_nonce += 1
+            nonce = nonces.next
+            nonces.next += 1
             return nonce
 
     def _resync_nonce(self) -> None:
-        with self._nonce_lock:
-            self._next_nonce = None
+        with self._nonces.lock:
+            self._nonces.next = None
 
     def send(
         self,

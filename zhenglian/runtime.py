@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 
 from eth_utils.address import is_hex_address, to_canonical_address, to_checksum_address
 
 from api.deps import Services
+from api.ratelimit import RateLimiter, UploadQuota
 from api.settings import Settings
 from evidence.anchoring import AnchoringWorker, AnchorPolicy
 from evidence.blobstore import BlobStore, LocalBlobStore
-from evidence.repository import Database, open_database
+from evidence.custody import CUSTODY_LOG, CustodyRecorder
+from evidence.repository import Database, bytes_deposited_since, open_database
 from evidence.service import DepositService
 from ledger.anchor_proof import ChainTrust
 from ledger.client import JsonDeploymentStore, LedgerClient
@@ -21,6 +25,17 @@ from ledger.errors import NodeError
 from zhenglian.chain_process import ChainProcess
 
 log = logging.getLogger(__name__)
+
+CUSTODY_DEPLOYMENTS = "custody-deployments.json"
+"""File (in the data directory) recording the custody log's LogAnchor deployment."""
+
+
+def _deposited(database: Database) -> Callable[[str, datetime], int]:
+    def used(institution: str, since: datetime) -> int:
+        with database.session() as session:
+            return bytes_deposited_since(session, institution, since)
+
+    return used
 
 
 def open_metadata(settings: Settings) -> Database:
@@ -61,10 +76,14 @@ class Runtime:
     chain: ChainProcess | None = None
 
     def close(self) -> None:
-        """Stop the worker and the deposit committer, then the chain child (if any)."""
+        """Stop the workers and the committers, then the chain child (if any)."""
         try:
             self.services.worker.stop()
+            if self.services.custody_worker is not None:
+                self.services.custody_worker.stop()
             self.services.deposits.close()
+            if self.services.custody is not None:
+                self.services.custody.close()
         finally:
             if self.chain is not None:
                 self.chain.stop()
@@ -111,6 +130,10 @@ def start_runtime(
         contract = client.ensure_deployed(
             JsonDeploymentStore(data_dir / "deployments.json")
         ).address
+        custody_client = client.sibling()
+        custody_deployment = custody_client.ensure_deployed(
+            JsonDeploymentStore(data_dir / CUSTODY_DEPLOYMENTS)
+        )
         validators = _parse_validators(settings.chain_validators)
         if validators:
             trust = ChainTrust.sealed(client.chain_id, validators, contract=contract)
@@ -128,6 +151,13 @@ def start_runtime(
             if client.chain_id != handoff.chain_id:
                 raise NodeError(f"{rpc_url} serves chain {client.chain_id}, not the embedded one")
             client.attach(handoff.contract)  # deployed (and recorded) by the chain process
+            # The custody log's own LogAnchor, deployed by this process like the documents'
+            # one is by the chain process: the same admin (validator) and anchoring account.
+            custody_client = client.sibling()
+            custody_deployment = custody_client.ensure_deployed(
+                JsonDeploymentStore(data_dir / CUSTODY_DEPLOYMENTS),
+                admin=to_checksum_address(handoff.validators[0]),
+            )
         except BaseException:
             chain.stop()
             raise
@@ -144,6 +174,14 @@ def start_runtime(
             AnchorPolicy(batch=settings.anchor_batch, interval=settings.anchor_interval),
         )
         worker.start()
+        custody_worker = AnchoringWorker(
+            database,
+            custody_client,
+            AnchorPolicy(batch=settings.anchor_batch, interval=settings.anchor_interval),
+            target=CUSTODY_LOG,
+        )
+        custody_worker.start()
+        custody = CustodyRecorder(database, on_append=custody_worker.poke)
     except BaseException:
         if chain is not None:
             chain.stop()
@@ -154,6 +192,7 @@ def start_runtime(
         "contract": to_checksum_address(contract),
         "rpc_url": rpc_url,
         "sealed": trust.require_seal,
+        "custody_contract": to_checksum_address(custody_deployment.address),
     }
     services = Services(
         settings=settings,
@@ -164,5 +203,13 @@ def start_runtime(
         client=client,
         trust=trust,
         chain_info=chain_info,
+        custody=custody,
+        custody_worker=custody_worker,
+        custody_trust=replace(trust, contract=custody_deployment.address),
+        token_limits=RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
+        public_limits=RateLimiter(
+            settings.public_rate_limit_per_s, settings.public_rate_limit_burst
+        ),
+        upload_quota=UploadQuota(settings.upload_quota_bytes_per_day, _deposited(database)),
     )
     return Runtime(services=services, chain=chain)

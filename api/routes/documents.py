@@ -12,11 +12,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from api.auth import Principal
-from api.deps import PrincipalDep, Services, ServicesDep
+from api.deps import PrincipalDep, Services, ServicesDep, record_custody
 from api.problems import Problem
 from api.schemas import DocumentPublic, PendingReceipt
 from api.uploads import multipart_schema, stream_upload, upload_text
 from evidence import access
+from evidence.custody_entry import CustodyObject
 from evidence.entry import KINDS
 from evidence.originals import checked_original
 from evidence.policy import Action
@@ -45,13 +46,20 @@ _DEPOSIT_FORM = multipart_schema(
     status_code=201,
     response_model=DocumentPublic,
     openapi_extra=_DEPOSIT_FORM,
-    responses={401: {}, 403: {}, 413: {}, 415: {}},
+    responses={401: {}, 403: {}, 413: {}, 415: {}, 429: {}},
 )
 async def deposit_document(
     request: Request, principal: PrincipalDep, services: ServicesDep
 ) -> JSONResponse:
     """Deposit a document: durable (blob, log entry, metadata) before this answers 201."""
     access.require_role(principal, Action.DEPOSIT)
+    assert principal.token_id and principal.institution  # depositing roles have tokens
+    quota = services.upload_quota
+    if quota is not None:
+        incoming = request.headers.get("content-length", "")
+        await run_in_threadpool(
+            quota.check, principal.institution, int(incoming) if incoming.isdigit() else 0
+        )
     upload = await stream_upload(
         request,
         services.settings.max_upload_bytes,
@@ -76,11 +84,21 @@ async def deposit_document(
         case_code=case_code,
         filename=upload.filename,
     )
-    assert principal.token_id and principal.institution
     depositor = Depositor(principal.token_id, principal.institution, principal.role)
     # Hashed and stored in one pass as the body arrives (the worker thread pulls it).
     record = await run_in_threadpool(services.deposits.deposit, upload.chunks(), req, depositor)
     services.worker.poke()
+    if quota is not None:
+        quota.add(principal.institution, record.size)
+    # Committed before the deposit is acknowledged (the 201 below).
+    await run_in_threadpool(
+        record_custody,
+        services,
+        request,
+        "deposit",
+        principal,
+        CustodyObject.document(record.id),
+    )
     view = await run_in_threadpool(_view, services, record)
     return JSONResponse(view.model_dump(mode="json"), status_code=201)
 
@@ -116,11 +134,14 @@ def get_document_status(
     "/{document_id}/receipt",
     responses={200: {"description": "the receipt (JSON)"}, 202: {"model": PendingReceipt}},
 )
-def get_receipt(document_id: str, principal: PrincipalDep, services: ServicesDep) -> Any:
+def get_receipt(
+    document_id: str, request: Request, principal: PrincipalDep, services: ServicesDep
+) -> Any:
     """The document's receipt; 202 while its entry is not anchored yet."""
     record = _visible(services, principal, document_id, Action.DOCUMENT_READ)
     with services.database.session() as session:
         receipt = receipt_for(session, record)
+    record_custody(services, request, "fetch_receipt", principal, CustodyObject.document(record.id))
     if receipt is None:
         return JSONResponse(PendingReceipt(id=record.id).model_dump(), status_code=202)
     return JSONResponse(receipt.to_json())

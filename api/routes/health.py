@@ -28,5 +28,8 @@ def healthz(services: ServicesDep) -> Any:
         problems.append(f"chain: {type(exc).__name__}")
     if services.worker.last_error:
         problems.append(f"anchoring: {services.worker.last_error[:200]}")
+    custody = services.custody_worker
+    if custody is not None and custody.last_error:
+        problems.append(f"custody anchoring: {custody.last_error[:200]}")
     body = {"status": "ok" if not problems else "degraded", "problems": problems}
     return JSONResponse(body, status_code=200 if not problems else 503)

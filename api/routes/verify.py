@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
-from api.deps import Services, ServicesDep
+from api.deps import (
+    Services,
+    ServicesDep,
+    bearer_scheme,
+    get_principal,
+    limit_public,
+    record_custody,
+)
 from api.problems import Problem
 from api.schemas import VerificationPublic, VerifyRequest
 from api.uploads import file_chunks, form_file, multipart_schema, read_form
+from evidence.custody_entry import CustodyObject
 from evidence.digest import DocumentDigest, DualHasher, parse_sha256_hex
 from evidence.receipt import MAX_RECEIPT_BYTES, Receipt
 from evidence.verification import verify_digest, verify_with_receipt
@@ -38,10 +46,32 @@ _VERIFY_BODY = {
     "/verify",
     response_model=VerificationPublic,
     openapi_extra=_VERIFY_BODY,
-    responses={400: {}, 413: {}, 415: {}},
+    responses={400: {}, 401: {}, 413: {}, 415: {}, 429: {}},
+    dependencies=[Depends(limit_public)],
 )
 async def verify(request: Request, services: ServicesDep) -> VerificationPublic:
-    """Is this document intact, altered, unknown or still pending? No token needed."""
+    """Is this document intact, altered, unknown or still pending? No token needed.
+
+    Called with a bearer token, the verification is recorded in the document's chain of
+    custody (``verify_by_token``)."""
+    principal = None
+    if request.headers.get("authorization"):
+        credentials = await bearer_scheme(request)
+        principal = await run_in_threadpool(get_principal, request, services, credentials)
+    result = await _verify(request, services)
+    if principal is not None and result.document_id:
+        await run_in_threadpool(
+            record_custody,
+            services,
+            request,
+            "verify_by_token",
+            principal,
+            CustodyObject.document(result.document_id),
+        )
+    return result
+
+
+async def _verify(request: Request, services: Services) -> VerificationPublic:
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("application/json"):
         body = await request.body()

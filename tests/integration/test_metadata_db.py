@@ -64,6 +64,10 @@ TABLES = {
     "cases",
     "case_participants",
     "share_codes",
+    "custody_state",
+    "custody_nodes",
+    "custody_events",
+    "custody_anchors",
 }
 CST = timezone(timedelta(hours=8))  # China Standard Time
 

@@ -12,6 +12,14 @@ from evidence.errors import EvidenceError
 from zhenglian.common import EXIT_BAD_INPUT, data_dir_option, fail, open_database_of
 
 
+def _record(database, action: str, token_id: str) -> None:  # type: ignore[no-untyped-def]
+    """The custody event of an administrative action taken with this CLI (actor: operator)."""
+    from evidence.custody import record_event
+    from evidence.custody_entry import Actor, CustodyObject
+
+    record_event(database, action, Actor.operator(), CustodyObject("token", token_id))
+
+
 @click.group()
 def tokens() -> None:
     """Create, list and revoke API tokens."""
@@ -62,6 +70,7 @@ def create(
                 create_institution=not no_create_institution,
             )
             session.commit()
+        _record(database, "token_create", record.id)
     except EvidenceError as exc:
         fail(str(exc), EXIT_BAD_INPUT if _bad_input(exc) else 1)
     click.echo(
@@ -120,6 +129,8 @@ def revoke(data_dir: Path, token_id: str) -> None:
         with database.session() as session:
             done = revoke_token(session, token_id, datetime.now(UTC))
             session.commit()
+        if done:
+            _record(database, "token_revoke", token_id)
     except EvidenceError as exc:
         fail(str(exc))
     if not done:

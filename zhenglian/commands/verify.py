@@ -1,4 +1,5 @@
-"""``zhenglian verify``: check a document against its receipt, offline or cross-checked online.
+"""``zhenglian verify``: check a document against its receipt, offline or cross-checked online;
+or (``--custody``) a document's custody export, offline.
 
 Exit 0: intact. Exit 1: verification failed (one line per failed check). Exit 2: bad input.
 """
@@ -65,14 +66,84 @@ def _anchor_index(receipt: Receipt) -> int:
     ).anchor_index
 
 
+def _verify_custody(
+    path: Path, validators: str | None, contract: str | None, as_json: bool
+) -> None:
+    """Check a custody export offline: proofs, anchor, hash links; one line per failed check."""
+    from evidence.custody_export import (
+        MAX_EXPORT_BYTES,
+        CustodyExport,
+        CustodyVerificationFailed,
+        verify_custody_export,
+    )
+
+    if validators is None:
+        fail("give --validators: custody exports are verified offline", EXIT_BAD_INPUT)
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(MAX_EXPORT_BYTES + 1)
+        export = CustodyExport.from_json_bytes(data)
+    except OSError as exc:
+        fail(f"cannot read {exc.filename}: {exc.strerror}", EXIT_BAD_INPUT)
+    except InputError as exc:
+        fail(f"bad custody export: {exc}", EXIT_BAD_INPUT)
+    pinned = None
+    if contract is not None:
+        if not is_hex_address(contract):
+            fail(f"--contract is not an address: {contract!r}", EXIT_BAD_INPUT)
+        pinned = bytes(to_canonical_address(contract))
+    chain_id = export.anchor.chain_id if export.anchor is not None else 1
+    trust = ChainTrust.sealed(chain_id, _addresses(validators), contract=pinned)
+    failed: list[str] = []
+    try:
+        result = verify_custody_export(export, trust)
+        checks = result.checks
+        summary = (
+            f"{result.anchored} events anchored in custody head {result.tree_size}, "
+            f"{result.pending} pending (not yet proven)"
+        )
+    except CustodyVerificationFailed as exc:
+        checks = exc.checks
+        failed = [f"{c.name}: {c.detail}" for c in exc.failed]
+        summary = f"{len(failed)} of {len(checks)} checks failed"
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "result": "failed" if failed else "intact",
+                    "object": {"type": export.subject.type, "id": export.subject.id},
+                    "summary": summary,
+                    "checks": [c.__dict__ for c in checks],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+    else:
+        for c in checks:
+            click.echo(f"{'ok  ' if c.ok else 'FAIL'} {c.name}: {c.detail}")
+        click.echo(summary)
+    if failed:
+        for line in failed:
+            click.echo(f"zhenglian: verification failed: {line}", err=True)
+        raise SystemExit(EXIT_FAILED)
+
+
 @click.command()
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--receipt",
     "receipt_path",
-    required=True,
+    default=None,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="The receipt (JSON).",
+    help="The receipt (JSON) of FILE.",
+)
+@click.option(
+    "--custody",
+    "custody_path",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Instead: a custody export (GET /v1/documents/ID/custody), checked offline.",
 )
 @click.option(
     "--validators",
@@ -83,14 +154,25 @@ def _anchor_index(receipt: Receipt) -> int:
 @click.option("--rpc", default=None, help="Also cross-check against this JSON-RPC node.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def verify(
-    file: Path,
-    receipt_path: Path,
+    file: Path | None,
+    receipt_path: Path | None,
+    custody_path: Path | None,
     validators: str | None,
     contract: str | None,
     rpc: str | None,
     as_json: bool,
 ) -> None:
-    """Is FILE the document the receipt was issued for, deposited and anchored as it says?"""
+    """Is FILE the document the receipt was issued for, deposited and anchored as it says?
+
+    With --custody EXPORT (and no FILE): is the document's chain of custody complete and
+    anchored as the export says? (--contract: the custody log's LogAnchor address.)"""
+    if custody_path is not None:
+        if file is not None or receipt_path is not None or rpc is not None:
+            fail("--custody takes no FILE, --receipt or --rpc", EXIT_BAD_INPUT)
+        _verify_custody(custody_path, validators, contract, as_json)
+        return
+    if file is None or receipt_path is None:
+        fail("give FILE and --receipt RECEIPT (or --custody EXPORT)", EXIT_BAD_INPUT)
     if validators is None and rpc is None:
         fail("give --validators (offline) or --rpc (online)", EXIT_BAD_INPUT)
     try:

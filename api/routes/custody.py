@@ -1,0 +1,40 @@
+"""A document's chain of custody: every custody event about it, with proofs (an export)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from api.deps import PrincipalDep, ServicesDep
+from api.problems import Problem
+from api.routes.documents import _visible
+from evidence.custody import custody_export
+from evidence.custody_entry import CustodyObject
+from evidence.policy import Action
+
+router = APIRouter(prefix="/v1/documents", tags=["custody"])
+
+
+@router.get(
+    "/{document_id}/custody",
+    responses={
+        200: {
+            "description": "the custody export (evidence/schema/custody-export-v1.schema.json)",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        },
+        401: {},
+        404: {},
+        429: {},
+    },
+)
+def get_custody(document_id: str, principal: PrincipalDep, services: ServicesDep) -> JSONResponse:
+    """Who deposited, fetched, shared and verified the document, when and from where: each
+    event with its leaf bytes and an inclusion proof to the latest anchored custody head, and
+    that head's offline anchor proof. Events after that head are marked ``pending``.
+    Check it offline with ``zhenglian verify --custody``."""
+    record = _visible(services, principal, document_id, Action.DOCUMENT_READ)
+    if services.custody is None:
+        raise Problem(503, "Service unavailable", "the custody log is not running")
+    with services.database.session() as session:
+        export = custody_export(session, CustodyObject.document(record.id))
+    return JSONResponse(export.to_json())

@@ -1,0 +1,377 @@
+"""The chain of custody: recording custody events in the custody log, and exporting them.
+
+Every deposit, fetch, share, verification by a token holder and administrative action
+appends one :class:`~evidence.custody_entry.CustodyEvent` to a second RFC 6962 log (tables
+``custody_*``), whose heads are anchored in a second LogAnchor contract by a second
+:class:`~evidence.anchoring.AnchoringWorker` (:data:`CUSTODY_LOG`). Each event links to the
+log's previous event and to the previous event about the same object (``docs/custody.md``).
+
+Recording is durable before :meth:`CustodyRecorder.record` returns, and cheap under load:
+events arriving together are appended and committed in one transaction by one writer thread
+(as deposits are). Other processes (the ``zhenglian tokens`` CLI) append with
+:func:`record_event` directly. Every append first locks the custody log's state row, so
+writers in any process take turns and always link to the latest event; the log's append guard
+(``SqlNodeStore.append_nodes``) would still refuse a stale append, so the chain never forks.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from evidence.anchoring import AnchoredLog
+from evidence.custody_entry import (
+    GENESIS_HASH,
+    Actor,
+    CustodyEvent,
+    CustodyEventError,
+    CustodyObject,
+)
+from evidence.custody_export import MAX_EXPORT_EVENTS, CustodyExport, ExportedEvent
+from evidence.db import (
+    custody_anchors_table,
+    custody_events_table,
+    custody_nodes_table,
+    custody_state_table,
+)
+from evidence.errors import EvidenceError, StorageError
+from evidence.repository import Database, SqlNodeStore, latest_confirmed_anchor
+from ledger.anchor_proof import AnchorProof
+from ledger.errors import MerkleError
+from ledger.merkle import MerkleLog
+
+__all__ = [
+    "APPEND_ATTEMPTS",
+    "COMMIT_MAX",
+    "COMMIT_WINDOW",
+    "CUSTODY_LOG",
+    "RECORD_TIMEOUT",
+    "CustodyRecord",
+    "CustodyRecorder",
+    "EventDraft",
+    "append_events",
+    "client_address",
+    "custody_export",
+    "custody_store",
+    "record_event",
+]
+
+log = logging.getLogger(__name__)
+
+COMMIT_MAX = 256
+"""Most custody events committed in one transaction."""
+
+COMMIT_WINDOW = 0.002
+"""Seconds a commit waits for more events to join it once the first has arrived."""
+
+RECORD_TIMEOUT = 60.0
+"""Seconds :meth:`CustodyRecorder.record` waits for its commit before giving up."""
+
+APPEND_ATTEMPTS = 5
+"""Attempts to append when another writer (another process) appended first."""
+
+
+def _recorded_at(session: Session, leaf_index: int) -> datetime | None:
+    row = session.execute(
+        select(custody_events_table.c.recorded_at).where(
+            custody_events_table.c.leaf_index == leaf_index
+        )
+    ).first()
+    return None if row is None else row[0]
+
+
+CUSTODY_LOG = AnchoredLog(
+    "custody", custody_nodes_table, custody_state_table, custody_anchors_table, _recorded_at
+)
+"""The custody log, for :class:`evidence.anchoring.AnchoringWorker`."""
+
+
+def custody_store(session: Session) -> SqlNodeStore:
+    """The custody log's Merkle nodes, in the caller's transaction."""
+    return CUSTODY_LOG.store(session)
+
+
+def client_address(host: str | None) -> str | None:
+    """The canonical text of a client's IP address; None if ``host`` is not one."""
+    if not host:
+        return None
+    try:
+        return str(ipaddress.ip_address(host.split("%", 1)[0]))
+    except ValueError:
+        return None
+
+
+def _now_ms() -> datetime:
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+@dataclass(frozen=True)
+class EventDraft:
+    action: str
+    actor: Actor
+    object: CustodyObject
+    client: str | None
+    time: datetime
+
+    def check(self) -> None:
+        """Raise CustodyEventError now (in the caller) if the event would be malformed."""
+        CustodyEvent(
+            self.action, self.actor, self.object, self.time, self.client, GENESIS_HASH, GENESIS_HASH
+        )
+
+
+@dataclass(frozen=True)
+class CustodyRecord:
+    """A stored custody event: its position in the custody log and its exact bytes."""
+
+    leaf_index: int
+    event: CustodyEvent
+    event_bytes: bytes
+    event_hash: bytes
+
+
+def append_events(session: Session, drafts: Sequence[EventDraft]) -> list[CustodyRecord]:
+    """Append events in the caller's transaction (the caller commits); link each to the log's
+    previous event and to the previous event about its object.
+
+    Writers are serialised by a lock on the log's state row taken first; MerkleError (another
+    writer appended anyway, which the lock should make impossible) means: roll back and try
+    again (:func:`record_event` and :class:`CustodyRecorder` do).
+    """
+    if not drafts:
+        return []
+    # Take the custody log's write lock first (a no-op UPDATE of its state row: the row lock
+    # on PostgreSQL, the database write lock on SQLite), so the links read below are the
+    # latest and no other writer can append before this transaction ends.
+    state = custody_state_table
+    session.execute(update(state).where(state.c.id == 1).values(size=state.c.size))
+    merkle = MerkleLog(custody_store(session))
+    start = merkle.size()
+    prev = GENESIS_HASH
+    if start:
+        row = session.execute(
+            select(custody_events_table.c.event_hash).where(
+                custody_events_table.c.leaf_index == start - 1
+            )
+        ).first()
+        if row is None:
+            raise StorageError(f"custody event {start - 1} is missing")
+        prev = bytes(row[0])
+    last_about: dict[CustodyObject, bytes] = {}
+    c = custody_events_table.c
+    for draft in drafts:
+        if draft.object in last_about:
+            continue
+        found = session.execute(
+            select(c.event_hash)
+            .where(c.object_type == draft.object.type, c.object_id == draft.object.id)
+            .order_by(c.leaf_index.desc())
+            .limit(1)
+        ).first()
+        last_about[draft.object] = GENESIS_HASH if found is None else bytes(found[0])
+    records = []
+    for i, draft in enumerate(drafts):
+        event = CustodyEvent(
+            draft.action,
+            draft.actor,
+            draft.object,
+            draft.time,
+            draft.client,
+            prev,
+            last_about[draft.object],
+        )
+        data = event.encode()
+        leaf = event.leaf_hash()
+        records.append(CustodyRecord(start + i, event, data, leaf))
+        prev = leaf
+        last_about[draft.object] = leaf
+    merkle.append_many([r.event_hash for r in records])
+    session.execute(
+        insert(custody_events_table),
+        [
+            {
+                "leaf_index": r.leaf_index,
+                "event_hash": r.event_hash,
+                "action": r.event.action,
+                "object_type": r.event.object.type,
+                "object_id": r.event.object.id,
+                "actor_role": r.event.actor.role,
+                "actor_token": r.event.actor.token_id,
+                "actor_institution": r.event.actor.institution,
+                "client": r.event.client,
+                "recorded_at": r.event.time,
+                "event": r.event_bytes,
+            }
+            for r in records
+        ],
+    )
+    return records
+
+
+def _append_with_retry(database: Database, drafts: Sequence[EventDraft]) -> list[CustodyRecord]:
+    for attempt in range(APPEND_ATTEMPTS):
+        try:
+            with database.session() as session:
+                records = append_events(session, drafts)
+                session.commit()
+                return records
+        except (MerkleError, StorageError) as exc:
+            # Another process appended first (MerkleError), or SQLite refused our stale
+            # snapshot (StorageError "database is locked"): read again and retry.
+            if attempt == APPEND_ATTEMPTS - 1:
+                raise
+            log.info("custody append lost a race (%s); retrying", exc)
+            time.sleep(0.01 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def record_event(
+    database: Database,
+    action: str,
+    actor: Actor,
+    obj: CustodyObject,
+    client: str | None = None,
+) -> CustodyRecord:
+    """Append one event now, in its own transaction (for processes without a recorder)."""
+    draft = EventDraft(action, actor, obj, client, _now_ms())
+    draft.check()
+    return _append_with_retry(database, [draft])[0]
+
+
+@dataclass
+class _Pending:
+    draft: EventDraft
+    future: Future[CustodyRecord]
+
+
+class CustodyRecorder:
+    """Records custody events durably; concurrent events share one commit (one writer thread).
+
+    ``record(action, actor, object, client_address)`` returns once the event is committed.
+    """
+
+    def __init__(self, database: Database, *, on_append: Callable[[], None] | None = None) -> None:
+        """``on_append`` runs after each commit (e.g. to wake the custody anchoring worker)."""
+        self._db = database
+        self._on_append = on_append
+        self._queue: queue.Queue[_Pending | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="zl-custody", daemon=True)
+        self._thread.start()
+
+    def record(
+        self,
+        action: str,
+        actor: Actor,
+        obj: CustodyObject,
+        client_address: str | None = None,
+    ) -> CustodyRecord:
+        """Append one custody event; return it once committed.
+
+        :raises CustodyEventError: the event would be malformed (nothing is recorded).
+        :raises EvidenceError: it could not be committed in time.
+        """
+        draft = EventDraft(action, actor, obj, client_address, _now_ms())
+        draft.check()
+        future: Future[CustodyRecord] = Future()
+        self._queue.put(_Pending(draft, future))
+        try:
+            return future.result(timeout=RECORD_TIMEOUT)
+        except TimeoutError as exc:
+            raise EvidenceError("the custody event was not committed in time") from exc
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            deadline = time.monotonic() + COMMIT_WINDOW
+            while len(batch) < COMMIT_MAX:
+                timeout = deadline - time.monotonic()
+                try:
+                    item = (
+                        self._queue.get(timeout=timeout)
+                        if timeout > 0
+                        else self._queue.get_nowait()
+                    )
+                except queue.Empty:
+                    break
+                if item is None:
+                    stop = True
+                    break
+                batch.append(item)
+            self._commit(batch)
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        try:
+            records = _append_with_retry(self._db, [p.draft for p in batch])
+        except Exception as exc:  # every waiting caller learns its event was not recorded
+            log.error("commit of %d custody events failed: %s", len(batch), exc)
+            for p in batch:
+                p.future.set_exception(exc)
+            return
+        for p, record in zip(batch, records, strict=True):
+            p.future.set_result(record)
+        if self._on_append is not None:
+            self._on_append()
+
+
+# --- Export ---------------------------------------------------------------------------------
+
+
+def custody_export(session: Session, obj: CustodyObject) -> CustodyExport:
+    """Every custody event about ``obj`` (the first :data:`MAX_EXPORT_EVENTS`), with inclusion
+    proofs to the latest anchored custody head and its anchor proof.
+
+    Built from the stored event bytes and custody log nodes; StorageError if a stored event
+    no longer decodes (the database was altered behind the server's back).
+    """
+    anchor = latest_confirmed_anchor(session, table=custody_anchors_table)
+    tree_size = anchor.tree_size if anchor is not None and anchor.proof is not None else 0
+    c = custody_events_table.c
+    rows = session.execute(
+        select(c.leaf_index, c.event)
+        .where(c.object_type == obj.type, c.object_id == obj.id)
+        .order_by(c.leaf_index)
+        .limit(MAX_EXPORT_EVENTS)
+    ).all()
+    merkle = MerkleLog(custody_store(session))
+    events = []
+    for leaf_index, raw in rows:
+        data = bytes(raw)
+        try:
+            event = CustodyEvent.decode(data)
+        except CustodyEventError as exc:
+            raise StorageError(f"custody event {leaf_index} is corrupt: {exc}") from exc
+        inclusion = (
+            merkle.inclusion_proof(leaf_index, tree_size) if leaf_index < tree_size else None
+        )
+        events.append(ExportedEvent(int(leaf_index), data, event, inclusion))
+    proof: AnchorProof | None = None
+    if tree_size:
+        assert anchor is not None and anchor.proof is not None
+        proof = AnchorProof.from_json(json.loads(anchor.proof))
+    return CustodyExport(
+        subject=obj,
+        tree_size=tree_size,
+        root_hash=anchor.root_hash if tree_size and anchor is not None else None,
+        anchor=proof,
+        events=tuple(events),
+    )

@@ -1,0 +1,467 @@
+"""The canonical, versioned encoding of a custody event: one leaf of the custody log.
+
+**Verification-critical.** Custody exports handed to courts recompute every event's leaf hash
+from the bytes defined here (``docs/custody.md``). Change the encoding, a limit or the
+accepted values only with a new version (prefix ``.../v2``) and new test vectors
+(``tests/assets/custody/generate.py``). Pure: the standard library and :mod:`ledger.merkle`.
+
+Encoding, version 1::
+
+    b"zhenglian/custody/v1\\n" || UTF-8( canonical JSON object )
+
+with exactly these keys, in this (sorted) order::
+
+    {"action":<string>,"actor_institution":<string|null>,"actor_role":<string>,
+     "actor_token":<uuid|null>,"client":<IP address|null>,"object_id":<string>,
+     "object_prev":<64 hex>,"object_type":<string>,"prev":<64 hex>,
+     "time":"YYYY-MM-DDTHH:MM:SS.mmmZ","v":1}
+
+Canonical JSON as for log entries (:mod:`evidence.entry`): no whitespace, sorted keys,
+lowercase hex, raw UTF-8 with only ``"`` and ``\\`` escaped. The time is UTC with
+milliseconds. ``client`` is an IPv4 or IPv6 address in its compressed text form.
+
+Two hash links make the log a chain: ``prev`` is the leaf hash of the event just before this
+one in the whole custody log (32 zero bytes for the first), and ``object_prev`` the leaf hash
+of the previous event about the same object (32 zero bytes for the first). A custody export
+of one document therefore proves it lists *every* event about the document up to its last
+one: leaving one out breaks the ``object_prev`` chain. The leaf hash of an event is
+``SHA-256(0x00 || encode())`` (RFC 6962), as for every leaf.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final, Literal
+
+from evidence.errors import InputError
+from ledger.merkle import hash_leaf
+
+__all__ = [
+    "ACTIONS",
+    "ACTOR_ROLES",
+    "CUSTODY_PREFIX",
+    "CUSTODY_VERSION",
+    "GENESIS_HASH",
+    "MAX_CLIENT_CHARS",
+    "MAX_CUSTODY_EVENT_BYTES",
+    "MAX_OBJECT_ID_CHARS",
+    "OBJECT_TYPES",
+    "TOKENLESS_ROLES",
+    "Action",
+    "Actor",
+    "CustodyEvent",
+    "CustodyEventError",
+    "CustodyObject",
+    "NonCanonicalCustodyEventError",
+    "ObjectType",
+    "format_ms_time",
+    "parse_ms_time",
+]
+
+# --- Format and limits -------------------------------------------------------------
+
+CUSTODY_VERSION: Final = 1
+"""Value of the ``"v"`` key of the events this module writes and reads."""
+
+CUSTODY_PREFIX: Final = b"zhenglian/custody/v1\n"
+"""Domain-separation prefix of a version 1 custody event (21 bytes, ends with a newline)."""
+
+Action = Literal[
+    "deposit",
+    "fetch_content",
+    "fetch_receipt",
+    "share_create",
+    "share_revoke",
+    "share_fetch",
+    "verify_by_token",
+    "token_create",
+    "token_revoke",
+    "institution_create",
+    "institution_disable",
+    "case_create",
+    "case_participant_add",
+    "tamper_detected",
+]
+"""What happened to the object."""
+
+ACTIONS: Final[tuple[Action, ...]] = (
+    "deposit",
+    "fetch_content",
+    "fetch_receipt",
+    "share_create",
+    "share_revoke",
+    "share_fetch",
+    "verify_by_token",
+    "token_create",
+    "token_revoke",
+    "institution_create",
+    "institution_disable",
+    "case_create",
+    "case_participant_add",
+    "tamper_detected",
+)
+"""Every :data:`Action`."""
+
+ObjectType = Literal["document", "case", "token", "institution", "share"]
+"""What kind of thing an event is about."""
+
+OBJECT_TYPES: Final[tuple[ObjectType, ...]] = ("document", "case", "token", "institution", "share")
+"""Every :data:`ObjectType`."""
+
+ACTOR_ROLES: Final = (
+    "admin",
+    "notary",
+    "forensic",
+    "legal_aid",
+    "court",
+    "lawyer",
+    "public",
+    "operator",
+    "system",
+)
+"""Who can act: the token roles, ``public`` (no token), ``operator`` (the ``zhenglian`` CLI
+on the server's own data directory) and ``system`` (the server itself, e.g. when it detects
+tampering)."""
+
+TOKENLESS_ROLES: Final = frozenset({"public", "operator", "system"})
+"""Actor roles without a token (and, for ``public``, without an institution)."""
+
+GENESIS_HASH: Final = bytes(32)
+"""The ``prev`` / ``object_prev`` of the first event (of the log / about an object)."""
+
+MAX_CUSTODY_EVENT_BYTES: Final = 2048
+"""Largest encoded event, checked before any parsing. The largest valid one is about 1,800
+bytes (two 200-code-point texts of 4 UTF-8 bytes each)."""
+
+MAX_OBJECT_ID_CHARS: Final = 200
+"""Longest object id, in code points (an institution's name is the longest kind)."""
+
+MAX_INSTITUTION_CHARS: Final = 200
+"""Longest actor institution, in code points (as in :mod:`evidence.entry`)."""
+
+MAX_CLIENT_CHARS: Final = 45
+"""Longest client address text (an IPv6 address with an embedded IPv4 address)."""
+
+_KEYS: Final = (
+    "action",
+    "actor_institution",
+    "actor_role",
+    "actor_token",
+    "client",
+    "object_id",
+    "object_prev",
+    "object_type",
+    "prev",
+    "time",
+    "v",
+)
+_HEX64: Final = re.compile(r"[0-9a-f]{64}")
+_UUID: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_TIME: Final = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})\.([0-9]{3})Z"
+)
+#: The same forbidden characters as in institution names of log entries (see evidence.entry).
+_FORBIDDEN_IN_TEXT: Final = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f"
+    "\ud800-\udfff\ufeff\ufff9-\ufffb]"
+)
+_EDGE_SPACES: Final = frozenset(
+    " \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u202f\u205f\u3000"
+)
+_MIN_TIME: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MAX_TIME: Final = datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)
+
+
+class CustodyEventError(InputError):
+    """A custody event is malformed: a field of the wrong type or value, or not decodable."""
+
+
+class NonCanonicalCustodyEventError(CustodyEventError):
+    """Event bytes parse, but are not the one canonical encoding of what they contain."""
+
+
+# --- Time ----------------------------------------------------------------------------
+
+
+def format_ms_time(value: datetime) -> str:
+    """``YYYY-MM-DDTHH:MM:SS.mmmZ`` of an aware UTC datetime in whole milliseconds."""
+    return (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d}T"
+        f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}."
+        f"{value.microsecond // 1000:03d}Z"
+    )
+
+
+def parse_ms_time(text: object, what: str = "time") -> datetime:
+    """Parse exactly :func:`format_ms_time`'s output; CustodyEventError for anything else."""
+    if not isinstance(text, str):
+        raise CustodyEventError(f"{what} must be a string, not {type(text).__name__}")
+    match = _TIME.fullmatch(text)
+    if match is None:
+        raise CustodyEventError(
+            f"{what} must be YYYY-MM-DDTHH:MM:SS.mmmZ (UTC, milliseconds), got {text!r:.40}"
+        )
+    year, month, day, hour, minute, second, ms = (int(p) for p in match.groups())
+    try:
+        return datetime(year, month, day, hour, minute, second, ms * 1000, tzinfo=UTC)
+    except ValueError as exc:
+        raise CustodyEventError(f"{what} {text!r} is not a valid date and time: {exc}") from None
+
+
+def _check_time(value: object) -> datetime:
+    if not isinstance(value, datetime):
+        raise CustodyEventError(f"time must be a datetime, not {type(value).__name__}")
+    offset = value.utcoffset()
+    if offset is None or offset.total_seconds() != 0:
+        raise CustodyEventError("time must be an aware UTC datetime")
+    if value.microsecond % 1000:
+        raise CustodyEventError("time must be in whole milliseconds")
+    value = value.replace(tzinfo=UTC)
+    if not _MIN_TIME <= value <= _MAX_TIME:
+        raise CustodyEventError(f"time {format_ms_time(value)} is outside [1970, 9999]")
+    return value
+
+
+# --- Field checks ----------------------------------------------------------------------
+
+
+def _check_text(value: object, what: str, limit: int) -> str:
+    if not isinstance(value, str):
+        raise CustodyEventError(f"{what} must be a string, not {type(value).__name__}")
+    if not 1 <= len(value) <= limit:
+        raise CustodyEventError(f"{what} must have 1..{limit} characters, got {len(value)}")
+    bad = _FORBIDDEN_IN_TEXT.search(value)
+    if bad is not None:
+        raise CustodyEventError(
+            f"{what} contains the control or invisible character U+{ord(bad.group()):04X}"
+        )
+    if value[0] in _EDGE_SPACES or value[-1] in _EDGE_SPACES:
+        raise CustodyEventError(f"{what} must not start or end with a space")
+    return str(value)
+
+
+def _one_of(value: object, allowed: tuple[str, ...], what: str) -> str:
+    if isinstance(value, str):
+        for item in allowed:
+            if value == item:
+                return item
+    raise CustodyEventError(f"{what} must be one of {', '.join(allowed)}, got {value!r:.40}")
+
+
+def _check_hash(value: object, what: str) -> bytes:
+    if type(value) is not bytes or len(value) != 32:
+        raise CustodyEventError(f"{what} must be 32 bytes, got {value!r:.80}")
+    return value
+
+
+def _check_client(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 1 <= len(value) <= MAX_CLIENT_CHARS:
+        raise CustodyEventError(f"client must be an IP address, got {value!r:.60}")
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        raise CustodyEventError(f"client must be an IP address, got {value!r:.60}") from None
+    if str(address) != value:
+        raise CustodyEventError(
+            f"client address {value!r} is not in its canonical form {str(address)!r}"
+        )
+    return value
+
+
+def _hex32(value: object, what: str) -> bytes:
+    if not isinstance(value, str) or _HEX64.fullmatch(value) is None:
+        raise CustodyEventError(f"{what} must be 64 lowercase hex digits, got {value!r:.80}")
+    return bytes.fromhex(value)
+
+
+# --- Values ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acted: a token (its id, institution and role), ``public``, ``operator`` or
+    ``system``. Construction checks the combination."""
+
+    role: str
+    token_id: str | None = None
+    institution: str | None = None
+
+    def __post_init__(self) -> None:
+        role = _one_of(self.role, ACTOR_ROLES, "actor role")
+        if role in TOKENLESS_ROLES:
+            if self.token_id is not None:
+                raise CustodyEventError(f"a {role} actor has no token")
+            if role == "public" and self.institution is not None:
+                raise CustodyEventError("a public actor has no institution")
+        else:
+            if not isinstance(self.token_id, str) or _UUID.fullmatch(self.token_id) is None:
+                raise CustodyEventError(
+                    f"actor token must be a lowercase UUID for role {role}, "
+                    f"got {self.token_id!r:.60}"
+                )
+            if self.institution is None:
+                raise CustodyEventError(f"a {role} actor acts for an institution")
+        if self.institution is not None:
+            _check_text(self.institution, "actor institution", MAX_INSTITUTION_CHARS)
+
+    @classmethod
+    def public(cls) -> Actor:
+        return cls("public")
+
+    @classmethod
+    def operator(cls, institution: str | None = None) -> Actor:
+        return cls("operator", None, institution)
+
+    @classmethod
+    def system(cls) -> Actor:
+        return cls("system")
+
+
+@dataclass(frozen=True)
+class CustodyObject:
+    """What an event is about: a document id, a case code, a token id, an institution name,
+    or a share code's id."""
+
+    type: str
+    id: str
+
+    def __post_init__(self) -> None:
+        _one_of(self.type, OBJECT_TYPES, "object type")
+        _check_text(self.id, "object id", MAX_OBJECT_ID_CHARS)
+
+    @classmethod
+    def document(cls, document_id: str) -> CustodyObject:
+        return cls("document", document_id)
+
+
+@dataclass(frozen=True)
+class CustodyEvent:
+    """One custody event as a log leaf. Construction checks every field (raising
+    CustodyEventError), so a constructed event always has exactly one encoding."""
+
+    action: str
+    actor: Actor
+    object: CustodyObject
+    time: datetime
+    client: str | None
+    prev: bytes
+    """Leaf hash of the event before this one in the custody log."""
+    object_prev: bytes
+    """Leaf hash of the previous event about the same object."""
+    version: int = CUSTODY_VERSION
+
+    def __post_init__(self) -> None:
+        if type(self.version) is not int or self.version != CUSTODY_VERSION:
+            raise CustodyEventError(
+                f"unsupported custody event version {self.version!r:.20}, only {CUSTODY_VERSION}"
+            )
+        _one_of(self.action, ACTIONS, "action")
+        if not isinstance(self.actor, Actor):
+            raise CustodyEventError("actor must be an Actor")
+        if not isinstance(self.object, CustodyObject):
+            raise CustodyEventError("object must be a CustodyObject")
+        object.__setattr__(self, "time", _check_time(self.time))
+        _check_client(self.client)
+        _check_hash(self.prev, "prev")
+        _check_hash(self.object_prev, "object_prev")
+
+    def to_json(self) -> dict[str, str | int | None]:
+        """The event's JSON object (the keys and values of the encoding, in key order)."""
+        return {
+            "action": self.action,
+            "actor_institution": self.actor.institution,
+            "actor_role": self.actor.role,
+            "actor_token": self.actor.token_id,
+            "client": self.client,
+            "object_id": self.object.id,
+            "object_prev": self.object_prev.hex(),
+            "object_type": self.object.type,
+            "prev": self.prev.hex(),
+            "time": format_ms_time(self.time),
+            "v": self.version,
+        }
+
+    def encode(self) -> bytes:
+        """The canonical leaf data: :data:`CUSTODY_PREFIX` followed by the canonical JSON."""
+        body = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return CUSTODY_PREFIX + body.encode("utf-8")
+
+    def leaf_hash(self) -> bytes:
+        """``SHA-256(0x00 || encode())``: what ``prev`` / ``object_prev`` of later events hold."""
+        return hash_leaf(self.encode())
+
+    @classmethod
+    def decode(cls, data: bytes) -> CustodyEvent:
+        """Parse the canonical encoding; refuse every other byte string.
+
+        :raises CustodyEventError: over :data:`MAX_CUSTODY_EVENT_BYTES`, wrong prefix, not
+            UTF-8 JSON, missing, unknown or duplicate keys, a wrong type or value;
+            :class:`NonCanonicalCustodyEventError` if it parses but is not canonical.
+        """
+        if not isinstance(data, bytes):
+            raise CustodyEventError(f"a custody event is bytes, not {type(data).__name__}")
+        if len(data) > MAX_CUSTODY_EVENT_BYTES:
+            raise CustodyEventError(
+                f"custody event is {len(data)} bytes, larger than {MAX_CUSTODY_EVENT_BYTES}"
+            )
+        if not data.startswith(CUSTODY_PREFIX):
+            raise CustodyEventError(f"custody event does not start with {CUSTODY_PREFIX!r}")
+        try:
+            obj = json.loads(
+                data[len(CUSTODY_PREFIX) :].decode("utf-8"),
+                object_pairs_hook=_unique_keys,
+                parse_float=_no_number,
+                parse_constant=_no_number,
+            )
+        except UnicodeDecodeError as exc:
+            raise CustodyEventError(
+                f"custody event is not UTF-8: {exc.reason} at byte {exc.start}"
+            ) from None
+        except ValueError as exc:
+            if isinstance(exc, CustodyEventError):
+                raise
+            raise CustodyEventError(f"custody event is not JSON: {exc}") from None
+        if not isinstance(obj, dict):
+            raise CustodyEventError("custody event must be a JSON object")
+        if set(obj) != set(_KEYS):
+            missing = sorted(set(_KEYS) - set(obj))
+            unknown = sorted(set(obj) - set(_KEYS))
+            raise CustodyEventError(
+                f"custody event has missing keys {missing} and unknown keys {unknown}"
+            )
+        event = cls(
+            action=_one_of(obj["action"], ACTIONS, "action"),
+            actor=Actor(obj["actor_role"], obj["actor_token"], obj["actor_institution"]),
+            object=CustodyObject(obj["object_type"], obj["object_id"]),
+            time=parse_ms_time(obj["time"]),
+            client=obj["client"],
+            prev=_hex32(obj["prev"], "prev"),
+            object_prev=_hex32(obj["object_prev"], "object_prev"),
+            version=obj["v"],
+        )
+        if event.encode() != data:
+            raise NonCanonicalCustodyEventError(
+                "custody event is not in canonical form (whitespace, key order, escapes or "
+                "number format differ from the one encoding of its content)"
+            )
+        return event
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key, value in pairs:
+        if key in out:
+            raise CustodyEventError(f"custody event has a duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def _no_number(text: str) -> object:
+    raise CustodyEventError(f"custody event has a non-integer number {text!r:.20}")

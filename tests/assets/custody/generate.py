@@ -1,0 +1,335 @@
+"""Generate the custody-export test vectors in this folder (deterministic).
+
+    python tests/assets/custody/generate.py [--out DIR]
+
+Writes ``cases.json`` (the manifest) and one export file per case. A custody log of
+:data:`LOG_SIZE` events about several objects; the export is about document :data:`SUBJECT`
+(events at leaves 1, 2, 5 and 8) with the head of size :data:`TREE_SIZE` anchored in a
+sealed block, so leaf 8 is pending. Per case the manifest says whether it must be refused,
+at which ``stage`` (``parse``: ``CustodyExport.from_json_bytes``; ``verify``:
+``verify_custody_export``), and which checks fail.
+
+Independent of ``evidence`` and ``ledger``: events, Merkle trees and exports are built here
+with ``json`` and ``hashlib`` from ``docs/custody.md``; Merkle helpers and sealed anchor
+proofs come from the receipt vector generator (itself independent of ``ledger``).
+``tests/unit/test_custody.py`` checks that regenerating gives the committed bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import importlib.util
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+
+
+def _load(name: str, path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+receipts = _load("zhenglian_receipt_vectors", HERE.parent / "receipts" / "generate.py")
+anchors = receipts.anchors
+
+PREFIX = b"zhenglian/custody/v1\n"
+ZERO = "00" * 32
+SUBJECT = "5f0c3a52-8d1e-4b7a-9c2f-0e6d4a1b7c93"
+OTHER_DOCUMENT = "0b6f3c1e-2a4d-4e8f-9b7a-6c5d4e3f2a10"
+NOTARY_TOKEN = "11111111-2222-4333-8444-555555555555"
+FORENSIC_TOKEN = "66666666-7777-4888-8999-aaaaaaaaaaaa"
+COURT_TOKEN = "bbbbbbbb-cccc-4ddd-8eee-ffffffffffff"
+LAWYER_TOKEN = "12345678-9abc-4def-8123-456789abcdef"
+LOG_SIZE = 10
+TREE_SIZE = 8
+
+#: (action, role, token, institution, object type, object id, client, time)
+CITY_NOTARY = "广元市城东公证处"
+FORENSIC = "四川华西法医学司法鉴定所"
+COURT = "广元市中级人民法院"
+LAW_FIRM = 'Law firm "Ōkubo" \\ Branch'
+NOTARY = ("notary", NOTARY_TOKEN, CITY_NOTARY)
+EXPERT = ("forensic", FORENSIC_TOKEN, FORENSIC)
+JUDGE = ("court", COURT_TOKEN, COURT)
+LAWYER = ("lawyer", LAWYER_TOKEN, LAW_FIRM)
+OPERATOR = ("operator", None, None)
+DAY = "2024-06-01T00:"
+
+#: (action, (role, token, institution), (object type, object id), client, time)
+EVENTS: list[tuple[str, tuple[str, str | None, str | None], tuple[str, str], str | None, str]] = [
+    ("token_create", OPERATOR, ("token", NOTARY_TOKEN), None, DAY + "00:00.000Z"),
+    ("deposit", NOTARY, ("document", SUBJECT), "192.0.2.10", DAY + "01:00.125Z"),
+    ("fetch_receipt", NOTARY, ("document", SUBJECT), "2001:db8::1", DAY + "01:03.500Z"),
+    ("deposit", EXPERT, ("document", OTHER_DOCUMENT), "192.0.2.20", DAY + "02:00.000Z"),
+    ("fetch_receipt", EXPERT, ("document", OTHER_DOCUMENT), "192.0.2.20", DAY + "02:01.001Z"),
+    ("verify_by_token", JUDGE, ("document", SUBJECT), "198.51.100.7", DAY + "03:00.000Z"),
+    ("token_revoke", OPERATOR, ("token", NOTARY_TOKEN), None, DAY + "04:00.000Z"),
+    ("fetch_receipt", JUDGE, ("document", OTHER_DOCUMENT), "198.51.100.7", DAY + "05:00.000Z"),
+    ("fetch_content", LAWYER, ("document", SUBJECT), "203.0.113.5", DAY + "06:00.999Z"),
+    ("deposit", EXPERT, ("document", OTHER_DOCUMENT), "192.0.2.20", DAY + "07:00.000Z"),
+]
+
+
+def encode(fields: dict[str, Any]) -> bytes:
+    body = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return PREFIX + body.encode("utf-8")
+
+
+def leaf_hash(data: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + data).digest()
+
+
+def build_log() -> list[dict[str, Any]]:
+    """Every event's fields, with both hash links computed."""
+    out: list[dict[str, Any]] = []
+    prev = ZERO
+    last_about: dict[tuple[str, str], str] = {}
+    for action, (role, token, institution), (otype, oid), client, time in EVENTS:
+        fields = {
+            "action": action,
+            "actor_institution": institution,
+            "actor_role": role,
+            "actor_token": token,
+            "client": client,
+            "object_id": oid,
+            "object_prev": last_about.get((otype, oid), ZERO),
+            "object_type": otype,
+            "prev": prev,
+            "time": time,
+            "v": 1,
+        }
+        prev = leaf_hash(encode(fields)).hex()
+        last_about[(otype, oid)] = prev
+        out.append(fields)
+    return out
+
+
+LOG = build_log()
+LEAVES = [leaf_hash(encode(f)) for f in LOG]
+ROOT = receipts.mth(LEAVES[:TREE_SIZE])
+
+
+def exported_event(index: int, tree_size: int = TREE_SIZE) -> dict[str, Any]:
+    fields = LOG[index]
+    anchored = index < tree_size
+    return {
+        "leaf_index": index,
+        "status": "anchored" if anchored else "pending",
+        "event": encode(fields).hex(),
+        "fields": fields,
+        "inclusion_proof": [h.hex() for h in receipts.path(index, LEAVES[:tree_size])]
+        if anchored
+        else None,
+    }
+
+
+def anchor(tree_size: int, root: bytes, sealer: Any = anchors.VALIDATOR_KEY) -> dict[str, Any]:
+    full = receipts.anchor_json(tree_size, root, sealer)
+    return {key: full[key] for key in ("chain_id", "contract", "tx_hash", "block_number", "proof")}
+
+
+def valid_export() -> dict[str, Any]:
+    return {
+        "type": "zhenglian-custody-export",
+        "version": 1,
+        "object": {"type": "document", "id": SUBJECT},
+        "exported_at": "2024-06-01T00:10:00Z",
+        "tree_head": {"tree_size": TREE_SIZE, "root_hash": ROOT.hex()},
+        "anchor": anchor(TREE_SIZE, ROOT),
+        "events": [exported_event(i) for i in (1, 2, 5, 8)],
+    }
+
+
+def dump(export: dict[str, Any]) -> bytes:
+    return (json.dumps(export, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+# --- Cases -------------------------------------------------------------------------------
+
+Mutation = Callable[[dict[str, Any]], "bytes | None"]
+
+
+def _no_change(e: dict[str, Any]) -> None:
+    return None
+
+
+def _flip_proof(e: dict[str, Any]) -> None:
+    e["events"][1]["inclusion_proof"][0] = receipts.flip(e["events"][1]["inclusion_proof"][0], 3)
+
+
+def _flip_root(e: dict[str, Any]) -> None:
+    e["tree_head"]["root_hash"] = receipts.flip(e["tree_head"]["root_hash"], 0)
+
+
+def _untrusted(e: dict[str, Any]) -> None:
+    e["anchor"] = anchor(TREE_SIZE, ROOT, anchors.STRANGER_KEY)
+
+
+def _other_head(e: dict[str, Any]) -> None:
+    e["anchor"] = anchor(TREE_SIZE - 1, receipts.mth(LEAVES[: TREE_SIZE - 1]))
+
+
+def _omitted(e: dict[str, Any]) -> None:
+    del e["events"][1]  # leaf 2: leaf 5's object_prev no longer matches its predecessor
+
+
+def _substituted(e: dict[str, Any]) -> None:
+    e["events"][2] = exported_event(4)  # a real, proven event about another document
+
+
+def _altered(e: dict[str, Any]) -> None:
+    fields = dict(LOG[2], client="192.0.2.99")  # rewritten consistently, but not what was logged
+    e["events"][1]["fields"] = fields
+    e["events"][1]["event"] = encode(fields).hex()
+
+
+def _fields_disagree(e: dict[str, Any]) -> None:
+    e["events"][0]["fields"]["client"] = "192.0.2.11"
+
+
+def _status_lies(e: dict[str, Any]) -> None:
+    e["events"][3]["status"] = "anchored"
+
+
+def _duplicate_key(e: dict[str, Any]) -> bytes:
+    return dump(e).replace(b'"version": 1,', b'"version": 1,\n  "version": 1,', 1)
+
+
+def _deeply_nested(e: dict[str, Any]) -> None:
+    e["anchor"]["proof"]["receiptProof"] = [[[[[["00"]]]]]]
+
+
+def _unknown_field(e: dict[str, Any]) -> None:
+    e["comment"] = "trust me"
+
+
+def _non_canonical_event(e: dict[str, Any]) -> None:
+    data = encode(LOG[1]).replace(b'"action":', b'"action": ', 1)
+    e["events"][0]["event"] = data.hex()
+
+
+def _verify(*failed: str) -> dict[str, Any]:
+    return {"stage": "verify", "error": "CustodyVerificationFailed", "failedChecks": list(failed)}
+
+
+def _parse() -> dict[str, Any]:
+    return {"stage": "parse", "error": "CustodyExportError", "failedChecks": []}
+
+
+CASES: list[tuple[str, str, Mutation, dict[str, Any] | None]] = [
+    ("valid", "four events of the document, three anchored, one pending", _no_change, None),
+    (
+        "modified-inclusion-proof-bit",
+        "one bit of the first proof node of event 2 flipped",
+        _flip_proof,
+        _verify("event 2 inclusion proof"),
+    ),
+    (
+        "modified-tree-head-root",
+        "the export's root differs from the anchored one",
+        _flip_root,
+        _verify(
+            "anchored tree head",
+            "event 1 inclusion proof",
+            "event 2 inclusion proof",
+            "event 5 inclusion proof",
+        ),
+    ),
+    (
+        "untrusted-validator",
+        "the anchoring block is sealed by a key outside the trust",
+        _untrusted,
+        _verify("anchor proof"),
+    ),
+    (
+        "anchor-for-another-head",
+        "the anchor proof anchors the head of size 7",
+        _other_head,
+        _verify("anchored tree head"),
+    ),
+    (
+        "omitted-event",
+        "the export leaves out the event at leaf 2",
+        _omitted,
+        _verify("event 5 object link"),
+    ),
+    (
+        "substituted-event",
+        "the event at leaf 5 replaced by the (proven) event 4 about another document",
+        _substituted,
+        _verify("event 4 object", "event 4 object link", "event 8 object link"),
+    ),
+    (
+        "altered-event",
+        "event 2 rewritten (client address) with consistent fields",
+        _altered,
+        _verify("event 2 inclusion proof", "event 5 object link"),
+    ),
+    ("fields-disagree", "an event's fields differ from its bytes", _fields_disagree, _parse()),
+    ("pending-marked-anchored", "a pending event claims to be anchored", _status_lies, _parse()),
+    ("duplicate-key", "the key version appears twice", _duplicate_key, _parse()),
+    ("deeply-nested", "arrays nested past the depth limit", _deeply_nested, _parse()),
+    ("unknown-field", "an extra top-level field", _unknown_field, _parse()),
+    (
+        "non-canonical-event",
+        "event bytes with a space after a colon",
+        _non_canonical_event,
+        _parse(),
+    ),
+]
+
+
+def generate() -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    manifest_cases = []
+    base = valid_export()
+    for name, description, mutate, expectation in CASES:
+        export = copy.deepcopy(base)
+        changed = mutate(export)
+        files[f"{name}.json"] = changed if isinstance(changed, bytes) else dump(export)
+        case: dict[str, Any] = {
+            "name": name,
+            "description": description,
+            "export": f"{name}.json",
+            "wantErr": expectation is not None,
+        }
+        case.update(
+            expectation
+            or {"stage": None, "error": None, "failedChecks": [], "anchored": 3, "pending": 1}
+        )
+        manifest_cases.append(case)
+    trust, _proof = anchors.build(anchors.Block())
+    manifest = {
+        "description": (
+            f"Custody export vectors: generated by generate.py. Document {SUBJECT} in a custody "
+            f"log of {LOG_SIZE} events, head {TREE_SIZE} anchored in a sealed block."
+        ),
+        "trust": trust,
+        "cases": manifest_cases,
+    }
+    files["cases.json"] = (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode()
+    return files
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=HERE, help="output folder")
+    out: Path = parser.parse_args().out
+    out.mkdir(parents=True, exist_ok=True)
+    for name, content in generate().items():
+        (out / name).write_bytes(content)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,290 @@
+"""Chain of custody and limits, end to end through a real `zhenglian serve` (SQLite and
+PostgreSQL): events recorded by the routes and the CLI, custody heads anchored on the embedded
+chain, exports verified offline (and refused when tampered with); 429 + Retry-After."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jsonschema
+import pytest
+from eth_account import Account
+
+from evidence.custody import custody_export
+from evidence.custody_entry import GENESIS_HASH, CustodyEvent, CustodyObject
+from evidence.db import custody_events_table, open_database
+from ledger.client import LedgerClient
+from tests.support.postgres import postgres_url  # noqa: F401 - fixture
+from tests.support.servers import REPO_ROOT
+from tests.support.zl_server import ZhenglianServer, running_server
+
+pytestmark = pytest.mark.integration
+
+#: Seconds within which a custody event must be anchored.
+ANCHOR_DEADLINE = 10.0
+#: The limits the server runs with here (low, so that tests reach them quickly).
+RATE, BURST = 5, 20
+QUOTA = 200_000
+SCHEMA = json.loads(
+    (REPO_ROOT / "evidence" / "schema" / "custody-export-v1.schema.json").read_text()
+)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ZhenglianServer]:
+    env = {
+        "ZHENGLIAN_RATE_LIMIT_PER_S": str(RATE),
+        "ZHENGLIAN_RATE_LIMIT_BURST": str(BURST),
+        "ZHENGLIAN_PUBLIC_RATE_LIMIT_PER_S": str(RATE),
+        "ZHENGLIAN_PUBLIC_RATE_LIMIT_BURST": str(BURST),
+        "ZHENGLIAN_UPLOAD_QUOTA_BYTES_PER_DAY": str(QUOTA),
+    }
+    if request.param == "postgresql":
+        env["ZHENGLIAN_DATABASE_URL"] = request.getfixturevalue("postgres_url")
+    with running_server(tmp_path_factory.mktemp("zl") / "data", env) as srv:
+        yield srv
+
+
+def _database_url(server: ZhenglianServer) -> str:
+    return server.env.get("ZHENGLIAN_DATABASE_URL") or (
+        f"sqlite:///{(server.data_dir / 'zhenglian.sqlite').resolve()}"
+    )
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _deposit(server: ZhenglianServer, headers: dict[str, str], content: bytes) -> httpx.Response:
+    return httpx.post(
+        f"{server.url}/v1/documents",
+        headers=headers,
+        files={"file": ("a.pdf", content, "application/pdf")},
+        data={"kind": "notary", "title": "委托书"},
+        timeout=30,
+    )
+
+
+def _wait(what: str, ready: Any, deadline: float = ANCHOR_DEADLINE) -> Any:
+    start = time.monotonic()
+    while True:
+        value = ready()
+        if value:
+            return value
+        if time.monotonic() - start > deadline:
+            pytest.fail(f"{what} not within {deadline}s")
+        time.sleep(0.3)
+
+
+def _verify_custody(server: ZhenglianServer, path: Path, *extra: str) -> Any:
+    chain = httpx.get(f"{server.url}/v1/chain").json()
+    return server.cli(
+        "verify",
+        "--custody",
+        str(path),
+        "--validators",
+        ",".join(chain["validators"]),
+        *extra,
+        check=False,
+    )
+
+
+def test_custody_is_recorded_anchored_and_verifies_offline(
+    server: ZhenglianServer, tmp_path: Path
+) -> None:
+    notary = _bearer(server.token("城南公证处", "notary"))
+    court = _bearer(server.token("广元市中级人民法院", "court"))
+    content = f"custody {time.time()}".encode()
+    r = _deposit(server, notary, content)
+    assert r.status_code == 201, r.text
+    doc = r.json()
+    url = f"{server.url}/v1/documents/{doc['id']}"
+
+    # The deposit event is committed before the 201: it is listed at once.
+    first = httpx.get(f"{url}/custody", headers=notary).json()
+    assert [e["fields"]["action"] for e in first["events"]] == ["deposit"]
+
+    _wait("anchoring", lambda: httpx.get(url, headers=notary).json()["status"] == "anchored")
+    assert httpx.get(f"{url}/receipt", headers=notary).status_code == 200
+    by_court = httpx.post(
+        f"{server.url}/v1/verify", json={"sha256": doc["sha256"]}, headers=court
+    ).json()
+    assert by_court["result"] == "intact"
+    public = httpx.post(f"{server.url}/v1/verify", json={"sha256": doc["sha256"]}).json()
+    assert public["result"] == "intact"  # not recorded: no token, no actor
+
+    def anchored_export() -> Any:
+        export = httpx.get(f"{url}/custody", headers=notary).json()
+        done = export["events"] and all(e["status"] == "anchored" for e in export["events"])
+        return export if done and len(export["events"]) == 3 else None
+
+    export = _wait("custody anchoring", anchored_export)
+    jsonschema.validate(export, SCHEMA)
+    events = [e["fields"] for e in export["events"]]
+    assert [e["action"] for e in events] == ["deposit", "fetch_receipt", "verify_by_token"]
+    assert [e["actor_role"] for e in events] == ["notary", "notary", "court"]
+    assert events[2]["actor_institution"] == "广元市中级人民法院"
+    assert {e["client"] for e in events} == {"127.0.0.1"}
+    assert events[0]["object_prev"] == "00" * 32
+    assert all(e["object_id"] == doc["id"] for e in events)
+
+    # The custody head is anchored in the custody LogAnchor on the embedded chain.
+    chain = httpx.get(f"{server.url}/v1/chain").json()
+    assert chain["custody_contract"] and chain["custody_contract"] != chain["contract"]
+    client = LedgerClient(server.rpc_url, Account.create().key)
+    client.attach(chain["custody_contract"])
+    head = client.latest_head()
+    assert head is not None and head.tree_size >= export["tree_head"]["tree_size"]
+    assert export["anchor"]["contract"].lower() == chain["custody_contract"].lower()
+
+    # Offline verification: passes, and names what is wrong when tampered with.
+    good = tmp_path / "custody.json"
+    good.write_text(json.dumps(export, ensure_ascii=False))
+    ok = _verify_custody(server, good, "--contract", chain["custody_contract"])
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "3 events anchored" in ok.stdout
+
+    flipped = json.loads(json.dumps(export))
+    node = flipped["events"][1]["inclusion_proof"][0]
+    flipped["events"][1]["inclusion_proof"][0] = ("0" if node[0] != "0" else "1") + node[1:]
+    (tmp_path / "flipped.json").write_text(json.dumps(flipped))
+    bad = _verify_custody(server, tmp_path / "flipped.json")
+    assert bad.returncode == 1
+    leaf = flipped["events"][1]["leaf_index"]
+    assert f"verification failed: event {leaf} inclusion proof" in bad.stderr
+
+    omitted = json.loads(json.dumps(export))
+    del omitted["events"][1]
+    (tmp_path / "omitted.json").write_text(json.dumps(omitted))
+    gap = _verify_custody(server, tmp_path / "omitted.json")
+    assert gap.returncode == 1 and "object link" in gap.stderr
+
+    wrong_contract = _verify_custody(server, good, "--contract", chain["contract"])
+    assert wrong_contract.returncode == 1 and "anchor proof" in wrong_contract.stderr
+
+    (tmp_path / "garbage.json").write_text('{"type": "zhenglian-custody-export"')
+    garbage = _verify_custody(server, tmp_path / "garbage.json")
+    assert garbage.returncode == 2 and garbage.stderr.count("\n") == 1
+
+
+def test_custody_is_visible_only_to_whoever_may_see_the_document(server: ZhenglianServer) -> None:
+    owner = _bearer(server.token("城北公证处", "notary"))
+    other = _bearer(server.token("城西公证处", "notary"))
+    doc = _deposit(server, owner, b"private").json()
+    url = f"{server.url}/v1/documents/{doc['id']}/custody"
+    assert httpx.get(url).status_code == 401
+    assert httpx.get(url, headers=other).status_code == 404
+    missing = f"{server.url}/v1/documents/00000000-0000-4000-8000-000000000000/custody"
+    assert httpx.get(missing, headers=owner).status_code == 404
+    assert httpx.get(url, headers=owner).status_code == 200
+
+
+def test_cli_token_actions_are_recorded_and_the_whole_log_stays_one_chain(
+    server: ZhenglianServer,
+) -> None:
+    token = server.token("司法局", "admin")
+    listed = server.cli("tokens", "list", "--data-dir", str(server.data_dir)).stdout
+    token_id = [json.loads(line) for line in listed.splitlines()][-1]["id"]
+    server.cli("tokens", "revoke", "--data-dir", str(server.data_dir), token_id)
+    assert httpx.get(f"{server.url}/v1/chain", headers=_bearer(token)).status_code == 200
+    database = open_database(_database_url(server), migrate=False)
+    try:
+        with database.session() as session:
+            export = custody_export(session, CustodyObject("token", token_id))
+            rows = session.execute(
+                custody_events_table.select().order_by(custody_events_table.c.leaf_index)
+            ).all()
+    finally:
+        database.dispose()
+    assert [e.event.action for e in export.events] == ["token_create", "token_revoke"]
+    assert {e.event.actor.role for e in export.events} == {"operator"}
+    # Server (recorder thread) and CLI processes appended to one log: one unbroken chain.
+    prev = GENESIS_HASH
+    for index, row in enumerate(rows):
+        event = CustodyEvent.decode(bytes(row.event))
+        assert row.leaf_index == index and event.prev == prev
+        prev = hashlib.sha256(b"\x00" + bytes(row.event)).digest()
+        assert bytes(row.event_hash) == prev
+
+
+def test_a_token_over_its_rate_gets_429_with_retry_after(server: ZhenglianServer) -> None:
+    headers = _bearer(server.token("城郊公证处", "notary"))
+    url = f"{server.url}/v1/documents/00000000-0000-4000-8000-000000000000"
+    with httpx.Client(headers=headers, timeout=10) as client:
+        codes = [client.get(url) for _ in range(BURST + 10)]
+    limited = [r for r in codes if r.status_code == 429]
+    assert codes[0].status_code == 404 and limited, [r.status_code for r in codes]
+    assert len(limited) >= 5  # at 5/s only a few are refilled during the loop
+    r = limited[0]
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert 1 <= int(r.headers["Retry-After"]) <= 1
+    # Another token is not affected.
+    other = _bearer(server.token("城郊公证处", "notary"))
+    assert httpx.get(url, headers=other).status_code == 404
+    time.sleep(1.0)
+    assert httpx.get(url, headers=headers).status_code == 404  # refilled
+
+
+def test_unauthenticated_verification_is_limited_per_client_address(
+    server: ZhenglianServer,
+) -> None:
+    time.sleep(BURST / RATE)  # earlier tests' public calls: start with a full bucket
+    body = {"sha256": "ab" * 32}
+    with httpx.Client(timeout=10) as client:
+        codes = [client.post(f"{server.url}/v1/verify", json=body) for _ in range(BURST + 10)]
+    assert codes[0].status_code == 200
+    limited = [r for r in codes if r.status_code == 429]
+    assert limited and int(limited[0].headers["Retry-After"]) >= 1
+
+
+def test_an_institution_over_its_daily_upload_quota_gets_429_until_midnight(
+    server: ZhenglianServer,
+) -> None:
+    headers = _bearer(server.token("配额公证处", "notary"))
+    assert _deposit(server, headers, b"q" * 150_000).status_code == 201
+    r = _deposit(server, headers, b"q" * 60_000)
+    assert r.status_code == 429, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert 1 <= int(r.headers["Retry-After"]) <= 86_400
+    assert "quota" in r.json()["detail"]
+    # Another institution has its own quota; a small deposit still fits.
+    other = _bearer(server.token("另一公证处", "notary"))
+    assert _deposit(server, other, b"q" * 60_000).status_code == 201
+    assert _deposit(server, headers, b"q" * 10_000).status_code == 201
+
+
+def test_after_a_kill_the_custody_log_and_its_contract_carry_on(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """kill -9, restart on the same data: the same custody LogAnchor (persisted deployment),
+    the events recorded before the kill are still there, and the log grows as one chain."""
+    data_dir = tmp_path_factory.mktemp("zl-restart") / "data"
+    with running_server(data_dir) as first:
+        notary = _bearer(first.token("城东公证处", "notary"))
+        doc = _deposit(first, notary, b"before the kill").json()
+        contract = httpx.get(f"{first.url}/v1/chain").json()["custody_contract"]
+        first.kill()
+    with running_server(data_dir) as second:
+        assert httpx.get(f"{second.url}/v1/chain").json()["custody_contract"] == contract
+        url = f"{second.url}/v1/documents/{doc['id']}"
+        assert httpx.get(f"{url}/receipt", headers=notary).status_code in (200, 202)
+
+        def anchored() -> Any:
+            export = httpx.get(f"{url}/custody", headers=notary).json()
+            events = export["events"]
+            return export if len(events) == 2 and events[-1]["status"] == "anchored" else None
+
+        export = _wait("custody anchoring after restart", anchored)
+        assert [e["fields"]["action"] for e in export["events"]] == ["deposit", "fetch_receipt"]
+        path = tmp_path_factory.mktemp("export") / "custody.json"
+        path.write_text(json.dumps(export))
+        ok = _verify_custody(second, path, "--contract", contract)
+        assert ok.returncode == 0, ok.stdout + ok.stderr

@@ -1,0 +1,157 @@
+"""The custody log on both databases: concurrent writers (a recorder thread and another
+"process" with its own engine) keep one unbroken hash chain; the custody log and the
+document log stay apart; exports prove what they list; the quota sum."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from evidence.custody import CustodyRecorder, custody_export, custody_store, record_event
+from evidence.custody_entry import (
+    GENESIS_HASH,
+    Actor,
+    CustodyEvent,
+    CustodyEventError,
+    CustodyObject,
+)
+from evidence.db import custody_events_table
+from evidence.repository import Database, SqlNodeStore, bytes_deposited_since, open_database
+from ledger.merkle import MerkleLog, hash_leaf, root_from_inclusion_proof
+from tests.support.postgres import fresh_database_url, postgres_url  # noqa: F401 - fixture
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "11111111-2222-4333-8444-555555555555"
+NOTARY = Actor("notary", TOKEN, "城东公证处")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'meta.sqlite'}"
+    return fresh_database_url(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def db(url: str) -> Iterator[Database]:
+    database = open_database(url)
+    yield database
+    database.dispose()
+
+
+def test_concurrent_writers_keep_one_chain_and_per_object_links(db: Database, url: str) -> None:
+    other_process = open_database(url, migrate=False)  # its own engine and connections
+    recorder = CustodyRecorder(db)
+    documents = [CustodyObject.document(f"doc-{i}") for i in range(4)]
+    errors: list[BaseException] = []
+
+    def server(n: int) -> None:
+        try:
+            for i in range(25):
+                recorder.record("fetch_receipt", NOTARY, documents[(n + i) % 4], "127.0.0.1")
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    def cli() -> None:
+        try:
+            for i in range(15):
+                record_event(other_process, "token_create", Actor.operator(), documents[i % 4])
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=server, args=(n,)) for n in range(4)]
+    threads.append(threading.Thread(target=cli))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    recorder.close()
+    other_process.dispose()
+    assert not errors, errors
+
+    with db.session() as session:
+        rows = session.execute(
+            custody_events_table.select().order_by(custody_events_table.c.leaf_index)
+        ).all()
+        size = custody_store(session).size()
+        document_log = SqlNodeStore(session).size()
+        export = custody_export(session, documents[0])
+    assert size == len(rows) == 4 * 25 + 15
+    assert document_log == 0  # the document log is untouched
+    prev, last_about = GENESIS_HASH, {}
+    for index, row in enumerate(rows):
+        event = CustodyEvent.decode(bytes(row.event))
+        assert row.leaf_index == index and event.prev == prev
+        assert event.object_prev == last_about.get(event.object, GENESIS_HASH)
+        prev = last_about[event.object] = hash_leaf(bytes(row.event))
+    assert len(export.events) == sum(1 for r in rows if r.object_id == "doc-0")
+    assert all(e.inclusion is None for e in export.events)  # nothing anchored here
+
+
+def test_export_proofs_lead_to_the_custody_root(db: Database) -> None:
+    for i in range(7):
+        record_event(db, "deposit", NOTARY, CustodyObject.document(f"d{i % 2}"), "::1")
+    with db.session() as session:
+        root = MerkleLog(custody_store(session)).root(7)
+        proof = MerkleLog(custody_store(session)).inclusion_proof(4, 7)
+        row = session.execute(
+            custody_events_table.select().where(custody_events_table.c.leaf_index == 4)
+        ).one()
+    assert root_from_inclusion_proof(4, 7, hash_leaf(bytes(row.event)), proof.hashes) == root
+
+
+def test_malformed_events_are_refused_before_anything_is_written(db: Database) -> None:
+    recorder = CustodyRecorder(db)
+    try:
+        with pytest.raises(CustodyEventError):
+            recorder.record("deposit", NOTARY, CustodyObject.document("d"), "not-an-address")
+        with pytest.raises(CustodyEventError):
+            record_event(db, "erase", NOTARY, CustodyObject.document("d"))
+    finally:
+        recorder.close()
+    with db.session() as session:
+        assert custody_store(session).size() == 0
+
+
+def test_bytes_deposited_since_sums_one_institution_from_a_time(db: Database) -> None:
+    from evidence.repository import NewDocument, add_documents
+
+    day = datetime(2026, 11, 29, tzinfo=UTC)
+
+    def doc(i: int, institution: str, when: datetime, size: int) -> NewDocument:
+        return NewDocument(
+            id=f"00000000-0000-4000-8000-{i:012d}",
+            leaf_index=i,
+            sha256=i.to_bytes(32, "big"),
+            sm3=b"\x02" * 32,
+            size=size,
+            kind="notary",
+            title="t",
+            case_code=None,
+            institution=institution,
+            depositor=TOKEN,
+            filename=None,
+            salt=b"\x03" * 32,
+            entry=b"e%d" % i,
+            deposited_at=when,
+        )
+
+    with db.session() as session:
+        add_documents(
+            session,
+            [
+                doc(0, "A", day - timedelta(seconds=1), 1000),
+                doc(1, "A", day, 10),
+                doc(2, "A", day + timedelta(hours=5), 20),
+                doc(3, "B", day + timedelta(hours=1), 400),
+            ],
+        )
+        session.commit()
+        assert bytes_deposited_since(session, "A", day) == 30
+        assert bytes_deposited_since(session, "B", day) == 400
+        assert bytes_deposited_since(session, "C", day) == 0

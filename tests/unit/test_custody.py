@@ -1,0 +1,288 @@
+"""Custody events and exports: strict encoding, the committed vectors (unchanged when
+regenerated), offline verification with named failed checks; rate limits and quotas."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from api.problems import Problem
+from api.ratelimit import RateLimiter, UploadQuota
+from evidence.custody_entry import (
+    ACTIONS,
+    CUSTODY_PREFIX,
+    GENESIS_HASH,
+    MAX_CUSTODY_EVENT_BYTES,
+    Actor,
+    CustodyEvent,
+    CustodyEventError,
+    CustodyObject,
+    NonCanonicalCustodyEventError,
+)
+from evidence.custody_export import (
+    CustodyExport,
+    CustodyExportError,
+    CustodyVerificationFailed,
+    verify_custody_export,
+)
+from ledger.anchor_proof import ChainTrust
+
+REPO = Path(__file__).resolve().parents[2]
+VECTORS = REPO / "tests" / "assets" / "custody"
+SCHEMA = json.loads((REPO / "evidence" / "schema" / "custody-export-v1.schema.json").read_text())
+MANIFEST: dict[str, Any] = json.loads((VECTORS / "cases.json").read_text())
+CASES = {case["name"]: case for case in MANIFEST["cases"]}
+TOKEN = "11111111-2222-4333-8444-555555555555"
+DOC = "5f0c3a52-8d1e-4b7a-9c2f-0e6d4a1b7c93"
+T0 = datetime(2024, 6, 1, 0, 1, 0, 125000, tzinfo=UTC)
+
+
+def trust() -> ChainTrust:
+    t = MANIFEST["trust"]
+    return ChainTrust.sealed(
+        t["chainId"],
+        [bytes.fromhex(v[2:]) for v in t["validators"]],
+        contract=bytes.fromhex(t["contract"][2:]),
+    )
+
+
+def event(**changes: Any) -> CustodyEvent:
+    values: dict[str, Any] = {
+        "action": "deposit",
+        "actor": Actor("notary", TOKEN, "广元市城东公证处"),
+        "object": CustodyObject.document(DOC),
+        "time": T0,
+        "client": "192.0.2.10",
+        "prev": GENESIS_HASH,
+        "object_prev": GENESIS_HASH,
+    }
+    values.update(changes)
+    return CustodyEvent(**values)
+
+
+# --- Events ----------------------------------------------------------------------------
+
+
+def test_an_event_has_one_canonical_encoding_and_decodes_to_itself() -> None:
+    e = event()
+    data = e.encode()
+    assert data.startswith(CUSTODY_PREFIX)
+    assert b'"time":"2024-06-01T00:01:00.125Z"' in data
+    assert CustodyEvent.decode(data) == e
+    for variant in (
+        data.replace(b'"action":', b'"action": '),
+        data.replace(b'"v":1', b'"v":1.0'),
+        data.replace(b"\xe5\xb9\xbf", b"\\u5e7f"),  # an escape of a character
+    ):
+        with pytest.raises(CustodyEventError):
+            CustodyEvent.decode(variant)
+    with pytest.raises(NonCanonicalCustodyEventError):
+        CustodyEvent.decode(data.replace(b'"action":', b'"action": '))
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"action": "delete"}, "action"),
+        ({"actor": None}, "Actor"),
+        ({"client": "192.168.001.1"}, "IP address"),
+        ({"client": "::FFFF:1.2.3.4"}, "canonical"),
+        ({"time": T0.replace(microsecond=125001)}, "milliseconds"),
+        ({"time": T0.replace(tzinfo=None)}, "UTC"),
+        ({"prev": b"\x00" * 31}, "32 bytes"),
+    ],
+)
+def test_malformed_events_are_refused_with_a_typed_error(
+    changes: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(CustodyEventError, match=message):
+        event(**changes)
+
+
+@pytest.mark.parametrize(
+    ("role", "token", "institution"),
+    [
+        ("notary", None, "x"),  # a role with a token needs one
+        ("notary", "AAAAAAAA-BBBB-4CCC-8DDD-EEEEEEEEEEEE", "x"),  # uppercase
+        ("notary", TOKEN, None),
+        ("public", TOKEN, None),  # public has no token...
+        ("public", None, "x"),  # ... and no institution
+        ("superuser", None, None),
+        ("court", TOKEN, "a\u202eb"),  # a bidirectional override
+    ],
+)
+def test_actors_are_checked(role: str, token: str | None, institution: str | None) -> None:
+    with pytest.raises(CustodyEventError):
+        Actor(role, token, institution)
+
+
+def test_oversized_and_foreign_bytes_are_refused_before_parsing() -> None:
+    with pytest.raises(CustodyEventError, match="larger"):
+        CustodyEvent.decode(CUSTODY_PREFIX + b" " * MAX_CUSTODY_EVENT_BYTES)
+    with pytest.raises(CustodyEventError, match=r"prefix|start"):
+        CustodyEvent.decode(b"zhenglian/entry/v1\n{}")
+    with pytest.raises(CustodyEventError, match="duplicate"):
+        CustodyEvent.decode(event().encode().replace(b'"v":1}', b'"v":1,"v":1}'))
+
+
+_text = st.text(
+    st.characters(blacklist_categories=("Cc", "Cs", "Cf", "Zl", "Zp", "Zs")),
+    min_size=1,
+    max_size=60,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    action=st.sampled_from(ACTIONS),
+    institution=_text,
+    object_id=_text,
+    ms=st.integers(0, 253402300799999),
+    client=st.one_of(st.none(), st.ip_addresses().map(str)),
+    prev=st.binary(min_size=32, max_size=32),
+)
+def test_every_valid_event_round_trips(
+    action: str, institution: str, object_id: str, ms: int, client: str | None, prev: bytes
+) -> None:
+    e = CustodyEvent(
+        action,
+        Actor("court", TOKEN, institution),
+        CustodyObject("case", object_id),
+        datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms),
+        client,
+        prev,
+        GENESIS_HASH,
+    )
+    assert CustodyEvent.decode(e.encode()) == e
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.binary(max_size=300))
+def test_arbitrary_bytes_decode_or_fail_with_a_custody_error(data: bytes) -> None:
+    with contextlib.suppress(CustodyEventError):
+        CustodyEvent.decode(CUSTODY_PREFIX + data)
+
+
+# --- The committed vectors ---------------------------------------------------------------
+
+
+def test_regenerating_the_vectors_gives_the_committed_bytes(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, str(VECTORS / "generate.py"), "--out", str(tmp_path)], check=True
+    )
+    generated = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    committed = {p.name: p.read_bytes() for p in VECTORS.iterdir() if p.suffix == ".json"}
+    assert sorted(generated) == sorted(committed)
+    for name, content in generated.items():
+        assert content == committed[name], name
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_each_vector_is_accepted_or_refused_as_its_manifest_says(name: str) -> None:
+    case = CASES[name]
+    data = (VECTORS / case["export"]).read_bytes()
+    if case["stage"] == "parse":
+        with pytest.raises(CustodyExportError):
+            CustodyExport.from_json_bytes(data)
+        return
+    export = CustodyExport.from_json_bytes(data)
+    assert export.to_json() == json.loads(data)  # parsing loses nothing
+    if not case["wantErr"]:
+        jsonschema.validate(json.loads(data), SCHEMA)
+        result = verify_custody_export(export, trust())
+        assert (result.anchored, result.pending) == (case["anchored"], case["pending"])
+        assert all(check.ok for check in result.checks)
+        return
+    with pytest.raises(CustodyVerificationFailed) as caught:
+        verify_custody_export(export, trust())
+    assert [c.name for c in caught.value.failed] == case["failedChecks"]
+
+
+def test_the_schema_refuses_what_the_parser_refuses_structurally() -> None:
+    valid = json.loads((VECTORS / "valid.json").read_bytes())
+    jsonschema.validate(valid, SCHEMA)
+    for broken in (
+        {**valid, "extra": 1},
+        {**valid, "version": 2},
+        {**valid, "events": [{**valid["events"][0], "leaf_index": -1}]},
+    ):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(broken, SCHEMA)
+
+
+def test_a_trust_of_other_validators_fails_the_valid_export() -> None:
+    export = CustodyExport.from_json_bytes((VECTORS / "valid.json").read_bytes())
+    with pytest.raises(CustodyVerificationFailed) as caught:
+        assert export.anchor is not None
+        verify_custody_export(export, ChainTrust.sealed(export.anchor.chain_id, [b"\x01" * 20]))
+    assert [c.name for c in caught.value.failed] == ["anchor proof"]
+
+
+# --- Rate limits and quotas --------------------------------------------------------------
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_token_bucket_allows_the_burst_then_the_rate_and_says_how_long_to_wait() -> None:
+    clock = _Clock()
+    limiter = RateLimiter(2.0, 5, clock=clock)
+    assert [limiter.retry_after("a") for _ in range(5)] == [0.0] * 5
+    assert limiter.retry_after("a") == pytest.approx(0.5)
+    assert limiter.retry_after("b") == 0.0  # keys are independent
+    with pytest.raises(Problem) as caught:
+        limiter.check("a", "token a")
+    assert caught.value.status == 429 and caught.value.headers == {"Retry-After": "1"}
+    clock.now += 1.0  # two more requests' worth
+    assert limiter.retry_after("a") == 0.0
+    assert limiter.retry_after("a") == 0.0
+    assert limiter.retry_after("a") > 0
+
+
+def test_a_rate_of_zero_disables_the_limit_and_old_keys_are_forgotten() -> None:
+    assert all(RateLimiter(0, 1).retry_after("a") == 0.0 for _ in range(100))
+    limiter = RateLimiter(1.0, 1, clock=_Clock(), max_keys=2)
+    for key in ("a", "b", "c"):
+        assert limiter.retry_after(key) == 0.0
+    assert limiter.retry_after("a") == 0.0  # forgotten: a full bucket again
+    assert limiter.retry_after("c") > 0
+
+
+def test_the_upload_quota_counts_per_institution_and_resets_at_utc_midnight() -> None:
+    now = [datetime(2026, 11, 29, 23, 59, 30, tzinfo=UTC)]
+    reads: list[tuple[str, datetime]] = []
+
+    def used(institution: str, since: datetime) -> int:
+        reads.append((institution, since))
+        return 600 if institution == "A" else 0
+
+    quota = UploadQuota(1000, used, clock=lambda: now[0])
+    quota.check("A", 400)
+    with pytest.raises(Problem) as caught:
+        quota.check("A", 401)
+    assert caught.value.status == 429
+    assert caught.value.headers == {"Retry-After": "30"}  # seconds to 00:00 UTC
+    quota.add("B", 900)
+    with pytest.raises(Problem):
+        quota.check("B", 101)
+    quota.check("B", 100)
+    assert reads == [("A", datetime(2026, 11, 29, tzinfo=UTC)), ("B", reads[1][1])]
+    now[0] += timedelta(minutes=1)  # a new day: read again
+    quota.check("B", 1000)
+    assert reads[-1] == ("B", datetime(2026, 11, 30, tzinfo=UTC))
+    UploadQuota(0, used).check("A", 10**15)  # 0: no quota
