@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
-from api.deps import PrincipalDep, ServicesDep
+from api.deps import PrincipalDep, ServicesDep, record_custody
 from api.jsonbody import json_body, read_json
 from api.problems import Problem
 from api.schemas import (
@@ -20,6 +20,7 @@ from api.schemas import (
     TokenPublic,
 )
 from evidence import access
+from evidence.custody_entry import CustodyObject
 from evidence.policy import Action, Relation
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -70,6 +71,9 @@ async def create_institution(
         with services.database.session() as session:
             made = access.add_institution(session, name=body.name, type=body.type)
             session.commit()
+        record_custody(
+            services, request, "institution_create", admin, CustodyObject("institution", made.id)
+        )
         return _institution(made)
 
     return JSONResponse((await run_in_threadpool(work)).model_dump(mode="json"), status_code=201)
@@ -87,13 +91,22 @@ def list_institutions(admin: AdminDep, services: ServicesDep) -> list[Institutio
     response_class=Response,
     responses={**_ERRORS, 404: {}},
 )
-def disable_institution(institution_id: str, admin: AdminDep, services: ServicesDep) -> Response:
+def disable_institution(
+    institution_id: str, request: Request, admin: AdminDep, services: ServicesDep
+) -> Response:
     """Disable an institution: every token of it is refused (401) from now on."""
     with services.database.session() as session:
         done = access.disable_institution(session, institution_id, datetime.now(UTC))
         session.commit()
     if not done:
         raise Problem(404, "Not found", "no enabled institution with this id")
+    record_custody(
+        services,
+        request,
+        "institution_disable",
+        admin,
+        CustodyObject("institution", institution_id),
+    )
     return Response(status_code=204)
 
 
@@ -115,6 +128,7 @@ async def create_token(request: Request, admin: AdminDep, services: ServicesDep)
                 session, institution=body.institution, role=body.role, expires_in=expires
             )
             session.commit()
+        record_custody(services, request, "token_create", admin, CustodyObject("token", record.id))
         return TokenIssued(token=token, **_token(record).model_dump())
 
     return JSONResponse((await run_in_threadpool(work)).model_dump(mode="json"), status_code=201)
@@ -130,11 +144,14 @@ def list_tokens(admin: AdminDep, services: ServicesDep) -> list[TokenPublic]:
 @router.delete(
     "/tokens/{token_id}", status_code=204, response_class=Response, responses={**_ERRORS, 404: {}}
 )
-def revoke_token(token_id: str, admin: AdminDep, services: ServicesDep) -> Response:
+def revoke_token(
+    token_id: str, request: Request, admin: AdminDep, services: ServicesDep
+) -> Response:
     """Revoke a token: refused (401) from now on."""
     with services.database.session() as session:
         done = access.revoke_token(session, token_id, datetime.now(UTC))
         session.commit()
     if not done:
         raise Problem(404, "Not found", "no active token with this id")
+    record_custody(services, request, "token_revoke", admin, CustodyObject("token", token_id))
     return Response(status_code=204)

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from api.deps import PrincipalDep, Services, ServicesDep
+from api.deps import PrincipalDep, Services, ServicesDep, record_custody
 from api.jsonbody import json_body, read_json
 from api.schemas import (
     CaseCreate,
@@ -22,6 +22,7 @@ from api.schemas import (
     PublicCaseView,
 )
 from evidence import access
+from evidence.custody_entry import CustodyObject
 from evidence.policy import Action
 from evidence.repository import DocumentRecord
 
@@ -86,6 +87,9 @@ async def create_case(
         with services.database.session() as session:
             case = access.create_case(session, principal, case_type=body.type, title=body.title)
             session.commit()
+            record_custody(
+                services, request, "case_create", principal, CustodyObject("case", case.code)
+            )
             return _case_public(services, access.read_case(session, principal, case.code))
 
     created = await run_in_threadpool(work)
@@ -118,6 +122,9 @@ async def add_participant(
                 session, principal, code=code, institution=body.institution
             )
             session.commit()
+        record_custody(
+            services, request, "case_participant_add", principal, CustodyObject("case", code)
+        )
         return ParticipantPublic(
             institution=added.institution, type=added.type, added_at=added.added_at
         )

@@ -194,10 +194,18 @@ async def stream_original(services: Services, record: DocumentRecord) -> Streami
     },
 )
 async def get_content(
-    document_id: str, principal: PrincipalDep, services: ServicesDep
+    document_id: str, request: Request, principal: PrincipalDep, services: ServicesDep
 ) -> StreamingResponse:
     """The original bytes, digest re-checked while streaming; its receipt is linked beside."""
     record = await run_in_threadpool(
         _visible, services, principal, document_id, Action.DOCUMENT_CONTENT
+    )
+    await run_in_threadpool(
+        record_custody,
+        services,
+        request,
+        "fetch_content",
+        principal,
+        CustodyObject.document(record.id),
     )
     return await stream_original(services, record)

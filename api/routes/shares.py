@@ -9,12 +9,13 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from api.deps import PrincipalDep, Services, ServicesDep
+from api.deps import PrincipalDep, Services, ServicesDep, record_custody
 from api.jsonbody import json_body, read_json
 from api.routes.cases import summary
 from api.routes.documents import stream_original
 from api.schemas import ShareCreate, ShareIssued, SharePublic, ShareView
 from evidence import access
+from evidence.custody_entry import CustodyObject
 from evidence.policy import Action
 from evidence.repository import DocumentRecord
 
@@ -63,6 +64,7 @@ async def create_share(
                 case_code=body.case_code,
             )
             session.commit()
+        record_custody(services, request, "share_create", principal, _shared_object(share))
         return ShareIssued(code=str(code), **_public(share))
 
     issued = await run_in_threadpool(work)
@@ -70,11 +72,14 @@ async def create_share(
 
 
 @router.delete("/{code}", status_code=204, response_class=Response, responses=_ERRORS)
-def revoke_share(code: str, principal: PrincipalDep, services: ServicesDep) -> Response:
+def revoke_share(
+    code: str, request: Request, principal: PrincipalDep, services: ServicesDep
+) -> Response:
     """Revoke a share code (by the institution that created it); it stops working at once."""
     with services.database.session() as session:
-        access.revoke_share(session, principal, code)
+        share = access.revoke_share(session, principal, code)
         session.commit()
+    record_custody(services, request, "share_revoke", principal, _shared_object(share))
     return Response(status_code=204)
 
 
@@ -87,14 +92,26 @@ def read_share(code: str, principal: PrincipalDep, services: ServicesDep) -> Sha
     return ShareView(documents=[summary(d) for d in documents], **_public(share))
 
 
+def _shared_object(share: access.ShareRecord) -> CustodyObject:
+    """What a share event is about: the shared document, or the shared case."""
+    if share.document_id is not None:
+        return CustodyObject.document(share.document_id)
+    return CustodyObject("case", share.case_code or "")
+
+
 def _redeem(
-    services: Services, principal: access.Principal, code: str, document_id: str | None
+    services: Services,
+    request: Request,
+    principal: access.Principal,
+    code: str,
+    document_id: str | None,
 ) -> DocumentRecord:
     with services.database.session() as session:
         share = access.redeem_share(session, principal, code, consume=False)
         record = access.shared_document(session, share, document_id)
         access.redeem_share(session, principal, code, consume=True)
         session.commit()
+    record_custody(services, request, "share_fetch", principal, CustodyObject.document(record.id))
     return record
 
 
@@ -104,10 +121,10 @@ def _redeem(
     responses={**_ERRORS, 200: {"content": {"application/octet-stream": {}}}},
 )
 async def shared_content(
-    code: str, principal: PrincipalDep, services: ServicesDep
+    code: str, request: Request, principal: PrincipalDep, services: ServicesDep
 ) -> StreamingResponse:
     """The shared document's original (one use of the code)."""
-    record = await run_in_threadpool(_redeem, services, principal, code, None)
+    record = await run_in_threadpool(_redeem, services, request, principal, code, None)
     return await stream_original(services, record)
 
 
@@ -117,8 +134,12 @@ async def shared_content(
     responses={**_ERRORS, 200: {"content": {"application/octet-stream": {}}}},
 )
 async def shared_case_content(
-    code: str, document_id: str, principal: PrincipalDep, services: ServicesDep
+    code: str,
+    document_id: str,
+    request: Request,
+    principal: PrincipalDep,
+    services: ServicesDep,
 ) -> StreamingResponse:
     """The original of one document of a shared case (one use of the code)."""
-    record = await run_in_threadpool(_redeem, services, principal, code, document_id)
+    record = await run_in_threadpool(_redeem, services, request, principal, code, document_id)
     return await stream_original(services, record)
