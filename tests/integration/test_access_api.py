@@ -247,6 +247,9 @@ SENDERS: dict[str, Send] = {
     "GET /v1/documents/{document_id}": _get(
         lambda w, r, rel: f"/v1/documents/{w.doc[r][rel]['id']}"
     ),
+    "GET /v1/documents/{document_id}/custody": _get(
+        lambda w, r, rel: f"/v1/documents/{w.doc[r][rel]['id']}/custody"
+    ),
     "GET /v1/documents/{document_id}/receipt": _get(
         lambda w, r, rel: f"/v1/documents/{w.doc[r][rel]['id']}/receipt"
     ),
@@ -300,6 +303,7 @@ EXPECTED: dict[str, dict[str, Row]] = {
     ),
     "GET /v1/documents/{document_id}": _READ_DOCUMENT,
     "GET /v1/documents/{document_id}/receipt": _READ_DOCUMENT,
+    "GET /v1/documents/{document_id}/custody": _READ_DOCUMENT,
     "GET /v1/documents/{document_id}/content": _READ_DOCUMENT,
     "POST /v1/cases": _by_role(
         admin=(None, None, 403),
