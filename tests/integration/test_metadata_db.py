@@ -382,7 +382,7 @@ def test_committed_nodes_are_served_from_a_bounded_cache(
     with db.session() as s:
         MerkleLog(SqlNodeStore(s)).append_many(_leaves(0, n))
         s.commit()
-    cache = repository._node_cache(db.engine)
+    cache = repository._node_cache(db.engine, "log_nodes")
     with db.session() as s:
         log = MerkleLog(SqlNodeStore(s))
         for i in range(n):  # every proof right, whatever the cache holds or dropped
