@@ -20,9 +20,13 @@ def test_ethers_round_trip(chain_endpoint: tuple[str, str]) -> None:
     if node is None or not (REPO_ROOT / "node_modules" / "ethers").is_dir():
         pytest.skip("node or node_modules/ethers missing (run npm ci)")
     url, key = chain_endpoint
-    proc = subprocess.run(
-        [node, str(SCRIPT), url, key], capture_output=True, text=True, timeout=120, check=False
-    )
+    try:
+        proc = subprocess.run(
+            [node, str(SCRIPT), url, key], capture_output=True, text=True, timeout=120, check=False
+        )
+    except subprocess.TimeoutExpired as exc:
+        stderr = exc.stderr.decode() if isinstance(exc.stderr, bytes) else exc.stderr
+        pytest.fail(f"ethers client timed out; its progress:\n{stderr}")
     assert proc.returncode == 0, proc.stderr[-3000:]
     seen = json.loads(proc.stdout.strip().splitlines()[-1])
     assert seen["status"] == 1
