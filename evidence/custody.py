@@ -18,12 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import logging
-import queue
-import threading
-import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -45,14 +40,13 @@ from evidence.db import (
     custody_nodes_table,
     custody_state_table,
 )
-from evidence.errors import EvidenceError, StorageError
+from evidence.errors import StorageError
+from evidence.groupcommit import GroupCommitter, commit_with_retry
 from evidence.repository import Database, SqlNodeStore, latest_confirmed_anchor
 from ledger.anchor_proof import AnchorProof
-from ledger.errors import MerkleError
 from ledger.merkle import MerkleLog
 
 __all__ = [
-    "APPEND_ATTEMPTS",
     "COMMIT_MAX",
     "COMMIT_WINDOW",
     "CUSTODY_LOG",
@@ -64,10 +58,9 @@ __all__ = [
     "client_address",
     "custody_export",
     "custody_store",
+    "new_draft",
     "record_event",
 ]
-
-log = logging.getLogger(__name__)
 
 COMMIT_MAX = 256
 """Most custody events committed in one transaction."""
@@ -77,9 +70,6 @@ COMMIT_WINDOW = 0.002
 
 RECORD_TIMEOUT = 60.0
 """Seconds :meth:`CustodyRecorder.record` waits for its commit before giving up."""
-
-APPEND_ATTEMPTS = 5
-"""Attempts to append when another writer (another process) appended first."""
 
 
 def _recorded_at(session: Session, leaf_index: int) -> datetime | None:
@@ -148,7 +138,7 @@ def append_events(session: Session, drafts: Sequence[EventDraft]) -> list[Custod
 
     Writers are serialised by a lock on the log's state row taken first; MerkleError (another
     writer appended anyway, which the lock should make impossible) means: roll back and try
-    again (:func:`record_event` and :class:`CustodyRecorder` do).
+    again (:func:`evidence.groupcommit.commit_with_retry` does).
     """
     if not drafts:
         return []
@@ -220,23 +210,6 @@ def append_events(session: Session, drafts: Sequence[EventDraft]) -> list[Custod
     return records
 
 
-def _append_with_retry(database: Database, drafts: Sequence[EventDraft]) -> list[CustodyRecord]:
-    for attempt in range(APPEND_ATTEMPTS):
-        try:
-            with database.session() as session:
-                records = append_events(session, drafts)
-                session.commit()
-                return records
-        except (MerkleError, StorageError) as exc:
-            # Another process appended first (MerkleError), or SQLite refused our stale
-            # snapshot (StorageError "database is locked"): read again and retry.
-            if attempt == APPEND_ATTEMPTS - 1:
-                raise
-            log.info("custody append lost a race (%s); retrying", exc)
-            time.sleep(0.01 * (attempt + 1))
-    raise AssertionError("unreachable")
-
-
 def record_event(
     database: Database,
     action: str,
@@ -245,30 +218,42 @@ def record_event(
     client: str | None = None,
 ) -> CustodyRecord:
     """Append one event now, in its own transaction (for processes without a recorder)."""
+    draft = new_draft(action, actor, obj, client)
+    return commit_with_retry(database, lambda session: append_events(session, [draft]))[0]
+
+
+def new_draft(
+    action: str, actor: Actor, obj: CustodyObject, client: str | None = None
+) -> EventDraft:
+    """A custody event about to be appended, stamped now.
+
+    :raises CustodyEventError: the event would be malformed (so nothing gets written).
+    """
     draft = EventDraft(action, actor, obj, client, _now_ms())
     draft.check()
-    return _append_with_retry(database, [draft])[0]
-
-
-@dataclass
-class _Pending:
-    draft: EventDraft
-    future: Future[CustodyRecord]
+    return draft
 
 
 class CustodyRecorder:
     """Records custody events durably; concurrent events share one commit (one writer thread).
 
     ``record(action, actor, object, client_address)`` returns once the event is committed.
+    Deposits append their own event in the deposit's transaction (:mod:`evidence.service`)
+    and then call :meth:`appended`.
     """
 
     def __init__(self, database: Database, *, on_append: Callable[[], None] | None = None) -> None:
         """``on_append`` runs after each commit (e.g. to wake the custody anchoring worker)."""
         self._db = database
         self._on_append = on_append
-        self._queue: queue.Queue[_Pending | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="zl-custody", daemon=True)
-        self._thread.start()
+        self._committer: GroupCommitter[EventDraft, CustodyRecord] = GroupCommitter(
+            "custody event",
+            self._commit,
+            max_batch=COMMIT_MAX,
+            window=COMMIT_WINDOW,
+            timeout=RECORD_TIMEOUT,
+            after_commit=self.appended,
+        )
 
     def record(
         self,
@@ -282,55 +267,18 @@ class CustodyRecorder:
         :raises CustodyEventError: the event would be malformed (nothing is recorded).
         :raises EvidenceError: it could not be committed in time.
         """
-        draft = EventDraft(action, actor, obj, client_address, _now_ms())
-        draft.check()
-        future: Future[CustodyRecord] = Future()
-        self._queue.put(_Pending(draft, future))
-        try:
-            return future.result(timeout=RECORD_TIMEOUT)
-        except TimeoutError as exc:
-            raise EvidenceError("the custody event was not committed in time") from exc
+        return self._committer.submit(new_draft(action, actor, obj, client_address))
 
-    def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join(10)
-
-    def _run(self) -> None:
-        stop = False
-        while not stop:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            deadline = time.monotonic() + COMMIT_WINDOW
-            while len(batch) < COMMIT_MAX:
-                timeout = deadline - time.monotonic()
-                try:
-                    item = (
-                        self._queue.get(timeout=timeout)
-                        if timeout > 0
-                        else self._queue.get_nowait()
-                    )
-                except queue.Empty:
-                    break
-                if item is None:
-                    stop = True
-                    break
-                batch.append(item)
-            self._commit(batch)
-
-    def _commit(self, batch: list[_Pending]) -> None:
-        try:
-            records = _append_with_retry(self._db, [p.draft for p in batch])
-        except Exception as exc:  # every waiting caller learns its event was not recorded
-            log.error("commit of %d custody events failed: %s", len(batch), exc)
-            for p in batch:
-                p.future.set_exception(exc)
-            return
-        for p, record in zip(batch, records, strict=True):
-            p.future.set_result(record)
+    def appended(self) -> None:
+        """Custody events were committed (by this recorder or beside a deposit)."""
         if self._on_append is not None:
             self._on_append()
+
+    def close(self) -> None:
+        self._committer.close()
+
+    def _commit(self, drafts: list[EventDraft]) -> list[CustodyRecord]:
+        return commit_with_retry(self._db, lambda session: append_events(session, drafts))
 
 
 # --- Export ---------------------------------------------------------------------------------

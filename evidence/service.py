@@ -2,26 +2,27 @@
 
 The original goes to the blob store first (content-addressed, idempotent). Then its log entry
 and metadata row are committed together with the new Merkle nodes in one database
-transaction. Deposits arriving together share that transaction (group commit), so throughput
-is not capped by one fsync per request: each caller waits only for the commit that carries
-its deposit, never for anchoring.
+transaction, and so is the deposit's custody event when custody is recorded. Deposits
+arriving together share that transaction (:mod:`evidence.groupcommit`), so throughput is not
+capped by one fsync per request: each caller waits only for the commit that carries its
+deposit, never for anchoring.
 """
 
 from __future__ import annotations
 
-import logging
-import queue
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from sqlalchemy.orm import Session
+
 from evidence.blobstore import BlobStore
+from evidence.custody import CustodyRecorder, EventDraft, append_events, new_draft
+from evidence.custody_entry import Actor, CustodyEventError, CustodyObject
 from evidence.entry import LogEntry, new_entry
-from evidence.errors import EvidenceError, InputError
+from evidence.errors import InputError
+from evidence.groupcommit import GroupCommitter, commit_with_retry
 from evidence.repository import (
     Database,
     DocumentRecord,
@@ -30,8 +31,6 @@ from evidence.repository import (
     add_documents,
 )
 from ledger.merkle import MerkleLog
-
-log = logging.getLogger(__name__)
 
 #: Most deposits committed in one database transaction.
 GROUP_COMMIT_MAX = 256
@@ -63,18 +62,24 @@ class DepositRequest:
 
 
 def clean_filename(name: str | None) -> str | None:
-    """The original file name as metadata only: no path, no control characters, bounded."""
-    if name is None:
+    """The original file name, kept as metadata only and never used as a path.
+
+    A name with a path separator, NUL or other control character is refused rather than
+    repaired, so what is stored is exactly what the client sent. An empty name means none.
+    """
+    if name is None or name == "":
         return None
     if "\x00" in name:
         raise InputError("file name contains a NUL character")
-    base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    base = "".join(ch for ch in base if ch.isprintable())
-    if not base or base in {".", ".."}:
-        return None
-    if len(base) > MAX_FILENAME_CHARS:
+    if "/" in name or "\\" in name:
+        raise InputError("file name must not contain a path separator ('/' or '\\')")
+    if any(not ch.isprintable() for ch in name):
+        raise InputError("file name contains control characters")
+    if name.strip() in {"", ".", ".."}:
+        raise InputError(f"{name!r} is not a file name")
+    if len(name) > MAX_FILENAME_CHARS:
         raise InputError(f"file name longer than {MAX_FILENAME_CHARS} characters")
-    return base
+    return name
 
 
 def check_title(title: str) -> str:
@@ -88,94 +93,69 @@ def check_title(title: str) -> str:
     return title
 
 
-@dataclass
-class _Pending:
+@dataclass(frozen=True)
+class _Deposit:
     entry: LogEntry
     row: NewDocument
-    future: Future[DocumentRecord]
-
-
-class GroupCommitter:
-    """One writer thread: appends entries to the log and commits rows in shared transactions."""
-
-    def __init__(self, database: Database) -> None:
-        self._db = database
-        self._queue: queue.Queue[_Pending | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="zl-commit", daemon=True)
-        self._thread.start()
-
-    def submit(self, entry: LogEntry, row: NewDocument) -> DocumentRecord:
-        future: Future[DocumentRecord] = Future()
-        self._queue.put(_Pending(entry, row, future))
-        return future.result(timeout=COMMIT_TIMEOUT)
-
-    def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join(10)
-
-    def _run(self) -> None:
-        stop = False
-        while not stop:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            deadline = time.monotonic() + GROUP_COMMIT_WINDOW
-            while len(batch) < GROUP_COMMIT_MAX:
-                timeout = deadline - time.monotonic()
-                try:
-                    item = (
-                        self._queue.get(timeout=max(timeout, 0))
-                        if timeout > 0
-                        else self._queue.get_nowait()
-                    )
-                except queue.Empty:
-                    break
-                if item is None:
-                    stop = True
-                    break
-                batch.append(item)
-            self._commit(batch)
-
-    def _commit(self, batch: list[_Pending]) -> None:
-        try:
-            with self._db.session() as session:
-                store = SqlNodeStore(session)
-                merkle = MerkleLog(store)
-                start = merkle.size()
-                merkle.append_many([p.entry.leaf_hash() for p in batch])
-                rows = [p.row.with_leaf_index(start + i) for i, p in enumerate(batch)]
-                records = add_documents(session, rows)
-                session.commit()
-        except Exception as exc:  # every waiting depositor learns the deposit failed
-            log.error("commit of %d deposits failed: %s", len(batch), exc)
-            for p in batch:
-                p.future.set_exception(exc)
-            return
-        for p, record in zip(batch, records, strict=True):
-            p.future.set_result(record)
+    custody: EventDraft | None
 
 
 class DepositService:
+    """Stores originals and commits their log entries and metadata (group commit).
+
+    With a ``custody`` recorder, each deposit's custody event (``deposit``, by the depositor,
+    from the client address) is appended in the same transaction as the deposit: a deposit
+    is never stored without its custody event, nor the event without the deposit.
+    """
+
     def __init__(
         self,
         database: Database,
         blobs: BlobStore,
         *,
         max_upload_bytes: int,
+        custody: CustodyRecorder | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.database = database
         self.blobs = blobs
         self.max_upload_bytes = max_upload_bytes
+        self._custody = custody
         self._clock = clock
-        self._committer = GroupCommitter(database)
+        self._committer: GroupCommitter[_Deposit, DocumentRecord] = GroupCommitter(
+            "deposit",
+            self._commit,
+            max_batch=GROUP_COMMIT_MAX,
+            window=GROUP_COMMIT_WINDOW,
+            timeout=COMMIT_TIMEOUT,
+            after_commit=None if custody is None else custody.appended,
+        )
 
     def deposit(
-        self, chunks: Iterable[bytes], request: DepositRequest, depositor: Depositor
+        self,
+        chunks: Iterable[bytes],
+        request: DepositRequest,
+        depositor: Depositor,
+        client_address: str | None = None,
     ) -> DocumentRecord:
+        """Store the original, then commit its entry (and custody event); return the record.
+
+        :raises InputError: bad title, file name or client address; nothing is stored.
+        :raises EvidenceError: the deposit could not be committed (the caller must not assume
+            it is stored).
+        """
         title = check_title(request.title)
         filename = clean_filename(request.filename)
+        document_id = str(uuid.uuid4())
+        custody = None
+        if self._custody is not None:
+            actor = Actor(depositor.role, depositor.token_id, depositor.institution)
+            try:
+                custody = new_draft(
+                    "deposit", actor, CustodyObject.document(document_id), client_address
+                )
+            except CustodyEventError as exc:
+                raise InputError(f"cannot record the deposit's custody event: {exc}") from exc
         stored = self.blobs.put(chunks, max_size=self.max_upload_bytes)
         digest = stored.digest
         entry = new_entry(
@@ -188,7 +168,7 @@ class DepositService:
             self._clock(),
         )
         row = NewDocument(
-            id=str(uuid.uuid4()),
+            id=document_id,
             leaf_index=-1,
             sha256=digest.sha256,
             sm3=digest.sm3,
@@ -203,12 +183,23 @@ class DepositService:
             entry=entry.encode(),
             deposited_at=entry.deposited_at,
         )
-        try:
-            return self._committer.submit(entry, row)
-        except EvidenceError:
-            raise
-        except TimeoutError as exc:
-            raise EvidenceError("the deposit was not committed in time") from exc
+        return self._committer.submit(_Deposit(entry, row, custody))
 
     def close(self) -> None:
         self._committer.close()
+
+    def _commit(self, batch: list[_Deposit]) -> list[DocumentRecord]:
+        return commit_with_retry(self.database, lambda session: self._append(session, batch))
+
+    @staticmethod
+    def _append(session: Session, batch: list[_Deposit]) -> list[DocumentRecord]:
+        merkle = MerkleLog(SqlNodeStore(session))
+        start = merkle.size()
+        merkle.append_many([d.entry.leaf_hash() for d in batch])
+        records = add_documents(
+            session, [d.row.with_leaf_index(start + i) for i, d in enumerate(batch)]
+        )
+        drafts = [d.custody for d in batch if d.custody is not None]
+        if drafts:
+            append_events(session, drafts)
+        return records

@@ -167,7 +167,6 @@ def start_runtime(
     try:
         database = open_metadata(settings)
         blobs = open_blobs(settings)
-        deposits = DepositService(database, blobs, max_upload_bytes=settings.max_upload_bytes)
         worker = AnchoringWorker(
             database,
             client,
@@ -182,6 +181,9 @@ def start_runtime(
         )
         custody_worker.start()
         custody = CustodyRecorder(database, on_append=custody_worker.poke)
+        deposits = DepositService(
+            database, blobs, max_upload_bytes=settings.max_upload_bytes, custody=custody
+        )
     except BaseException:
         if chain is not None:
             chain.stop()

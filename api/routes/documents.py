@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from api.auth import Principal
-from api.deps import PrincipalDep, Services, ServicesDep, record_custody
+from api.deps import PrincipalDep, Services, ServicesDep, record_custody, request_client
 from api.problems import Problem
 from api.schemas import DocumentPublic, PendingReceipt
 from api.uploads import multipart_schema, stream_upload, upload_text
@@ -86,19 +86,17 @@ async def deposit_document(
     )
     depositor = Depositor(principal.token_id, principal.institution, principal.role)
     # Hashed and stored in one pass as the body arrives (the worker thread pulls it).
-    record = await run_in_threadpool(services.deposits.deposit, upload.chunks(), req, depositor)
+    # Its custody event is committed in the same transaction, before the 201 below.
+    record = await run_in_threadpool(
+        services.deposits.deposit,
+        upload.chunks(),
+        req,
+        depositor,
+        request_client(request, services),
+    )
     services.worker.poke()
     if quota is not None:
         quota.add(principal.institution, record.size)
-    # Committed before the deposit is acknowledged (the 201 below).
-    await run_in_threadpool(
-        record_custody,
-        services,
-        request,
-        "deposit",
-        principal,
-        CustodyObject.document(record.id),
-    )
     view = await run_in_threadpool(_view, services, record)
     return JSONResponse(view.model_dump(mode="json"), status_code=201)
 

@@ -245,6 +245,8 @@ def test_bad_input_is_refused_and_stores_nothing(
         ),  # no file part
         httpx.post(f"{server.url}/v1/documents", headers=notary, json={"kind": "notary"}),
         raw_multipart(server, notary, b"a\x00b.pdf"),
+        deposit(server, notary, b"x", filename="../../etc/passwd"),
+        deposit(server, notary, b"x", filename="C:\\Users\\doc.pdf"),
         httpx.post(f"{server.url}/v1/verify", json={"sha256": "nothex"}),
         httpx.post(
             f"{server.url}/v1/verify",
@@ -252,13 +254,14 @@ def test_bad_input_is_refused_and_stores_nothing(
         ),
     ]
     statuses = [p.status_code for p in problems]
-    assert statuses == [401, 401, 400, 400, 400, 415, 400, 400, 400], statuses
+    assert statuses == [401, 401, 400, 400, 400, 415, 400, 400, 400, 400, 400], statuses
     for p in problems:
         assert p.headers["content-type"].startswith("application/problem+json"), p.text
     assert httpx.get(f"{server.url}/v1/log/head").json()["tree_size"] == size_before
-    # Path separators in a file name are metadata only, never a path.
-    r = deposit(server, notary, b"path test", filename="../../etc/passwd")
-    assert r.status_code == 201 and r.json()["filename"] == "passwd"
+    assert "path separator" in problems[7].json()["detail"]
+    # A file name is kept exactly as sent.
+    r = deposit(server, notary, b"name test", filename="公证书 (2026) 第1号.pdf")
+    assert r.status_code == 201 and r.json()["filename"] == "公证书 (2026) 第1号.pdf"
     # The empty file is still evidence.
     empty = deposit(server, notary, b"")
     assert empty.status_code == 201 and empty.json()["size"] == 0

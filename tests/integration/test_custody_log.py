@@ -155,3 +155,52 @@ def test_bytes_deposited_since_sums_one_institution_from_a_time(db: Database) ->
         assert bytes_deposited_since(session, "A", day) == 30
         assert bytes_deposited_since(session, "B", day) == 400
         assert bytes_deposited_since(session, "C", day) == 0
+
+
+def test_a_deposit_and_its_custody_event_commit_together(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from evidence import service as service_module
+    from evidence.blobstore import LocalBlobStore
+    from evidence.errors import InputError
+    from evidence.repository import get_document
+    from evidence.service import Depositor, DepositRequest, DepositService
+
+    wakes: list[int] = []
+    recorder = CustodyRecorder(db, on_append=lambda: wakes.append(1))
+    deposits = DepositService(
+        db, LocalBlobStore(tmp_path / "blobs"), max_upload_bytes=1 << 20, custody=recorder
+    )
+    depositor = Depositor(TOKEN, "城东公证处", "notary")
+    request = DepositRequest("notary", "公证书")
+    try:
+        record = deposits.deposit([b"first"], request, depositor, "192.0.2.7")
+        assert wakes == [1]  # the custody anchoring worker is woken
+
+        def fails(*_args: object) -> None:
+            raise RuntimeError("custody table unavailable")
+
+        monkeypatch.setattr(service_module, "append_events", fails)
+        with pytest.raises(RuntimeError):
+            deposits.deposit([b"second"], request, depositor, "192.0.2.7")
+        monkeypatch.undo()
+        with pytest.raises(InputError):  # checked before anything is stored
+            deposits.deposit([b"third"], request, depositor, "not-an-address")
+    finally:
+        deposits.close()
+        recorder.close()
+
+    with db.session() as session:
+        rows = session.execute(custody_events_table.select()).all()
+        assert SqlNodeStore(session).size() == 1  # the failed deposit left no log entry
+        assert custody_store(session).size() == 1
+        assert get_document(session, record.id) is not None
+    (row,) = rows
+    event = CustodyEvent.decode(bytes(row.event))
+    assert (event.action, event.object, event.client) == (
+        "deposit",
+        CustodyObject.document(record.id),
+        "192.0.2.7",
+    )
+    assert event.actor == Actor("notary", TOKEN, "城东公证处")
+    assert wakes == [1]
