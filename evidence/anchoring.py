@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
@@ -33,9 +34,11 @@ from evidence.repository import (
     pending_anchor,
     record_anchor_submitted,
 )
-from ledger.client import LedgerClient
 from ledger.errors import AnchorRejected, LedgerError
 from ledger.merkle import MerkleLog
+
+if TYPE_CHECKING:
+    from ledger.client import LedgerClient
 
 log = logging.getLogger(__name__)
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
+
+if TYPE_CHECKING:
+    from api.settings import Settings
+    from evidence.repository import Database
 
 DATA_DIR_ENV = "ZHENGLIAN_DATA_DIR"
 DEFAULT_DATA_DIR = "data"
@@ -33,9 +37,22 @@ def data_dir_option(fn: Any) -> Any:
     )(fn)
 
 
-def open_database_of(data_dir: Path) -> Any:
-    """The metadata database of a data directory (migrated), as ``zhenglian serve`` opens it."""
+def open_metadata(settings: Settings) -> Database:
+    """The metadata database the settings name (SQLite in the data directory by default),
+    migrated to the newest schema."""
+    from evidence.repository import open_database
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    database = open_database(settings.resolved_database_url())
+    database.migrate()
+    return database
+
+
+def open_database_of(data_dir: Path) -> Database:
+    """The metadata database of a data directory (migrated), as ``zhenglian serve`` opens it.
+
+    Imports only the database layer, so administrative commands start quickly.
+    """
     from api.settings import Settings
-    from zhenglian.runtime import open_metadata
 
     return open_metadata(Settings(data_dir=data_dir))

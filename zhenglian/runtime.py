@@ -17,12 +17,13 @@ from api.settings import Settings
 from evidence.anchoring import AnchoringWorker, AnchorPolicy
 from evidence.blobstore import BlobStore, LocalBlobStore
 from evidence.custody import CUSTODY_LOG, CustodyRecorder
-from evidence.repository import Database, bytes_deposited_since, open_database
+from evidence.repository import Database, bytes_deposited_since
 from evidence.service import DepositService
 from ledger.anchor_proof import ChainTrust
 from ledger.client import JsonDeploymentStore, LedgerClient
 from ledger.errors import NodeError
 from zhenglian.chain_process import ChainProcess
+from zhenglian.common import open_metadata
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +37,6 @@ def _deposited(database: Database) -> Callable[[str, datetime], int]:
             return bytes_deposited_since(session, institution, since)
 
     return used
-
-
-def open_metadata(settings: Settings) -> Database:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    database = open_database(settings.resolved_database_url())
-    database.migrate()
-    return database
 
 
 def open_blobs(settings: Settings) -> BlobStore:
