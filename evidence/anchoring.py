@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,6 +43,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds between two looks at the log while idle.
 POLL_INTERVAL = 0.2
+#: Seconds between receipt queries while an anchoring transaction waits to be mined.
+SETTLE_POLL_INTERVAL = 0.1
 #: Seconds after which a recorded but unmined anchoring transaction is sent again.
 RESEND_AFTER = 10.0
 #: Seconds to back off after a ledger failure (node down, ...).
@@ -200,8 +201,10 @@ class AnchoringWorker:
                     )
                     self._discard(pending)
                     return True
-            time.sleep(min(POLL_INTERVAL, 0.1))
-            return False
+            # Wait for the block here: deposits' pokes must not turn this into a busy loop
+            # of receipt queries (one per deposit) while the chain seals the block.
+            self._stop.wait(SETTLE_POLL_INTERVAL)
+            return True
         if receipt["status"] != 1:
             log.error("anchor of head %d reverted on chain; re-anchoring", pending.tree_size)
             self._discard(pending)

@@ -245,7 +245,9 @@ class Anchor(Base):
     __tablename__ = "anchors"
     __table_args__ = (
         UniqueConstraint("tree_size", name="uq_anchors_tree_size"),
-        Index("ix_anchors_status", "status"),
+        # Anchors are looked up by status in tree-size order (the latest confirmed head, the
+        # first confirmed head covering a leaf): one index serves both without a sort.
+        Index("ix_anchors_status_tree_size", "status", "tree_size"),
         {"sqlite_autoincrement": True},
     )
 
@@ -417,7 +419,7 @@ class CustodyAnchor(Base):
     __tablename__ = "custody_anchors"
     __table_args__ = (
         UniqueConstraint("tree_size", name="uq_custody_anchors_tree_size"),
-        Index("ix_custody_anchors_status", "status"),
+        Index("ix_custody_anchors_status_tree_size", "status", "tree_size"),
         {"sqlite_autoincrement": True},
     )
 

@@ -651,6 +651,56 @@ def test_digest_lookup_uses_the_index(db: Database) -> None:
 # --- Anchors --------------------------------------------------------------------------------
 
 
+def test_anchor_lookups_read_one_index_entry_not_a_sort_of_all_anchors(db: Database) -> None:
+    """Anchors accumulate (17,280 a day at 5 s): the lookups every document view and every
+    anchoring step make must not sort all of them (migration 0005)."""
+    now = datetime.now(UTC)
+    with db.engine.begin() as conn:
+        conn.execute(
+            sa.insert(repository.anchors_table),
+            [
+                {
+                    "tree_size": 10 * (i + 1),
+                    "root_hash": i.to_bytes(32, "big"),
+                    "status": "confirmed",
+                    "tx_hash": i.to_bytes(32, "big"),
+                    "block_number": i,
+                    "anchor_index": i,
+                    "block_time": now,
+                    "proof": "{}",
+                    "created_at": now,
+                    "confirmed_at": now,
+                }
+                for i in range(3000)
+            ],
+        )
+        conn.execute(sa.text("ANALYZE"))
+    statements: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        if "FROM anchors" in statement:
+            statements.append((statement, params))
+
+    sa.event.listen(db.engine, "before_cursor_execute", capture)
+    try:
+        with db.session() as s:
+            assert anchor_covering(s, 12_345) is not None
+            latest = latest_confirmed_anchor(s)
+            assert latest is not None and latest.tree_size == 30_000
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", capture)
+    assert len(statements) == 2
+    explain = "EXPLAIN QUERY PLAN " if db.dialect == "sqlite" else "EXPLAIN "
+    with db.engine.connect() as conn:
+        for statement, params in statements:
+            plan = " ".join(str(r) for r in conn.exec_driver_sql(explain + statement, params))
+            if db.dialect == "sqlite":
+                assert "USING INDEX ix_anchors_status_tree_size" in plan, plan
+                assert "TEMP B-TREE" not in plan, plan
+            else:
+                assert "Sort" not in plan, plan
+
+
 def test_anchor_lifecycle_and_which_anchor_covers_a_leaf(db: Database) -> None:
     def submit(size: int) -> None:
         with db.session() as s:

@@ -6,7 +6,7 @@ columns they are found by) and its anchors (the columns of ``anchors``); and an 
 documents by institution and time, for daily upload quotas. Additive only.
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 """
 
 from __future__ import annotations
