@@ -31,7 +31,19 @@ def anchor_view(anchor: AnchorRecord, chain_info: dict[str, Any]) -> dict[str, A
 def document_view(
     session: Session, record: DocumentRecord, chain_info: dict[str, Any]
 ) -> dict[str, Any]:
-    anchor = anchor_covering(session, record.leaf_index)
+    """The public view of a document: its metadata and whether (and where) it is anchored."""
+    return document_fields(record, anchor_covering(session, record.leaf_index), chain_info)
+
+
+def document_fields(
+    record: DocumentRecord, anchor: AnchorRecord | None, chain_info: dict[str, Any]
+) -> dict[str, Any]:
+    """The view of ``record`` given the anchor covering it (None: not anchored yet).
+
+    A deposit answers with ``document_fields(record, None, ...)``: its entry was committed a
+    moment ago and is anchored only after the anchoring worker has seen it, so there is nothing
+    to look up.
+    """
     return {
         "id": record.id,
         "sha256": record.sha256.hex(),

@@ -21,7 +21,7 @@ from evidence.custody_entry import CustodyObject
 from evidence.entry import KINDS
 from evidence.originals import checked_original
 from evidence.policy import Action
-from evidence.receipts import document_view, receipt_for
+from evidence.receipts import document_fields, document_view, receipt_for
 from evidence.repository import DocumentRecord
 from evidence.service import Depositor, DepositRequest
 
@@ -97,7 +97,8 @@ async def deposit_document(
     services.worker.poke()
     if quota is not None:
         quota.add(principal.institution, record.size)
-    view = await run_in_threadpool(_view, services, record)
+    # Just committed, so pending: the anchoring worker sees an entry only once it is committed.
+    view = DocumentPublic(**document_fields(record, None, services.chain_info))
     return JSONResponse(view.model_dump(mode="json"), status_code=201)
 
 
