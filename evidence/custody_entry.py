@@ -38,6 +38,7 @@ from datetime import UTC, datetime
 from typing import Final, Literal
 
 from evidence.errors import InputError
+from evidence.strictjson import unique_keys
 from ledger.merkle import hash_leaf
 
 __all__ = [
@@ -454,13 +455,7 @@ class CustodyEvent:
         return event
 
 
-def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    out: dict[str, object] = {}
-    for key, value in pairs:
-        if key in out:
-            raise CustodyEventError(f"custody event has a duplicate key {key!r}")
-        out[key] = value
-    return out
+_unique_keys = unique_keys("custody event", CustodyEventError)
 
 
 def _no_number(text: str) -> object:

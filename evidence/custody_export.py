@@ -36,6 +36,7 @@ from evidence.custody_entry import (
 )
 from evidence.entry import EntryError, format_time, parse_time
 from evidence.errors import InputError
+from evidence.strictjson import unique_keys
 from evidence.verify import Check, VerificationError, VerificationFailed
 from ledger.anchor_proof import AnchorProof, AnchorVerification, ChainTrust, verify_anchor_proof
 from ledger.errors import AnchorProofError, LedgerError, RootMismatchError
@@ -491,13 +492,7 @@ def _canonical(value: object) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    out: dict[str, object] = {}
-    for key, value in pairs:
-        if key in out:
-            raise CustodyExportError(f"export has a duplicate key {key!r:.80}")
-        out[key] = value
-    return out
+_unique_keys = unique_keys("export", CustodyExportError)
 
 
 def _no_constant(name: str) -> object:

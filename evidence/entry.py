@@ -42,6 +42,7 @@ from datetime import UTC, datetime
 from typing import Final, Literal
 
 from evidence.errors import InputError
+from evidence.strictjson import unique_keys
 from ledger.merkle import hash_leaf
 
 __all__ = [
@@ -365,13 +366,7 @@ class LogEntry:
         return entry
 
 
-def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    out: dict[str, object] = {}
-    for key, value in pairs:
-        if key in out:
-            raise EntryError(f"entry has a duplicate key {key!r}")
-        out[key] = value
-    return out
+_unique_keys = unique_keys("entry", EntryError)
 
 
 def _no_number(text: str) -> object:

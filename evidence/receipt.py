@@ -29,6 +29,7 @@ from typing import Final
 
 from evidence.entry import MAX_ENTRY_BYTES, EntryError, LogEntry, format_time, parse_time
 from evidence.errors import InputError
+from evidence.strictjson import unique_keys
 from ledger.anchor_proof import AnchorProof, header_timestamp
 from ledger.errors import AnchorProofError, IndexOutOfRangeError, MerkleError
 from ledger.merkle import HASH_SIZE, MAX_PROOF_NODES, MAX_TREE_SIZE, InclusionProof
@@ -458,13 +459,7 @@ def _nesting_depth(data: bytes) -> int:
     return deepest
 
 
-def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    out: dict[str, object] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ReceiptDuplicateKeyError(f"receipt has a duplicate key {key!r:.80}")
-        out[key] = value
-    return out
+_unique_keys = unique_keys("receipt", ReceiptDuplicateKeyError)
 
 
 def _no_constant(name: str) -> object:
