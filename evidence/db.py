@@ -13,7 +13,9 @@ hashes are 32-byte BLOB/BYTEA columns. Queries live in :mod:`evidence.repository
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -572,11 +574,31 @@ class Database:
         self.engine.dispose()
 
 
+def _set_wal(cur: Any) -> None:
+    """Put the database in WAL mode (once per file; later connections find it set).
+
+    Switching a new file to WAL needs it to itself, and SQLite answers "database is locked" at
+    once (no busy wait) when another connection is opening the same new file. So: retry for up
+    to the busy timeout.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+                return
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     try:
         cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cur.execute("PRAGMA journal_mode=WAL")
+        _set_wal(cur)
         cur.execute("PRAGMA synchronous=FULL")  # durable before a deposit is acknowledged
         cur.execute("PRAGMA foreign_keys=ON")
     finally:
