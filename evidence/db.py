@@ -241,17 +241,8 @@ class AnchorStatus(StrEnum):
     """Mined and its offline anchor proof collected: documents below ``tree_size`` are anchored."""
 
 
-class Anchor(Base):
-    """A tree head sent to (``submitted``) or anchored on (``confirmed``) the chain."""
-
-    __tablename__ = "anchors"
-    __table_args__ = (
-        UniqueConstraint("tree_size", name="uq_anchors_tree_size"),
-        # Anchors are looked up by status in tree-size order (the latest confirmed head, the
-        # first confirmed head covering a leaf): one index serves both without a sort.
-        Index("ix_anchors_status_tree_size", "status", "tree_size"),
-        {"sqlite_autoincrement": True},
-    )
+class AnchorColumns:
+    """The columns of a log head's anchoring, shared by ``anchors`` and ``custody_anchors``."""
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
@@ -267,6 +258,19 @@ class Anchor(Base):
     proof: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Anchor(AnchorColumns, Base):
+    """A tree head sent to (``submitted``) or anchored on (``confirmed``) the chain."""
+
+    __tablename__ = "anchors"
+    __table_args__ = (
+        UniqueConstraint("tree_size", name="uq_anchors_tree_size"),
+        # Anchors are looked up by status in tree-size order (the latest confirmed head, the
+        # first confirmed head covering a leaf): one index serves both without a sort.
+        Index("ix_anchors_status_tree_size", "status", "tree_size"),
+        {"sqlite_autoincrement": True},
+    )
 
 
 class Institution(Base):
@@ -415,7 +419,7 @@ class CustodyEventRow(Base):
     event: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
 
 
-class CustodyAnchor(Base):
+class CustodyAnchor(AnchorColumns, Base):
     """A custody log head sent to or anchored on the chain (the columns of ``anchors``)."""
 
     __tablename__ = "custody_anchors"
@@ -424,21 +428,6 @@ class CustodyAnchor(Base):
         Index("ix_custody_anchors_status_tree_size", "status", "tree_size"),
         {"sqlite_autoincrement": True},
     )
-
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
-    )
-    tree_size: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    root_hash: Mapped[bytes] = mapped_column(_hash(), nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False)
-    tx_hash: Mapped[bytes | None] = mapped_column(_hash())
-    raw_tx: Mapped[bytes | None] = mapped_column(LargeBinary)
-    block_number: Mapped[int | None] = mapped_column(BigInteger)
-    anchor_index: Mapped[int | None] = mapped_column(BigInteger)
-    block_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    proof: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
-    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 metadata = Base.metadata

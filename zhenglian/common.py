@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from api.settings import Settings
     from evidence.repository import Database
 
@@ -56,3 +61,22 @@ def open_database_of(data_dir: Path) -> Database:
     from api.settings import Settings
 
     return open_metadata(Settings(data_dir=data_dir))
+
+
+def echo_records(
+    data_dir: Path, list_records: Callable[[Session], Sequence[Any]], fields: Sequence[str]
+) -> None:
+    """Print the records ``list_records`` reads from a data directory's database as JSON lines
+    of ``fields`` (times in ISO 8601, absent ones as null)."""
+    from evidence.errors import EvidenceError
+
+    try:
+        database = open_database_of(data_dir)
+        with database.session() as session:
+            records = list_records(session)
+    except EvidenceError as exc:
+        fail(str(exc))
+    for record in records:
+        values = {name: getattr(record, name) for name in fields}
+        line = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()}
+        click.echo(json.dumps(line, ensure_ascii=False))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,7 +9,13 @@ import click
 
 from evidence.errors import DuplicateRecord, EvidenceError, InputError
 from evidence.policy import INSTITUTION_TYPES
-from zhenglian.common import EXIT_BAD_INPUT, data_dir_option, fail, open_database_of
+from zhenglian.common import (
+    EXIT_BAD_INPUT,
+    data_dir_option,
+    echo_records,
+    fail,
+    open_database_of,
+)
 
 
 @click.group()
@@ -45,25 +50,7 @@ def list_institutions(data_dir: Path) -> None:
     """List institutions as JSON lines."""
     from evidence.access import list_institutions as repo_list
 
-    try:
-        database = open_database_of(data_dir)
-        with database.session() as session:
-            records = repo_list(session)
-    except EvidenceError as exc:
-        fail(str(exc))
-    for r in records:
-        click.echo(
-            json.dumps(
-                {
-                    "id": r.id,
-                    "name": r.name,
-                    "type": r.type,
-                    "created_at": r.created_at.isoformat(),
-                    "disabled_at": r.disabled_at.isoformat() if r.disabled_at else None,
-                },
-                ensure_ascii=False,
-            )
-        )
+    echo_records(data_dir, repo_list, ("id", "name", "type", "created_at", "disabled_at"))
 
 
 @institutions.command("disable")

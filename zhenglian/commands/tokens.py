@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
 
 from evidence.errors import EvidenceError
-from zhenglian.common import EXIT_BAD_INPUT, data_dir_option, fail, open_database_of
+from zhenglian.common import (
+    EXIT_BAD_INPUT,
+    data_dir_option,
+    echo_records,
+    fail,
+    open_database_of,
+)
 
 
 def _record(database, action: str, token_id: str) -> None:  # type: ignore[no-untyped-def]
@@ -95,26 +100,11 @@ def list_tokens(data_dir: Path) -> None:
     """List tokens as JSON lines (never the tokens themselves)."""
     from evidence.access import list_tokens as repo_list
 
-    try:
-        database = open_database_of(data_dir)
-        with database.session() as session:
-            records = repo_list(session)
-    except EvidenceError as exc:
-        fail(str(exc))
-    for r in records:
-        click.echo(
-            json.dumps(
-                {
-                    "id": r.id,
-                    "institution": r.institution,
-                    "role": r.role,
-                    "created_at": r.created_at.isoformat(),
-                    "expires_at": r.expires_at.isoformat() if r.expires_at else None,
-                    "revoked_at": r.revoked_at.isoformat() if r.revoked_at else None,
-                },
-                ensure_ascii=False,
-            )
-        )
+    echo_records(
+        data_dir,
+        repo_list,
+        ("id", "institution", "role", "created_at", "expires_at", "revoked_at"),
+    )
 
 
 @tokens.command("revoke")
