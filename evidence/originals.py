@@ -5,13 +5,14 @@ checked_stream`), which is too late for a download: the altered bytes would all 
 :func:`checked_original` therefore holds the last chunk back until the digest and the
 recorded size have been confirmed, so a client never receives the complete original of a
 tampered blob — the response is cut short (or, for an original of one chunk, never starts).
-A mismatch is logged at WARNING as tampering, with the document id.
+A mismatch is logged at WARNING as tampering, with the document id, and reported to the
+caller's ``on_tampering`` (the API records a ``tamper_detected`` custody event with it).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from evidence.blobstore import BlobStore
 from evidence.errors import TamperingDetected
@@ -22,9 +23,14 @@ log = logging.getLogger(__name__)
 __all__ = ["checked_original"]
 
 
-def checked_original(blobs: BlobStore, record: DocumentRecord) -> Iterator[bytes]:
+def checked_original(
+    blobs: BlobStore,
+    record: DocumentRecord,
+    on_tampering: Callable[[TamperingDetected], None] | None = None,
+) -> Iterator[bytes]:
     """The original of ``record`` in chunks; TamperingDetected before its last chunk if the
-    stored bytes are not exactly the deposited ones."""
+    stored bytes are not exactly the deposited ones (``on_tampering`` is called first; what
+    it raises is logged, never hides the tampering)."""
     sent = 0
     held: bytes | None = None
     try:
@@ -45,6 +51,11 @@ def checked_original(blobs: BlobStore, record: DocumentRecord) -> Iterator[bytes
             )
     except TamperingDetected as exc:
         log.warning("tampering: document %s: %s (download aborted)", record.id, exc)
+        if on_tampering is not None:
+            try:
+                on_tampering(exc)
+            except Exception:
+                log.exception("tampering: document %s: could not report it", record.id)
         raise
     if held is not None:
         yield held

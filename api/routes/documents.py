@@ -17,8 +17,9 @@ from api.problems import Problem
 from api.schemas import DocumentPublic, PendingReceipt
 from api.uploads import multipart_schema, stream_upload, upload_text
 from evidence import access
-from evidence.custody_entry import CustodyObject
+from evidence.custody_entry import Actor, CustodyObject
 from evidence.entry import KINDS
+from evidence.errors import TamperingDetected
 from evidence.originals import checked_original
 from evidence.policy import Action
 from evidence.receipts import document_fields, document_view, receipt_for
@@ -157,13 +158,27 @@ def content_disposition(record: DocumentRecord) -> str:
     return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
-async def stream_original(services: Services, record: DocumentRecord) -> StreamingResponse:
+async def stream_original(
+    services: Services, request: Request, record: DocumentRecord
+) -> StreamingResponse:
     """The original, re-hashed while streamed (:mod:`evidence.originals`).
 
     The first chunk is read before the answer starts, so a missing or (small) altered
     original is an error response; a larger altered one is cut off before its last chunk.
+    Either way the detection is recorded as a ``tamper_detected`` custody event of the
+    document (actor ``system``, the client whose download found it).
     """
-    chunks = checked_original(services.blobs, record)
+
+    def report(_: TamperingDetected) -> None:
+        if services.custody is not None:
+            services.custody.record(
+                "tamper_detected",
+                Actor.system(),
+                CustodyObject.document(record.id),
+                request_client(request, services),
+            )
+
+    chunks = checked_original(services.blobs, record, report)
     first = await run_in_threadpool(next, chunks, None)
     body = itertools.chain([first] if first is not None else [], chunks)
     return StreamingResponse(
@@ -207,4 +222,4 @@ async def get_content(
         principal,
         CustodyObject.document(record.id),
     )
-    return await stream_original(services, record)
+    return await stream_original(services, request, record)

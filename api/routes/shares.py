@@ -125,7 +125,7 @@ async def shared_content(
 ) -> StreamingResponse:
     """The shared document's original (one use of the code)."""
     record = await run_in_threadpool(_redeem, services, request, principal, code, None)
-    return await stream_original(services, record)
+    return await stream_original(services, request, record)
 
 
 @router.get(
@@ -142,4 +142,4 @@ async def shared_case_content(
 ) -> StreamingResponse:
     """The original of one document of a shared case (one use of the code)."""
     record = await run_in_threadpool(_redeem, services, request, principal, code, document_id)
-    return await stream_original(services, record)
+    return await stream_original(services, request, record)

@@ -839,7 +839,8 @@ def test_bad_input_is_refused_and_stores_nothing(world: World) -> None:
 
 def test_an_altered_original_is_never_served_complete(tmp_path: Path) -> None:
     """Tampering with a stored original: a one-chunk download is refused (409), a longer one is
-    cut off before its last chunk; both are logged as tampering with the document id."""
+    cut off before its last chunk; both are logged as tampering with the document id and
+    recorded in its chain of custody."""
     data_dir = tmp_path / "data"
     with running_server(data_dir) as srv:
         headers = {"Authorization": f"Bearer {srv.token('公证处', 'notary')}"}
@@ -876,3 +877,10 @@ def test_an_altered_original_is_never_served_complete(tmp_path: Path) -> None:
         log = (tmp_path / "data-server.log").read_text()
         for doc in docs:
             assert f"tampering: document {doc['id']}" in log
+            # ... and is on the document's chain of custody, after the fetch that found it.
+            custody = httpx.get(
+                f"{srv.url}/v1/documents/{doc['id']}/custody", headers=headers
+            ).json()
+            fields = [e["fields"] for e in custody["events"]]
+            assert [f["action"] for f in fields] == ["deposit", "fetch_content", "tamper_detected"]
+            assert (fields[-1]["actor_role"], fields[-1]["client"]) == ("system", "127.0.0.1")
