@@ -12,7 +12,7 @@ Refusals: :class:`~evidence.errors.Unauthenticated` (401) for a bad token,
 :class:`~evidence.errors.Forbidden` (403) when the caller may see the object but not do
 this, :class:`~evidence.errors.NotFound` (404) — with the very message an absent object
 gets — when the caller may not know it exists, :class:`~evidence.errors.Gone` (410) for a
-share code revoked, expired or used up.
+share code revoked, expired or used up (or whose sharer was disabled or revoked since).
 """
 
 from __future__ import annotations
@@ -936,6 +936,19 @@ def _gone_reason(share: ShareRecord, now: datetime) -> str | None:
     return None
 
 
+def _sharer_gone(session: Session, share: ShareRecord) -> str | None:
+    """Why the share's authority has lapsed at its source: a share code acts for the
+    institution and token that created it, so it dies with them (disabled / revoked)."""
+    sharer = get_institution(session, id=share.institution_id)
+    if sharer is None or sharer.disabled_at is not None:
+        return "the institution that shared this is disabled"
+    t = api_tokens_table.c
+    revoked = session.execute(select(t.revoked_at).where(t.id == share.created_by)).scalar()
+    if revoked is not None:
+        return "the token that created this share code was revoked"
+    return None
+
+
 @_wrap_errors
 def redeem_share(
     session: Session,
@@ -958,7 +971,7 @@ def redeem_share(
     relation = Relation.OWN if share.recipient_id == principal.institution_id else Relation.OTHER
     authorize(principal, Action.SHARE_REDEEM, relation, missing=_NO_SHARE)
     now = (now or datetime.now(UTC)).astimezone(UTC)
-    reason = _gone_reason(share, now)
+    reason = _gone_reason(share, now) or _sharer_gone(session, share)
     if reason:
         raise Gone(reason)
     if not consume:
@@ -978,7 +991,10 @@ def redeem_share(
 def shared_document(
     session: Session, share: ShareRecord, document_id: str | None
 ) -> DocumentRecord:
-    """The document a (redeemed) share gives: its document, or one in its case."""
+    """The document a (redeemed) share gives: its document, or one in its case (a document
+    share named with another document's id gives nothing)."""
+    if share.case_code is None and document_id not in (None, share.document_id):
+        raise NotFound(_NO_DOCUMENT)
     wanted = share.document_id if share.case_code is None else document_id
     if wanted is None:
         raise InputError("name the document of the shared case to fetch")

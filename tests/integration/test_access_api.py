@@ -560,6 +560,54 @@ def test_share_codes_expire_and_are_revoked(world: World) -> None:
     assert r.status_code == 400 and "check symbol" in r.json()["detail"]
 
 
+def test_a_document_share_gives_only_its_document(world: World) -> None:
+    doc, lawyer = world.extra["n1_case_doc"], world.headers["lawyer"]
+    made = world.share(world.headers["notary"], "金杜律师事务所", document_id=doc["id"])
+    code = made.json()["code"]
+    for other in (world.extra["other_doc"]["id"], "not-even-an-id"):
+        r = httpx.get(f"{world.url}/v1/shares/{code}/documents/{other}/content", headers=lawyer)
+        assert r.status_code == 404, other
+    r = httpx.get(f"{world.url}/v1/shares/{code}/documents/{doc['id']}/content", headers=lawyer)
+    assert r.status_code == 200 and hashlib.sha256(r.content).hexdigest() == doc["sha256"]
+    # The refusals used nothing up.
+    uses = httpx.get(f"{world.url}/v1/shares/{code}", headers=lawyer).json()
+    assert uses["uses"] == 1, uses
+
+
+def test_a_share_code_dies_with_the_token_or_institution_that_made_it(world: World) -> None:
+    admin, url, lawyer = world.headers["admin"], world.url, world.headers["lawyer"]
+    sharer = world.admin_token("将撤销公证处", "notary_office", "notary")
+    doc = world.deposit(sharer, "notary", b"shared, then the sharer goes").json()
+    first = world.share(sharer, "金杜律师事务所", document_id=doc["id"]).json()["code"]
+    assert httpx.get(f"{url}/v1/shares/{first}/content", headers=lawyer).status_code == 200
+    token_id = next(
+        t["id"]
+        for t in httpx.get(f"{url}/v1/admin/tokens", headers=admin).json()
+        if t["institution"] == "将撤销公证处"
+    )
+    assert httpx.delete(f"{url}/v1/admin/tokens/{token_id}", headers=admin).status_code == 204
+    r = httpx.get(f"{url}/v1/shares/{first}/content", headers=lawyer)
+    assert r.status_code == 410 and "revoked" in r.json()["detail"], r.text
+
+    r = httpx.post(
+        f"{url}/v1/admin/tokens",
+        headers=admin,
+        json={"institution": "将撤销公证处", "role": "notary"},
+    )
+    again = {"Authorization": f"Bearer {r.json()['token']}"}
+    second = world.share(again, "金杜律师事务所", document_id=doc["id"]).json()["code"]
+    assert httpx.get(f"{url}/v1/shares/{second}/content", headers=lawyer).status_code == 200
+    institution = next(
+        i
+        for i in httpx.get(f"{url}/v1/admin/institutions", headers=admin).json()
+        if i["name"] == "将撤销公证处"
+    )
+    r = httpx.post(f"{url}/v1/admin/institutions/{institution['id']}/disable", headers=admin)
+    assert r.status_code == 204
+    r = httpx.get(f"{url}/v1/shares/{second}/content", headers=lawyer)
+    assert r.status_code == 410 and "disabled" in r.json()["detail"], r.text
+
+
 def test_a_shared_case(world: World) -> None:
     code = world.extra["own_case"]["forensic"]
     made = world.share(world.headers["forensic"], "第一中级人民法院", case_code=code)
