@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -23,6 +23,9 @@ from evidence.repository import Database
 from evidence.service import DepositService
 from ledger.anchor_proof import ChainTrust
 from ledger.client import LedgerClient
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 @dataclass
@@ -113,6 +116,26 @@ def actor_of(principal: Principal | None) -> Actor:
     if principal is None:
         return Actor.public()
     return Actor(principal.role, principal.token_id, principal.institution)
+
+
+def commit_with_custody(
+    services: Services,
+    session: Session,
+    request: Request,
+    action: str,
+    principal: Principal | None,
+    obj: Any,
+) -> None:
+    """Commit the action written in ``session`` together with its custody event (``obj`` a
+    ``CustodyObject``): both are stored or neither is. Blocking, like :func:`record_custody`.
+    """
+    recorder = services.custody
+    if recorder is not None:
+        client = request_client(request, services)
+        recorder.record_in(session, action, actor_of(principal), obj, client)
+    session.commit()
+    if recorder is not None:
+        recorder.appended()
 
 
 def record_custody(

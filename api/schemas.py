@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from evidence.access import DEFAULT_TOKEN_LIFETIME, MAX_TOKEN_LIFETIME
+
 
 class AnchorPublic(BaseModel):
     tree_size: int
@@ -134,7 +136,12 @@ class TokenCreate(BaseModel):
     model_config = _STRICT
     institution: str = Field(min_length=1, max_length=NAME_MAX)
     role: TokenRole
-    expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+    expires_in_days: int = Field(
+        default=DEFAULT_TOKEN_LIFETIME.days,
+        ge=1,
+        le=MAX_TOKEN_LIFETIME.days,
+        description="days until the token expires (every token does)",
+    )
 
 
 class TokenPublic(BaseModel):

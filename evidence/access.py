@@ -68,6 +68,7 @@ from evidence.repository import (
 from evidence.sharecode import ShareCode
 
 __all__ = [
+    "DEFAULT_TOKEN_LIFETIME",
     "MAX_CASE_DOCUMENTS",
     "MAX_CASE_PARTICIPANTS",
     "MAX_CASE_TITLE_CHARS",
@@ -124,6 +125,9 @@ MAX_TOKEN_CHARS = 128
 
 MAX_TOKEN_LIFETIME = timedelta(days=3650)
 """Longest validity a new token can be given."""
+
+DEFAULT_TOKEN_LIFETIME = timedelta(days=365)
+"""Validity of a new token when none is asked for: every token expires."""
 
 MAX_CASE_TITLE_CHARS = 500
 """Longest case title."""
@@ -354,7 +358,7 @@ def issue_token(
     *,
     institution: str,
     role: str,
-    expires_in: timedelta | None = None,
+    expires_in: timedelta = DEFAULT_TOKEN_LIFETIME,
     create_institution: bool = False,
     now: datetime | None = None,
 ) -> tuple[str, TokenRecord, InstitutionRecord | None]:
@@ -363,11 +367,12 @@ def issue_token(
     The institution must exist and be of the type the role belongs to
     (:data:`~evidence.policy.INSTITUTION_TYPE_OF_ROLE`), else InputError/NotFound; with
     ``create_institution`` a missing one is created with that type (and returned third).
+    Every token expires, ``expires_in`` after now (:data:`DEFAULT_TOKEN_LIFETIME`).
     Returns the token (shown once), its record and the institution created, if any.
     """
     if role not in INSTITUTION_TYPE_OF_ROLE:
         raise InputError(f"role must be one of {', '.join(INSTITUTION_TYPE_OF_ROLE)}")
-    if expires_in is not None and not timedelta(0) < expires_in <= MAX_TOKEN_LIFETIME:
+    if not isinstance(expires_in, timedelta) or not timedelta(0) < expires_in <= MAX_TOKEN_LIFETIME:
         raise InputError(f"a token expires within {MAX_TOKEN_LIFETIME.days} days")
     now = (now or datetime.now(UTC)).astimezone(UTC)
     name = _check_name(institution)
@@ -390,7 +395,7 @@ def issue_token(
         institution_id=found.id,
         role=role,
         created_at=now,
-        expires_at=now + expires_in if expires_in else None,
+        expires_at=now + expires_in,
     )
     return token, record, created
 

@@ -8,8 +8,11 @@ log's previous event and to the previous event about the same object (``docs/cus
 
 Recording is durable before :meth:`CustodyRecorder.record` returns, and cheap under load:
 events arriving together are appended and committed in one transaction by one writer thread
-(as deposits are). Other processes (the ``zhenglian tokens`` CLI) append with
-:func:`record_event` directly. Every append first locks the custody log's state row, so
+(as deposits are). An action that changes state (a case, a share, a token, an institution)
+appends its event in its own transaction (:meth:`CustodyRecorder.record_in`; the ``zhenglian``
+CLI likewise), so the action and its event are stored together or not at all; a deposit's
+event too (:mod:`evidence.service`). :func:`record_event` appends one event in a transaction of
+its own. Every append first locks the custody log's state row, so
 writers in any process take turns and always link to the latest event; the log's append guard
 (``SqlNodeStore.append_nodes``) would still refuse a stale append, so the chain never forks.
 """
@@ -268,6 +271,21 @@ class CustodyRecorder:
         :raises EvidenceError: it could not be committed in time.
         """
         return self._committer.submit(new_draft(action, actor, obj, client_address))
+
+    def record_in(
+        self,
+        session: Session,
+        action: str,
+        actor: Actor,
+        obj: CustodyObject,
+        client_address: str | None = None,
+    ) -> CustodyRecord:
+        """Append one custody event in the caller's transaction, beside the action it records,
+        so both commit or neither does. The caller commits, then calls :meth:`appended`.
+
+        :raises CustodyEventError: the event would be malformed (the caller rolls back).
+        """
+        return append_events(session, [new_draft(action, actor, obj, client_address)])[0]
 
     def appended(self) -> None:
         """Custody events were committed (by this recorder or beside a deposit)."""

@@ -139,7 +139,7 @@ MAX_CUSTODY_EVENT_BYTES: Final = 2048
 bytes (two 200-code-point texts of 4 UTF-8 bytes each)."""
 
 MAX_OBJECT_ID_CHARS: Final = 200
-"""Longest object id, in code points (an institution's name is the longest kind)."""
+"""Longest object id, in code points (ids, codes and names all fit)."""
 
 MAX_INSTITUTION_CHARS: Final = 200
 """Longest actor institution, in code points (as in :mod:`evidence.entry`)."""
@@ -327,7 +327,7 @@ class Actor:
 
 @dataclass(frozen=True)
 class CustodyObject:
-    """What an event is about: a document id, a case code, a token id, an institution name,
+    """What an event is about: a document id, a case code, a token id, an institution id,
     or a share code's id."""
 
     type: str

@@ -63,6 +63,16 @@ def open_database_of(data_dir: Path) -> Database:
     return open_metadata(Settings(data_dir=data_dir))
 
 
+def record_as_operator(session: Session, action: str, object_type: str, object_id: str) -> None:
+    """Append the custody event of an administrative change made with this CLI (actor
+    ``operator``) in the change's own transaction, so both commit or neither does."""
+    from evidence.custody import append_events, new_draft
+    from evidence.custody_entry import Actor, CustodyObject
+
+    draft = new_draft(action, Actor.operator(), CustodyObject(object_type, object_id))
+    append_events(session, [draft])
+
+
 def echo_records(
     data_dir: Path, list_records: Callable[[Session], Sequence[Any]], fields: Sequence[str]
 ) -> None:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
-from api.deps import PrincipalDep, ServicesDep, record_custody
+from api.deps import PrincipalDep, ServicesDep, commit_with_custody
 from api.jsonbody import json_body, read_json
 from api.problems import Problem
 from api.schemas import (
@@ -70,10 +70,14 @@ async def create_institution(
     def work() -> InstitutionPublic:
         with services.database.session() as session:
             made = access.add_institution(session, name=body.name, type=body.type)
-            session.commit()
-        record_custody(
-            services, request, "institution_create", admin, CustodyObject("institution", made.id)
-        )
+            commit_with_custody(
+                services,
+                session,
+                request,
+                "institution_create",
+                admin,
+                CustodyObject("institution", made.id),
+            )
         return _institution(made)
 
     return JSONResponse((await run_in_threadpool(work)).model_dump(mode="json"), status_code=201)
@@ -96,17 +100,16 @@ def disable_institution(
 ) -> Response:
     """Disable an institution: every token of it is refused (401) from now on."""
     with services.database.session() as session:
-        done = access.disable_institution(session, institution_id, datetime.now(UTC))
-        session.commit()
-    if not done:
-        raise Problem(404, "Not found", "no enabled institution with this id")
-    record_custody(
-        services,
-        request,
-        "institution_disable",
-        admin,
-        CustodyObject("institution", institution_id),
-    )
+        if not access.disable_institution(session, institution_id, datetime.now(UTC)):
+            raise Problem(404, "Not found", "no enabled institution with this id")
+        commit_with_custody(
+            services,
+            session,
+            request,
+            "institution_disable",
+            admin,
+            CustodyObject("institution", institution_id),
+        )
     return Response(status_code=204)
 
 
@@ -122,13 +125,14 @@ async def create_token(request: Request, admin: AdminDep, services: ServicesDep)
     body = await read_json(request, TokenCreate)
 
     def work() -> TokenIssued:
-        expires = timedelta(days=body.expires_in_days) if body.expires_in_days else None
+        expires = timedelta(days=body.expires_in_days)
         with services.database.session() as session:
             token, record, _ = access.issue_token(
                 session, institution=body.institution, role=body.role, expires_in=expires
             )
-            session.commit()
-        record_custody(services, request, "token_create", admin, CustodyObject("token", record.id))
+            commit_with_custody(
+                services, session, request, "token_create", admin, CustodyObject("token", record.id)
+            )
         return TokenIssued(token=token, **_token(record).model_dump())
 
     return JSONResponse((await run_in_threadpool(work)).model_dump(mode="json"), status_code=201)
@@ -149,9 +153,9 @@ def revoke_token(
 ) -> Response:
     """Revoke a token: refused (401) from now on."""
     with services.database.session() as session:
-        done = access.revoke_token(session, token_id, datetime.now(UTC))
-        session.commit()
-    if not done:
-        raise Problem(404, "Not found", "no active token with this id")
-    record_custody(services, request, "token_revoke", admin, CustodyObject("token", token_id))
+        if not access.revoke_token(session, token_id, datetime.now(UTC)):
+            raise Problem(404, "Not found", "no active token with this id")
+        commit_with_custody(
+            services, session, request, "token_revoke", admin, CustodyObject("token", token_id)
+        )
     return Response(status_code=204)

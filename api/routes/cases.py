@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from api.deps import PrincipalDep, Services, ServicesDep, record_custody
+from api.deps import PrincipalDep, Services, ServicesDep, commit_with_custody
 from api.jsonbody import json_body, read_json
 from api.schemas import (
     CaseCreate,
@@ -86,9 +86,13 @@ async def create_case(
     def work() -> CasePublic:
         with services.database.session() as session:
             case = access.create_case(session, principal, case_type=body.type, title=body.title)
-            session.commit()
-            record_custody(
-                services, request, "case_create", principal, CustodyObject("case", case.code)
+            commit_with_custody(
+                services,
+                session,
+                request,
+                "case_create",
+                principal,
+                CustodyObject("case", case.code),
             )
             return _case_public(services, access.read_case(session, principal, case.code))
 
@@ -121,10 +125,9 @@ async def add_participant(
             added = access.add_participant(
                 session, principal, code=code, institution=body.institution
             )
-            session.commit()
-        record_custody(
-            services, request, "case_participant_add", principal, CustodyObject("case", code)
-        )
+            # The event names the case by its canonical code, however the caller typed it.
+            case = CustodyObject("case", access.parse_case_code(code))
+            commit_with_custody(services, session, request, "case_participant_add", principal, case)
         return ParticipantPublic(
             institution=added.institution, type=added.type, added_at=added.added_at
         )

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from api.deps import PrincipalDep, Services, ServicesDep, record_custody
+from api.deps import PrincipalDep, Services, ServicesDep, commit_with_custody
 from api.jsonbody import json_body, read_json
 from api.routes.cases import summary
 from api.routes.documents import stream_original
@@ -63,8 +63,9 @@ async def create_share(
                 document_id=body.document_id,
                 case_code=body.case_code,
             )
-            session.commit()
-        record_custody(services, request, "share_create", principal, _shared_object(share))
+            commit_with_custody(
+                services, session, request, "share_create", principal, _shared_object(share)
+            )
         return ShareIssued(code=str(code), **_public(share))
 
     issued = await run_in_threadpool(work)
@@ -78,8 +79,9 @@ def revoke_share(
     """Revoke a share code (by the institution that created it); it stops working at once."""
     with services.database.session() as session:
         share = access.revoke_share(session, principal, code)
-        session.commit()
-    record_custody(services, request, "share_revoke", principal, _shared_object(share))
+        commit_with_custody(
+            services, session, request, "share_revoke", principal, _shared_object(share)
+        )
     return Response(status_code=204)
 
 
@@ -110,8 +112,9 @@ def _redeem(
         share = access.redeem_share(session, principal, code, consume=False)
         record = access.shared_document(session, share, document_id)
         access.redeem_share(session, principal, code, consume=True)
-        session.commit()
-    record_custody(services, request, "share_fetch", principal, CustodyObject.document(record.id))
+        commit_with_custody(
+            services, session, request, "share_fetch", principal, CustodyObject.document(record.id)
+        )
     return record
 
 

@@ -215,6 +215,106 @@ def test_cli_token_actions_are_recorded_and_the_whole_log_stays_one_chain(
         assert bytes(row.event_hash) == prev
 
 
+def _events(server: ZhenglianServer) -> list[CustodyEvent]:
+    database = open_database(_database_url(server), migrate=False)
+    try:
+        with database.session() as session:
+            rows = session.execute(
+                custody_events_table.select().order_by(custody_events_table.c.leaf_index)
+            ).all()
+    finally:
+        database.dispose()
+    return [CustodyEvent.decode(bytes(row.event)) for row in rows]
+
+
+def test_every_action_is_recorded_about_its_object_by_its_actor(
+    server: ZhenglianServer,
+) -> None:
+    """Case, share, token and institution actions, over the API and the CLI, each leave one
+    event naming the object (a case by its canonical code, however it was typed)."""
+    url, data = server.url, str(server.data_dir)
+    admin = _bearer(server.token("司法局", "admin"))
+    notary = _bearer(server.token("事件公证处", "notary"))
+    before = len(_events(server))
+
+    r = httpx.post(
+        f"{url}/v1/admin/institutions", headers=admin, json={"name": "事件律所", "type": "law_firm"}
+    )
+    firm = r.json()["id"]
+    r = httpx.post(
+        f"{url}/v1/admin/tokens", headers=admin, json={"institution": "事件律所", "role": "lawyer"}
+    )
+    lawyer, lawyer_token = _bearer(r.json()["token"]), r.json()["id"]
+    case = httpx.post(
+        f"{url}/v1/cases", headers=notary, json={"type": "notary", "title": "事件"}
+    ).json()["code"]
+    typed = case.replace("-", "").lower()  # accepted as typed, recorded canonically
+    r = httpx.post(
+        f"{url}/v1/cases/{typed}/participants", headers=notary, json={"institution": "事件律所"}
+    )
+    assert r.status_code == 201, r.text
+    doc = _deposit(server, notary, b"event coverage").json()["id"]
+    share = httpx.post(
+        f"{url}/v1/shares",
+        headers=notary,
+        json={"document_id": doc, "recipient": "事件律所", "max_uses": 2},
+    ).json()["code"]
+    assert httpx.get(f"{url}/v1/shares/{share}/content", headers=lawyer).status_code == 200
+    assert httpx.delete(f"{url}/v1/shares/{share}", headers=notary).status_code == 204
+    assert httpx.delete(f"{url}/v1/admin/tokens/{lawyer_token}", headers=admin).status_code == 204
+    r = httpx.post(f"{url}/v1/admin/institutions/{firm}/disable", headers=admin)
+    assert r.status_code == 204
+    # Refused actions record nothing.
+    assert httpx.delete(f"{url}/v1/admin/tokens/{lawyer_token}", headers=admin).status_code == 404
+    assert (
+        httpx.post(f"{url}/v1/admin/institutions/{firm}/disable", headers=admin).status_code == 404
+    )
+    # The CLI, as the operator: an institution made by `tokens create`, one made and disabled.
+    server.cli(
+        "tokens", "create", "--data-dir", data, "--institution", "事件法院", "--role", "court"
+    )
+    made = server.cli(
+        "institutions",
+        "create",
+        "--data-dir",
+        data,
+        "--name",
+        "事件中心",
+        "--type",
+        "legal_aid_centre",
+    ).stdout.split()[-1]
+    server.cli("institutions", "disable", "--data-dir", data, "事件中心")
+
+    events = _events(server)[before:]
+    seen = [(e.action, e.object.type, e.actor.role) for e in events]
+    cli_court = next(
+        e.object.id
+        for e in events
+        if e.action == "institution_create" and e.actor.role == "operator"
+    )
+    assert seen == [
+        ("institution_create", "institution", "admin"),
+        ("token_create", "token", "admin"),
+        ("case_create", "case", "notary"),
+        ("case_participant_add", "case", "notary"),
+        ("deposit", "document", "notary"),
+        ("share_create", "document", "notary"),
+        ("share_fetch", "document", "lawyer"),
+        ("share_revoke", "document", "notary"),
+        ("token_revoke", "token", "admin"),
+        ("institution_disable", "institution", "admin"),
+        ("institution_create", "institution", "operator"),
+        ("token_create", "token", "operator"),
+        ("institution_create", "institution", "operator"),
+        ("institution_disable", "institution", "operator"),
+    ], seen
+    by_action = {e.action: e.object.id for e in events}
+    assert by_action["case_create"] == by_action["case_participant_add"] == case
+    assert by_action["share_fetch"] == by_action["share_revoke"] == doc
+    assert by_action["token_revoke"] == lawyer_token
+    assert by_action["institution_disable"] == made and cli_court not in (firm, made)
+
+
 def test_a_token_over_its_rate_gets_429_with_retry_after(server: ZhenglianServer) -> None:
     headers = _bearer(server.token("城郊公证处", "notary"))
     url = f"{server.url}/v1/documents/00000000-0000-4000-8000-000000000000"

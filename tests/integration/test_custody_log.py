@@ -204,3 +204,49 @@ def test_a_deposit_and_its_custody_event_commit_together(
     )
     assert event.actor == Actor("notary", TOKEN, "城东公证处")
     assert wakes == [1]
+
+
+def test_an_action_and_its_custody_event_commit_together(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``commit_with_custody``: the API's state-changing actions are stored with their event or
+    not at all; and no route commits any other way."""
+    from types import SimpleNamespace
+
+    from api.deps import commit_with_custody
+    from api.settings import Settings
+    from evidence.access import add_institution, get_institution
+
+    recorder = CustodyRecorder(db)
+    services = SimpleNamespace(custody=recorder, settings=Settings(trusted_proxies=""))
+    request = SimpleNamespace(client=SimpleNamespace(host="192.0.2.9"), headers={})
+    try:
+        with db.session() as session:
+            made = add_institution(session, name="甲律所", type="law_firm")
+            obj = CustodyObject("institution", made.id)
+            commit_with_custody(services, session, request, "institution_create", None, obj)  # type: ignore[arg-type]
+
+        def fails(*_args: object) -> None:
+            raise RuntimeError("custody table unavailable")
+
+        monkeypatch.setattr(recorder, "record_in", fails)
+        with pytest.raises(RuntimeError), db.session() as session:
+            other = add_institution(session, name="乙律所", type="law_firm")
+            obj = CustodyObject("institution", other.id)
+            commit_with_custody(services, session, request, "institution_create", None, obj)  # type: ignore[arg-type]
+    finally:
+        recorder.close()
+    with db.session() as session:
+        assert get_institution(session, name="甲律所") is not None
+        assert get_institution(session, name="乙律所") is None  # no event, no institution
+        (row,) = session.execute(custody_events_table.select()).all()
+    event = CustodyEvent.decode(bytes(row.event))
+    assert (event.action, event.object.id, event.client) == (
+        "institution_create",
+        made.id,
+        "192.0.2.9",
+    )
+
+    routes = Path(__file__).resolve().parents[2] / "api" / "routes"
+    committing = [p.name for p in routes.glob("*.py") if ".commit()" in p.read_text()]
+    assert committing == [], f"routes committing without their custody event: {committing}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -15,7 +16,13 @@ from zhenglian.common import (
     echo_records,
     fail,
     open_database_of,
+    record_as_operator,
 )
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from evidence.access import InstitutionRecord
 
 
 @click.group()
@@ -30,12 +37,15 @@ def institutions() -> None:
 def create(data_dir: Path, name: str, kind: str) -> None:
     """Register an institution; prints its id."""
     from evidence.access import add_institution
+    from evidence.groupcommit import commit_with_retry
+
+    def work(session: Session) -> InstitutionRecord:
+        made = add_institution(session, name=name, type=kind)
+        record_as_operator(session, "institution_create", "institution", made.id)
+        return made
 
     try:
-        database = open_database_of(data_dir)
-        with database.session() as session:
-            made = add_institution(session, name=name, type=kind)
-            session.commit()
+        made = commit_with_retry(open_database_of(data_dir), work)
     except (InputError, DuplicateRecord) as exc:
         fail(str(exc), EXIT_BAD_INPUT)
     except EvidenceError as exc:
@@ -59,13 +69,17 @@ def list_institutions(data_dir: Path) -> None:
 def disable(data_dir: Path, name: str) -> None:
     """Disable an institution by name: all its tokens stop working at once."""
     from evidence.access import disable_institution, get_institution
+    from evidence.groupcommit import commit_with_retry
+
+    def work(session: Session) -> bool:
+        found = get_institution(session, name=name)
+        if found is None or not disable_institution(session, found.id, datetime.now(UTC)):
+            return False
+        record_as_operator(session, "institution_disable", "institution", found.id)
+        return True
 
     try:
-        database = open_database_of(data_dir)
-        with database.session() as session:
-            found = get_institution(session, name=name)
-            done = found is not None and disable_institution(session, found.id, datetime.now(UTC))
-            session.commit()
+        done = commit_with_retry(open_database_of(data_dir), work)
     except EvidenceError as exc:
         fail(str(exc))
     if not done:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -14,15 +15,13 @@ from zhenglian.common import (
     echo_records,
     fail,
     open_database_of,
+    record_as_operator,
 )
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
-def _record(database, action: str, token_id: str) -> None:  # type: ignore[no-untyped-def]
-    """The custody event of an administrative action taken with this CLI (actor: operator)."""
-    from evidence.custody import record_event
-    from evidence.custody_entry import Actor, CustodyObject
-
-    record_event(database, action, Actor.operator(), CustodyObject("token", token_id))
+    from evidence.access import InstitutionRecord, TokenRecord
 
 
 @click.group()
@@ -37,8 +36,9 @@ def tokens() -> None:
 @click.option(
     "--expires-days",
     type=click.IntRange(1, 3650),
-    default=None,
-    help="Days until the token expires (default: never).",
+    default=365,
+    show_default=True,
+    help="Days until the token expires (every token does).",
 )
 @click.option(
     "--no-create-institution",
@@ -49,7 +49,7 @@ def create(
     data_dir: Path,
     institution: str,
     role: str,
-    expires_days: int | None,
+    expires_days: int,
     no_create_institution: bool,
 ) -> None:
     """Create a token; it is printed once, as the last line, and stored only as its hash.
@@ -63,19 +63,23 @@ def create(
 
     if role not in ROLES:
         fail(f"unknown role {role!r}; roles: {', '.join(ROLES)}", EXIT_BAD_INPUT)
-    expires = timedelta(days=expires_days) if expires_days else None
+    from evidence.groupcommit import commit_with_retry
+
+    def work(session: Session) -> tuple[str, TokenRecord, InstitutionRecord | None]:
+        made = issue_token(
+            session,
+            institution=institution,
+            role=role,
+            expires_in=timedelta(days=expires_days),
+            create_institution=not no_create_institution,
+        )
+        if made[2] is not None:
+            record_as_operator(session, "institution_create", "institution", made[2].id)
+        record_as_operator(session, "token_create", "token", made[1].id)
+        return made
+
     try:
-        database = open_database_of(data_dir)
-        with database.session() as session:
-            token, record, created = issue_token(
-                session,
-                institution=institution,
-                role=role,
-                expires_in=expires,
-                create_institution=not no_create_institution,
-            )
-            session.commit()
-        _record(database, "token_create", record.id)
+        token, record, created = commit_with_retry(open_database_of(data_dir), work)
     except EvidenceError as exc:
         fail(str(exc), EXIT_BAD_INPUT if _bad_input(exc) else 1)
     click.echo(
@@ -113,14 +117,16 @@ def list_tokens(data_dir: Path) -> None:
 def revoke(data_dir: Path, token_id: str) -> None:
     """Revoke a token by its id; it stops working at once."""
     from evidence.access import revoke_token
+    from evidence.groupcommit import commit_with_retry
+
+    def work(session: Session) -> bool:
+        done = revoke_token(session, token_id, datetime.now(UTC))
+        if done:
+            record_as_operator(session, "token_revoke", "token", token_id)
+        return done
 
     try:
-        database = open_database_of(data_dir)
-        with database.session() as session:
-            done = revoke_token(session, token_id, datetime.now(UTC))
-            session.commit()
-        if done:
-            _record(database, "token_revoke", token_id)
+        done = commit_with_retry(open_database_of(data_dir), work)
     except EvidenceError as exc:
         fail(str(exc))
     if not done:
