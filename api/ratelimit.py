@@ -3,8 +3,9 @@
 Both answer 429 (problem+json) with ``Retry-After`` in whole seconds. The request limit is a
 token bucket per key (a token id, or a client address for unauthenticated calls): ``rate``
 requests per second on average, up to ``burst`` at once. The upload quota counts the bytes an
-institution deposited since 00:00 UTC; it is read from the database once per institution and
-day, then kept current by this process (one server per database, as deployed).
+institution deposited since 00:00 UTC, and the bytes of its uploads still arriving; it is read
+from the database once per institution and day, then kept current by this process (one server
+per database, as deployed).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -21,6 +22,7 @@ from api.problems import Problem
 
 __all__ = [
     "MAX_TRACKED_KEYS",
+    "QuotaMeter",
     "RateLimiter",
     "UploadQuota",
     "too_many_requests",
@@ -102,6 +104,10 @@ class UploadQuota:
 
     ``used_today(institution, day_start)`` reads the bytes already deposited since
     ``day_start`` (from the database) the first time an institution is seen on a day.
+
+    Uploads are metered as their bytes arrive (:meth:`meter`), not by what a client declares:
+    bytes still arriving count against the quota too, so neither a chunked upload without
+    ``Content-Length`` nor uploads running side by side can deposit past it.
     """
 
     def __init__(
@@ -117,6 +123,7 @@ class UploadQuota:
         self._lock = threading.Lock()
         self._day: datetime | None = None
         self._used: dict[str, int] = {}
+        self._arriving: dict[str, int] = {}
 
     def _current(self, institution: str) -> tuple[int, datetime]:
         now = self._clock()
@@ -133,22 +140,74 @@ class UploadQuota:
                     used = self._used.setdefault(institution, used)
         return used, now
 
+    def _exceeded(self, institution: str, used: int, now: datetime, incoming: int) -> Problem:
+        return too_many_requests(
+            (_next_midnight(now) - now).total_seconds(),
+            f"{institution} has deposited {used} of its {self.limit} bytes today (UTC); "
+            f"this upload of {incoming} bytes or more would exceed the quota",
+        )
+
     def check(self, institution: str, incoming: int) -> None:
-        """Raise the 429 problem if ``incoming`` more bytes would exceed today's quota."""
+        """Raise the 429 problem if ``incoming`` more bytes would exceed today's quota
+        (counting uploads still arriving)."""
         if self.limit <= 0:
             return
         used, now = self._current(institution)
-        if used + max(0, incoming) > self.limit:
-            raise too_many_requests(
-                (_next_midnight(now) - now).total_seconds(),
-                f"{institution} has deposited {used} of its {self.limit} bytes today (UTC); "
-                f"this upload of about {incoming} bytes would exceed the quota",
-            )
-
-    def add(self, institution: str, size: int) -> None:
-        """Count a committed deposit of ``size`` bytes."""
-        if self.limit <= 0:
-            return
-        self._current(institution)
         with self._lock:
-            self._used[institution] = self._used.get(institution, 0) + size
+            taken = used + self._arriving.get(institution, 0)
+        if taken + max(0, incoming) > self.limit:
+            raise self._exceeded(institution, used, now, incoming)
+
+    def meter(self, institution: str) -> QuotaMeter:
+        """A meter for one upload: pass its chunks through :meth:`QuotaMeter.chunks`, then
+        :meth:`QuotaMeter.commit` once it is deposited; :meth:`QuotaMeter.close` in any case."""
+        return QuotaMeter(self, institution)
+
+    def _take(self, institution: str, size: int) -> None:
+        used, now = self._current(institution)
+        with self._lock:
+            arriving = self._arriving.get(institution, 0)
+            if self._used.get(institution, used) + arriving + size > self.limit:
+                raise self._exceeded(institution, used, now, arriving + size)
+            self._arriving[institution] = arriving + size
+
+    def _settle(self, institution: str, size: int, *, deposited: bool) -> None:
+        if deposited:
+            self._current(institution)
+        with self._lock:
+            left = self._arriving.get(institution, 0) - size
+            if left > 0:
+                self._arriving[institution] = left
+            else:
+                self._arriving.pop(institution, None)
+            if deposited:
+                self._used[institution] = self._used.get(institution, 0) + size
+
+
+class QuotaMeter:
+    """Counts one upload's bytes against its institution's quota as they arrive."""
+
+    def __init__(self, quota: UploadQuota, institution: str) -> None:
+        self._quota = quota
+        self._institution = institution
+        self._taken = 0
+
+    def chunks(self, source: Iterable[bytes]) -> Iterator[bytes]:
+        """``source`` passed through; the 429 problem as soon as a chunk would exceed the
+        quota (the upload is then abandoned: nothing of it is stored)."""
+        for chunk in source:
+            if self._quota.limit > 0:
+                self._quota._take(self._institution, len(chunk))
+                self._taken += len(chunk)
+            yield chunk
+
+    def commit(self) -> None:
+        """The upload was deposited: its bytes count as used today."""
+        self._quota._settle(self._institution, self._taken, deposited=True)
+        self._taken = 0
+
+    def close(self) -> None:
+        """Release what an abandoned upload still holds (nothing after :meth:`commit`)."""
+        if self._taken:
+            self._quota._settle(self._institution, self._taken, deposited=False)
+            self._taken = 0

@@ -56,7 +56,7 @@ async def deposit_document(
     access.require_role(principal, Action.DEPOSIT)
     assert principal.token_id and principal.institution  # depositing roles have tokens
     quota = services.upload_quota
-    if quota is not None:
+    if quota is not None:  # refuse a declared size at once; what arrives is metered below
         incoming = request.headers.get("content-length", "")
         await run_in_threadpool(
             quota.check, principal.institution, int(incoming) if incoming.isdigit() else 0
@@ -86,18 +86,24 @@ async def deposit_document(
         filename=upload.filename,
     )
     depositor = Depositor(principal.token_id, principal.institution, principal.role)
-    # Hashed and stored in one pass as the body arrives (the worker thread pulls it).
-    # Its custody event is committed in the same transaction, before the 201 below.
-    record = await run_in_threadpool(
-        services.deposits.deposit,
-        upload.chunks(),
-        req,
-        depositor,
-        request_client(request, services),
-    )
+    meter = quota.meter(principal.institution) if quota is not None else None
+    try:
+        # Hashed and stored in one pass as the body arrives (the worker thread pulls it),
+        # each chunk counted against the quota. Its custody event is committed in the same
+        # transaction, before the 201 below.
+        record = await run_in_threadpool(
+            services.deposits.deposit,
+            meter.chunks(upload.chunks()) if meter is not None else upload.chunks(),
+            req,
+            depositor,
+            request_client(request, services),
+        )
+        if meter is not None:
+            meter.commit()
+    finally:
+        if meter is not None:
+            meter.close()
     services.worker.poke()
-    if quota is not None:
-        quota.add(principal.institution, record.size)
     # Just committed, so pending: the anchoring worker sees an entry only once it is committed.
     view = DocumentPublic(**document_fields(record, None, services.chain_info))
     return JSONResponse(view.model_dump(mode="json"), status_code=201)

@@ -8,6 +8,7 @@ import hashlib
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -359,6 +360,51 @@ def test_an_institution_over_its_daily_upload_quota_gets_429_until_midnight(
     other = _bearer(server.token("另一公证处", "notary"))
     assert _deposit(server, other, b"q" * 60_000).status_code == 201
     assert _deposit(server, headers, b"q" * 10_000).status_code == 201
+
+
+def _chunked_deposit(server: ZhenglianServer, headers: dict[str, str], size: int) -> int | None:
+    """A deposit sent without Content-Length (chunked); its status, or None if the server cut
+    the upload off before answering."""
+    boundary = "zl-quota-test"
+
+    def body() -> Iterator[bytes]:
+        yield (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="kind"\r\n\r\nnotary\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="title"\r\n\r\nt\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.bin"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        for _ in range(size // 10_000):
+            yield b"c" * 10_000
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    content_type = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    try:
+        r = httpx.post(
+            f"{server.url}/v1/documents",
+            headers={**headers, **content_type},
+            content=body(),
+            timeout=30,
+        )
+    except httpx.HTTPError:
+        return None
+    return r.status_code
+
+
+def test_the_quota_counts_the_bytes_that_arrive_not_what_is_declared(
+    server: ZhenglianServer,
+) -> None:
+    headers = _bearer(server.token("分块公证处", "notary"))
+    # 2.5 times the quota, declared nowhere: refused, and none of it counts.
+    assert _chunked_deposit(server, headers, 500_000) in (429, None)
+    assert _chunked_deposit(server, headers, 150_000) == 201
+    assert _chunked_deposit(server, headers, 60_000) in (429, None)
+    # Deposits side by side share one quota: never more than it allows gets in.
+    other = _bearer(server.token("并发公证处", "notary"))
+    with ThreadPoolExecutor(5) as pool:
+        statuses = list(pool.map(lambda i: _deposit(server, other, bytes([i]) * 60_000), range(5)))
+    codes = sorted(r.status_code for r in statuses)
+    assert codes.count(201) <= QUOTA // 60_000 and set(codes) <= {201, 429}, codes
 
 
 def test_after_a_kill_the_custody_log_and_its_contract_carry_on(

@@ -277,7 +277,7 @@ def test_the_upload_quota_counts_per_institution_and_resets_at_utc_midnight() ->
         quota.check("A", 401)
     assert caught.value.status == 429
     assert caught.value.headers == {"Retry-After": "30"}  # seconds to 00:00 UTC
-    quota.add("B", 900)
+    _deposit(quota, "B", 900)
     with pytest.raises(Problem):
         quota.check("B", 101)
     quota.check("B", 100)
@@ -286,3 +286,45 @@ def test_the_upload_quota_counts_per_institution_and_resets_at_utc_midnight() ->
     quota.check("B", 1000)
     assert reads[-1] == ("B", datetime(2026, 11, 30, tzinfo=UTC))
     UploadQuota(0, used).check("A", 10**15)  # 0: no quota
+
+
+def _deposit(quota: UploadQuota, institution: str, size: int, chunk: int = 100) -> None:
+    meter = quota.meter(institution)
+    try:
+        for _ in meter.chunks([b"x" * chunk] * (size // chunk)):
+            pass
+        meter.commit()
+    finally:
+        meter.close()
+
+
+def test_the_quota_meters_uploads_as_they_arrive_whatever_they_declare() -> None:
+    quota = UploadQuota(1000, lambda _i, _d: 0)
+    # An upload that declares nothing (chunked) is cut off at the quota, and leaves nothing.
+    meter = quota.meter("A")
+    received = 0
+    with pytest.raises(Problem) as caught:
+        for piece in meter.chunks([b"x" * 300] * 10):
+            received += len(piece)
+    meter.close()
+    assert caught.value.status == 429 and received == 900
+    quota.check("A", 1000)  # the abandoned upload counts for nothing
+    # Uploads side by side share the quota: bytes still arriving count.
+    first, second = quota.meter("A"), quota.meter("A")
+    list(first.chunks([b"x" * 600]))
+    quota.check("A", 400)
+    with pytest.raises(Problem):
+        quota.check("A", 401)
+    with pytest.raises(Problem):
+        list(second.chunks([b"x" * 500]))
+    first.commit()
+    first.close()
+    second.close()
+    with pytest.raises(Problem):
+        quota.check("A", 401)  # 600 deposited
+    _deposit(quota, "A", 400)
+    with pytest.raises(Problem):
+        _deposit(quota, "A", 100)
+    # Another institution is metered apart; a disabled quota meters nothing.
+    _deposit(quota, "B", 1000)
+    _deposit(UploadQuota(0, lambda _i, _d: 0), "A", 10**6, chunk=10**5)
