@@ -43,7 +43,6 @@ from evidence.db import (
 from evidence.db import AnchorStatus as _AnchorStatus
 from evidence.errors import DuplicateRecord, Forbidden, Gone, InputError, NotFound, Unauthenticated
 from evidence.policy import (
-    CASE_TYPES_OF_ROLE,
     INSTITUTION_TYPE_OF_ROLE,
     INSTITUTION_TYPES,
     PARTICIPANT_INSTITUTION_TYPES,
@@ -53,6 +52,7 @@ from evidence.policy import (
     Role,
     decide,
     denial,
+    kinds_allowed,
     may_ever,
 )
 from evidence.repository import (
@@ -476,13 +476,22 @@ def authorize(
     *,
     missing: str = "not found",
     seeing: Action | None = None,
+    kind: str | None = None,
 ) -> None:
     """Apply :data:`evidence.policy.POLICY`: return if allowed, else raise.
 
     Forbidden (403) if the caller may see the object (or the action has none), NotFound with
-    ``missing`` — the message an absent object gets — if it may not know it exists.
+    ``missing`` — the message an absent object gets — if it may not know it exists. For an
+    action that makes something of a ``kind`` (a case type, a document kind), Forbidden
+    unless the role makes that kind (:data:`evidence.policy.KINDS_OF_ROLE`).
     """
     if decide(principal.role, action, relation):
+        allowed = kinds_allowed(principal.role, action)
+        if kind is not None and allowed is not None and kind not in allowed:
+            raise Forbidden(
+                f"role {principal.role.value!r} may {action.value} only of kind "
+                f"{', '.join(sorted(allowed))}, not {kind!r}"
+            )
         return
     if denial(principal.role, action, relation, seeing=seeing) is Denial.HIDDEN:
         raise NotFound(missing)
@@ -624,14 +633,10 @@ def create_case(
     now: datetime | None = None,
 ) -> CaseRecord:
     """Open a case owned by the caller's institution, under a fresh code."""
-    authorize(principal, Action.CASE_CREATE, Relation.NONE)
     if case_type not in CASE_TYPES:
+        authorize(principal, Action.CASE_CREATE, Relation.NONE)
         raise InputError(f"case type must be one of {', '.join(CASE_TYPES)}")
-    allowed = CASE_TYPES_OF_ROLE.get(principal.role, frozenset())
-    if case_type not in allowed:
-        raise Forbidden(
-            f"role {principal.role.value!r} opens cases of type {', '.join(sorted(allowed))}"
-        )
+    authorize(principal, Action.CASE_CREATE, Relation.NONE, kind=case_type)
     title = _check_title(title)
     now = (now or datetime.now(UTC)).astimezone(UTC)
     assert principal.institution_id is not None and principal.token_id is not None
@@ -662,12 +667,15 @@ def create_case(
     )
 
 
-def _case_for(session: Session, principal: Principal, code: str, action: Action) -> CaseRecord:
+def _case_for(
+    session: Session, principal: Principal, code: str, action: Action, kind: str | None = None
+) -> CaseRecord:
     canonical = parse_case_code(code)
     case = _get_case(session, canonical)
     if case is None:
         raise NotFound(_NO_CASE)
-    authorize(principal, action, _case_relation(session, principal, case), missing=_NO_CASE)
+    relation = _case_relation(session, principal, case)
+    authorize(principal, action, relation, missing=_NO_CASE, kind=kind)
     return case
 
 
@@ -745,12 +753,15 @@ def add_participant(
     return ParticipantRecord(other.id, other.name, other.type, now)
 
 
-def check_deposit(session: Session, principal: Principal, case_code: str | None) -> str | None:
-    """Check that the caller may deposit (into ``case_code``, if given): the canonical code."""
+def check_deposit(
+    session: Session, principal: Principal, kind: str, case_code: str | None
+) -> str | None:
+    """Check that the caller may deposit a document of ``kind`` (into ``case_code``, if
+    given): the canonical code."""
     if case_code is None:
-        authorize(principal, Action.DEPOSIT, Relation.NONE)
+        authorize(principal, Action.DEPOSIT, Relation.NONE, kind=kind)
         return None
-    case = _case_for(session, principal, case_code, Action.DEPOSIT)
+    case = _case_for(session, principal, case_code, Action.DEPOSIT, kind=kind)
     return case.code
 
 

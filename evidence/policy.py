@@ -28,8 +28,10 @@ from typing import Final
 
 __all__ = [
     "CASE_TYPES_OF_ROLE",
+    "DOCUMENT_KINDS_OF_ROLE",
     "INSTITUTION_TYPES",
     "INSTITUTION_TYPE_OF_ROLE",
+    "KINDS_OF_ROLE",
     "POLICY",
     "ROLES",
     "Action",
@@ -38,6 +40,7 @@ __all__ = [
     "Role",
     "decide",
     "denial",
+    "kinds_allowed",
     "may_ever",
     "render_markdown",
 ]
@@ -84,6 +87,13 @@ CASE_TYPES_OF_ROLE: Final[dict[Role, frozenset[str]]] = {
     Role.LEGAL_AID: frozenset({"legal_aid", "arbitration", "litigation"}),
 }
 """Case types each depositing role opens (its own kind, and evidence for a dispute)."""
+
+DOCUMENT_KINDS_OF_ROLE: Final[dict[Role, frozenset[str]]] = {
+    Role.NOTARY: frozenset({"notary", "other"}),
+    Role.FORENSIC: frozenset({"forensic", "other"}),
+    Role.LEGAL_AID: frozenset({"legal_aid", "other"}),
+}
+"""Document kinds each depositing role deposits (its own kind, and ``other``)."""
 
 PARTICIPANT_INSTITUTION_TYPES: Final = frozenset({"law_firm", "court"})
 """Institutions a case owner may add to a case."""
@@ -161,6 +171,24 @@ _SEEING: Final[dict[Action, Action]] = {
 }
 
 
+#: For actions that make something of a kind, the kinds each role may make.
+KINDS_OF_ROLE: Final[dict[Action, dict[Role, frozenset[str]]]] = {
+    Action.CASE_CREATE: CASE_TYPES_OF_ROLE,
+    Action.DEPOSIT: DOCUMENT_KINDS_OF_ROLE,
+}
+
+
+def kinds_allowed(role: Role | str, action: Action) -> frozenset[str] | None:
+    """The kinds ``role`` may make by ``action`` (:data:`KINDS_OF_ROLE`); None if the action
+    makes nothing of a kind."""
+    if action not in KINDS_OF_ROLE:
+        return None
+    try:
+        return KINDS_OF_ROLE[action].get(Role(role), frozenset())
+    except ValueError:
+        return frozenset()
+
+
 def decide(role: Role | str, action: Action, relation: Relation) -> bool:
     """Whether ``role`` may do ``action`` on an object it stands in ``relation`` to."""
     try:
@@ -196,7 +224,8 @@ def denial(
 def render_markdown(
     roles: Iterable[Role] = ROLES, actions: Iterable[Action] = tuple(Action)
 ) -> str:
-    """The table as Markdown (rows: actions; columns: roles; cells: allowed relations)."""
+    """The table as Markdown (rows: actions; columns: roles; cells: allowed relations, and in
+    brackets the kinds the role makes, for actions in :data:`KINDS_OF_ROLE`)."""
     roles = tuple(roles)
     lines = [
         "| action | " + " | ".join(r.value for r in roles) + " |",
@@ -207,7 +236,11 @@ def render_markdown(
         cells = []
         for role in roles:
             allowed = POLICY[role].get(action, frozenset())
-            cells.append(", ".join(r.value for r in order if r in allowed) or "—")
+            cell = ", ".join(r.value for r in order if r in allowed) or "—"
+            kinds = kinds_allowed(role, action)
+            if allowed and kinds:
+                cell += " [" + ", ".join(sorted(kinds)) + "]"
+            cells.append(cell)
         lines.append(f"| `{action.value}` | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

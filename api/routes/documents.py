@@ -28,9 +28,6 @@ from evidence.service import Depositor, DepositRequest
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
 
-#: The document kind each depositing role deposits (every role may also deposit "other").
-ROLE_KIND = {"notary": "notary", "forensic": "forensic", "legal_aid": "legal_aid"}
-
 _DEPOSIT_FORM = multipart_schema(
     {
         "file": {"type": "string", "format": "binary"},
@@ -70,14 +67,8 @@ async def deposit_document(
     kind = upload_text(upload, "kind") or ""
     if kind not in KINDS:
         raise Problem(400, "Bad request", f"kind must be one of {', '.join(KINDS)}")
-    if kind not in (ROLE_KIND[principal.role], "other"):
-        raise Problem(
-            403,
-            "Forbidden",
-            f"kind must be {ROLE_KIND[principal.role]!r} or 'other' for role {principal.role!r}",
-        )
     case_code = await run_in_threadpool(
-        _deposit_case, services, principal, upload_text(upload, "case_code", required=False)
+        _deposit_case, services, principal, kind, upload_text(upload, "case_code", required=False)
     )
     req = DepositRequest(
         kind=kind,
@@ -114,10 +105,13 @@ def _view(services: Services, record: DocumentRecord) -> DocumentPublic:
         return DocumentPublic(**document_view(session, record, services.chain_info))
 
 
-def _deposit_case(services: Services, principal: Principal, case_code: str | None) -> str | None:
-    """The canonical code of the case deposited into, if the caller may deposit there."""
+def _deposit_case(
+    services: Services, principal: Principal, kind: str, case_code: str | None
+) -> str | None:
+    """The canonical code of the case deposited into, if the caller may deposit this kind
+    (there)."""
     with services.database.session() as session:
-        return access.check_deposit(session, principal, case_code or None)
+        return access.check_deposit(session, principal, kind, case_code or None)
 
 
 def _visible(

@@ -113,3 +113,21 @@ def test_participants_and_refusals(db: Database) -> None:
             access.add_participant(s, court, code=case.code, institution="中级人民法院")
         with pytest.raises(StorageError):  # DuplicateRecord: already a participant
             access.add_participant(s, notary, code=case.code, institution="中级人民法院")
+
+
+def test_a_role_deposits_and_opens_only_its_kinds(db: Database) -> None:
+    with db.session() as s:
+        notary = _principal(s, "城东公证处", "notary_office", "notary")
+        forensic = _principal(s, "司法鉴定中心", "forensic_institution", "forensic")
+        case = access.create_case(s, notary, case_type="notary", title="公证")
+        assert access.check_deposit(s, notary, "notary", None) is None
+        assert access.check_deposit(s, notary, "other", case.code) == case.code
+        with pytest.raises(Forbidden, match="only of kind notary, other"):
+            access.check_deposit(s, notary, "forensic", case.code)
+        with pytest.raises(Forbidden, match="only of kind"):
+            access.check_deposit(s, notary, "legal_aid", None)
+        with pytest.raises(Forbidden, match="only of kind"):
+            access.create_case(s, forensic, case_type="notary", title="t")
+        # The relation is checked first: another's case stays hidden, whatever the kind.
+        with pytest.raises(NotFound, match="no such case"):
+            access.check_deposit(s, forensic, "notary", case.code)

@@ -92,3 +92,22 @@ def test_docs_show_the_table_as_it_is() -> None:
 
     docs = Path(__file__).resolve().parents[2] / "docs" / "access.md"
     assert render_markdown() in docs.read_text()
+
+
+def test_kinds_a_role_makes_are_part_of_the_policy() -> None:
+    from evidence.policy import KINDS_OF_ROLE, kinds_allowed
+
+    assert kinds_allowed(Role.NOTARY, Action.DEPOSIT) == {"notary", "other"}
+    assert kinds_allowed(Role.FORENSIC, Action.CASE_CREATE) == {
+        "forensic",
+        "arbitration",
+        "litigation",
+    }
+    assert kinds_allowed(Role.COURT, Action.DEPOSIT) == frozenset()
+    assert kinds_allowed("emperor", Action.DEPOSIT) == frozenset()
+    assert kinds_allowed(Role.NOTARY, Action.DOCUMENT_READ) is None  # makes nothing
+    # Every role that may make something makes at least one kind of it, and only roles that
+    # may make it have kinds.
+    for action, by_role in KINDS_OF_ROLE.items():
+        for role in ROLES:
+            assert bool(by_role.get(role)) == may_ever(role, action), (action, role)
