@@ -12,31 +12,34 @@ import hashlib
 import json
 import logging
 import os
+import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import requests
 from eth_abi.abi import decode as abi_decode
+from eth_abi.exceptions import DecodingError
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils.abi import function_signature_to_4byte_selector
-from eth_utils.address import to_checksum_address
+from eth_utils.address import is_hex_address, to_canonical_address, to_checksum_address
 from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import (
-    ContractCustomError,
+    BadFunctionCallOutput,
+    BadResponseFormat,
     ContractLogicError,
     TransactionNotFound,
     Web3Exception,
     Web3RPCError,
 )
 from web3.middleware import ExtraDataToPOAMiddleware
+from web3.types import TxReceipt
 
 from contracts import load_artifact
 from ledger.anchor_proof import AnchorProof
@@ -44,7 +47,11 @@ from ledger.errors import (
     AnchorRejected,
     ClientError,
     ContractError,
+    DeploymentFormatError,
     InclusionTimeout,
+    NodeDataError,
+    NodeHttpError,
+    NodeRpcError,
     NodeUnavailable,
 )
 from ledger.proof_collector import collect_anchor_proof
@@ -77,6 +84,19 @@ MAX_PROOF_NODES = 128
 #: ~15 times to search for its limit).
 ANCHOR_GAS_BASE = 150_000
 ANCHOR_GAS_PER_NODE = 4_000
+
+#: What web3 (or reading its result) raises on a node answer of the wrong shape: a body that
+#: is not JSON, a result of the wrong type, a field missing from a block or receipt.
+MALFORMED_ANSWER_ERRORS: tuple[type[Exception], ...] = (
+    BadResponseFormat,
+    BadFunctionCallOutput,
+    DecodingError,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+)
 
 ANCHOR_EVENT_SIGNATURE = "TreeHeadAnchored(uint256,uint64,bytes32,address)"
 ANCHOR_EVENT_TOPIC = keccak(text=ANCHOR_EVENT_SIGNATURE)
@@ -126,17 +146,68 @@ class Deployment:
 
     @classmethod
     def from_json(cls, obj: Any) -> Deployment:
-        try:
-            return cls(
-                chain_id=int(obj["chainId"]),
-                genesis_hash=bytes.fromhex(str(obj["genesisHash"])[2:]),
-                address=bytes.fromhex(str(obj["address"])[2:]),
-                tx_hash=bytes.fromhex(str(obj["txHash"])[2:]),
-                block_number=int(obj["blockNumber"]),
-                bytecode_sha256=str(obj["bytecodeSha256"]),
+        """Parse a record as :meth:`to_json` writes it.
+
+        :raises DeploymentFormatError: naming the first field that is missing, of the wrong
+            type, not hex, of the wrong length, or (an address) with a broken checksum.
+        """
+        if not isinstance(obj, Mapping):
+            raise DeploymentFormatError("(record)", f"not a JSON object: {obj!r:.80}")
+        address = _hex_field(obj, "address", 20)
+        text = str(obj["address"])
+        if text[2:] not in (text[2:].lower(), text[2:].upper()) and text != to_checksum_address(
+            address
+        ):
+            raise DeploymentFormatError("address", f"checksum does not match: {text}")
+        sha = _field(obj, "bytecodeSha256")
+        if not isinstance(sha, str) or not _SHA256_HEX.fullmatch(sha):
+            raise DeploymentFormatError(
+                "bytecodeSha256", f"not 64 lower-case hex digits: {sha!r:.80}"
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ClientError(f"malformed deployment record: {exc}") from exc
+        return cls(
+            chain_id=_int_field(obj, "chainId", minimum=1),
+            genesis_hash=_hex_field(obj, "genesisHash", 32),
+            address=address,
+            tx_hash=_hex_field(obj, "txHash", 32),
+            block_number=_int_field(obj, "blockNumber", minimum=0),
+            bytecode_sha256=sha,
+        )
+
+
+_HEX = re.compile(r"0x[0-9a-fA-F]*")
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+def _field(obj: Mapping[str, Any], name: str) -> Any:
+    if name not in obj:
+        raise DeploymentFormatError(name, "missing")
+    return obj[name]
+
+
+def _hex_field(obj: Mapping[str, Any], name: str, length: int) -> bytes:
+    value = _field(obj, name)
+    if not isinstance(value, str) or not _HEX.fullmatch(value) or len(value) % 2:
+        raise DeploymentFormatError(name, f"not 0x-prefixed hex: {value!r:.80}")
+    raw = bytes.fromhex(value[2:])
+    if len(raw) != length:
+        raise DeploymentFormatError(name, f"{len(raw)} bytes, expected {length}")
+    return raw
+
+
+def _int_field(obj: Mapping[str, Any], name: str, *, minimum: int) -> int:
+    value = _field(obj, name)
+    if type(value) is not int or value < minimum:
+        raise DeploymentFormatError(name, f"not an integer >= {minimum}: {value!r:.80}")
+    return value
+
+
+def _address(value: bytes | str, what: str) -> bytes:
+    """The 20 bytes of an address given as bytes or hex (checksummed or not)."""
+    if isinstance(value, bytes) and len(value) == 20:
+        return value
+    if isinstance(value, str) and is_hex_address(value):
+        return bytes(to_canonical_address(value))
+    raise ClientError(f"{what} is not an Ethereum address: {value!r:.80}")
 
 
 class DeploymentStore(Protocol):
@@ -196,6 +267,29 @@ def _error_selectors(abi: Sequence[Mapping[str, Any]]) -> dict[bytes, tuple[str,
     return out
 
 
+def _hash32(value: Any) -> bytes:
+    """A 32-byte hash from a node's answer (HexBytes or hex string)."""
+    raw = bytes(HexBytes(value))
+    if len(raw) != 32:
+        raise NodeDataError(f"expected a 32-byte hash, got {len(raw)} bytes")
+    return raw
+
+
+def _rpc_error_of(exc: Web3RPCError) -> tuple[int | None, str]:
+    """The code and message of the JSON-RPC error object web3 raised ``exc`` for."""
+    response = exc.rpc_response
+    error = response.get("error") if isinstance(response, Mapping) else None
+    if isinstance(error, Mapping):
+        code = error.get("code")
+        return (code if isinstance(code, int) else None), str(error.get("message", exc.message))
+    return None, str(error if isinstance(error, str) else exc.message)
+
+
+def _refusal(what: str, exc: NodeRpcError) -> ContractError:
+    code = "" if exc.code is None else f" (code {exc.code})"
+    return ContractError(f"{what}: node refused the transaction: {exc.rpc_message}{code}")
+
+
 def make_web3(rpc_url: str, *, timeout: float = RPC_TIMEOUT) -> Web3:
     """A Web3 for an HTTP JSON-RPC node; PoA (Clique/QBFT) extraData is accepted."""
     # No silent retries inside web3: LedgerClient retries transport failures itself.
@@ -242,7 +336,21 @@ class LedgerClient:
 
     # --- transport ---------------------------------------------------------------------
 
-    def _rpc(self, what: str, fn: Callable[[], T]) -> T:
+    def _rpc(
+        self, what: str, fn: Callable[[], T], *, refused: type[ContractError] = ContractError
+    ) -> T:
+        """Run ``fn`` — calls into web3 and the reading of their answers — and return its result.
+
+        The one place the client calls web3: transport failures (connection refused, timeout)
+        are retried, and every exception of web3 or requests becomes a typed ledger error:
+
+        :raises NodeUnavailable: the node stayed unreachable for RPC_ATTEMPTS attempts.
+        :raises NodeHttpError: the server answered with an HTTP error status.
+        :raises NodeRpcError: the node answered with a JSON-RPC error object.
+        :raises NodeDataError: the answer is not JSON-RPC or has the wrong shape.
+        :raises ContractError: (``refused``) the contract reverted, naming its custom error.
+        :raises ClientError: any other failure of web3 or of the request.
+        """
         delay = RPC_BACKOFF
         for attempt in range(RPC_ATTEMPTS):
             try:
@@ -254,20 +362,45 @@ class LedgerClient:
                     ) from exc
                 time.sleep(delay)
                 delay *= 2
+            except requests.HTTPError as exc:
+                response = exc.response
+                raise NodeHttpError(
+                    what,
+                    self.rpc_url,
+                    response.status_code if response is not None else 0,
+                    response.reason or "" if response is not None else "",
+                ) from exc
+            except requests.RequestException as exc:
+                raise ClientError(f"{what}: request to {self.rpc_url} failed: {exc}") from exc
+            except ContractLogicError as exc:  # and ContractCustomError, its subclass
+                raise refused(f"{what}: {self._decode_revert(exc.data)}") from exc
+            except Web3RPCError as exc:
+                code, message = _rpc_error_of(exc)
+                raise NodeRpcError(what, code, message) from exc
+            except MALFORMED_ANSWER_ERRORS as exc:
+                raise NodeDataError(f"{what}: malformed answer from {self.rpc_url}: {exc}") from exc
+            except Web3Exception as exc:
+                raise ClientError(f"{what}: {exc}") from exc
         raise AssertionError("unreachable")
 
     @property
     def chain_id(self) -> int:
         if self._chain_id is None:
-            self._chain_id = int(self._rpc("eth_chainId", lambda: self.w3.eth.chain_id))
+            self._chain_id = self._rpc("eth_chainId", lambda: int(self.w3.eth.chain_id))
         return self._chain_id
 
     def genesis_hash(self) -> bytes:
-        block = self._rpc("eth_getBlockByNumber", lambda: self.w3.eth.get_block(0))
-        return bytes(block["hash"])
+        return self._rpc("eth_getBlockByNumber", lambda: _hash32(self.w3.eth.get_block(0)["hash"]))
 
     def block_number(self) -> int:
-        return int(self._rpc("eth_blockNumber", lambda: self.w3.eth.block_number))
+        return self._rpc("eth_blockNumber", lambda: int(self.w3.eth.block_number))
+
+    def block_timestamp(self, number: int) -> int:
+        """The timestamp (Unix seconds) of block ``number``."""
+        return self._rpc(
+            f"eth_getBlockByNumber {number}",
+            lambda: int(self.w3.eth.get_block(number)["timestamp"]),
+        )
 
     # --- contract ----------------------------------------------------------------------
 
@@ -292,9 +425,11 @@ class LedgerClient:
         return other
 
     def attach(self, address: bytes | str) -> None:
-        raw = bytes(HexBytes(address))
-        code = self._rpc("eth_getCode", lambda: self.w3.eth.get_code(to_checksum_address(raw)))
-        if bytes(code) != self.artifact.deployed_bytecode:
+        raw = _address(address, "LogAnchor address")
+        code = self._rpc(
+            "eth_getCode", lambda: bytes(self.w3.eth.get_code(to_checksum_address(raw)))
+        )
+        if code != self.artifact.deployed_bytecode:
             raise ContractError(
                 f"no LogAnchor (of this build) at {to_checksum_address(raw)} "
                 f"on chain {self.chain_id}"
@@ -306,12 +441,17 @@ class LedgerClient:
     ) -> Deployment:
         """Deploy LogAnchor (admin and anchorer default to this client's account)."""
         me = self.account.address
+        admin_address = _address(admin or me, "admin")
+        anchorer_address = _address(anchorer or me, "anchorer")
         factory = self.w3.eth.contract(abi=self.artifact.abi, bytecode=self.artifact.bytecode)
         data = factory.constructor(
-            to_checksum_address(admin or me), to_checksum_address(anchorer or me)
+            to_checksum_address(admin_address), to_checksum_address(anchorer_address)
         ).data_in_transaction
         receipt = self._transact(None, HexBytes(data), "deploy LogAnchor")
-        address = bytes(HexBytes(receipt["contractAddress"]))
+        created = receipt["contractAddress"]
+        if created is None or not is_hex_address(created):
+            raise NodeDataError(f"deploy LogAnchor: receipt names no contract: {created!r}")
+        address = bytes(to_canonical_address(created))
         self.contract_address = address
         return Deployment(
             chain_id=self.chain_id,
@@ -345,11 +485,13 @@ class LedgerClient:
         return dict(fees)
 
     def _fetch_fees(self) -> dict[str, int]:
-        latest = self._rpc("eth_getBlockByNumber", lambda: self.w3.eth.get_block("latest"))
-        base = int(latest.get("baseFeePerGas", 0) or 0)
+        base = self._rpc(
+            "eth_getBlockByNumber",
+            lambda: int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0),
+        )
         if base == 0:
             return {"maxFeePerGas": 0, "maxPriorityFeePerGas": 0}
-        tip = int(self._rpc("eth_maxPriorityFeePerGas", lambda: self.w3.eth.max_priority_fee))
+        tip = self._rpc("eth_maxPriorityFeePerGas", lambda: int(self.w3.eth.max_priority_fee))
         return {"maxFeePerGas": 2 * base + tip, "maxPriorityFeePerGas": tip}
 
     def _decode_revert(self, data: Any) -> str:
@@ -374,22 +516,13 @@ class LedgerClient:
                 pass
         return f"reverted ({'0x' + raw.hex() if raw else 'no data'})"
 
-    @contextmanager
-    def _reverts_as_errors(self, what: str) -> Iterator[None]:
-        """A revert becomes AnchorRejected naming the contract's custom error."""
-        try:
-            yield
-        except ContractCustomError as exc:
-            raise AnchorRejected(f"{what}: {self._decode_revert(exc.data)}") from exc
-        except ContractLogicError as exc:
-            raise AnchorRejected(f"{what}: {self._decode_revert(exc.data)}") from exc
-        except Web3RPCError as exc:
-            raise ContractError(f"{what}: {exc}") from exc
-
     def _preflight(self, tx: dict[str, Any], what: str) -> int:
-        """Estimate gas; a revert becomes a typed error naming the contract's custom error."""
-        with self._reverts_as_errors(what):
-            return int(self._rpc("eth_estimateGas", lambda: self.w3.eth.estimate_gas(tx)))  # type: ignore[arg-type]
+        """Estimate gas; a revert becomes AnchorRejected naming the contract's custom error."""
+        return self._rpc(
+            what,
+            lambda: int(self.w3.eth.estimate_gas(tx)),  # type: ignore[arg-type]
+            refused=AnchorRejected,
+        )
 
     def _simulate(self, tx: dict[str, Any], what: str) -> None:
         """Run ``tx`` once with eth_call; a revert becomes a typed error as in :meth:`_preflight`.
@@ -397,18 +530,19 @@ class LedgerClient:
         One execution, where eth_estimateGas searches for the gas limit by running it ~15 times
         (on the embedded chain 52 ms against 268 ms for an anchor, more under load).
         """
-        with self._reverts_as_errors(what):
-            self._rpc("eth_call", lambda: self.w3.eth.call(tx))  # type: ignore[arg-type]
+        self._rpc(
+            what,
+            lambda: self.w3.eth.call(tx),  # type: ignore[arg-type]
+            refused=AnchorRejected,
+        )
 
     def _reserve_nonce(self) -> int:
         nonces = self._nonces
         with nonces.lock:
             if nonces.next is None:
-                nonces.next = int(
-                    self._rpc(
-                        "eth_getTransactionCount",
-                        lambda: self.w3.eth.get_transaction_count(self.account.address, "pending"),
-                    )
+                nonces.next = self._rpc(
+                    "eth_getTransactionCount",
+                    lambda: int(self.w3.eth.get_transaction_count(self.account.address, "pending")),
                 )
             nonce = nonces.next
             nonces.next += 1
@@ -455,60 +589,60 @@ class LedgerClient:
             if before_send is not None:
                 before_send(keccak(raw), raw)
             try:
-                return bytes(
-                    self._rpc(
-                        "eth_sendRawTransaction",
-                        lambda: self.w3.eth.send_raw_transaction(raw),  # noqa: B023
-                    )
-                )
-            except Web3RPCError as exc:
-                message = str(exc).lower()
-                if "already known" in message or "known transaction" in message:
-                    return keccak(raw)
-                if "nonce" in message and attempt == 0:
-                    log.warning("nonce %d refused (%s); resynchronising", nonce, exc)
+                return self._send_raw(raw, what)
+            except NodeRpcError as exc:
+                if "nonce" in exc.rpc_message.lower() and attempt == 0:
+                    log.warning("nonce %d refused (%s); resynchronising", nonce, exc.rpc_message)
                     self._resync_nonce()
                     continue
                 self._resync_nonce()
-                raise ContractError(f"{what}: node refused the transaction: {exc}") from exc
+                raise _refusal(what, exc) from exc
+            except ClientError:
+                # The transaction may not have reached the node: count nonces from its again.
+                self._resync_nonce()
+                raise
         raise AssertionError("unreachable")
+
+    def _send_raw(self, raw: bytes, what: str) -> bytes:
+        """eth_sendRawTransaction; a transaction the node already has counts as sent."""
+        try:
+            return self._rpc(
+                what,
+                lambda: _hash32(self.w3.eth.send_raw_transaction(raw)),
+            )
+        except NodeRpcError as exc:
+            message = exc.rpc_message.lower()
+            if "already known" in message or "known transaction" in message:
+                return keccak(raw)
+            raise
 
     def send_raw(self, raw: bytes, what: str = "transaction") -> bytes:
         """(Re-)send an already signed transaction; sending it twice is harmless."""
         try:
-            return bytes(
-                self._rpc("eth_sendRawTransaction", lambda: self.w3.eth.send_raw_transaction(raw))
-            )
-        except Web3RPCError as exc:
-            message = str(exc).lower()
-            if "already known" in message or "known transaction" in message:
-                return keccak(raw)
-            raise ContractError(f"{what}: node refused the transaction: {exc}") from exc
+            return self._send_raw(raw, what)
+        except NodeRpcError as exc:
+            raise _refusal(what, exc) from exc
 
-    def receipt_if_mined(self, tx_hash: bytes) -> Any | None:
+    def receipt_if_mined(self, tx_hash: bytes) -> TxReceipt | None:
         """The receipt of a mined transaction, or None while it is not (yet) in a block."""
-        try:
-            return self._rpc(
-                "eth_getTransactionReceipt",
-                lambda: self.w3.eth.get_transaction_receipt(HexBytes(tx_hash)),
-            )
-        except TransactionNotFound:
-            return None
-        except Web3Exception as exc:
-            raise ClientError(f"receipt of 0x{tx_hash.hex()}: {exc}") from exc
 
-    def wait_for_receipt(self, tx_hash: bytes, what: str = "transaction") -> Any:
+        def fetch() -> TxReceipt | None:
+            try:
+                return self.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
+            except TransactionNotFound:
+                return None
+
+        return self._rpc(f"eth_getTransactionReceipt of 0x{tx_hash.hex()}", fetch)
+
+    def wait_for_receipt(self, tx_hash: bytes, what: str = "transaction") -> TxReceipt:
+        """Poll until ``tx_hash`` is mined; return its receipt.
+
+        :raises ContractError: the transaction reverted on chain (receipt status is not 1).
+        :raises InclusionTimeout: it was not mined within ``inclusion_timeout`` seconds.
+        """
         deadline = time.monotonic() + self.inclusion_timeout
         while True:
-            try:
-                receipt = self._rpc(
-                    "eth_getTransactionReceipt",
-                    lambda: self.w3.eth.get_transaction_receipt(HexBytes(tx_hash)),
-                )
-            except TransactionNotFound:
-                receipt = None
-            except Web3Exception as exc:
-                raise ClientError(f"{what}: {exc}") from exc
+            receipt = self.receipt_if_mined(tx_hash)
             if receipt is not None:
                 if receipt["status"] != 1:
                     raise ContractError(f"{what} 0x{tx_hash.hex()} reverted on chain")
@@ -519,7 +653,7 @@ class LedgerClient:
                 )
             time.sleep(POLL_INTERVAL)
 
-    def _transact(self, to: bytes | None, data: bytes, what: str) -> Any:
+    def _transact(self, to: bytes | None, data: bytes, what: str) -> TxReceipt:
         return self.wait_for_receipt(self.send(to, data, what), what)
 
     # --- anchoring ---------------------------------------------------------------------
@@ -561,22 +695,25 @@ class LedgerClient:
     def anchor_receipt(self, tx_hash: bytes) -> AnchorReceipt:
         """Wait for an anchoring transaction and read its TreeHeadAnchored event."""
         receipt = self.wait_for_receipt(tx_hash, "anchor")
-        for entry in receipt["logs"]:
-            topics = entry["topics"]
-            if (
-                bytes(HexBytes(entry["address"])) == self.contract_address
-                and topics
-                and bytes(topics[0]) == ANCHOR_EVENT_TOPIC
-            ):
-                size, root = abi_decode(["uint64", "bytes32"], bytes(entry["data"]))
-                return AnchorReceipt(
-                    index=int.from_bytes(bytes(topics[1]), "big"),
-                    tree_size=int(size),
-                    root_hash=bytes(root),
-                    tx_hash=bytes(tx_hash),
-                    block_number=int(receipt["blockNumber"]),
-                    block_hash=bytes(receipt["blockHash"]),
-                )
+        try:
+            for entry in receipt["logs"]:
+                topics = entry["topics"]
+                if (
+                    bytes(HexBytes(entry["address"])) == self.contract_address
+                    and topics
+                    and bytes(topics[0]) == ANCHOR_EVENT_TOPIC
+                ):
+                    size, root = abi_decode(["uint64", "bytes32"], bytes(entry["data"]))
+                    return AnchorReceipt(
+                        index=int.from_bytes(bytes(topics[1]), "big"),
+                        tree_size=int(size),
+                        root_hash=bytes(root),
+                        tx_hash=bytes(tx_hash),
+                        block_number=int(receipt["blockNumber"]),
+                        block_hash=_hash32(receipt["blockHash"]),
+                    )
+        except MALFORMED_ANSWER_ERRORS as exc:
+            raise NodeDataError(f"anchor 0x{tx_hash.hex()}: malformed receipt: {exc}") from exc
         raise ContractError(f"anchor 0x{tx_hash.hex()} emitted no TreeHeadAnchored event")
 
     def anchor(self, tree_size: int, root_hash: bytes, proof: Sequence[bytes]) -> AnchorReceipt:
@@ -587,24 +724,26 @@ class LedgerClient:
         """Collect the offline proof of an anchoring transaction (header, receipt proof)."""
         if self.contract_address is None:
             raise ContractError("LogAnchor is not deployed or attached yet")
-        return collect_anchor_proof(self.w3, tx_hash, contract=self.contract_address)
-
-    def _read(self, what: str, fn: Callable[[], T]) -> T:
-        try:
-            return self._rpc(what, fn)
-        except (ContractCustomError, ContractLogicError) as exc:
-            raise ContractError(f"{what}: {self._decode_revert(exc.data)}") from exc
-        except Web3Exception as exc:
-            raise ClientError(f"{what}: {exc}") from exc
+        if len(tx_hash) != 32:
+            raise ClientError(f"not a transaction hash: 0x{tx_hash.hex()}")
+        contract = self.contract_address
+        return self._rpc(
+            f"anchor proof of 0x{tx_hash.hex()}",
+            lambda: collect_anchor_proof(self.w3, tx_hash, contract=contract),
+        )
 
     def head_count(self) -> int:
         c = self._contract()
-        return int(self._read("headCount", lambda: c.functions.headCount().call()))
+        return self._rpc("headCount", lambda: int(c.functions.headCount().call()))
 
     def head_at(self, index: int) -> TreeHead:
         c = self._contract()
-        raw = self._read("headAt", lambda: c.functions.headAt(index).call())
-        return TreeHead(index, int(raw[0]), bytes(raw[1]), int(raw[2]), int(raw[3]))
+
+        def read() -> TreeHead:
+            raw = c.functions.headAt(index).call()
+            return TreeHead(index, int(raw[0]), bytes(raw[1]), int(raw[2]), int(raw[3]))
+
+        return self._rpc("headAt", read)
 
     def latest_head(self) -> TreeHead | None:
         count = self.head_count()
@@ -613,5 +752,5 @@ class LedgerClient:
     def has_anchor_role(self, account: bytes | str) -> bool:
         c = self._contract()
         role = keccak(text="ANCHOR_ROLE")
-        addr = to_checksum_address(account)
-        return bool(self._read("hasRole", lambda: c.functions.hasRole(role, addr).call()))
+        addr = to_checksum_address(_address(account, "account"))
+        return self._rpc("hasRole", lambda: bool(c.functions.hasRole(role, addr).call()))

@@ -278,6 +278,39 @@ class NodeUnavailable(ClientError):
     """The node could not be reached or did not answer in time."""
 
 
+class NodeHttpError(ClientError):
+    """The server answered a JSON-RPC request with an HTTP error status (it is not a node,
+    or a proxy in front of it refused the request)."""
+
+    def __init__(self, request: str, url: str, status: int, reason: str) -> None:
+        self.request = request
+        self.url = url
+        self.status = status
+        self.reason = reason
+        super().__init__(f"{request}: {url} answered HTTP {status} {reason}".rstrip())
+
+
+class NodeRpcError(ClientError):
+    """The node answered a JSON-RPC request with an error object."""
+
+    def __init__(self, request: str, code: int | None, rpc_message: str) -> None:
+        self.request = request
+        self.code = code
+        self.rpc_message = rpc_message
+        shown = rpc_message if code is None else f"{rpc_message} (code {code})"
+        super().__init__(f"{request}: node answered with an error: {shown}")
+
+
+class DeploymentFormatError(ClientError):
+    """A deployment record (deployments.json) is malformed: missing field, wrong type,
+    bad hex or wrong length."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"deployment record field {field!r}: {reason}")
+
+
 class ContractError(ClientError):
     """A contract call or transaction reverted, or a deployment is missing."""
 

@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 import json
+import logging
+import threading
+import typing
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from eth_account import Account
+from web3.types import TxReceipt
 
 from ledger.anchor_proof import AnchorProof, ChainTrust, verify_anchor_proof
-from ledger.client import JsonDeploymentStore, LedgerClient
-from ledger.errors import AnchorRejected, ClientError, ContractError, NodeUnavailable
+from ledger.client import JsonDeploymentStore, LedgerClient, make_web3
+from ledger.errors import (
+    AnchorRejected,
+    ClientError,
+    ContractError,
+    LedgerError,
+    NodeDataError,
+    NodeHttpError,
+    NodeRpcError,
+    NodeUnavailable,
+)
 from ledger.merkle import MerkleLog, hash_leaf
 from tests.support.servers import free_port
 
@@ -148,3 +163,153 @@ def test_anchor_proof_verifies_offline(client: LedgerClient) -> None:
         assert not result.seal.is_sealed
     assert (result.tree_size, result.root_hash, result.anchor_index) == (8, log.root(8), 0)
     assert result.block_number == anchored.block_number
+
+
+# --- a plain HTTP server that is not an Ethereum node -----------------------------------
+
+#: What the fake node answers to every POST, by test case: (HTTP status, content type, body).
+NOT_A_NODE_ANSWERS = {
+    "http-501": (501, "text/plain", b"Unsupported method ('POST')"),
+    "not-json": (200, "text/html", b"<html><body>hello</body></html>"),
+    "rpc-error": (
+        200,
+        "application/json",
+        json.dumps(
+            {"jsonrpc": "2.0", "id": 0, "error": {"code": -32601, "message": "no such method"}}
+        ).encode(),
+    ),
+    "bad-result": (200, "application/json", b'{"jsonrpc": "2.0", "id": 0, "result": "zz"}'),
+}
+
+
+@pytest.fixture()
+def not_a_node(request: pytest.FixtureRequest) -> Iterator[str]:
+    """URL of an HTTP server answering every POST with ``NOT_A_NODE_ANSWERS[request.param]``."""
+    status, content_type, body = NOT_A_NODE_ANSWERS[request.param]
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.mark.parametrize(
+    ("not_a_node", "error"),
+    [
+        ("http-501", NodeHttpError),
+        ("not-json", NodeDataError),
+        ("rpc-error", NodeRpcError),
+        ("bad-result", NodeDataError),
+    ],
+    indirect=["not_a_node"],
+)
+def test_a_server_that_is_not_a_node_gives_typed_errors(
+    not_a_node: str, error: type[ClientError]
+) -> None:
+    c = LedgerClient(not_a_node, Account.create().key, timeout=2)
+    calls = {
+        "chain_id": lambda: c.chain_id,
+        "genesis_hash": c.genesis_hash,
+        "block_number": c.block_number,
+        "block_timestamp": lambda: c.block_timestamp(1),
+        "attach": lambda: c.attach("0x" + "22" * 20),
+        "ensure_deployed": lambda: c.ensure_deployed(JsonDeploymentStore(Path("/nonexistent"))),
+        "deploy": c.deploy,
+        "wait_for_receipt": lambda: c.wait_for_receipt(b"\x01" * 32),
+        "receipt_if_mined": lambda: c.receipt_if_mined(b"\x01" * 32),
+    }
+    for name, call in calls.items():
+        with pytest.raises(error) as caught:
+            call()
+        assert isinstance(caught.value, LedgerError), name
+    # An error answer to a transaction is the node refusing it.
+    with pytest.raises(ContractError if error is NodeRpcError else error):
+        c.send_raw(b"\x02")
+    c.contract_address = b"\x22" * 20
+    with pytest.raises(error):
+        c.latest_head()
+    with pytest.raises(error):
+        c.anchor(4, b"\x00" * 32, [])
+
+
+@pytest.mark.parametrize("not_a_node", ["http-501"], indirect=True)
+def test_an_http_error_names_the_status(not_a_node: str) -> None:
+    with pytest.raises(NodeHttpError) as caught:
+        _ = LedgerClient(not_a_node, Account.create().key).chain_id
+    assert (caught.value.request, caught.value.status) == ("eth_chainId", 501)
+    assert "HTTP 501" in str(caught.value)
+
+
+@pytest.mark.parametrize("not_a_node", ["rpc-error"], indirect=True)
+def test_a_json_rpc_error_carries_code_and_message(not_a_node: str) -> None:
+    with pytest.raises(NodeRpcError) as caught:
+        _ = LedgerClient(not_a_node, Account.create().key).chain_id
+    assert (caught.value.code, caught.value.rpc_message) == (-32601, "no such method")
+    assert caught.value.request == "eth_chainId"
+
+
+# --- nonces -----------------------------------------------------------------------------
+
+
+def test_nonce_is_resynchronised_after_a_transaction_sent_out_of_band(
+    client: LedgerClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    log = _log(8)
+    client.anchor(4, log.root(4), [])  # the client now counts nonces itself
+    # Another program sends from the same key: the client's next nonce is used up.
+    w3 = make_web3(client.rpc_url)
+    me = client.account
+    base = int(w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
+    tip = int(w3.eth.max_priority_fee) if base else 0
+    tx = {
+        "chainId": w3.eth.chain_id,
+        "nonce": w3.eth.get_transaction_count(me.address, "pending"),
+        "to": "0x" + "11" * 20,
+        "value": 0,
+        "gas": 21_000,
+        "maxFeePerGas": 2 * base + tip,
+        "maxPriorityFeePerGas": tip,
+        "type": 2,
+    }
+    sent = w3.eth.send_raw_transaction(me.sign_transaction(tx).raw_transaction)
+    assert w3.eth.wait_for_transaction_receipt(sent, timeout=30)["status"] == 1
+    with caplog.at_level(logging.WARNING, logger="ledger.client"):
+        anchored = client.anchor(8, log.root(8), log.consistency_proof(4, 8).hashes)
+    assert (anchored.index, anchored.tree_size) == (1, 8)
+    assert any("resynchronising" in r.getMessage() for r in caplog.records)
+    # Later sends use the resynchronised count (no second refusal).
+    caplog.clear()
+    more = _log(9)
+    with caplog.at_level(logging.WARNING, logger="ledger.client"):
+        assert client.anchor(9, more.root(9), more.consistency_proof(8, 9).hashes).index == 2
+    assert not caplog.records
+
+
+# --- receipts ---------------------------------------------------------------------------
+
+
+def test_wait_for_receipt_returns_a_typed_receipt(client: LedgerClient) -> None:
+    assert typing.get_type_hints(LedgerClient.wait_for_receipt)["return"] is TxReceipt
+    log = _log(2)
+    anchored = client.anchor(2, log.root(2), [])
+    receipt = client.wait_for_receipt(anchored.tx_hash)
+    assert receipt["status"] == 1 and int(receipt["gasUsed"]) > 0
+    assert bytes(receipt["blockHash"]) == anchored.block_hash
+    assert client.block_timestamp(anchored.block_number) == client.head_at(0).timestamp
