@@ -1,4 +1,5 @@
-"""`zhenglian ledger deploy/head` against an external node (Hardhat standing in for Besu)."""
+"""`zhenglian ledger deploy/head` against an external node (Hardhat standing in for Besu),
+and `zhenglian chain info` of an embedded chain's data dir."""
 
 from __future__ import annotations
 
@@ -6,14 +7,20 @@ import json
 import os
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from eth_account import Account
+from eth_utils.address import to_checksum_address
 
-from ledger.client import LedgerClient
+from ledger.client import JsonDeploymentStore, LedgerClient
 from ledger.merkle import MerkleLog, hash_leaf
 from ledger.node.keystore import PASSPHRASE_ENV
+from tests.support import servers
+from zhenglian.runtime import CUSTODY_DEPLOYMENTS
 
 pytestmark = pytest.mark.integration
 
@@ -67,3 +74,62 @@ def test_deploy_and_read_head_on_external_node(
     assert missing.returncode == 2
     bad = zl("ledger", "head", "--rpc", hardhat_rpc_url, "--contract", "0x12")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+
+
+@pytest.fixture()
+def file_server(tmp_path: Path) -> Iterator[str]:
+    """What `python -m http.server` serves: an HTTP server that answers POST with 501."""
+
+    class Handler(SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_a_server_that_is_not_a_node_is_one_error_line(file_server: str, tmp_path: Path) -> None:
+    head = zl("ledger", "head", "--rpc", file_server, "--contract", "0x" + "22" * 20)
+    assert head.returncode == 1 and head.stdout == ""
+    assert head.stderr.count("\n") == 1 and "Traceback" not in head.stderr
+    assert head.stderr.startswith("zhenglian: error: ") and "501" in head.stderr
+
+    keystore = tmp_path / "anchorer.json"
+    keystore.write_text(json.dumps(Account.encrypt(Account.create().key, "pw", iterations=2**12)))
+    deploy = zl(
+        *("ledger", "deploy", "--rpc", file_server, "--keystore", str(keystore)),
+        *("--deployments", str(tmp_path / "deployments.json")),
+        env={**os.environ, PASSPHRASE_ENV: "pw"},
+    )
+    assert deploy.returncode == 1 and deploy.stderr.count("\n") == 1
+    assert deploy.stderr.startswith("zhenglian: error: ") and "501" in deploy.stderr
+
+
+def test_chain_info_lists_both_log_anchors(tmp_path: Path) -> None:
+    def contracts() -> dict[str, str | None]:
+        info = zl("chain", "info", "--data-dir", str(tmp_path), "--json")
+        assert info.returncode == 0, info.stderr
+        return dict(json.loads(info.stdout)["contracts"])
+
+    with servers.embedded_node(tmp_path) as (url, _node):
+        assert contracts() == {"LogAnchor": None, "CustodyLogAnchor": None}
+        # Both LogAnchors on the same chain, recorded where `zhenglian serve` records them.
+        client = LedgerClient(url, servers.embedded_anchorer_key(tmp_path))
+        documents = client.ensure_deployed(JsonDeploymentStore(tmp_path / "deployments.json"))
+        custody = client.sibling().ensure_deployed(
+            JsonDeploymentStore(tmp_path / CUSTODY_DEPLOYMENTS)
+        )
+        assert documents.address != custody.address
+        assert contracts() == {
+            "LogAnchor": to_checksum_address(documents.address),
+            "CustodyLogAnchor": to_checksum_address(custody.address),
+        }
+        text = zl("chain", "info", "--data-dir", str(tmp_path))
+        assert f"custody log  {to_checksum_address(custody.address)}" in text.stdout

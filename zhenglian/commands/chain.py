@@ -136,12 +136,17 @@ def _verify_progress() -> Any:
 @data_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def chain_info(data_dir: Path, as_json: bool) -> None:
-    """Chain id, validators, allowlist, contracts and head block of a data dir."""
+    """Chain id, validators, allowlist, contracts and head block of a data dir.
+
+    Contracts: the documents' LogAnchor (deployed by the chain) and the custody log's one
+    (deployed by `zhenglian serve`), null while not deployed yet.
+    """
     from ledger.client import JsonDeploymentStore
     from ledger.node.chain import EmbeddedChain
     from ledger.node.config import load_config
     from ledger.node.db import SqliteAtomicDB
     from ledger.node.server import chain_db_path
+    from zhenglian.runtime import CUSTODY_DEPLOYMENTS
 
     try:
         config = load_config(data_dir)
@@ -150,19 +155,25 @@ def chain_info(data_dir: Path, as_json: bool) -> None:
             head = EmbeddedChain(db, config, None).head()
         finally:
             db.close()
-        deployment = None
+        deployment = custody_deployment = None
         if config.genesis_hash is not None:
             deployment = JsonDeploymentStore(_deployments_path(data_dir)).load(
                 config.chain_id, config.genesis_hash
             )
+            custody_deployment = JsonDeploymentStore(data_dir / CUSTODY_DEPLOYMENTS).load(
+                config.chain_id, config.genesis_hash
+            )
     except LedgerError as exc:
         fail(str(exc))
+    anchor = to_checksum_address(deployment.address) if deployment else None
+    custody_anchor = to_checksum_address(custody_deployment.address) if custody_deployment else None
     info = {
         "chainId": config.chain_id,
         "genesisHash": "0x" + (config.genesis_hash or b"").hex(),
         "validators": [to_checksum_address(v) for v in config.validators],
         "allowlist": [to_checksum_address(a) for a in config.allowlist],
-        "contracts": {"LogAnchor": to_checksum_address(deployment.address) if deployment else None},
+        # "LogAnchor" is the documents' log (the key predates the custody log's).
+        "contracts": {"LogAnchor": anchor, "CustodyLogAnchor": custody_anchor},
         "head": {
             "number": head.block_number,
             "hash": "0x" + bytes(head.hash).hex(),
@@ -176,8 +187,8 @@ def chain_info(data_dir: Path, as_json: bool) -> None:
     click.echo(f"genesis      {info['genesisHash']}")
     click.echo(f"validators   {', '.join(to_checksum_address(v) for v in config.validators)}")
     click.echo(f"allowlist    {', '.join(to_checksum_address(a) for a in config.allowlist)}")
-    anchor = to_checksum_address(deployment.address) if deployment else "(not deployed yet)"
-    click.echo(f"LogAnchor    {anchor}")
+    click.echo(f"LogAnchor    {anchor or '(not deployed yet)'}")
+    click.echo(f"custody log  {custody_anchor or '(not deployed yet)'}")
     click.echo(f"head         #{head.block_number} 0x{bytes(head.hash).hex()}")
 
 
