@@ -104,8 +104,15 @@ def request_client(request: Request, services: Services) -> str | None:
 
 def limit_public(request: Request, services: ServicesDep) -> None:
     """Rate-limit an unauthenticated call by its client address (a token is limited by
-    :func:`get_principal` instead)."""
-    if services.public_limits is None or request.headers.get("authorization"):
+    :func:`get_principal` instead: only for routes that check the token they are sent)."""
+    if request.headers.get("authorization"):
+        return
+    limit_address(request, services)
+
+
+def limit_address(request: Request, services: ServicesDep) -> None:
+    """Rate-limit a call by its client address, token or not (for routes that take none)."""
+    if services.public_limits is None:
         return
     address = request_client(request, services) or "unknown"
     services.public_limits.check(address, f"client {address}")

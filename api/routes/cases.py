@@ -7,11 +7,11 @@ import io
 from typing import Any
 
 import segno
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from api.deps import PrincipalDep, Services, ServicesDep, commit_with_custody
+from api.deps import PrincipalDep, Services, ServicesDep, commit_with_custody, limit_address
 from api.jsonbody import json_body, read_json
 from api.schemas import (
     CaseCreate,
@@ -170,8 +170,9 @@ def case_qr_svg(code: str, principal: PrincipalDep, services: ServicesDep) -> Re
 @router.get(
     "/public/cases/{code}",
     response_model=PublicCaseView,
-    responses={400: {}, 404: {}, 200: {"content": {"text/html": {}}}},
+    responses={400: {}, 404: {}, 429: {}, 200: {"content": {"text/html": {}}}},
     tags=["verify"],
+    dependencies=[Depends(limit_address)],
 )
 def public_case(code: str, request: Request, services: ServicesDep) -> Any:
     """What a case's QR code opens, for anyone: that the case exists, its type, owning

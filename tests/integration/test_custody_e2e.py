@@ -346,6 +346,26 @@ def test_unauthenticated_verification_is_limited_per_client_address(
     assert limited and int(limited[0].headers["Retry-After"]) >= 1
 
 
+def test_the_public_case_page_is_limited_per_client_address_token_or_not(
+    server: ZhenglianServer,
+) -> None:
+    """Case codes cannot be enumerated through the public page at speed; a made-up bearer
+    header does not lift the limit (the page checks no token)."""
+    time.sleep(BURST / RATE)
+    code = httpx.post(
+        f"{server.url}/v1/cases",
+        headers=_bearer(server.token("页面公证处", "notary")),
+        json={"type": "notary", "title": "公开页"},
+    ).json()["code"]
+    forged = {"Authorization": "Bearer zl_made-up"}
+    with httpx.Client(timeout=10) as client:
+        codes = [
+            client.get(f"{server.url}/v1/public/cases/{code}", headers=forged).status_code
+            for _ in range(BURST + 10)
+        ]
+    assert codes[0] == 200 and 429 in codes, codes
+
+
 def test_an_institution_over_its_daily_upload_quota_gets_429_until_midnight(
     server: ZhenglianServer,
 ) -> None:
