@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api import problems
+from api import openapi, problems
 from api.deps import Services
 from api.routes import admin, cases, chain, custody, documents, health, log, shares, verify
 
@@ -23,6 +23,7 @@ def create_app(services: Services) -> FastAPI:
         ),
     )
     app.state.services = services
+    openapi.install(app)  # first: problems.install documents problem answers on top of it
     problems.install(app)
     app.include_router(documents.router)
     app.include_router(cases.router)

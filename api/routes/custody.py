@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.deps import PrincipalDep, ServicesDep
+from api.openapi import schema_ref
 from api.problems import Problem
 from api.routes.documents import _visible
 from evidence.custody import custody_export
@@ -20,7 +21,7 @@ router = APIRouter(prefix="/v1/documents", tags=["custody"])
     responses={
         200: {
             "description": "the custody export (evidence/schema/custody-export-v1.schema.json)",
-            "content": {"application/json": {"schema": {"type": "object"}}},
+            "content": schema_ref("CustodyExport"),
         },
         401: {},
         404: {},

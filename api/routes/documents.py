@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from api.auth import Principal
 from api.deps import PrincipalDep, Services, ServicesDep, record_custody, request_client
+from api.openapi import schema_ref
 from api.problems import Problem
 from api.schemas import DocumentPublic, PendingReceipt
 from api.uploads import multipart_schema, stream_upload, upload_text
@@ -132,7 +133,10 @@ def get_document_status(
 
 @router.get(
     "/{document_id}/receipt",
-    responses={200: {"description": "the receipt (JSON)"}, 202: {"model": PendingReceipt}},
+    responses={
+        200: {"description": "the receipt (docs/receipt.md)", "content": schema_ref("Receipt")},
+        202: {"model": PendingReceipt},
+    },
 )
 def get_receipt(
     document_id: str, request: Request, principal: PrincipalDep, services: ServicesDep

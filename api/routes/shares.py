@@ -121,7 +121,11 @@ def _redeem(
 @router.get(
     "/{code}/content",
     response_class=StreamingResponse,
-    responses={**_ERRORS, 200: {"content": {"application/octet-stream": {}}}},
+    responses={
+        **_ERRORS,
+        200: {"content": {"application/octet-stream": {}}},
+        409: {"description": "the stored original was altered"},
+    },
 )
 async def shared_content(
     code: str, request: Request, principal: PrincipalDep, services: ServicesDep
@@ -134,7 +138,11 @@ async def shared_content(
 @router.get(
     "/{code}/documents/{document_id}/content",
     response_class=StreamingResponse,
-    responses={**_ERRORS, 200: {"content": {"application/octet-stream": {}}}},
+    responses={
+        **_ERRORS,
+        200: {"content": {"application/octet-stream": {}}},
+        409: {"description": "the stored original was altered"},
+    },
 )
 async def shared_case_content(
     code: str,

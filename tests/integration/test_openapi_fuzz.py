@@ -8,11 +8,13 @@ status code, content type, headers and body match what the OpenAPI document decl
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import jsonschema
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -103,3 +105,42 @@ def test_api_matches_its_openapi(
         except (Exception, BaseExceptionGroup) as exc:  # report every operation's failure
             failures.append(f"{operation.label}: {exc}"[:3000])
     assert not failures, "\n\n".join(failures)
+
+
+def test_receipts_and_custody_exports_match_the_schemas_the_openapi_serves(
+    callers: dict[str, dict[str, str]], fuzz_server: ZhenglianServer
+) -> None:
+    """The receipt and custody-export schemas are in the OpenAPI document (from
+    evidence/schema/), and real answers validate against them there."""
+    document = httpx.get(f"{fuzz_server.url}/openapi.json").json()
+    r = httpx.post(
+        f"{fuzz_server.url}/v1/documents",
+        headers=callers["notary"],
+        files={"file": ("b.pdf", b"validate me")},
+        data={"kind": "notary", "title": "schema"},
+        timeout=30,
+    )
+    assert r.status_code == 201, r.text
+    doc_url = f"{fuzz_server.url}/v1/documents/{r.json()['id']}"
+    deadline = time.monotonic() + 30
+    while (
+        receipt := httpx.get(f"{doc_url}/receipt", headers=callers["notary"])
+    ).status_code == 202:
+        assert time.monotonic() < deadline, "not anchored within 30 s"
+        time.sleep(0.3)
+    custody = httpx.get(f"{doc_url}/custody", headers=callers["notary"])
+    for answer, path, name in (
+        (receipt, "/receipt", "Receipt"),
+        (custody, "/custody", "CustodyExport"),
+    ):
+        assert answer.status_code == 200, answer.text
+        declared = document["paths"][f"/v1/documents/{{document_id}}{path}"]["get"]["responses"]
+        ref = declared["200"]["content"]["application/json"]["schema"]["$ref"]
+        assert ref == f"#/components/schemas/{name}"
+        validator = jsonschema.Draft202012Validator(
+            {"$ref": ref, "components": document["components"]},
+            format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
+        )
+        validator.validate(answer.json())
+        broken = {**answer.json(), "version": 99}
+        assert not validator.is_valid(broken)
