@@ -215,7 +215,7 @@ class AnchoringWorker:
                 f"chain anchored head {anchored.tree_size} for recorded head {pending.tree_size}"
             )
         proof = self.client.anchor_proof(pending.tx_hash)
-        block_time = int(self.client.w3.eth.get_block(anchored.block_number)["timestamp"])
+        block_time = self.client.block_timestamp(anchored.block_number)
         with self.database.session() as session:
             confirm_anchor(
                 session,

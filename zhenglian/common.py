@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from api.settings import Settings
     from evidence.repository import Database
 
+CUSTODY_DEPLOYMENTS = "custody-deployments.json"
+"""File (in the data directory) recording the custody log's LogAnchor deployment."""
+
 DATA_DIR_ENV = "ZHENGLIAN_DATA_DIR"
 DEFAULT_DATA_DIR = "data"
 

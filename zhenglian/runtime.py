@@ -23,12 +23,9 @@ from ledger.anchor_proof import ChainTrust
 from ledger.client import JsonDeploymentStore, LedgerClient
 from ledger.errors import NodeError
 from zhenglian.chain_process import ChainProcess
-from zhenglian.common import open_metadata
+from zhenglian.common import CUSTODY_DEPLOYMENTS, open_metadata
 
 log = logging.getLogger(__name__)
-
-CUSTODY_DEPLOYMENTS = "custody-deployments.json"
-"""File (in the data directory) recording the custody log's LogAnchor deployment."""
 
 
 def _deposited(database: Database) -> Callable[[str, datetime], int]:

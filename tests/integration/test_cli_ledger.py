@@ -20,7 +20,7 @@ from ledger.client import JsonDeploymentStore, LedgerClient
 from ledger.merkle import MerkleLog, hash_leaf
 from ledger.node.keystore import PASSPHRASE_ENV
 from tests.support import servers
-from zhenglian.runtime import CUSTODY_DEPLOYMENTS
+from zhenglian.common import CUSTODY_DEPLOYMENTS
 
 pytestmark = pytest.mark.integration
 

@@ -146,7 +146,7 @@ def chain_info(data_dir: Path, as_json: bool) -> None:
     from ledger.node.config import load_config
     from ledger.node.db import SqliteAtomicDB
     from ledger.node.server import chain_db_path
-    from zhenglian.runtime import CUSTODY_DEPLOYMENTS
+    from zhenglian.common import CUSTODY_DEPLOYMENTS
 
     try:
         config = load_config(data_dir)
