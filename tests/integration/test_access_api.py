@@ -1,9 +1,11 @@
 """Who may do what, through a real ``zhenglian serve`` on SQLite and PostgreSQL.
 
-The matrix test sends every endpoint as every role, against the caller's own case (or, for a
-lawyer or court, a case shared with it), another institution's case, and no case, with real
-tokens, and compares with the expectations written out below — by hand, from the issue,
-not derived from ``evidence.policy`` (so a wrong policy table fails here).
+The matrix test sends every served endpoint as every role, against the caller's own object
+(its case or, for a lawyer or court, a case shared with it; a share code made for it or by
+it; its institution or token), another institution's, and none (no object, or a well-formed
+id that nothing has), with real tokens, and compares with the expectations written out
+below — by hand, from the issue, not derived from ``evidence.policy`` (so a wrong policy
+table fails here).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ import pytest
 import sqlalchemy as sa
 
 from evidence.casecode import CaseCode
+from evidence.checkchar import check_symbol
+from evidence.sharecode import ShareCode
 from tests.support.postgres import postgres_url  # noqa: F401 - fixture
 from tests.support.zl_server import ZhenglianServer, running_server
 
@@ -32,8 +36,18 @@ PUBLIC_URL = "https://evidence.example.org/zl"
 ROLES = ("admin", "notary", "forensic", "legal_aid", "court", "lawyer", "public")
 RELATIONS = ("own", "other", "none")
 KIND = {"notary": "notary", "forensic": "forensic", "legal_aid": "legal_aid"}
+INSTITUTION_TYPE = {
+    "admin": "justice_bureau",
+    "notary": "notary_office",
+    "forensic": "forensic_institution",
+    "legal_aid": "legal_aid_centre",
+    "court": "court",
+    "lawyer": "law_firm",
+}
 #: A well-formed case code that no case has (its serial is never drawn in these tests).
 MISSING_CASE = str(CaseCode("notary", 2026, "000000"))
+#: A well-formed share code, check symbol and all, that no share has (one in 2⁶⁰ to be drawn).
+MISSING_SHARE = str(ShareCode("0123456789AB" + check_symbol("0123456789AB")))
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -70,6 +84,8 @@ class World:
     case: dict[str, dict[str, str]] = field(default_factory=dict)
     doc: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     redeem: dict[str, dict[str, str]] = field(default_factory=dict)
+    redeem_case: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
+    """Per role and relation: a case share code and a document of the case, to fetch."""
     revoke: dict[str, dict[str, str]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -88,6 +104,23 @@ class World:
         )
         assert r.status_code == 201, r.text
         return {"Authorization": f"Bearer {r.json()['token']}"}
+
+    def throwaway(self, role: str) -> Throwaway:
+        """A new institution of ``role``'s type with a token, to be disabled or revoked."""
+        admin = self.headers["admin"]
+        name = f"一次性机构 {uuid.uuid4().hex[:12]}"
+        made = httpx.post(
+            f"{self.url}/v1/admin/institutions",
+            headers=admin,
+            json={"name": name, "type": INSTITUTION_TYPE[role]},
+        )
+        assert made.status_code == 201, made.text
+        r = httpx.post(
+            f"{self.url}/v1/admin/tokens", headers=admin, json={"institution": name, "role": role}
+        )
+        assert r.status_code == 201, r.text
+        headers = {"Authorization": f"Bearer {r.json()['token']}"}
+        return Throwaway(headers, made.json()["id"], r.json()["id"])
 
     def new_case(self, headers: dict[str, str], type_: str, title: str = "案件") -> str:
         r = httpx.post(
@@ -124,6 +157,15 @@ class World:
             headers=headers,
             json={"recipient": recipient, "max_uses": 1000, **target},
         )
+
+
+@dataclass(frozen=True)
+class Throwaway:
+    """An institution made for the matrix's administration calls, and a token of it."""
+
+    headers: dict[str, str]
+    institution_id: str
+    token_id: str
 
 
 @pytest.fixture(scope="module")
@@ -180,17 +222,35 @@ def world(server: ZhenglianServer) -> World:
     # Share codes: to be fetched by each role's institution, and to be revoked by their makers.
     other_share = w.share(w.headers["notary2"], "城西公证处", document_id=other_doc["id"])
     assert other_share.status_code == 201, other_share.text
+    other_case_share = w.share(w.headers["notary2"], "城西公证处", case_code=other_case)
+    assert other_case_share.status_code == 201, other_case_share.text
     for role in ROLES:
         recipient = w.institution.get(role, "城西公证处")
         made = w.share(w.headers["notary"], recipient, document_id=n1_case_doc["id"])
         assert made.status_code == 201, made.text
-        w.redeem[role] = {"own": made.json()["code"], "other": other_share.json()["code"]}
+        w.redeem[role] = {
+            "own": made.json()["code"],
+            "other": other_share.json()["code"],
+            "none": MISSING_SHARE,
+        }
+        case_share = w.share(w.headers["notary"], recipient, case_code=own_case["notary"])
+        assert case_share.status_code == 201, case_share.text
+        w.redeem_case[role] = {
+            "own": (case_share.json()["code"], n1_case_doc["id"]),
+            "other": (other_case_share.json()["code"], other_doc["id"]),
+            "none": (MISSING_SHARE, n1_case_doc["id"]),
+        }
         maker = role if role in KIND else "notary"
         mine = w.share(w.headers[maker], "金杜律师事务所", document_id=w.doc[maker]["own"]["id"])
         assert mine.status_code == 201, mine.text
-        w.revoke[role] = {"own": mine.json()["code"], "other": other_share.json()["code"]}
+        w.revoke[role] = {
+            "own": mine.json()["code"],
+            "other": other_share.json()["code"],
+            "none": MISSING_SHARE,
+        }
     w.extra["own_case"], w.extra["other_case"] = own_case, other_case
     w.extra["n1_case_doc"], w.extra["other_doc"] = n1_case_doc, other_doc
+    w.extra["bystander"] = w.throwaway("lawyer")
     return w
 
 
@@ -242,6 +302,68 @@ def _revoke(w: World, role: str, rel: str) -> httpx.Response:
     return httpx.delete(f"{w.url}/v1/shares/{w.revoke[role][rel]}", headers=w.headers[role])
 
 
+def _shared_case_content(w: World, role: str, rel: str) -> httpx.Response:
+    code, document_id = w.redeem_case[role][rel]
+    url = f"{w.url}/v1/shares/{code}/documents/{document_id}/content"
+    return httpx.get(url, headers=w.headers[role])
+
+
+# Administration. own: the caller's institution, or its token; other: another institution,
+# or its token; none: an id (or a name) that nothing has. Nothing the world uses is ever
+# disabled or revoked, not even by a call wrongly allowed: "own" is a new caller of a new
+# institution (Throwaway); "other" is a new one for the admin, whose call succeeds, and one
+# bystander for everyone else, whose calls are refused.
+
+
+def _other_institution(w: World, role: str) -> Throwaway:
+    return w.throwaway("lawyer") if role == "admin" else w.extra["bystander"]
+
+
+def _create_institution(w: World, role: str, rel: str) -> httpx.Response:
+    return httpx.post(
+        f"{w.url}/v1/admin/institutions",
+        headers=w.headers[role],
+        json={"name": f"新机构 {uuid.uuid4().hex[:12]}", "type": "law_firm"},
+    )
+
+
+def _disable_institution(w: World, role: str, rel: str) -> httpx.Response:
+    headers = w.headers[role]
+    if rel == "own":
+        caller = w.throwaway(role)
+        headers, target = caller.headers, caller.institution_id
+    elif rel == "other":
+        target = _other_institution(w, role).institution_id
+    else:
+        target = str(uuid.uuid4())
+    return httpx.post(f"{w.url}/v1/admin/institutions/{target}/disable", headers=headers)
+
+
+def _issue_token(w: World, role: str, rel: str) -> httpx.Response:
+    institution, token_role = {
+        "own": (w.institution.get(role), role),
+        "other": (w.extra["firm2"], "lawyer"),
+        "none": ("无此机构", "lawyer"),
+    }[rel]
+    return httpx.post(
+        f"{w.url}/v1/admin/tokens",
+        headers=w.headers[role],
+        json={"institution": institution, "role": token_role},
+    )
+
+
+def _revoke_token(w: World, role: str, rel: str) -> httpx.Response:
+    headers = w.headers[role]
+    if rel == "own":
+        caller = w.throwaway(role)
+        headers, target = caller.headers, caller.token_id
+    elif rel == "other":
+        target = _other_institution(w, role).token_id
+    else:
+        target = str(uuid.uuid4())
+    return httpx.delete(f"{w.url}/v1/admin/tokens/{target}", headers=headers)
+
+
 SENDERS: dict[str, Send] = {
     "POST /v1/documents": _deposit,
     "GET /v1/documents/{document_id}": _get(
@@ -267,11 +389,20 @@ SENDERS: dict[str, Send] = {
     "GET /v1/shares/{code}/content": _get(
         lambda w, r, rel: f"/v1/shares/{w.redeem[r][rel]}/content"
     ),
+    "GET /v1/shares/{code}/documents/{document_id}/content": _shared_case_content,
     "DELETE /v1/shares/{code}": _revoke,
     "POST /v1/verify": _verify,
     "GET /v1/public/cases/{code}": _get(lambda w, r, rel: f"/v1/public/cases/{w.case[r][rel]}"),
+    "GET /v1/log/head": _get(lambda w, r, rel: "/v1/log/head"),
+    "GET /v1/log/consistency": _get(lambda w, r, rel: "/v1/log/consistency?first=1&second=2"),
+    "GET /v1/chain": _get(lambda w, r, rel: "/v1/chain"),
+    "GET /healthz": _get(lambda w, r, rel: "/healthz"),
     "GET /v1/admin/institutions": _get(lambda w, r, rel: "/v1/admin/institutions"),
+    "POST /v1/admin/institutions": _create_institution,
+    "POST /v1/admin/institutions/{institution_id}/disable": _disable_institution,
     "GET /v1/admin/tokens": _get(lambda w, r, rel: "/v1/admin/tokens"),
+    "POST /v1/admin/tokens": _issue_token,
+    "DELETE /v1/admin/tokens/{token_id}": _revoke_token,
 }
 
 Row = tuple[int | None, int | None, int | None]
@@ -295,6 +426,26 @@ def _by_role(
 _READ_DOCUMENT = _by_role(admin=(404, 404, 404), depositor=(200, 404, 200), court=(200, 404, 404))
 _READ_CASE = _by_role(admin=(404, 404, 404), depositor=(200, 404, 404), court=(200, 404, 404))
 _MAY_NOT_SHARE = (403, 403, 403)
+_REDEEM = _by_role(
+    admin=(404, 404, 404),
+    depositor=(200, 404, 404),
+    court=(200, 404, 404),
+    public=(401, 401, 401),
+)
+_ANYONE = {role: (None, None, 200) for role in ROLES}
+_ADMIN_ONLY = _by_role(
+    admin=(None, None, 200),
+    depositor=(None, None, 403),
+    court=(None, None, 403),
+    public=(None, None, 401),
+)
+#: Disable an institution, revoke a token: the caller's own, another's, one that is not there.
+_ADMIN_REMOVES = _by_role(
+    admin=(204, 204, 404),
+    depositor=(403, 403, 403),
+    court=(403, 403, 403),
+    public=(None, 401, 401),
+)
 
 #: (own, other, none) status per endpoint and role; None where the relation does not apply.
 EXPECTED: dict[str, dict[str, Row]] = {
@@ -323,62 +474,41 @@ EXPECTED: dict[str, dict[str, Row]] = {
     "POST /v1/shares (case)": _by_role(
         admin=_MAY_NOT_SHARE, depositor=(201, 404, 404), court=_MAY_NOT_SHARE
     ),
-    "GET /v1/shares/{code}": _by_role(
-        admin=(404, 404, None),
-        depositor=(200, 404, None),
-        court=(200, 404, None),
-        public=(401, 401, None),
-    ),
-    "GET /v1/shares/{code}/content": _by_role(
-        admin=(404, 404, None),
-        depositor=(200, 404, None),
-        court=(200, 404, None),
-        public=(401, 401, None),
-    ),
+    "GET /v1/shares/{code}": _REDEEM,
+    "GET /v1/shares/{code}/content": _REDEEM,
+    "GET /v1/shares/{code}/documents/{document_id}/content": _REDEEM,
     "DELETE /v1/shares/{code}": _by_role(
-        admin=(404, 404, None),
-        depositor=(204, 404, None),
-        court=(404, 404, None),
-        public=(401, 401, None),
+        admin=(404, 404, 404),
+        depositor=(204, 404, 404),
+        court=(404, 404, 404),
+        public=(401, 401, 401),
     ),
-    "POST /v1/verify": {role: (None, None, 200) for role in ROLES},
+    "POST /v1/verify": _ANYONE,
     "GET /v1/public/cases/{code}": {role: (200, 200, 404) for role in ROLES},
-    "GET /v1/admin/institutions": _by_role(
-        admin=(None, None, 200),
-        depositor=(None, None, 403),
-        court=(None, None, 403),
-        public=(None, None, 401),
+    "GET /v1/log/head": _ANYONE,
+    "GET /v1/log/consistency": _ANYONE,
+    "GET /v1/chain": _ANYONE,
+    "GET /healthz": _ANYONE,
+    "GET /v1/admin/institutions": _ADMIN_ONLY,
+    "POST /v1/admin/institutions": {**_ADMIN_ONLY, "admin": (None, None, 201)},
+    "POST /v1/admin/institutions/{institution_id}/disable": _ADMIN_REMOVES,
+    "GET /v1/admin/tokens": _ADMIN_ONLY,
+    "POST /v1/admin/tokens": _by_role(
+        admin=(201, 201, 404),
+        depositor=(403, 403, 403),
+        court=(403, 403, 403),
+        public=(None, 401, 401),
     ),
-    "GET /v1/admin/tokens": _by_role(
-        admin=(None, None, 200),
-        depositor=(None, None, 403),
-        court=(None, None, 403),
-        public=(None, None, 401),
-    ),
+    "DELETE /v1/admin/tokens/{token_id}": _ADMIN_REMOVES,
 }
 
 
 def test_every_endpoint_is_in_the_matrix(server: ZhenglianServer) -> None:
-    """Every route of the served OpenAPI that takes a token or concerns a case is covered."""
+    """Every route of the served OpenAPI is in the matrix, and nothing else."""
     paths = httpx.get(f"{server.url}/openapi.json").json()["paths"]
     covered = {key.split(" (")[0] for key in SENDERS}
-    elsewhere = {
-        "GET /healthz",
-        "GET /v1/chain",
-        "GET /v1/log/head",
-        "GET /v1/log/consistency",
-        # Admin writes: role-checked by the same dependency as the admin reads above, and
-        # exercised in test_admin_api_and_token_lifecycle.
-        "POST /v1/admin/institutions",
-        "POST /v1/admin/institutions/{institution_id}/disable",
-        "POST /v1/admin/tokens",
-        "DELETE /v1/admin/tokens/{token_id}",
-        # Shared case documents: tested in test_a_shared_case.
-        "GET /v1/shares/{code}/documents/{document_id}/content",
-    }
     served = {f"{method.upper()} {path}" for path, ops in paths.items() for method in ops}
-    assert served - covered - elsewhere == set()
-    assert covered <= served
+    assert served == covered
     assert set(EXPECTED) == set(SENDERS)
 
 
@@ -412,6 +542,20 @@ def test_a_refusal_looks_exactly_like_a_missing_document(world: World) -> None:
     missing = httpx.get(f"{world.url}/v1/cases/{MISSING_CASE}", headers=lawyer)
     assert guessed.status_code == missing.status_code == 404
     assert guessed.json() == missing.json()
+    # Someone else's share code (here the lawyer is neither its recipient nor its maker).
+    doc = world.extra["n1_case_doc"]["id"]
+    for method, suffix in (
+        ("GET", ""),
+        ("GET", "/content"),
+        ("GET", f"/documents/{doc}/content"),
+        ("DELETE", ""),
+    ):
+        guessed, missing = (
+            httpx.request(method, f"{world.url}/v1/shares/{code}{suffix}", headers=lawyer)
+            for code in (world.redeem["lawyer"]["other"], MISSING_SHARE)
+        )
+        assert guessed.status_code == missing.status_code == 404, (method, suffix)
+        assert guessed.json() == missing.json()
 
 
 # --- Content, case listing, QR codes ---------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import jsonschema
 import pytest
+import sqlalchemy as sa
 
 from tests.support.moto import moto_s3  # noqa: F401 - fixture
 from tests.support.postgres import postgres_url  # noqa: F401 - fixture
@@ -291,23 +292,48 @@ def test_other_institutions_do_not_see_documents(
     assert deposit(server, lawyer, b"x").status_code == 403
 
 
-def test_revoked_and_expired_tokens(server: ZhenglianServer) -> None:
-    out = server.cli(
-        "tokens",
-        "create",
-        "--data-dir",
-        str(server.data_dir),
-        "--institution",
-        "临时",
-        "--role",
-        "notary",
+def expire_token(server: ZhenglianServer, token_id: str) -> None:
+    """Age a token behind the server's back: it expired when it was made."""
+    url = server.env.get("ZHENGLIAN_DATABASE_URL") or (
+        f"sqlite:///{server.data_dir / 'zhenglian.sqlite'}"
     )
-    token = out.stdout.strip().splitlines()[-1]
-    token_id = out.stderr.split()[1]
-    headers = {"Authorization": f"Bearer {token}"}
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text("UPDATE api_tokens SET expires_at = created_at WHERE id = :id"),
+                {"id": token_id},
+            )
+    finally:
+        engine.dispose()
+
+
+def test_revoked_and_expired_tokens(server: ZhenglianServer) -> None:
+    made: dict[str, tuple[dict[str, str], str]] = {}
+    for name in ("revoked", "expired"):
+        out = server.cli(
+            "tokens",
+            "create",
+            "--data-dir",
+            str(server.data_dir),
+            "--institution",
+            "临时",
+            "--role",
+            "notary",
+        )
+        token = out.stdout.strip().splitlines()[-1]
+        made[name] = {"Authorization": f"Bearer {token}"}, out.stderr.split()[1]
+    headers, token_id = made["revoked"]
     assert deposit(server, headers, b"before revoke").status_code == 201
     server.cli("tokens", "revoke", "--data-dir", str(server.data_dir), token_id)
-    assert deposit(server, headers, b"after revoke").status_code == 401
+    r = deposit(server, headers, b"after revoke")
+    assert r.status_code == 401 and r.json()["detail"] == "unknown or revoked token", r.text
+    headers, token_id = made["expired"]
+    assert deposit(server, headers, b"before expiry").status_code == 201
+    expire_token(server, token_id)
+    r = deposit(server, headers, b"after expiry")
+    assert r.status_code == 401 and r.json()["detail"] == "token expired", r.text
+    assert r.headers["www-authenticate"] == "Bearer"
     bad_role = server.cli(
         "tokens",
         "create",
