@@ -71,7 +71,7 @@ def get_principal(
     header = request.headers.get("authorization", "")
     if (
         credentials is None
-        or len(header) > MAX_TOKEN_CHARS + 7
+        or len(header) > MAX_TOKEN_CHARS + len("Bearer ")
         or credentials.scheme.lower() != "bearer"
     ):
         raise Problem(401, "Unauthorized", "a bearer token is required", _UNAUTHORIZED)

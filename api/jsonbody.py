@@ -48,25 +48,31 @@ def json_depth(body: bytes | bytearray) -> int:
     return deepest
 
 
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The whole body, never more than ``max_bytes`` of it in memory: 413 (problem+json) as
+    soon as the declared length or the bytes received pass it."""
+    too_large = Problem(413, "Request too large", f"a JSON body is at most {max_bytes} B")
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_bytes:
+            raise too_large
+    return bytes(body)
+
+
 async def read_json(request: Request, model: type[M]) -> M:
     """The body as ``model``: 415 if not JSON, 413 if over :data:`MAX_JSON_BODY_BYTES`,
     400 if nested deeper than :data:`MAX_JSON_DEPTH` or malformed, 422 if it breaks the model."""
     if not request.headers.get("content-type", "").startswith("application/json"):
         raise Problem(415, "Unsupported media type", "send application/json")
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_JSON_BODY_BYTES):
-        raise Problem(413, "Request too large", f"a JSON body is at most {MAX_JSON_BODY_BYTES} B")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_JSON_BODY_BYTES:
-            raise Problem(
-                413, "Request too large", f"a JSON body is at most {MAX_JSON_BODY_BYTES} B"
-            )
+    body = await read_body(request, MAX_JSON_BODY_BYTES)
     if json_depth(body) > MAX_JSON_DEPTH:
         raise Problem(400, "Bad request", f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     try:
-        return model.model_validate_json(bytes(body))
+        return model.model_validate_json(body)
     except ValidationError as exc:
         errors = [
             {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))}

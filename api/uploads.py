@@ -18,7 +18,7 @@ spools file parts to a temporary file past 1 MiB.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Any, Literal, overload
 
 import anyio.from_thread
 from fastapi import Request
@@ -88,6 +88,10 @@ def form_text(form: FormData, name: str, *, required: bool = True) -> str | None
     return value
 
 
+@overload
+def form_file(form: FormData, name: str, *, required: Literal[True] = True) -> UploadFile: ...
+@overload
+def form_file(form: FormData, name: str, *, required: bool) -> UploadFile | None: ...
 def form_file(form: FormData, name: str, *, required: bool = True) -> UploadFile | None:
     value = form.get(name)
     if value is None:

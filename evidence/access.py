@@ -57,13 +57,13 @@ from evidence.policy import (
 )
 from evidence.repository import (
     DocumentRecord,
-    _check_hash,
-    _check_text,
-    _check_time,
-    _document,
-    _rowcount,
-    _wrap_errors,
+    check_hash,
+    check_text,
+    check_time,
+    document_from_row,
     get_document,
+    rowcount,
+    wrap_errors,
 )
 from evidence.sharecode import ShareCode
 
@@ -84,6 +84,7 @@ __all__ = [
     "Principal",
     "PublicCase",
     "ShareRecord",
+    "TokenHolder",
     "TokenRecord",
     "add_institution",
     "add_participant",
@@ -183,6 +184,20 @@ class Principal:
     """The institution's name (what deposits and log entries carry)."""
     institution_type: str | None = None
 
+    def holder(self) -> TokenHolder:
+        """The token, institution id and name behind an authenticated caller (every role but
+        ``public`` has them); Unauthenticated for the public."""
+        if self.token_id is None or self.institution_id is None or self.institution is None:
+            raise Unauthenticated("this needs a token")
+        return TokenHolder(self.token_id, self.institution_id, self.institution)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenHolder:
+    token_id: str
+    institution_id: str
+    institution: str
+
 
 PUBLIC = Principal(Role.PUBLIC)
 """The caller without a token."""
@@ -227,7 +242,7 @@ def _institution(row: Any) -> InstitutionRecord:
     return InstitutionRecord(**dict(row._mapping))
 
 
-@_wrap_errors
+@wrap_errors
 def add_institution(
     session: Session, *, name: str, type: str, now: datetime | None = None
 ) -> InstitutionRecord:
@@ -235,7 +250,7 @@ def add_institution(
     name = _check_name(name)
     if type not in INSTITUTION_TYPES:
         raise InputError(f"institution type must be one of {', '.join(INSTITUTION_TYPES)}")
-    _check_time(now, "now", optional=True)
+    check_time(now, "now", optional=True)
     record = InstitutionRecord(
         id=str(uuid.uuid4()),
         name=name,
@@ -247,7 +262,7 @@ def add_institution(
     return record
 
 
-@_wrap_errors
+@wrap_errors
 def get_institution(
     session: Session, *, name: str | None = None, id: str | None = None
 ) -> InstitutionRecord | None:
@@ -267,16 +282,16 @@ def get_institution(
     return _institution(row) if row else None
 
 
-@_wrap_errors
+@wrap_errors
 def list_institutions(session: Session) -> list[InstitutionRecord]:
     query = select(institutions_table).order_by(institutions_table.c.name)
     return [_institution(row) for row in session.execute(query)]
 
 
-@_wrap_errors
+@wrap_errors
 def disable_institution(session: Session, institution_id: str, when: datetime) -> bool:
     """Disable an institution (its tokens stop working); False if absent or already disabled."""
-    _check_time(when, "when")
+    check_time(when, "when")
     if not isinstance(institution_id, str) or len(institution_id) > MAX_ID_CHARS:
         return False
     c = institutions_table.c
@@ -285,7 +300,7 @@ def disable_institution(session: Session, institution_id: str, when: datetime) -
         .where(c.id == institution_id, c.disabled_at.is_(None))
         .values(disabled_at=when)
     )
-    return _rowcount(done) == 1
+    return rowcount(done) == 1
 
 
 _TOKEN_COLUMNS = (
@@ -309,7 +324,7 @@ def _token(row: Any) -> TokenRecord:
     return TokenRecord(**m)
 
 
-@_wrap_errors
+@wrap_errors
 def add_token(
     session: Session,
     *,
@@ -322,12 +337,12 @@ def add_token(
 ) -> TokenRecord:
     """Store a token by its hash. DuplicateRecord if the id or hash is stored; NotFound if
     the institution is not."""
-    _check_text(id, "token id", MAX_ID_CHARS)
-    _check_hash(token_hash, "token_hash")
+    check_text(id, "token id", MAX_ID_CHARS)
+    check_hash(token_hash, "token_hash")
     if role not in INSTITUTION_TYPE_OF_ROLE:
         raise InputError(f"role must be one of {', '.join(INSTITUTION_TYPE_OF_ROLE)}")
-    _check_time(created_at, "created_at")
-    _check_time(expires_at, "expires_at", optional=True)
+    check_time(created_at, "created_at")
+    check_time(expires_at, "expires_at", optional=True)
     institution = get_institution(session, id=institution_id)
     if institution is None:
         raise NotFound(f"no institution {institution_id!r}")
@@ -400,7 +415,7 @@ def issue_token(
     return token, record, created
 
 
-@_wrap_errors
+@wrap_errors
 def find_token_by_hash(session: Session, hashed: bytes) -> TokenRecord | None:
     if type(hashed) is not bytes or len(hashed) != 32:
         return None
@@ -408,17 +423,17 @@ def find_token_by_hash(session: Session, hashed: bytes) -> TokenRecord | None:
     return _token(row) if row else None
 
 
-@_wrap_errors
+@wrap_errors
 def list_tokens(session: Session) -> list[TokenRecord]:
     """Every token (revoked and expired included), oldest first."""
     query = _TOKENS.order_by(api_tokens_table.c.created_at, api_tokens_table.c.id)
     return [_token(row) for row in session.execute(query)]
 
 
-@_wrap_errors
+@wrap_errors
 def revoke_token(session: Session, token_id: str, when: datetime) -> bool:
     """Revoke an active token; False if there is no such token or it was already revoked."""
-    _check_time(when, "when")
+    check_time(when, "when")
     if not isinstance(token_id, str) or len(token_id) > MAX_ID_CHARS:
         return False
     done = session.execute(
@@ -426,10 +441,10 @@ def revoke_token(session: Session, token_id: str, when: datetime) -> bool:
         .where(api_tokens_table.c.id == token_id, api_tokens_table.c.revoked_at.is_(None))
         .values(revoked_at=when)
     )
-    return _rowcount(done) == 1
+    return rowcount(done) == 1
 
 
-@_wrap_errors
+@wrap_errors
 def authenticate(session: Session, token: str, now: datetime | None = None) -> Principal:
     """The principal of a bearer token; Unauthenticated if it is unknown, revoked, expired,
     or its institution is disabled."""
@@ -552,13 +567,13 @@ def parse_case_code(text: str) -> str:
     return str(CaseCode.parse(text))
 
 
-@_wrap_errors
+@wrap_errors
 def _get_case(session: Session, code: str) -> CaseRecord | None:
     row = session.execute(_CASES.where(cases_table.c.code == code)).first()
     return CaseRecord(**dict(row._mapping)) if row else None
 
 
-@_wrap_errors
+@wrap_errors
 def _participants(session: Session, code: str) -> list[ParticipantRecord]:
     c, i = case_participants_table.c, institutions_table.c
     query = (
@@ -570,7 +585,7 @@ def _participants(session: Session, code: str) -> list[ParticipantRecord]:
     return [ParticipantRecord(**dict(row._mapping)) for row in session.execute(query)]
 
 
-@_wrap_errors
+@wrap_errors
 def _is_participant(session: Session, code: str, institution_id: str | None) -> bool:
     if institution_id is None:
         return False
@@ -603,7 +618,7 @@ def _document_relation(session: Session, principal: Principal, record: DocumentR
     return Relation.OTHER
 
 
-@_wrap_errors
+@wrap_errors
 def _code_in_documents(session: Session, code: str) -> bool:
     """Whether a document already carries ``code`` (deposited before cases were checked,
     when any text was accepted): a new case never takes such a code, or its participants
@@ -623,7 +638,7 @@ def _check_title(title: object) -> str:
     return title
 
 
-@_wrap_errors
+@wrap_errors
 def create_case(
     session: Session,
     principal: Principal,
@@ -639,7 +654,7 @@ def create_case(
     authorize(principal, Action.CASE_CREATE, Relation.NONE, kind=case_type)
     title = _check_title(title)
     now = (now or datetime.now(UTC)).astimezone(UTC)
-    assert principal.institution_id is not None and principal.token_id is not None
+    holder = principal.holder()
     for _ in range(CASE_CODE_ATTEMPTS):
         code = str(CaseCode.new(case_type, now.year))
         if _get_case(session, code) is None and not _code_in_documents(session, code):
@@ -651,19 +666,19 @@ def create_case(
             code=code,
             type=case_type,
             title=title,
-            institution_id=principal.institution_id,
+            institution_id=holder.institution_id,
             created_at=now,
-            created_by=principal.token_id,
+            created_by=holder.token_id,
         )
     )
     return CaseRecord(
         code=code,
         type=case_type,
         title=title,
-        institution_id=principal.institution_id,
-        institution=principal.institution or "",
+        institution_id=holder.institution_id,
+        institution=holder.institution,
         created_at=now,
-        created_by=principal.token_id,
+        created_by=holder.token_id,
     )
 
 
@@ -679,7 +694,7 @@ def _case_for(
     return case
 
 
-@_wrap_errors
+@wrap_errors
 def _case_documents(session: Session, code: str) -> list[DocumentRecord]:
     query = (
         select(documents_table)
@@ -687,7 +702,7 @@ def _case_documents(session: Session, code: str) -> list[DocumentRecord]:
         .order_by(documents_table.c.leaf_index)
         .limit(MAX_CASE_DOCUMENTS)
     )
-    return [_document(row) for row in session.execute(query)]
+    return [document_from_row(row) for row in session.execute(query)]
 
 
 def read_case(session: Session, principal: Principal, code: str) -> CaseView:
@@ -713,7 +728,7 @@ def case_for_qr(session: Session, principal: Principal, code: str) -> CaseRecord
     return _case_for(session, principal, code, Action.CASE_READ)
 
 
-@_wrap_errors
+@wrap_errors
 def add_participant(
     session: Session,
     principal: Principal,
@@ -744,10 +759,12 @@ def add_participant(
         raise InputError(f"a case has at most {MAX_CASE_PARTICIPANTS} participants")
     if _is_participant(session, case.code, other.id):
         raise DuplicateRecord(f"{other.name!r} already participates in {case.code}")
-    assert principal.token_id is not None
     session.execute(
         insert(case_participants_table).values(
-            case_code=case.code, institution_id=other.id, added_at=now, added_by=principal.token_id
+            case_code=case.code,
+            institution_id=other.id,
+            added_at=now,
+            added_by=principal.holder().token_id,
         )
     )
     return ParticipantRecord(other.id, other.name, other.type, now)
@@ -778,7 +795,7 @@ class PublicCase:
     """Documents whose log entries are anchored on chain."""
 
 
-@_wrap_errors
+@wrap_errors
 def public_case(session: Session, code: str) -> PublicCase:
     """The public face of a case; CaseCodeError for a malformed code, NotFound if none."""
     case = _get_case(session, parse_case_code(code))
@@ -858,7 +875,7 @@ def _share_by_code(session: Session, code: ShareCode) -> ShareRecord | None:
     return ShareRecord(**dict(row._mapping)) if row else None
 
 
-@_wrap_errors
+@wrap_errors
 def create_share(
     session: Session,
     principal: Principal,
@@ -882,8 +899,7 @@ def create_share(
         raise InputError(f"max_uses must be 1..{MAX_SHARE_USES}")
     if document_id is not None:
         document_id = visible_document(session, principal, document_id, Action.SHARE_CREATE).id
-    else:
-        assert case_code is not None
+    elif case_code is not None:
         case = _get_case(session, parse_case_code(case_code))
         if case is None:
             raise NotFound(_NO_CASE)
@@ -900,17 +916,17 @@ def create_share(
         raise InputError(f"no institution {recipient.strip()!r}")
     if party.disabled_at is not None:
         raise InputError(f"institution {party.name!r} is disabled")
-    assert principal.institution_id is not None and principal.token_id is not None
+    holder = principal.holder()
     now = (now or datetime.now(UTC)).astimezone(UTC)
     code = ShareCode.new()
     record = ShareRecord(
         id=str(uuid.uuid4()),
         document_id=document_id,
         case_code=case_code,
-        institution_id=principal.institution_id,
+        institution_id=holder.institution_id,
         recipient_id=party.id,
         recipient=party.name,
-        created_by=principal.token_id,
+        created_by=holder.token_id,
         created_at=now,
         expires_at=now + expires_in,
         max_uses=max_uses,
@@ -922,7 +938,7 @@ def create_share(
     return code, record
 
 
-@_wrap_errors
+@wrap_errors
 def revoke_share(
     session: Session, principal: Principal, code: str, now: datetime | None = None
 ) -> ShareRecord:
@@ -965,7 +981,7 @@ def _sharer_gone(session: Session, share: ShareRecord) -> str | None:
     return None
 
 
-@_wrap_errors
+@wrap_errors
 def redeem_share(
     session: Session,
     principal: Principal,
@@ -998,7 +1014,7 @@ def redeem_share(
         .where(s.id == share.id, s.uses < s.max_uses, s.revoked_at.is_(None), s.expires_at > now)
         .values(uses=s.uses + 1)
     )
-    if _rowcount(done) != 1:
+    if rowcount(done) != 1:
         again = _share_by_code(session, parsed)
         raise Gone((again and _gone_reason(again, now)) or "this share code is used up")
     return ShareRecord(**{**_values(share), "uses": share.uses + 1})
@@ -1020,7 +1036,7 @@ def shared_document(
     return record
 
 
-@_wrap_errors
+@wrap_errors
 def shared_case_documents(session: Session, share: ShareRecord) -> list[DocumentRecord]:
     """The documents a share gives access to."""
     if share.case_code is not None:

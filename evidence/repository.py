@@ -77,9 +77,13 @@ __all__ = [
     "add_documents",
     "anchor_covering",
     "bytes_deposited_since",
+    "check_hash",
+    "check_text",
+    "check_time",
     "confirm_anchor",
     "digest_query",
     "discard_anchor",
+    "document_from_row",
     "find_by_sha256",
     "forget_cached_nodes",
     "get_document",
@@ -89,6 +93,8 @@ __all__ = [
     "open_database",
     "pending_anchor",
     "record_anchor_submitted",
+    "rowcount",
+    "wrap_errors",
 ]
 
 # Older names of the tables (now defined by the models in evidence.db).
@@ -117,7 +123,7 @@ def _is_unique_violation(exc: IntegrityError) -> bool:
     return sqlstate == "23505" or "UNIQUE constraint failed" in str(exc.orig)
 
 
-def _wrap_errors(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+def wrap_errors(fn: Callable[_P, _R]) -> Callable[_P, _R]:
     """Turn SQLAlchemy/driver errors into DuplicateRecord or StorageError at the border."""
 
     @functools.wraps(fn)
@@ -136,19 +142,19 @@ def _wrap_errors(fn: Callable[_P, _R]) -> Callable[_P, _R]:
     return wrapper
 
 
-def _rowcount(result: object) -> int:
+def rowcount(result: object) -> int:
     return int(cast(CursorResult[Any], result).rowcount)
 
 
 # --- Input checks (the same on both databases) --------------------------------------------
 
 
-def _check_hash(value: object, name: str) -> None:
+def check_hash(value: object, name: str) -> None:
     if type(value) is not bytes or len(value) != HASH_BYTES:
         raise InputError(f"{name} must be {HASH_BYTES} bytes, got {value!r:.80}")
 
 
-def _check_text(value: object, name: str, max_chars: int | None, *, optional: bool = False) -> None:
+def check_text(value: object, name: str, max_chars: int | None, *, optional: bool = False) -> None:
     if value is None and optional:
         return
     if not isinstance(value, str):
@@ -164,7 +170,7 @@ def _check_count(value: object, name: str) -> None:
         raise InputError(f"{name} must be an int in [0, {MAX_TREE_SIZE}], got {value!r}")
 
 
-def _check_time(value: object, name: str, *, optional: bool = False) -> None:
+def check_time(value: object, name: str, *, optional: bool = False) -> None:
     if value is None and optional:
         return
     if not isinstance(value, datetime) or value.utcoffset() is None:
@@ -214,7 +220,7 @@ _PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 def _driver_rows(connection: Connection, sql: str, params: tuple[int, ...] = ()) -> list[Any]:
     """Run prepared SQL on the session's own DB-API connection (so in its transaction) and
     return all rows: skips SQLAlchemy's per-statement result machinery (~80 µs of a
-    ~250 µs proof). A driver error becomes StorageError, as ``_wrap_errors`` does."""
+    ~250 µs proof). A driver error becomes StorageError, as ``wrap_errors`` does."""
     cursor = connection.connection.cursor()
     try:
         cursor.execute(sql, params)
@@ -303,7 +309,7 @@ class SqlNodeStore:
         self._state = state_table
         self._size_sql = _size_sql(state_table.name)
 
-    @_wrap_errors
+    @wrap_errors
     def size(self) -> int:
         rows = _driver_rows(self._session.connection(), self._size_sql)
         value = rows[0][0] if rows else None
@@ -316,7 +322,7 @@ class SqlNodeStore:
     def get_node(self, level: int, index: int) -> bytes:
         return self.get_nodes([(level, index)])[0]
 
-    @_wrap_errors
+    @wrap_errors
     def get_nodes(self, coordinates: Sequence[tuple[int, int]]) -> list[bytes]:
         """The nodes at ``coordinates``, in order; MerkleError if one is not stored.
 
@@ -379,7 +385,7 @@ class SqlNodeStore:
                 cache.update(read)
         return [found[coordinate] for coordinate in coordinates]
 
-    @_wrap_errors
+    @wrap_errors
     def append_nodes(self, start_size: int, levels: Sequence[Sequence[bytes]]) -> None:
         """Store the new nodes of an append from ``start_size`` (bulk insert), moving the size.
 
@@ -409,7 +415,7 @@ class SqlNodeStore:
             .where(self._state.c.id == 1, self._state.c.size == start_size)
             .values(size=end_size)
         )
-        if _rowcount(moved) != 1:
+        if rowcount(moved) != 1:
             raise MerkleError(
                 f"append from size {start_size}, but the log is at size {self.size()}: "
                 "another writer appended first"
@@ -460,31 +466,31 @@ _DOCUMENT_FIELDS = tuple(f.name for f in fields(NewDocument))
 def _check_document(row: NewDocument) -> None:
     if not isinstance(row, NewDocument):
         raise InputError(f"expected a NewDocument, got {type(row).__name__}")
-    _check_text(row.id, "document id", MAX_ID_CHARS)
+    check_text(row.id, "document id", MAX_ID_CHARS)
     _check_count(row.leaf_index, "leaf_index")
-    _check_hash(row.sha256, "sha256")
-    _check_hash(row.sm3, "sm3")
+    check_hash(row.sha256, "sha256")
+    check_hash(row.sm3, "sm3")
     _check_count(row.size, "size")
-    _check_text(row.kind, "kind", MAX_KIND_CHARS)
-    _check_text(row.title, "title", None)
-    _check_text(row.case_code, "case_code", MAX_CASE_CODE_CHARS, optional=True)
-    _check_text(row.institution, "institution", None)
-    _check_text(row.depositor, "depositor", MAX_ID_CHARS)
-    _check_text(row.filename, "filename", None, optional=True)
-    _check_hash(row.salt, "salt")
+    check_text(row.kind, "kind", MAX_KIND_CHARS)
+    check_text(row.title, "title", None)
+    check_text(row.case_code, "case_code", MAX_CASE_CODE_CHARS, optional=True)
+    check_text(row.institution, "institution", None)
+    check_text(row.depositor, "depositor", MAX_ID_CHARS)
+    check_text(row.filename, "filename", None, optional=True)
+    check_hash(row.salt, "salt")
     if type(row.entry) is not bytes:
         raise InputError("entry must be bytes")
-    _check_time(row.deposited_at, "deposited_at")
+    check_time(row.deposited_at, "deposited_at")
 
 
-def _document(row: Any) -> DocumentRecord:
+def document_from_row(row: Any) -> DocumentRecord:
     m = dict(row._mapping)
     for name in ("sha256", "sm3", "salt", "entry"):
         m[name] = _bytes(m[name])
     return DocumentRecord(**m)
 
 
-@_wrap_errors
+@wrap_errors
 def add_documents(session: Session, rows: Sequence[NewDocument]) -> list[DocumentRecord]:
     """Insert documents in one bulk statement; return them as records.
 
@@ -501,23 +507,23 @@ def add_documents(session: Session, rows: Sequence[NewDocument]) -> list[Documen
     return list(rows)
 
 
-@_wrap_errors
+@wrap_errors
 def get_document(session: Session, document_id: str) -> DocumentRecord | None:
     if not isinstance(document_id, str) or len(document_id) > MAX_ID_CHARS:
         return None
     row = session.execute(
         select(documents_table).where(documents_table.c.id == document_id)
     ).first()
-    return _document(row) if row else None
+    return document_from_row(row) if row else None
 
 
-@_wrap_errors
+@wrap_errors
 def get_document_by_leaf(session: Session, leaf_index: int) -> DocumentRecord | None:
     _check_count(leaf_index, "leaf_index")
     row = session.execute(
         select(documents_table).where(documents_table.c.leaf_index == leaf_index)
     ).first()
-    return _document(row) if row else None
+    return document_from_row(row) if row else None
 
 
 def digest_query(sha256: bytes, limit: int = MAX_DIGEST_MATCHES) -> Any:
@@ -530,7 +536,7 @@ def digest_query(sha256: bytes, limit: int = MAX_DIGEST_MATCHES) -> Any:
     )
 
 
-@_wrap_errors
+@wrap_errors
 def find_by_sha256(
     session: Session, sha256: bytes, *, limit: int = MAX_DIGEST_MATCHES
 ) -> list[DocumentRecord]:
@@ -539,15 +545,15 @@ def find_by_sha256(
         return []  # no stored digest has another length
     if not 1 <= limit <= MAX_DIGEST_MATCHES:
         raise InputError(f"limit must be in [1, {MAX_DIGEST_MATCHES}], got {limit!r}")
-    return [_document(row) for row in session.execute(digest_query(sha256, limit))]
+    return [document_from_row(row) for row in session.execute(digest_query(sha256, limit))]
 
 
-@_wrap_errors
+@wrap_errors
 def bytes_deposited_since(session: Session, institution: str, since: datetime) -> int:
     """Total size of the documents ``institution`` deposited at or after ``since``
     (uses ix_documents_institution_time)."""
-    _check_text(institution, "institution", None)
-    _check_time(since, "since")
+    check_text(institution, "institution", None)
+    check_time(since, "since")
     c = documents_table.c
     total = session.execute(
         select(func.coalesce(func.sum(c.size), 0)).where(
@@ -598,7 +604,7 @@ def _one_anchor(session: Session, query: Any) -> AnchorRecord | None:
     return _anchor(row) if row else None
 
 
-@_wrap_errors
+@wrap_errors
 def latest_confirmed_anchor(
     session: Session, *, table: Table = anchors_table
 ) -> AnchorRecord | None:
@@ -611,7 +617,7 @@ def latest_confirmed_anchor(
     )
 
 
-@_wrap_errors
+@wrap_errors
 def pending_anchor(session: Session, *, table: Table = anchors_table) -> AnchorRecord | None:
     """The submitted (not yet confirmed) anchor with the smallest tree size, if any."""
     return _one_anchor(
@@ -622,7 +628,7 @@ def pending_anchor(session: Session, *, table: Table = anchors_table) -> AnchorR
     )
 
 
-@_wrap_errors
+@wrap_errors
 def anchor_covering(
     session: Session, leaf_index: int, *, table: Table = anchors_table
 ) -> AnchorRecord | None:
@@ -642,7 +648,7 @@ def anchor_covering(
     )
 
 
-@_wrap_errors
+@wrap_errors
 def record_anchor_submitted(
     session: Session,
     *,
@@ -658,11 +664,11 @@ def record_anchor_submitted(
     DuplicateRecord if an anchor of this tree size is already recorded.
     """
     _check_count(tree_size, "tree_size")
-    _check_hash(root_hash, "root_hash")
-    _check_hash(tx_hash, "tx_hash")
+    check_hash(root_hash, "root_hash")
+    check_hash(tx_hash, "tx_hash")
     if raw_tx is not None and type(raw_tx) is not bytes:
         raise InputError("raw_tx must be bytes")
-    _check_time(created_at, "created_at", optional=True)
+    check_time(created_at, "created_at", optional=True)
     values: dict[str, Any] = {
         "tree_size": tree_size,
         "root_hash": root_hash,
@@ -688,7 +694,7 @@ def record_anchor_submitted(
     )
 
 
-@_wrap_errors
+@wrap_errors
 def confirm_anchor(
     session: Session,
     *,
@@ -708,9 +714,9 @@ def confirm_anchor(
     _check_count(tree_size, "tree_size")
     _check_count(block_number, "block_number")
     _check_count(anchor_index, "anchor_index")
-    _check_time(block_time, "block_time")
-    _check_text(proof_json, "proof_json", None)
-    _check_time(confirmed_at, "confirmed_at", optional=True)
+    check_time(block_time, "block_time")
+    check_text(proof_json, "proof_json", None)
+    check_time(confirmed_at, "confirmed_at", optional=True)
     done = session.execute(
         update(table)
         .where(
@@ -727,11 +733,11 @@ def confirm_anchor(
             confirmed_at=confirmed_at or datetime.now(UTC),
         )
     )
-    if _rowcount(done) != 1:
+    if rowcount(done) != 1:
         raise NotFound(f"no submitted anchor of tree size {tree_size} to confirm")
 
 
-@_wrap_errors
+@wrap_errors
 def discard_anchor(session: Session, *, tree_size: int, table: Table = anchors_table) -> bool:
     """Forget a submitted anchor (reverted or refused); confirmed ones are never removed."""
     _check_count(tree_size, "tree_size")
@@ -741,4 +747,4 @@ def discard_anchor(session: Session, *, tree_size: int, table: Table = anchors_t
             table.c.status == AnchorStatus.SUBMITTED.value,
         )
     )
-    return _rowcount(done) == 1
+    return rowcount(done) == 1

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from api.deps import PrincipalDep, ServicesDep
 from api.openapi import schema_ref
 from api.problems import Problem
-from api.routes.documents import _visible
+from evidence import access
 from evidence.custody import custody_export
 from evidence.custody_entry import CustodyObject
 from evidence.policy import Action
@@ -33,9 +33,9 @@ def get_custody(document_id: str, principal: PrincipalDep, services: ServicesDep
     event with its leaf bytes and an inclusion proof to the latest anchored custody head, and
     that head's offline anchor proof. Events after that head are marked ``pending``.
     Check it offline with ``zhenglian verify --custody``."""
-    record = _visible(services, principal, document_id, Action.DOCUMENT_READ)
-    if services.custody is None:
-        raise Problem(503, "Service unavailable", "the custody log is not running")
     with services.database.session() as session:
+        record = access.visible_document(session, principal, document_id, Action.DOCUMENT_READ)
+        if services.custody is None:
+            raise Problem(503, "Service unavailable", "the custody log is not running")
         export = custody_export(session, CustodyObject.document(record.id))
     return JSONResponse(export.to_json())

@@ -52,12 +52,12 @@ async def deposit_document(
 ) -> JSONResponse:
     """Deposit a document: durable (blob, log entry, metadata) before this answers 201."""
     access.require_role(principal, Action.DEPOSIT)
-    assert principal.token_id and principal.institution  # depositing roles have tokens
+    holder = principal.holder()
     quota = services.upload_quota
     if quota is not None:  # refuse a declared size at once; what arrives is metered below
         incoming = request.headers.get("content-length", "")
         await run_in_threadpool(
-            quota.check, principal.institution, int(incoming) if incoming.isdigit() else 0
+            quota.check, holder.institution, int(incoming) if incoming.isdigit() else 0
         )
     upload = await stream_upload(
         request,
@@ -77,8 +77,8 @@ async def deposit_document(
         case_code=case_code,
         filename=upload.filename,
     )
-    depositor = Depositor(principal.token_id, principal.institution, principal.role)
-    meter = quota.meter(principal.institution) if quota is not None else None
+    depositor = Depositor(holder.token_id, holder.institution, principal.role)
+    meter = quota.meter(holder.institution) if quota is not None else None
     try:
         # Hashed and stored in one pass as the body arrives (the worker thread pulls it),
         # each chunk counted against the quota. Its custody event is committed in the same

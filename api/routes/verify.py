@@ -15,6 +15,7 @@ from api.deps import (
     limit_public,
     record_custody,
 )
+from api.jsonbody import read_body
 from api.problems import Problem
 from api.schemas import VerificationPublic, VerifyRequest
 from api.uploads import file_chunks, form_file, multipart_schema, read_form
@@ -24,6 +25,9 @@ from evidence.receipt import MAX_RECEIPT_BYTES, Receipt
 from evidence.verification import verify_digest, verify_with_receipt
 
 router = APIRouter(prefix="/v1", tags=["verify"])
+
+MAX_DIGEST_REQUEST_BYTES = 1024
+"""Largest JSON digest request (``{"sha256": ...}`` needs under 100 bytes)."""
 
 _VERIFY_BODY = {
     "requestBody": {
@@ -74,9 +78,7 @@ async def verify(request: Request, services: ServicesDep) -> VerificationPublic:
 async def _verify(request: Request, services: Services) -> VerificationPublic:
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("application/json"):
-        body = await request.body()
-        if len(body) > 1024:
-            raise Problem(413, "Request too large", "a digest request is at most 1 KiB")
+        body = await read_body(request, MAX_DIGEST_REQUEST_BYTES)
         try:
             parsed = VerifyRequest.model_validate_json(body)
         except ValueError as exc:
@@ -88,7 +90,6 @@ async def _verify(request: Request, services: Services) -> VerificationPublic:
     form = await read_form(request, services.settings.max_upload_bytes)
     try:
         upload = form_file(form, "file")
-        assert upload is not None
         receipt_file = form_file(form, "receipt", required=False)
         receipt = None
         if receipt_file is not None:
