@@ -91,7 +91,6 @@ __all__ = [
     "add_token",
     "authenticate",
     "authorize",
-    "case_for_qr",
     "check_deposit",
     "create_case",
     "create_share",
@@ -112,6 +111,7 @@ __all__ = [
     "shared_case_documents",
     "shared_document",
     "token_hash",
+    "visible_case",
     "visible_document",
 ]
 
@@ -723,8 +723,9 @@ def read_case(session: Session, principal: Principal, code: str) -> CaseView:
     return CaseView(case, tuple(_participants(session, case.code)), documents, relation)
 
 
-def case_for_qr(session: Session, principal: Principal, code: str) -> CaseRecord:
-    """The case, if the caller may read it (its QR code is part of reading it)."""
+def visible_case(session: Session, principal: Principal, code: str) -> CaseRecord:
+    """The case, if the caller may read it (its QR code and its custody are part of reading
+    it); the very 404 of a missing case otherwise."""
     return _case_for(session, principal, code, Action.CASE_READ)
 
 

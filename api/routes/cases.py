@@ -137,7 +137,7 @@ async def add_participant(
 
 def _qr(services: Services, principal: access.Principal, code: str) -> segno.QRCode:
     with services.database.session() as session:
-        case = access.case_for_qr(session, principal, code)
+        case = access.visible_case(session, principal, code)
     return segno.make(services.settings.public_case_url(case.code), error=QR_ERROR, micro=False)
 
 

@@ -1,6 +1,9 @@
-"""A document's chain of custody: every custody event about it, with proofs (an export)."""
+"""Chains of custody of a document and of a case: every custody event about it, with proofs
+(an export)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -13,21 +16,20 @@ from evidence.custody import custody_export
 from evidence.custody_entry import CustodyObject
 from evidence.policy import Action
 
-router = APIRouter(prefix="/v1/documents", tags=["custody"])
+router = APIRouter(prefix="/v1", tags=["custody"])
 
-
-@router.get(
-    "/{document_id}/custody",
-    responses={
-        200: {
-            "description": "the custody export (evidence/schema/custody-export-v1.schema.json)",
-            "content": schema_ref("CustodyExport"),
-        },
-        401: {},
-        404: {},
-        429: {},
+_EXPORT: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "the custody export (evidence/schema/custody-export-v1.schema.json)",
+        "content": schema_ref("CustodyExport"),
     },
-)
+    401: {},
+    404: {},
+    429: {},
+}
+
+
+@router.get("/documents/{document_id}/custody", responses=_EXPORT)
 def get_custody(document_id: str, principal: PrincipalDep, services: ServicesDep) -> JSONResponse:
     """Who deposited, fetched, shared and verified the document, when and from where: each
     event with its leaf bytes and an inclusion proof to the latest anchored custody head, and
@@ -38,4 +40,18 @@ def get_custody(document_id: str, principal: PrincipalDep, services: ServicesDep
         if services.custody is None:
             raise Problem(503, "Service unavailable", "the custody log is not running")
         export = custody_export(session, CustodyObject.document(record.id))
+    return JSONResponse(export.to_json())
+
+
+@router.get("/cases/{code}/custody", responses=_EXPORT)
+def get_case_custody(code: str, principal: PrincipalDep, services: ServicesDep) -> JSONResponse:
+    """The case's own chain of custody: opened by whom, which law firms and courts were added
+    and when, and every share code made for the whole case — who was given access to the
+    case's documents. (Each document's own events are in its custody export.) For whoever may
+    read the case; check it offline with ``zhenglian verify --custody``."""
+    with services.database.session() as session:
+        case = access.visible_case(session, principal, code)
+        if services.custody is None:
+            raise Problem(503, "Service unavailable", "the custody log is not running")
+        export = custody_export(session, CustodyObject("case", case.code))
     return JSONResponse(export.to_json())

@@ -380,6 +380,7 @@ SENDERS: dict[str, Send] = {
     ),
     "POST /v1/cases": _create_case,
     "GET /v1/cases/{code}": _get(lambda w, r, rel: f"/v1/cases/{w.case[r][rel]}"),
+    "GET /v1/cases/{code}/custody": _get(lambda w, r, rel: f"/v1/cases/{w.case[r][rel]}/custody"),
     "GET /v1/cases/{code}/qr.png": _get(lambda w, r, rel: f"/v1/cases/{w.case[r][rel]}/qr.png"),
     "GET /v1/cases/{code}/qr.svg": _get(lambda w, r, rel: f"/v1/cases/{w.case[r][rel]}/qr.svg"),
     "POST /v1/cases/{code}/participants": _add_participant,
@@ -463,6 +464,7 @@ EXPECTED: dict[str, dict[str, Row]] = {
         public=(None, None, 401),
     ),
     "GET /v1/cases/{code}": _READ_CASE,
+    "GET /v1/cases/{code}/custody": _READ_CASE,
     "GET /v1/cases/{code}/qr.png": _READ_CASE,
     "GET /v1/cases/{code}/qr.svg": _READ_CASE,
     "POST /v1/cases/{code}/participants": _by_role(

@@ -176,6 +176,43 @@ def test_custody_is_recorded_anchored_and_verifies_offline(
     assert garbage.returncode == 2 and garbage.stderr.count("\n") == 1
 
 
+def test_a_case_custody_export_shows_who_was_given_the_case_and_verifies_offline(
+    server: ZhenglianServer, tmp_path: Path
+) -> None:
+    notary = _bearer(server.token("案件公证处", "notary"))
+    court = _bearer(server.token("案件法院", "court"))
+    outsider = _bearer(server.token("旁观律所", "lawyer"))
+    case = httpx.post(
+        f"{server.url}/v1/cases", headers=notary, json={"type": "litigation", "title": "保全"}
+    ).json()["code"]
+    r = httpx.post(
+        f"{server.url}/v1/cases/{case}/participants",
+        headers=notary,
+        json={"institution": "案件法院"},
+    )
+    assert r.status_code == 201, r.text
+    url = f"{server.url}/v1/cases/{case}/custody"
+    assert httpx.get(url, headers=outsider).status_code == 404  # as if there were no case
+
+    def anchored_export() -> Any:
+        export = httpx.get(url, headers=court).json()
+        done = all(e["status"] == "anchored" for e in export["events"])
+        return export if done and len(export["events"]) == 2 else None
+
+    export = _wait("case custody anchoring", anchored_export)
+    jsonschema.validate(export, SCHEMA)
+    fields = [e["fields"] for e in export["events"]]
+    assert [(f["action"], f["actor_institution"]) for f in fields] == [
+        ("case_create", "案件公证处"),
+        ("case_participant_add", "案件公证处"),
+    ]
+    assert {f["object_id"] for f in fields} == {case}
+    path = tmp_path / "case-custody.json"
+    path.write_text(json.dumps(export, ensure_ascii=False))
+    ok = _verify_custody(server, path)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+
+
 def test_custody_is_visible_only_to_whoever_may_see_the_document(server: ZhenglianServer) -> None:
     owner = _bearer(server.token("城北公证处", "notary"))
     other = _bearer(server.token("城西公证处", "notary"))
