@@ -13,8 +13,10 @@ allowlist, the pool limits and the block gas limit instead of by price.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +31,9 @@ from eth.abc import (
 )
 from eth.chains.base import Chain
 from eth.consensus.context import ConsensusContext
+from eth.constants import BLANK_ROOT_HASH
 from eth.db.chain import ChainDB
+from eth.db.schema import SchemaV1
 from eth.db.trie import make_trie_root_and_nodes
 from eth.exceptions import HeaderNotFound, TransactionNotFound
 from eth.vm.forks.london import LondonVM
@@ -59,6 +63,22 @@ MAX_RAW_TX_BYTES = 128 * 1024
 
 #: Gas cap of eth_call / eth_estimateGas (a call may not run longer than a full block).
 CALL_GAS_CAP = 30_000_000
+
+
+class StoredStateError(NodeError):
+    """The chain database was altered outside the blocks: a trie node or contract code that
+    does not hash to its key, or an entry that the stored blocks do not account for."""
+
+    def __init__(self, key: bytes, reason: str) -> None:
+        self.key = key
+        self.reason = reason
+        super().__init__(f"the chain's state database was altered: {reason}")
+
+
+def _key_name(key: bytes) -> str:
+    if len(key) != 32 and key.isascii() and key.decode("ascii").isprintable():
+        return repr(key.decode("ascii"))
+    return "0x" + key.hex()
 
 
 # --- seals ------------------------------------------------------------------------------
@@ -148,6 +168,42 @@ def chain_class(chain_id: int) -> type[Chain]:
     )
 
 
+# --- stored entries -----------------------------------------------------------------------
+
+
+# py-evm's keys that are not the keccak of their value (eth.db.schema.SchemaV1). Two can be
+# 32 bytes long like a hash: the checkpoint list (not used here) and the canonical hash of a
+# block numbered from 10**10 on.
+_NUMBER_TO_HASH = b"block-number-to-hash:"
+_HASH_TO_SCORE = b"block-hash-to-score:"
+_TX_TO_BLOCK = b"transaction-hash-to-block:"
+_WITHDRAWAL_TO_BLOCK = b"withdrawal-hash-to-block:"
+_SINGLE_KEYS = frozenset(
+    {
+        SchemaV1.make_canonical_head_hash_lookup_key(),
+        SchemaV1.make_header_chain_gaps_lookup_key(),
+        SchemaV1.make_chain_gaps_lookup_key(),
+        SchemaV1.make_checkpoint_headers_key(),
+    }
+)
+_NUMBERED_KEY = re.compile(rb"block-number-to-hash:(?:0|[1-9][0-9]*)")
+# The hash in these keys is the repr() of its bytes: b'...' (or b"..." when it holds a ').
+_HASHED_KEY = re.compile(
+    rb"(block-hash-to-score:|transaction-hash-to-block:|withdrawal-hash-to-block:)b['\"].*",
+    re.DOTALL,
+)
+
+
+def _lookup_kind(key: bytes) -> bytes | None:
+    """The kind (prefix) of a py-evm lookup key; None for a content-addressed key."""
+    if key in _SINGLE_KEYS:
+        return key
+    if _NUMBERED_KEY.fullmatch(key):
+        return _NUMBER_TO_HASH
+    hashed = _HASHED_KEY.fullmatch(key) if len(key) > 32 else None
+    return None if hashed is None else hashed.group(1)
+
+
 # --- the chain --------------------------------------------------------------------------
 
 
@@ -189,8 +245,7 @@ class EmbeddedChain:
         self._production = threading.Lock()
         self.pool = TxPool()
         self.new_tx = threading.Condition(self.lock)
-        genesis = self._chain.chaindb.get_canonical_block_header_by_number(BlockNumber(0))
-        self.validators = genesis_validators(genesis)
+        self.validators = self._checked_genesis_validators()
         if signer is not None and signer.public_key.to_canonical_address() not in self.validators:
             raise NodeError("the node's key is not one of the genesis validators")
 
@@ -218,21 +273,59 @@ class EmbeddedChain:
             chain = chain_class(config.chain_id).from_genesis(db, params, state)  # type: ignore[arg-type]
         return bytes(chain.get_canonical_head().hash)
 
-    def verify_stored_chain(self, progress: Callable[[int, int], None] | None = None) -> int:
-        """Re-check every stored block: hash, link, seal, transactions and receipts.
+    def _checked_genesis_validators(self) -> tuple[bytes, ...]:
+        """The genesis block's validator list, read only once the block is checked.
 
-        Returns the head number; raises :class:`ChainIntegrityError` naming the first bad block.
+        Raises :class:`ChainIntegrityError` for block 0 when it is missing, altered, not the
+        configured genesis, or does not decode.
+        """
+        try:
+            block_hash = self._chain.chaindb.get_canonical_block_hash(BlockNumber(0))
+            raw = self.db[block_hash]
+        except (HeaderNotFound, KeyError):
+            raise ChainIntegrityError(0, "no genesis block in the chain database") from None
+        except Exception as exc:
+            raise ChainIntegrityError(0, f"{type(exc).__name__}: {exc}") from exc
+        if keccak(raw) != block_hash:
+            raise ChainIntegrityError(0, "header bytes do not hash to the block hash")
+        if self.config.genesis_hash and block_hash != self.config.genesis_hash:
+            raise ChainIntegrityError(0, "genesis differs from the configured one")
+        try:
+            header = self._chain.chaindb.get_block_header_by_hash(block_hash)
+        except Exception as exc:
+            raise ChainIntegrityError(0, f"header does not decode: {exc}") from exc
+        if header.block_number != 0:
+            raise ChainIntegrityError(0, "header carries another block number")
+        try:
+            return genesis_validators(header)
+        except ValidationError as exc:
+            raise ChainIntegrityError(0, str(exc)) from exc
+
+    def verify_stored_chain(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Re-check everything stored: every block, then every other database entry.
+
+        A block: header hash, parent link, seal, transactions and receipts roots, its score
+        and transaction lookups, and that its state root is stored. Then
+        :meth:`_verify_stored_entries`. Returns the head number; raises
+        :class:`ChainIntegrityError` naming the first bad block, or :class:`StoredStateError`.
         """
         chaindb = self._chain.chaindb
         try:
             head = chaindb.get_canonical_head()
+            canonical_hash = chaindb.get_canonical_block_hash(head.block_number)
         except Exception as exc:
             raise ChainIntegrityError(-1, f"canonical head unreadable: {exc}") from exc
+        if canonical_hash != head.hash:
+            raise ChainIntegrityError(
+                head.block_number, "the head is not the canonical block of its number"
+            )
         consensus = PoaConsensus(ConsensusContext(self.db))
         vm_class = ZhenglianVM
         tx_builder = vm_class.get_transaction_builder()
         receipt_builder = vm_class.get_receipt_builder()
         parent_hash: bytes | None = None
+        score = 0
+        tx_count = 0
         for number in range(head.block_number + 1):
             try:
                 block_hash = chaindb.get_canonical_block_hash(BlockNumber(number))
@@ -257,6 +350,19 @@ class EmbeddedChain:
                 receipts = chaindb.get_receipts(header, receipt_builder)
                 if make_trie_root_and_nodes(receipts)[0] != header.receipt_root:
                     raise ChainIntegrityError(number, "receipts do not match receiptsRoot")
+                score += header.difficulty
+                if chaindb.get_score(block_hash) != score:
+                    raise ChainIntegrityError(number, "stored total difficulty is wrong")
+                for index, tx in enumerate(txs):
+                    if chaindb.get_transaction_index(tx.hash) != (number, index):
+                        raise ChainIntegrityError(
+                            number, f"lookup of transaction {encode_hex(tx.hash)} is wrong"
+                        )
+                tx_count += len(txs)
+                if header.state_root != BLANK_ROOT_HASH and header.state_root not in self.db:
+                    raise ChainIntegrityError(
+                        number, f"state root {encode_hex(header.state_root)} is missing"
+                    )
             except ChainIntegrityError:
                 raise
             except Exception as exc:
@@ -264,7 +370,49 @@ class EmbeddedChain:
             parent_hash = block_hash
             if progress is not None:
                 progress(number, head.block_number)
+        blocks = head.block_number + 1
+        self._verify_stored_entries(
+            {
+                _NUMBER_TO_HASH: blocks,
+                _HASH_TO_SCORE: blocks,
+                _TX_TO_BLOCK: tx_count,
+                _WITHDRAWAL_TO_BLOCK: 0,  # London has no withdrawals
+            }
+        )
         return int(head.block_number)
+
+    def _verify_stored_entries(self, lookups: dict[bytes, int]) -> None:
+        """Check every entry of the database, in one scan.
+
+        Trie nodes (state, storage, transactions, receipts), contract code, headers and uncle
+        lists are stored under the keccak of their value: each must hash to its key, so no
+        stored state can be altered without changing a state root, which the sealed headers
+        fix. All other keys are py-evm's lookups: ``lookups`` gives how many of each kind the
+        blocks accounted for, and there may be no more (an extra ``block-number-to-hash``
+        entry would serve a forged block past the head). Unknown keys are refused too.
+        """
+        counted: Counter[bytes] = Counter()
+        for key, value in self.db.committed_items():
+            kind = _lookup_kind(key)
+            if kind is None:
+                if len(key) != 32:
+                    raise StoredStateError(key, f"{_key_name(key)} is not a key the chain writes")
+                calculated = keccak(value)
+                if calculated != key:
+                    raise StoredStateError(
+                        key,
+                        f"entry {_key_name(key)} does not hash to its key "
+                        f"(its keccak is {encode_hex(calculated)})",
+                    )
+            elif kind in lookups:
+                counted[kind] += 1
+        for kind, expected in lookups.items():
+            if counted[kind] != expected:
+                raise StoredStateError(
+                    kind,
+                    f"{counted[kind]} {_key_name(kind)} entries, where the stored blocks "
+                    f"account for {expected}",
+                )
 
     # --- transactions ------------------------------------------------------------------
 

@@ -29,6 +29,9 @@ _DELETED = object()
 #: SQLite page cache per connection, in KiB (negative value = KiB in SQLite's pragma).
 SQLITE_CACHE_KIB = 64 * 1024
 
+#: Rows read at a time by :meth:`SqliteAtomicDB.committed_items`.
+SCAN_PAGE_ROWS = 10_000
+
 
 class SqliteAtomicDB(BaseAtomicDB):
     """Key-value store for py-evm over SQLite (WAL, fsync on commit)."""
@@ -144,6 +147,21 @@ class SqliteAtomicDB(BaseAtomicDB):
             self._conn.execute("COMMIT")
         except sqlite3.Error as exc:
             raise NodeError(f"cannot write chain database {self.path}: {exc}") from exc
+
+    def committed_items(self) -> Iterator[tuple[bytes, bytes]]:
+        """Every committed key and value, in key order, read in pages of
+        :data:`SCAN_PAGE_ROWS` (the lock is not held between pages)."""
+        after = b""
+        while True:
+            with self._lock:
+                rows = self._conn.execute(
+                    "SELECT k, v FROM kv WHERE k > ? ORDER BY k LIMIT ?", (after, SCAN_PAGE_ROWS)
+                ).fetchall()
+            for key, value in rows:
+                yield bytes(key), bytes(value)
+            if len(rows) < SCAN_PAGE_ROWS:
+                return
+            after = bytes(rows[-1][0])
 
     def close(self) -> None:
         with self._lock:

@@ -7,8 +7,11 @@ crash the node or change stored data except a valid signed transaction.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import operator
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -18,7 +21,7 @@ from eth.abc import BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI
 from eth.exceptions import Revert, VMError
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
-from eth_utils.hexadecimal import encode_hex
+from eth_utils.exceptions import ValidationError
 
 from ledger.errors import TransactionRejected
 from ledger.node.chain import CallParams, EmbeddedChain
@@ -37,7 +40,9 @@ MAX_LOG_BLOCK_RANGE = 10_000
 MAX_LOGS = 10_000
 #: Most topic alternatives per position in a log filter.
 MAX_TOPIC_OPTIONS = 16
-#: Deepest JSON nesting accepted in a request.
+#: Deepest JSON nesting accepted in a request. It is checked on the raw bytes before parsing:
+#: py-evm raises Python's recursion limit to 100,000, far past what the C stack of json's
+#: parser survives, so a deeply nested body would otherwise crash the node.
 MAX_JSON_DEPTH = 16
 #: Blocks whose formatted receipts (and formatted block) are kept in memory.
 RECEIPT_CACHE_BLOCKS = 64
@@ -108,14 +113,26 @@ def _h(b: bytes) -> str:
     return "0x" + bytes(b).hex()
 
 
-def _json_depth(obj: Any, depth: int = 0) -> int:
-    if depth > MAX_JSON_DEPTH:
-        return depth
-    if isinstance(obj, dict):
-        return max((_json_depth(v, depth + 1) for v in obj.values()), default=depth + 1)
-    if isinstance(obj, list):
-        return max((_json_depth(v, depth + 1) for v in obj), default=depth + 1)
-    return depth
+# A JSON string: its quote, any run of plain characters and backslash escapes (possessive, so
+# the match never backtracks), and its closing quote; an unterminated one runs to the end.
+_JSON_STRING = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"?', re.DOTALL)
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+# Opening bracket -> 2, closing -> 0; less 1, that is the step in nesting depth (+1, -1).
+_BRACKET_STEP = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")
+
+
+def json_nesting_depth(body: bytes) -> int:
+    """The deepest nesting of ``[``/``{`` outside strings in a UTF-8 JSON text, unparsed.
+
+    One linear pass of each step, all in C: cut out the strings (escapes included), keep only
+    the brackets, and take the highest running sum of +1 per opening and -1 per closing one.
+    Up to the first byte a JSON parser refuses, this is exactly the depth it recurses to; past
+    it the count may only be higher. ``body`` must be valid UTF-8, in which no byte of a
+    multi-byte character can be taken for a quote, backslash or bracket.
+    """
+    brackets = _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKET)
+    steps = map(operator.sub, brackets.translate(_BRACKET_STEP), itertools.repeat(1))
+    return int(max(itertools.accumulate(steps, initial=0)))
 
 
 def _params(params: list[Any], n_required: int, n_max: int, method: str) -> list[Any]:
@@ -179,11 +196,17 @@ class JsonRpcDispatcher:
             if len(body) > MAX_REQUEST_BYTES:
                 raise RpcError(LIMIT_EXCEEDED, f"request larger than {MAX_REQUEST_BYTES} bytes")
             try:
-                payload = json.loads(body)
-            except (ValueError, UnicodeDecodeError):
+                # Decoded here, as UTF-8 only: json.loads would guess UTF-16/32 from the bytes,
+                # and in those a character's bytes may look like a quote or bracket to the scan.
+                text = body.decode("utf-8")
+            except UnicodeDecodeError:
+                raise RpcError(PARSE_ERROR, "parse error: body is not UTF-8") from None
+            if json_nesting_depth(body) > MAX_JSON_DEPTH:
+                raise RpcError(INVALID_REQUEST, f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+            try:
+                payload = json.loads(text)
+            except ValueError:
                 raise RpcError(PARSE_ERROR, "parse error: body is not JSON") from None
-            if _json_depth(payload) > MAX_JSON_DEPTH:
-                raise RpcError(INVALID_REQUEST, f"JSON nested deeper than {MAX_JSON_DEPTH}")
         except RpcError as exc:
             return json.dumps(self._error(None, exc)).encode()
         if isinstance(payload, list):
@@ -541,14 +564,26 @@ class JsonRpcDispatcher:
             raise RpcError(EXECUTION_ERROR, "execution reverted", _h(reason)) from None
         except VMError as exc:
             raise RpcError(SERVER_ERROR, f"execution failed: {type(exc).__name__}") from None
+        except ValidationError as exc:
+            # The call as a transaction is invalid before it runs (the sender cannot pay the
+            # value, the gas is below the intrinsic gas, ...): geth answers -32000 as well.
+            raise RpcError(SERVER_ERROR, f"invalid call: {exc}") from None
+
+    @staticmethod
+    def _refuse_state_override(overrides: Any, method: str) -> None:
+        # Running a call on altered state is not supported; an empty override alters nothing.
+        if overrides is not None and overrides != {}:
+            raise RpcError(INVALID_PARAMS, f"{method}: state overrides are not supported")
 
     def eth_call(self, params: list[Any]) -> str:
-        obj, tag, _overrides = _params(params, 1, 3, "eth_call")
+        obj, tag, overrides = _params(params, 1, 3, "eth_call")
+        self._refuse_state_override(overrides, "eth_call")
         call, header = self._call_params(obj), self._header(tag)
         return _h(self._execute(lambda: self.chain.call(call, header)))
 
     def eth_estimateGas(self, params: list[Any]) -> str:
-        obj, tag, _overrides = _params(params, 1, 3, "eth_estimateGas")
+        obj, tag, overrides = _params(params, 1, 3, "eth_estimateGas")
+        self._refuse_state_override(overrides, "eth_estimateGas")
         call, header = self._call_params(obj), self._header(tag)
         self._execute(lambda: self.chain.call(call, header))  # surface reverts with their data
         return _q(self._execute(lambda: self.chain.estimate_gas(call, header)))
@@ -642,4 +677,4 @@ def _topics_match(log_topics: list[str], wanted: list[set[bytes] | None]) -> boo
     return True
 
 
-__all__ = ["MAX_REQUEST_BYTES", "JsonRpcDispatcher", "RpcError", "encode_hex"]
+__all__ = ["MAX_REQUEST_BYTES", "JsonRpcDispatcher", "RpcError", "json_nesting_depth"]

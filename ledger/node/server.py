@@ -12,10 +12,8 @@ Data dir layout::
 
 from __future__ import annotations
 
-import asyncio
 import fcntl
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -43,7 +41,12 @@ from ledger.node.config import (
 )
 from ledger.node.db import SqliteAtomicDB
 from ledger.node.keystore import keystore_path, load_key, load_or_create_key, resolve_passphrase
-from ledger.node.rpc import LIMIT_EXCEEDED, MAX_REQUEST_BYTES, JsonRpcDispatcher
+from ledger.node.rpc import (
+    INVALID_REQUEST,
+    LIMIT_EXCEEDED,
+    MAX_REQUEST_BYTES,
+    JsonRpcDispatcher,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +58,23 @@ MAX_BLOCK_TIME = 3600.0
 
 #: Seconds between two attempts at the data dir's lock while waiting for it.
 LOCK_RETRY_INTERVAL = 0.1
+
+#: Longest the block producer sleeps on an empty pool before it looks whether to stop (a new
+#: transaction wakes it at once).
+PRODUCER_IDLE_WAIT = 0.5
+
+#: Seconds the JSON-RPC server may take to listen before :meth:`EmbeddedNode.start` gives up.
+SERVER_START_TIMEOUT = 30.0
+
+#: Seconds between two looks at whether the JSON-RPC server listens yet.
+SERVER_START_POLL = 0.02
+
+#: Longest :meth:`EmbeddedNode.wait` blocks at a time, so Ctrl-C is handled promptly.
+WAIT_POLL_INTERVAL = 0.5
+
+#: Seconds :meth:`EmbeddedNode.close` waits for the server and the producer thread each
+#: (a block being sealed is finished first) before it closes the database anyway.
+THREAD_STOP_TIMEOUT = 10.0
 
 #: Genesis balance of the node's own accounts (10**9 ether). Gas is free; this is only for
 #: value transfers, e.g. tools that fund fresh accounts as they would on any chain.
@@ -69,9 +89,20 @@ def chain_db_path(data_dir: Path) -> Path:
 
 
 def init_data_dir(data_dir: Path, *, chain_id: int = DEFAULT_CHAIN_ID) -> ChainConfig:
-    """Create keys, config and genesis in an empty data dir; return the config."""
+    """Create keys, config and genesis in an empty data dir; return the config.
+
+    A data dir whose config names a chain must still hold that chain's database: a new one is
+    never created in its place.
+    """
     if config_path(data_dir).exists():
-        return load_config(data_dir)
+        config = load_config(data_dir)
+        if not chain_db_path(data_dir).is_file():
+            raise NodeError(
+                f"the chain database {chain_db_path(data_dir)} is missing, but "
+                f"{config_path(data_dir)} describes a chain: restore the database (a new chain "
+                "is only made in an empty data dir)"
+            )
+        return config
     if chain_db_path(data_dir).exists():
         raise NodeError(f"{chain_db_path(data_dir)} exists without {config_path(data_dir)}")
     if not 0 < chain_id < 2**53:
@@ -200,7 +231,7 @@ class EmbeddedNode:
         while not self._stopping.is_set():
             with self.chain.new_tx:
                 if not len(self.chain.pool):
-                    self.chain.new_tx.wait(timeout=0.5)
+                    self.chain.new_tx.wait(timeout=PRODUCER_IDLE_WAIT)
                     continue
             wait = last_block + self.block_time - time.monotonic()
             if wait > 0:
@@ -247,7 +278,11 @@ class EmbeddedNode:
 
         async def not_post(request: Request) -> Response:
             return JSONResponse(
-                {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "use POST"}},
+                {
+                    "jsonrpc": "2.0",
+                    "id": None,
+                    "error": {"code": INVALID_REQUEST, "message": "use POST"},
+                },
                 status_code=405,
             )
 
@@ -272,12 +307,12 @@ class EmbeddedNode:
         self._server = uvicorn.Server(config)
         self._server_thread = threading.Thread(target=self._server.run, name="zl-rpc", daemon=True)
         self._server_thread.start()
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
         while not self._server.started:
             if not self._server_thread.is_alive() or time.monotonic() > deadline:
                 self.close()
                 raise NodeError(f"cannot serve JSON-RPC on {host}:{port}")
-            time.sleep(0.02)
+            time.sleep(SERVER_START_POLL)
         bound_port = port
         for server in self._server.servers:
             for sock in server.sockets:
@@ -289,7 +324,7 @@ class EmbeddedNode:
         assert self._server_thread is not None
         try:
             while self._server_thread.is_alive():
-                self._server_thread.join(0.5)
+                self._server_thread.join(WAIT_POLL_INTERVAL)
         except KeyboardInterrupt:
             pass
         finally:
@@ -303,12 +338,12 @@ class EmbeddedNode:
             self._server_thread is not None
             and self._server_thread is not threading.current_thread()
         ):
-            self._server_thread.join(10)
+            self._server_thread.join(THREAD_STOP_TIMEOUT)
         if self._producer is not None:
-            self._producer.join(10)
+            self._producer.join(THREAD_STOP_TIMEOUT)
         with self.chain.lock:
             self.db.close()
         self._lock_file.close()
 
 
-__all__ = ["EmbeddedNode", "RunningNode", "asyncio", "init_data_dir", "os"]
+__all__ = ["EmbeddedNode", "RunningNode", "init_data_dir"]

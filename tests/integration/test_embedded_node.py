@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -17,8 +19,10 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
-from ledger.client import make_web3
+from ledger.client import JsonDeploymentStore, LedgerClient, make_web3
 from ledger.errors import ChainIntegrityError, KeystoreError, NodeError
+from ledger.merkle import MerkleLog, hash_leaf
+from ledger.node.chain import StoredStateError
 from ledger.node.keystore import PASSPHRASE_ENV, PASSPHRASE_FILE, keystore_path
 from ledger.node.server import EmbeddedNode, chain_db_path
 from tests.support import servers
@@ -187,6 +191,33 @@ def test_malformed_requests_get_json_rpc_errors(node: tuple[str, str, Web3]) -> 
     assert rpc(url, "eth_chainId")["result"] == hex(0x5A4C)
 
 
+def test_deeply_nested_body_is_refused_and_the_node_keeps_serving(tmp_path: Path) -> None:
+    # A node process of its own: before the depth was checked ahead of parsing, this body
+    # overflowed the C stack of json's parser and killed the node (exit -11).
+    port = servers.free_port()
+    log = tmp_path / "node.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [*_SERVE, "--data-dir", str(tmp_path / "data"), "--port", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        servers.wait_for_rpc(url, proc, log)
+        reply = post(url, b"[" * 100_000 + b"]" * 100_000)[1]
+        assert reply["error"]["code"] == -32600
+        assert "nested deeper than 16 levels" in reply["error"]["message"]
+        # The same depth in UTF-16 (which json.loads guesses from bytes), behind a character
+        # whose bytes pass for a quote: parsed only as the UTF-8 that was scanned.
+        disguised = '["\u4e22",' + "[" * 100_000 + "]" * 100_000 + "]"
+        assert post(url, disguised.encode("utf-16-le"))[1]["error"]["code"] == -32700
+        assert proc.poll() is None, log.read_text()[-2000:]
+        assert rpc(url, "eth_chainId")["result"] == hex(0x5A4C)
+    finally:
+        servers.stop(proc)
+
+
 def test_batch_and_notifications(node: tuple[str, str, Web3]) -> None:
     url, _, _ = node
     batch = [
@@ -212,7 +243,95 @@ def test_unknown_objects_are_null(node: tuple[str, str, Web3]) -> None:
     assert rpc(url, "eth_getBlockByNumber", ["0xffffff", False])["result"] is None
 
 
+def test_call_that_cannot_be_paid_is_a_server_error(
+    node: tuple[str, str, Web3], caplog: pytest.LogCaptureFixture
+) -> None:
+    url, _, _ = node
+    pauper = Account.create().address  # no balance
+    call = {"from": pauper, "to": "0x" + "11" * 20, "value": "0x1"}
+    for method in ("eth_call", "eth_estimateGas"):
+        err = rpc(url, method, [call, "latest"])["error"]
+        assert err["code"] == -32000, err
+        assert err["message"].startswith("invalid call:") and "enough balance" in err["message"]
+    low_gas = rpc(url, "eth_call", [{**call, "value": "0x0", "gas": "0x1"}, "latest"])["error"]
+    assert low_gas["code"] == -32000 and low_gas["message"].startswith("invalid call:")
+    assert not [r for r in caplog.records if r.name == "ledger.node.rpc"]
+
+
+def test_state_overrides_are_refused(node: tuple[str, str, Web3]) -> None:
+    url, _, _ = node
+    call = {"to": "0x" + "11" * 20}
+    override = {"0x" + "11" * 20: {"code": "0x60006000fd"}}
+    for method in ("eth_call", "eth_estimateGas"):
+        err = rpc(url, method, [call, "latest", override])["error"]
+        assert err["code"] == -32602 and "state overrides are not supported" in err["message"]
+        assert "result" in rpc(url, method, [call, "latest", {}])  # an empty one alters nothing
+
+
+# --- pool limits and block spacing ----------------------------------------------------------
+
+
+def test_pool_errors_are_json_rpc_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ledger.node.txpool
+
+    monkeypatch.setattr(ledger.node.txpool, "MAX_POOL_TXS", 3)
+    with servers.embedded_node(tmp_path) as (url, _):
+        w3 = make_web3(url)
+        key = servers.embedded_anchorer_key(tmp_path)
+        # Nonces 5.. ahead wait in the pool (0..4 are missing), so the pool keeps them.
+        err = _send_error(url, transfer(w3, key, nonce=65))  # at most 64 ahead
+        assert err["code"] == -32000 and err["message"] == "nonce too high: 65, next expected 0"
+        w3.eth.send_raw_transaction(transfer(w3, key, nonce=5))
+        err = _send_error(url, transfer(w3, key, nonce=5, value=1))
+        assert err["code"] == -32000
+        assert err["message"] == (
+            "another transaction with nonce 5 from this sender is already pending"
+        )
+        w3.eth.send_raw_transaction(transfer(w3, key, nonce=6))
+        w3.eth.send_raw_transaction(transfer(w3, key, nonce=7))
+        err = _send_error(url, transfer(w3, key, nonce=8))
+        assert err["code"] == -32000 and err["message"] == "transaction pool is full (3)"
+
+
+def test_block_time_spaces_blocks(tmp_path: Path) -> None:
+    with servers.embedded_node(tmp_path, block_time=1.0) as (url, node):
+        sealed_at: list[float] = []
+        produce = node.chain.produce_block  # type: ignore[attr-defined]
+
+        def timed_produce() -> Any:
+            block = produce()
+            if block is not None:
+                sealed_at.append(time.monotonic())
+            return block
+
+        node.chain.produce_block = timed_produce  # type: ignore[attr-defined]
+        w3 = make_web3(url)
+        key = servers.embedded_anchorer_key(tmp_path)
+        for _ in range(3):  # each sent as soon as the one before is in a block
+            w3.eth.wait_for_transaction_receipt(
+                w3.eth.send_raw_transaction(transfer(w3, key)), timeout=15, poll_latency=0.02
+            )
+    assert len(sealed_at) == 3
+    gaps = [b - a for a, b in itertools.pairwise(sealed_at)]
+    assert all(gap >= 1.0 for gap in gaps), gaps
+
+
 # --- persistence, integrity, keys -------------------------------------------------------------
+
+_SERVE = [sys.executable, "-m", "zhenglian.cli", "chain", "serve"]
+
+
+def _serve_refusal(data_dir: Path) -> str:
+    """Run `zhenglian chain serve` on a data dir it must refuse; its one error line."""
+    proc = subprocess.run(
+        [*_SERVE, "--data-dir", str(data_dir), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc.stderr.strip().splitlines()[-1]
 
 
 def _fresh_chain_with_blocks(data_dir: Path, blocks: int) -> tuple[bytes, int]:
@@ -241,79 +360,214 @@ def test_restart_continues_the_same_chain(tmp_path: Path) -> None:
         assert bytes(w3.eth.get_block(4)["parentHash"]) == head_hash
 
 
-def _tamper_header(data_dir: Path, block_number: int) -> None:
+def _read_header(data_dir: Path, block_number: int | None) -> Any:
+    """Header ``block_number`` of a stopped chain; its head for None."""
     from ledger.node.chain import EmbeddedChain
     from ledger.node.config import load_config
     from ledger.node.db import SqliteAtomicDB
 
     db = SqliteAtomicDB(chain_db_path(data_dir), read_only=True)
     try:
-        header = EmbeddedChain(db, load_config(data_dir), None).header_by_number(block_number)
+        chain = EmbeddedChain(db, load_config(data_dir), None)
+        header = chain.head() if block_number is None else chain.header_by_number(block_number)
         assert header is not None
-        key = bytes(header.hash)
+        return header
     finally:
         db.close()
+
+
+def _alter_value(data_dir: Path, key: bytes, alter: Any) -> None:
+    """Replace the stored value of ``key`` in chain.sqlite by ``alter(value)``."""
     conn = sqlite3.connect(chain_db_path(data_dir))
-    (value,) = conn.execute("SELECT v FROM kv WHERE k = ?", (key,)).fetchone()
-    flipped = bytearray(value)
-    flipped[-40] ^= 0x01  # inside the header's extraData/mixHash region
-    conn.execute("UPDATE kv SET v = ? WHERE k = ?", (bytes(flipped), key))
-    conn.commit()
-    conn.close()
+    try:
+        (value,) = conn.execute("SELECT v FROM kv WHERE k = ?", (key,)).fetchone()
+        conn.execute("UPDATE kv SET v = ? WHERE k = ?", (alter(bytes(value)), key))
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def _flip(position: int) -> Any:
+    def flip(value: bytes) -> bytes:
+        altered = bytearray(value)
+        altered[position] ^= 0x01
+        return bytes(altered)
+
+    return flip
 
 
 def test_tampered_block_stops_the_node_naming_it(tmp_path: Path) -> None:
     _fresh_chain_with_blocks(tmp_path, 3)
-    _tamper_header(tmp_path, 2)
+    _alter_value(tmp_path, bytes(_read_header(tmp_path, 2).hash), _flip(-40))  # mixHash
     with pytest.raises(ChainIntegrityError) as info:
         EmbeddedNode(tmp_path)
     assert info.value.block_number == 2
     # ...and through the CLI: exit 1, one readable line.
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "zhenglian.cli",
-            "chain",
-            "serve",
-            "--data-dir",
-            str(tmp_path),
-            "--port",
-            "0",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == 1
-    assert (
-        proc.stderr.strip()
-        .splitlines()[-1]
-        .startswith("zhenglian: error: stored block #2 is corrupt")
-    )
+    assert _serve_refusal(tmp_path).startswith("zhenglian: error: stored block #2 is corrupt")
 
 
 def test_tampered_transaction_is_caught(tmp_path: Path) -> None:
-    _fresh_chain_with_blocks(tmp_path, 2)
-    from eth.db.trie import make_trie_root_and_nodes
+    _fresh_chain_with_blocks(tmp_path, 3)
+    # Block 2's one transaction is the root node of its transaction trie: alter its `to`.
+    root = bytes(_read_header(tmp_path, 2).transaction_root)
+    _alter_value(tmp_path, root, lambda v: v.replace(b"\x11" * 20, b"\x12" * 20))
+    with pytest.raises(ChainIntegrityError) as info:
+        EmbeddedNode(tmp_path)
+    assert info.value.block_number == 2
+    assert info.value.reason == "transactions do not match transactionsRoot"
 
-    conn = sqlite3.connect(chain_db_path(tmp_path))
-    # Find the transaction-trie leaf of block 1 by its content and alter one byte of it.
-    rows = conn.execute("SELECT k, v FROM kv").fetchall()
-    for k, v in rows:
-        if len(k) == 32 and b"\x11" * 20 in v and v[0] != 0x02:
-            altered = bytearray(v)
-            pos = bytes(v).index(b"\x11" * 20)
-            altered[pos] ^= 0xFF
-            conn.execute("UPDATE kv SET v = ? WHERE k = ?", (bytes(altered), k))
-            break
-    else:  # pragma: no cover - layout changed
-        pytest.fail("no transaction trie node found")
+
+def test_rehashed_forged_block_is_refused_for_its_seal(tmp_path: Path) -> None:
+    """A forger who re-hashes the altered block and all after it keeps every hash link valid;
+    only the seal, which needs a validator's key, gives the forgery away."""
+    import rlp
+    from eth.db.schema import SchemaV1
+
+    from ledger.node.db import SqliteAtomicDB
+
+    _fresh_chain_with_blocks(tmp_path, 3)
+    block2, block3 = _read_header(tmp_path, 2), _read_header(tmp_path, 3)
+    forged2 = block2.copy(timestamp=block2.timestamp + 1)
+    forged3 = block3.copy(parent_hash=forged2.hash)
+    db = SqliteAtomicDB(chain_db_path(tmp_path))
+    try:
+        with db.block_transaction():
+            for old, new in ((block2, forged2), (block3, forged3)):
+                db[new.hash] = rlp.encode(new)
+                db[SchemaV1.make_block_number_to_hash_lookup_key(new.block_number)] = rlp.encode(
+                    new.hash
+                )
+                old_score = SchemaV1.make_block_hash_to_score_lookup_key(old.hash)
+                db[SchemaV1.make_block_hash_to_score_lookup_key(new.hash)] = db[old_score]
+                del db[old_score]
+            db[SchemaV1.make_canonical_head_hash_lookup_key()] = forged3.hash
+    finally:
+        db.close()
+    with pytest.raises(ChainIntegrityError) as info:
+        EmbeddedNode(tmp_path)
+    assert info.value.block_number == 2
+    assert "not a validator" in info.value.reason
+
+
+@pytest.fixture(scope="module")
+def anchored_data_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
+    """A stopped chain with LogAnchor deployed and one head anchored: (data dir, its root)."""
+    data_dir = tmp_path_factory.mktemp("anchored")
+    log = MerkleLog()
+    log.append_many([hash_leaf(bytes([i])) for i in range(5)])
+    with servers.embedded_node(data_dir) as (url, _):
+        client = LedgerClient(url, servers.embedded_anchorer_key(data_dir))
+        client.ensure_deployed(JsonDeploymentStore(data_dir / "deployments.json"))
+        client.anchor(5, log.root(5), [])
+    return data_dir, log.root(5)
+
+
+def _copy(data_dir: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "copy"
+    shutil.copytree(data_dir, copy)
+    return copy
+
+
+def test_altered_contract_storage_is_refused(
+    anchored_data_dir: tuple[Path, bytes], tmp_path: Path
+) -> None:
+    """The auditor's repro: the anchored root in LogAnchor's storage replaced by 0xff..ff."""
+    data_dir = _copy(anchored_data_dir[0], tmp_path)
+    root = anchored_data_dir[1]
+    conn = sqlite3.connect(chain_db_path(data_dir))
+    # The storage trie leaf is short; the transaction and the receipt holding the root are not.
+    leaves = [
+        bytes(k)
+        for k, v in conn.execute("SELECT k, v FROM kv WHERE length(v) < 100")
+        if len(k) == 32 and root in bytes(v)
+    ]
+    conn.close()
+    assert len(leaves) == 1
+    _alter_value(data_dir, leaves[0], lambda v: v.replace(root, b"\xff" * 32))
+    with pytest.raises(StoredStateError) as info:
+        EmbeddedNode(data_dir)
+    assert info.value.key == leaves[0]
+    line = _serve_refusal(data_dir)
+    assert line.startswith("zhenglian: error: the chain's state database was altered: ")
+    assert f"entry 0x{leaves[0].hex()} does not hash to its key" in line
+
+
+def test_altered_state_trie_node_is_refused_naming_it(
+    anchored_data_dir: tuple[Path, bytes], tmp_path: Path
+) -> None:
+    data_dir = _copy(anchored_data_dir[0], tmp_path)
+    head = _read_header(data_dir, None)
+    state_root = bytes(head.state_root)
+    _alter_value(data_dir, state_root, _flip(-1))
+    with pytest.raises(StoredStateError) as info:
+        EmbeddedNode(data_dir)
+    assert info.value.key == state_root
+    assert f"entry 0x{state_root.hex()} does not hash to its key" in str(info.value)
+
+
+def test_lookup_past_the_head_is_refused(
+    anchored_data_dir: tuple[Path, bytes], tmp_path: Path
+) -> None:
+    """An extra number -> hash entry would serve a made-up block past the head."""
+    from eth.db.schema import SchemaV1
+
+    data_dir = _copy(anchored_data_dir[0], tmp_path)
+    head = _read_header(data_dir, None)
+    conn = sqlite3.connect(chain_db_path(data_dir))
+    key = SchemaV1.make_block_number_to_hash_lookup_key(head.block_number + 1)
+    conn.execute("INSERT INTO kv (k, v) VALUES (?, ?)", (key, b"\xa0" + bytes(head.hash)))
     conn.commit()
     conn.close()
-    del make_trie_root_and_nodes
-    with pytest.raises(ChainIntegrityError):
+    with pytest.raises(StoredStateError, match="block-number-to-hash:"):
+        EmbeddedNode(data_dir)
+
+
+# --- genesis and the database itself ---------------------------------------------------------
+
+
+def _genesis_only_chain(data_dir: Path) -> bytes:
+    EmbeddedNode(data_dir).close()
+    from ledger.node.config import load_config
+
+    genesis_hash = load_config(data_dir).genesis_hash
+    assert genesis_hash is not None
+    return genesis_hash
+
+
+def test_genesis_with_one_flipped_byte_is_named(tmp_path: Path) -> None:
+    genesis_hash = _genesis_only_chain(tmp_path)
+    validator = _read_header(tmp_path, 0).extra_data[32:52]
+
+    def flip_validator(value: bytes) -> bytes:
+        return _flip(value.index(validator))(value)
+
+    _alter_value(tmp_path, genesis_hash, flip_validator)
+    with pytest.raises(ChainIntegrityError) as info:
         EmbeddedNode(tmp_path)
+    assert info.value.block_number == 0
+    assert info.value.reason == "header bytes do not hash to the block hash"
+    assert _serve_refusal(tmp_path).startswith("zhenglian: error: stored block #0 is corrupt")
+
+
+def test_genesis_that_does_not_decode_is_named(tmp_path: Path) -> None:
+    genesis_hash = _genesis_only_chain(tmp_path)
+    _alter_value(tmp_path, genesis_hash, lambda v: b"\xf9\xff" + v[3:])
+    with pytest.raises(ChainIntegrityError) as info:
+        EmbeddedNode(tmp_path)
+    assert info.value.block_number == 0
+    assert _serve_refusal(tmp_path).startswith("zhenglian: error: stored block #0 is corrupt")
+
+
+def test_deleted_chain_database_is_named_and_not_recreated(tmp_path: Path) -> None:
+    _genesis_only_chain(tmp_path)
+    db_path = chain_db_path(tmp_path)
+    for path in db_path.parent.glob(db_path.name + "*"):
+        path.unlink()
+    with pytest.raises(NodeError, match=r"chain database .* is missing"):
+        EmbeddedNode(tmp_path)
+    line = _serve_refusal(tmp_path)
+    assert line.startswith("zhenglian: error: the chain database ") and "is missing" in line
+    assert not list(db_path.parent.glob(db_path.name + "*"))
 
 
 def test_keystore_files_are_private_and_passphrase_checked(
