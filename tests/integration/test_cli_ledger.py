@@ -7,9 +7,8 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -79,20 +78,8 @@ def test_deploy_and_read_head_on_external_node(
 @pytest.fixture()
 def file_server(tmp_path: Path) -> Iterator[str]:
     """What `python -m http.server` serves: an HTTP server that answers POST with 501."""
-
-    class Handler(SimpleHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with servers.http_server(SimpleHTTPRequestHandler) as url:
+        yield url
 
 
 def test_a_server_that_is_not_a_node_is_one_error_line(file_server: str, tmp_path: Path) -> None:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import typing
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -27,7 +26,7 @@ from ledger.errors import (
     NodeUnavailable,
 )
 from ledger.merkle import MerkleLog, hash_leaf
-from tests.support.servers import free_port
+from tests.support.servers import free_port, http_server
 
 pytestmark = pytest.mark.integration
 
@@ -196,18 +195,8 @@ def not_a_node(request: pytest.FixtureRequest) -> Iterator[str]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with http_server(Handler) as url:
+        yield url
 
 
 @pytest.mark.parametrize(

@@ -8,9 +8,11 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -129,3 +131,22 @@ def allow_sender(url: str, address: str) -> None:
     addr = bytes(to_canonical_address(address))
     if addr not in config.allowlist:
         save_config(data_dir, config.with_allowlist((*config.allowlist, addr)))
+
+
+@contextlib.contextmanager
+def http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """The URL of a threaded HTTP server on 127.0.0.1 answering with ``handler`` (quiet)."""
+
+    class Quiet(handler):  # type: ignore[valid-type,misc]
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
