@@ -259,6 +259,16 @@ class ChainIntegrityError(NodeError):
         super().__init__(f"stored block #{block_number} is corrupt: {reason}")
 
 
+class StoredStateError(NodeError):
+    """The chain database was altered outside the blocks: a trie node or contract code that
+    does not hash to its key, or an entry that the stored blocks do not account for."""
+
+    def __init__(self, key: bytes, reason: str) -> None:
+        self.key = key
+        self.reason = reason
+        super().__init__(f"the chain's state database was altered: {reason}")
+
+
 class KeystoreError(NodeError):
     """The validator keystore is missing, malformed or the passphrase is wrong."""
 

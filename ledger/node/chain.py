@@ -1,10 +1,13 @@
 """The embedded proof-of-authority chain: py-evm London rules, Clique-style seals, on SQLite.
 
-Consensus is a signature seal in the EIP-225 (Clique) header format, so any Clique-aware tool
-and :mod:`ledger.anchor_proof` read it: ``extraData = 32-byte vanity || signer list (genesis
-only) || 65-byte secp256k1 signature`` over the keccak of the header without those 65 bytes.
-The validator set is the signer list in the genesis block; voting is not supported (a
-production network with several institutions runs Besu QBFT instead).
+Consensus is a signature seal in the EIP-225 (Clique) ``extraData`` layout, which a
+Clique-aware tool and :mod:`ledger.anchor_proof` read the same way: ``extraData = 32-byte
+vanity || signer list (genesis only) || 65-byte secp256k1 signature`` over the keccak of the
+header without those 65 bytes. The validator set is the signer list in the genesis block;
+voting is not supported (a production network with several institutions runs Besu QBFT
+instead). Unlike Clique, ``coinbase`` names the block's sealer and carries no vote: a Clique
+client would read it (with the zero nonce) as a vote to drop that signer, so these headers
+are Clique-*sealed*, not a chain that Clique nodes could join.
 
 Gas is free: the genesis base fee is 0 and blocks are filled to at most half of the gas
 limit, so by the London rules the base fee stays 0 forever. Spam is held back by the sender
@@ -45,7 +48,13 @@ from eth_utils.exceptions import ValidationError
 from eth_utils.hexadecimal import encode_hex
 
 from ledger.anchor_proof import clique_signature_hash, seal_signer
-from ledger.errors import AnchorProofError, ChainIntegrityError, NodeError, TransactionRejected
+from ledger.errors import (
+    AnchorProofError,
+    ChainIntegrityError,
+    NodeError,
+    StoredStateError,
+    TransactionRejected,
+)
 from ledger.node.config import ChainConfig
 from ledger.node.db import SqliteAtomicDB
 from ledger.node.txpool import TxPool
@@ -63,16 +72,6 @@ MAX_RAW_TX_BYTES = 128 * 1024
 
 #: Gas cap of eth_call / eth_estimateGas (a call may not run longer than a full block).
 CALL_GAS_CAP = 30_000_000
-
-
-class StoredStateError(NodeError):
-    """The chain database was altered outside the blocks: a trie node or contract code that
-    does not hash to its key, or an entry that the stored blocks do not account for."""
-
-    def __init__(self, key: bytes, reason: str) -> None:
-        self.key = key
-        self.reason = reason
-        super().__init__(f"the chain's state database was altered: {reason}")
 
 
 def _key_name(key: bytes) -> str:

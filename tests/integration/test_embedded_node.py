@@ -20,9 +20,8 @@ from eth_account import Account
 from web3 import Web3
 
 from ledger.client import JsonDeploymentStore, LedgerClient, make_web3
-from ledger.errors import ChainIntegrityError, KeystoreError, NodeError
+from ledger.errors import ChainIntegrityError, KeystoreError, NodeError, StoredStateError
 from ledger.merkle import MerkleLog, hash_leaf
-from ledger.node.chain import StoredStateError
 from ledger.node.keystore import PASSPHRASE_ENV, PASSPHRASE_FILE, keystore_path
 from ledger.node.server import EmbeddedNode, chain_db_path
 from tests.support import servers
