@@ -14,6 +14,7 @@ from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
 from api.problems import Problem
+from ledger.jsondepth import json_nesting_depth
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -22,30 +23,6 @@ MAX_JSON_BODY_BYTES = 16 * 1024
 
 MAX_JSON_DEPTH = 4
 """Deepest nesting of objects and arrays in a JSON request body (ours are flat: depth 1)."""
-
-_OPEN, _CLOSE, _QUOTE, _BACKSLASH = frozenset(b"[{"), frozenset(b"]}"), ord('"'), ord("\\")
-
-
-def json_depth(body: bytes | bytearray) -> int:
-    """The deepest nesting of ``[``/``{`` in ``body`` (outside strings), without parsing it."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for byte in body:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == _BACKSLASH:
-                escaped = True
-            elif byte == _QUOTE:
-                in_string = False
-        elif byte == _QUOTE:
-            in_string = True
-        elif byte in _OPEN:
-            depth += 1
-            deepest = max(deepest, depth)
-        elif byte in _CLOSE:
-            depth -= 1
-    return deepest
 
 
 async def read_body(request: Request, max_bytes: int) -> bytes:
@@ -69,7 +46,7 @@ async def read_json(request: Request, model: type[M]) -> M:
     if not request.headers.get("content-type", "").startswith("application/json"):
         raise Problem(415, "Unsupported media type", "send application/json")
     body = await read_body(request, MAX_JSON_BODY_BYTES)
-    if json_depth(body) > MAX_JSON_DEPTH:
+    if json_nesting_depth(body) > MAX_JSON_DEPTH:
         raise Problem(400, "Bad request", f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         return model.model_validate_json(body)

@@ -7,11 +7,8 @@ crash the node or change stored data except a valid signed transaction.
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
-import operator
-import re
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +21,7 @@ from eth_utils.crypto import keccak
 from eth_utils.exceptions import ValidationError
 
 from ledger.errors import TransactionRejected
+from ledger.jsondepth import json_nesting_depth
 from ledger.node.chain import CallParams, EmbeddedChain
 
 log = logging.getLogger(__name__)
@@ -111,28 +109,6 @@ def _q(n: int) -> str:
 
 def _h(b: bytes) -> str:
     return "0x" + bytes(b).hex()
-
-
-# A JSON string: its quote, any run of plain characters and backslash escapes (possessive, so
-# the match never backtracks), and its closing quote; an unterminated one runs to the end.
-_JSON_STRING = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"?', re.DOTALL)
-_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
-# Opening bracket -> 2, closing -> 0; less 1, that is the step in nesting depth (+1, -1).
-_BRACKET_STEP = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")
-
-
-def json_nesting_depth(body: bytes) -> int:
-    """The deepest nesting of ``[``/``{`` outside strings in a UTF-8 JSON text, unparsed.
-
-    One linear pass of each step, all in C: cut out the strings (escapes included), keep only
-    the brackets, and take the highest running sum of +1 per opening and -1 per closing one.
-    Up to the first byte a JSON parser refuses, this is exactly the depth it recurses to; past
-    it the count may only be higher. ``body`` must be valid UTF-8, in which no byte of a
-    multi-byte character can be taken for a quote, backslash or bracket.
-    """
-    brackets = _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKET)
-    steps = map(operator.sub, brackets.translate(_BRACKET_STEP), itertools.repeat(1))
-    return int(max(itertools.accumulate(steps, initial=0)))
 
 
 def _params(params: list[Any], n_required: int, n_max: int, method: str) -> list[Any]:
@@ -677,4 +653,4 @@ def _topics_match(log_topics: list[str], wanted: list[set[bytes] | None]) -> boo
     return True
 
 
-__all__ = ["MAX_REQUEST_BYTES", "JsonRpcDispatcher", "RpcError", "json_nesting_depth"]
+__all__ = ["MAX_REQUEST_BYTES", "JsonRpcDispatcher", "RpcError"]

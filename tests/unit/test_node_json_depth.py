@@ -8,8 +8,9 @@ from typing import Any, cast
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ledger.jsondepth import json_nesting_depth
 from ledger.node.chain import EmbeddedChain
-from ledger.node.rpc import MAX_JSON_DEPTH, JsonRpcDispatcher, json_nesting_depth
+from ledger.node.rpc import MAX_JSON_DEPTH, JsonRpcDispatcher
 
 
 def reference_depth(body: bytes) -> int:
