@@ -160,7 +160,7 @@ class UploadQuota:
 
     def meter(self, institution: str) -> QuotaMeter:
         """A meter for one upload: pass its chunks through :meth:`QuotaMeter.chunks`, then
-        :meth:`QuotaMeter.commit` once it is deposited; :meth:`QuotaMeter.close` in any case."""
+        :meth:`QuotaMeter.deposited` once it is deposited; :meth:`QuotaMeter.close` in any case."""
         return QuotaMeter(self, institution)
 
     def _take(self, institution: str, size: int) -> None:
@@ -201,13 +201,13 @@ class QuotaMeter:
                 self._taken += len(chunk)
             yield chunk
 
-    def commit(self) -> None:
+    def deposited(self) -> None:
         """The upload was deposited: its bytes count as used today."""
         self._quota._settle(self._institution, self._taken, deposited=True)
         self._taken = 0
 
     def close(self) -> None:
-        """Release what an abandoned upload still holds (nothing after :meth:`commit`)."""
+        """Release what an abandoned upload still holds (nothing after :meth:`deposited`)."""
         if self._taken:
             self._quota._settle(self._institution, self._taken, deposited=False)
             self._taken = 0

@@ -91,7 +91,7 @@ async def deposit_document(
             request_client(request, services),
         )
         if meter is not None:
-            meter.commit()
+            meter.deposited()
     finally:
         if meter is not None:
             meter.close()

@@ -293,7 +293,7 @@ def _deposit(quota: UploadQuota, institution: str, size: int, chunk: int = 100) 
     try:
         for _ in meter.chunks([b"x" * chunk] * (size // chunk)):
             pass
-        meter.commit()
+        meter.deposited()
     finally:
         meter.close()
 
@@ -317,7 +317,7 @@ def test_the_quota_meters_uploads_as_they_arrive_whatever_they_declare() -> None
         quota.check("A", 401)
     with pytest.raises(Problem):
         list(second.chunks([b"x" * 500]))
-    first.commit()
+    first.deposited()
     first.close()
     second.close()
     with pytest.raises(Problem):
