@@ -93,12 +93,21 @@ def list_institutions(admin: AdminDep, services: ServicesDep) -> list[Institutio
     "/institutions/{institution_id}/disable",
     status_code=204,
     response_class=Response,
-    responses={**_ERRORS, 404: {}},
+    responses={**_ERRORS, 404: {}, 409: {"description": "the caller's own institution"}},
 )
 def disable_institution(
     institution_id: str, request: Request, admin: AdminDep, services: ServicesDep
 ) -> Response:
-    """Disable an institution: every token of it is refused (401) from now on."""
+    """Disable an institution: every token of it is refused (401) from now on. Not the
+    caller's own (that would lock out every admin of it): the operator does that with
+    ``zhenglian institutions disable`` on the server."""
+    if institution_id == admin.institution_id:
+        raise Problem(
+            409,
+            "Conflict",
+            "an admin cannot disable its own institution over the API (it would lock out every "
+            "admin of it); use `zhenglian institutions disable` on the server",
+        )
     with services.database.session() as session:
         if not access.disable_institution(session, institution_id, datetime.now(UTC)):
             raise Problem(404, "Not found", "no enabled institution with this id")

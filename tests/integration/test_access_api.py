@@ -493,7 +493,13 @@ EXPECTED: dict[str, dict[str, Row]] = {
     "GET /healthz": _ANYONE,
     "GET /v1/admin/institutions": _ADMIN_ONLY,
     "POST /v1/admin/institutions": {**_ADMIN_ONLY, "admin": (None, None, 201)},
-    "POST /v1/admin/institutions/{institution_id}/disable": _ADMIN_REMOVES,
+    # An admin's own institution: 409, it would lock every admin of it out.
+    "POST /v1/admin/institutions/{institution_id}/disable": _by_role(
+        admin=(409, 204, 404),
+        depositor=(403, 403, 403),
+        court=(403, 403, 403),
+        public=(None, 401, 401),
+    ),
     "GET /v1/admin/tokens": _ADMIN_ONLY,
     "POST /v1/admin/tokens": _by_role(
         admin=(201, 201, 404),
