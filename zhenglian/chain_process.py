@@ -179,6 +179,10 @@ class ChainProcess:
         self.on_exit: Callable[[int], None] | None = None
         self._stopping = threading.Event()
         self._exited = threading.Event()
+        # Guards the hand-over of exit reporting: until start() returns, start() itself reports
+        # an exit (as its exception); from then on the watcher does (log + on_exit).
+        self._report_lock = threading.Lock()
+        self._started = False
 
     @property
     def pid(self) -> int | None:
@@ -231,6 +235,13 @@ class ChainProcess:
             with os.fdopen(read_fd, "rb", buffering=0) as pipe:
                 handoff = self._read_handoff(pipe, deadline, timeout)
             self._probe(handoff.url, deadline, timeout)
+            with self._report_lock:
+                if self._exited.is_set():
+                    raise ChainProcessError(
+                        f"the embedded chain exited with code {self.returncode()} "
+                        "(its error is above)"
+                    )
+                self._started = True
         except BaseException:
             self.stop()
             raise
@@ -290,9 +301,11 @@ class ChainProcess:
     def _watch(self) -> None:
         assert self.proc is not None
         code = self.proc.wait()
-        self._exited.set()
-        if self._stopping.is_set():
-            return
+        with self._report_lock:
+            self._exited.set()
+            report = self._started
+        if not report or self._stopping.is_set():
+            return  # before start() returned, start() reports it
         log.error("the embedded chain (pid %d) exited unexpectedly: code %d", self.proc.pid, code)
         if self.on_exit is not None:
             self.on_exit(code)
