@@ -9,14 +9,12 @@ import pytest
 
 from tests.support import servers
 
-#: RFC 6962 vectors from the shared folder beside the repository (absent outside this workplace).
-VECTORS_DIR = servers.REPO_ROOT.parent / "shared" / "vectors" / "rfc6962"
+#: RFC 6962 vectors (transparency-dev/merkle testdata, Apache-2.0), kept in the repository.
+VECTORS_DIR = servers.REPO_ROOT / "tests" / "assets" / "rfc6962"
 
 
 @pytest.fixture(scope="session")
 def rfc6962_vectors() -> Path:
-    if not VECTORS_DIR.is_dir():
-        pytest.skip(f"RFC 6962 vectors not found at {VECTORS_DIR}")
     return VECTORS_DIR
 
 
