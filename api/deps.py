@@ -13,14 +13,14 @@ from api.auth import MAX_TOKEN_CHARS, Principal
 from api.problems import Problem
 from api.ratelimit import RateLimiter, UploadQuota
 from api.settings import Settings
-from evidence.access import authenticate
-from evidence.anchoring import AnchoringWorker
-from evidence.blobstore import BlobStore
-from evidence.custody import CustodyRecorder, client_address
-from evidence.custody_entry import Actor
+from evidence.access.enforcement import authenticate
 from evidence.errors import Unauthenticated
-from evidence.repository import Database
-from evidence.service import DepositService
+from evidence.formats.custody_event import Actor
+from evidence.services.anchoring import AnchoringWorker
+from evidence.services.custody_recording import CustodyRecorder, client_address
+from evidence.services.deposits import DepositService
+from evidence.store.blob_store import BlobStore
+from evidence.store.repository import Database
 from ledger.anchor_proof import ChainTrust
 from ledger.client import LedgerClient
 
@@ -39,7 +39,8 @@ class Services:
     trust: ChainTrust
     chain_info: dict[str, Any] = field(default_factory=dict)
     custody: CustodyRecorder | None = None
-    """Records custody events (``evidence.custody``); see :func:`record_custody`."""
+    """Records custody events (``evidence.services.custody_recording``); see
+    :func:`record_custody`."""
     custody_worker: AnchoringWorker | None = None
     custody_trust: ChainTrust | None = None
     token_limits: RateLimiter | None = None
@@ -152,7 +153,7 @@ def record_custody(
     principal: Principal | None,
     obj: Any,
 ) -> None:
-    """Record one custody event (``evidence.custody_entry.ACTIONS``) about ``obj`` (a
+    """Record one custody event (``evidence.formats.custody_event.ACTIONS``) about ``obj`` (a
     ``CustodyObject``) by ``principal`` from the request's client address; returns once it is
     committed. Blocking: call it from a worker thread (``run_in_threadpool``) in async routes.
     """

@@ -1,7 +1,7 @@
 """The OpenAPI document, with the receipt and custody-export JSON Schemas in its components.
 
 Receipts and custody exports are specified once, as JSON Schema files beside the code that
-writes and parses them (``evidence/schema/``). They are put into the served OpenAPI document
+writes and parses them (``evidence/formats/schema/``). They are put into the served OpenAPI document
 as they are — their ``$defs`` become components of their own, prefixed with the schema's
 name — so clients and the fuzz tests check responses against the very same schema.
 """
@@ -21,7 +21,7 @@ JSON_SCHEMAS: dict[str, str] = {
     "Receipt": "receipt-v1.schema.json",
     "CustodyExport": "custody-export-v1.schema.json",
 }
-"""Component name → schema file in ``evidence/schema``."""
+"""Component name → schema file in ``evidence/formats/schema``."""
 
 _DEFS = "#/$defs/"
 
@@ -48,7 +48,7 @@ def _rewrite(node: Any, prefix: str) -> Any:
 def json_schema_components() -> dict[str, Any]:
     """The components the JSON Schema files become (each schema, and each of its ``$defs``)."""
     components: dict[str, Any] = {}
-    folder = resources.files("evidence") / "schema"
+    folder = resources.files("evidence.formats") / "schema"
     for name, file in JSON_SCHEMAS.items():
         schema = json.loads((folder / file).read_text(encoding="utf-8"))
         for key in ("$schema", "$id"):

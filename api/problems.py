@@ -13,7 +13,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from evidence.blobstore import BlobTooLarge
 from evidence.errors import (
     DuplicateRecord,
     EvidenceError,
@@ -25,6 +24,7 @@ from evidence.errors import (
     TamperingDetected,
     Unauthenticated,
 )
+from evidence.store.blob_store import BlobTooLarge
 from ledger.errors import LedgerError
 
 log = logging.getLogger(__name__)

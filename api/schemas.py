@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from evidence.access import DEFAULT_TOKEN_LIFETIME, MAX_TOKEN_LIFETIME
+from evidence.access.enforcement import DEFAULT_TOKEN_LIFETIME, MAX_TOKEN_LIFETIME
 
 
 class AnchorPublic(BaseModel):

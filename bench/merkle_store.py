@@ -25,7 +25,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from evidence.repository import (
+from evidence.store.repository import (
     NewDocument,
     SqlNodeStore,
     add_documents,

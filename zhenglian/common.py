@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from api.settings import Settings
-    from evidence.repository import Database
+    from evidence.store.repository import Database
 
 CUSTODY_DEPLOYMENTS = "custody-deployments.json"
 """File (in the data directory) recording the custody log's LogAnchor deployment."""
@@ -48,7 +48,7 @@ def data_dir_option(fn: Any) -> Any:
 def open_metadata(settings: Settings) -> Database:
     """The metadata database the settings name (SQLite in the data directory by default),
     migrated to the newest schema."""
-    from evidence.repository import open_database
+    from evidence.store.repository import open_database
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = open_database(settings.resolved_database_url())
@@ -69,8 +69,8 @@ def open_database_of(data_dir: Path) -> Database:
 def record_as_operator(session: Session, action: str, object_type: str, object_id: str) -> None:
     """Append the custody event of an administrative change made with this CLI (actor
     ``operator``) in the change's own transaction, so both commit or neither does."""
-    from evidence.custody import append_events, new_draft
-    from evidence.custody_entry import Actor, CustodyObject
+    from evidence.formats.custody_event import Actor, CustodyObject
+    from evidence.services.custody_recording import append_events, new_draft
 
     draft = new_draft(action, Actor.operator(), CustodyObject(object_type, object_id))
     append_events(session, [draft])

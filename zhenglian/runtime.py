@@ -14,11 +14,11 @@ from eth_utils.address import is_hex_address, to_canonical_address, to_checksum_
 from api.deps import Services
 from api.ratelimit import RateLimiter, UploadQuota
 from api.settings import Settings
-from evidence.anchoring import AnchoringWorker, AnchorPolicy
-from evidence.blobstore import BlobStore, LocalBlobStore
-from evidence.custody import CUSTODY_LOG, CustodyRecorder
-from evidence.repository import Database, bytes_deposited_since
-from evidence.service import DepositService
+from evidence.services.anchoring import AnchoringWorker, AnchorPolicy
+from evidence.services.custody_recording import CUSTODY_LOG, CustodyRecorder
+from evidence.services.deposits import DepositService
+from evidence.store.blob_store import BlobStore, LocalBlobStore
+from evidence.store.repository import Database, bytes_deposited_since
 from ledger.anchor_proof import ChainTrust
 from ledger.client import JsonDeploymentStore, LedgerClient
 from ledger.errors import NodeError
@@ -39,7 +39,7 @@ def _deposited(database: Database) -> Callable[[str, datetime], int]:
 def open_blobs(settings: Settings) -> BlobStore:
     if not settings.s3_endpoint:
         return LocalBlobStore(settings.data_dir / "blobs")
-    from evidence.s3store import RetentionPolicy, S3BlobStore
+    from evidence.store.s3_blob_store import RetentionPolicy, S3BlobStore
 
     if settings.s3_access_key is None or settings.s3_secret_key is None:
         raise NodeError("ZHENGLIAN_S3_ACCESS_KEY and ZHENGLIAN_S3_SECRET_KEY are required with S3")

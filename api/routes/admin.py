@@ -19,31 +19,31 @@ from api.schemas import (
     TokenIssued,
     TokenPublic,
 )
-from evidence import access
-from evidence.custody_entry import CustodyObject
-from evidence.policy import Action, Relation
+from evidence.access import enforcement
+from evidence.access.policy import Action, Relation
+from evidence.formats.custody_event import CustodyObject
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {401: {}, 403: {}}
 
 
-def administrator(principal: PrincipalDep) -> access.Principal:
+def administrator(principal: PrincipalDep) -> enforcement.Principal:
     """The caller, if the policy lets it administer."""
-    access.authorize(principal, Action.ADMINISTER, Relation.NONE)
+    enforcement.authorize(principal, Action.ADMINISTER, Relation.NONE)
     return principal
 
 
-AdminDep = Annotated[access.Principal, Depends(administrator)]
+AdminDep = Annotated[enforcement.Principal, Depends(administrator)]
 
 
-def _institution(r: access.InstitutionRecord) -> InstitutionPublic:
+def _institution(r: enforcement.InstitutionRecord) -> InstitutionPublic:
     return InstitutionPublic(
         id=r.id, name=r.name, type=r.type, created_at=r.created_at, disabled_at=r.disabled_at
     )
 
 
-def _token(r: access.TokenRecord) -> TokenPublic:
+def _token(r: enforcement.TokenRecord) -> TokenPublic:
     return TokenPublic(
         id=r.id,
         institution=r.institution,
@@ -69,7 +69,7 @@ async def create_institution(
 
     def work() -> InstitutionPublic:
         with services.database.session() as session:
-            made = access.add_institution(session, name=body.name, type=body.type)
+            made = enforcement.add_institution(session, name=body.name, type=body.type)
             commit_with_custody(
                 services,
                 session,
@@ -86,7 +86,7 @@ async def create_institution(
 @router.get("/institutions", response_model=list[InstitutionPublic], responses=_ERRORS)
 def list_institutions(admin: AdminDep, services: ServicesDep) -> list[InstitutionPublic]:
     with services.database.session() as session:
-        return [_institution(r) for r in access.list_institutions(session)]
+        return [_institution(r) for r in enforcement.list_institutions(session)]
 
 
 @router.post(
@@ -109,7 +109,7 @@ def disable_institution(
             "admin of it); use `zhenglian institutions disable` on the server",
         )
     with services.database.session() as session:
-        if not access.disable_institution(session, institution_id, datetime.now(UTC)):
+        if not enforcement.disable_institution(session, institution_id, datetime.now(UTC)):
             raise Problem(404, "Not found", "no enabled institution with this id")
         commit_with_custody(
             services,
@@ -136,7 +136,7 @@ async def create_token(request: Request, admin: AdminDep, services: ServicesDep)
     def work() -> TokenIssued:
         expires = timedelta(days=body.expires_in_days)
         with services.database.session() as session:
-            token, record, _ = access.issue_token(
+            token, record, _ = enforcement.issue_token(
                 session, institution=body.institution, role=body.role, expires_in=expires
             )
             commit_with_custody(
@@ -151,7 +151,7 @@ async def create_token(request: Request, admin: AdminDep, services: ServicesDep)
 def list_tokens(admin: AdminDep, services: ServicesDep) -> list[TokenPublic]:
     """Every token (never the tokens themselves)."""
     with services.database.session() as session:
-        return [_token(r) for r in access.list_tokens(session)]
+        return [_token(r) for r in enforcement.list_tokens(session)]
 
 
 @router.delete(
@@ -162,7 +162,7 @@ def revoke_token(
 ) -> Response:
     """Revoke a token: refused (401) from now on."""
     with services.database.session() as session:
-        if not access.revoke_token(session, token_id, datetime.now(UTC)):
+        if not enforcement.revoke_token(session, token_id, datetime.now(UTC)):
             raise Problem(404, "Not found", "no active token with this id")
         commit_with_custody(
             services, session, request, "token_revoke", admin, CustodyObject("token", token_id)

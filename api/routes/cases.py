@@ -21,10 +21,10 @@ from api.schemas import (
     ParticipantPublic,
     PublicCaseView,
 )
-from evidence import access
-from evidence.custody_entry import CustodyObject
-from evidence.policy import Action
-from evidence.repository import DocumentRecord
+from evidence.access import enforcement
+from evidence.access.policy import Action
+from evidence.formats.custody_event import CustodyObject
+from evidence.store.repository import DocumentRecord
 
 router = APIRouter(prefix="/v1", tags=["cases"])
 
@@ -51,7 +51,7 @@ def summary(record: DocumentRecord) -> DocumentSummary:
     )
 
 
-def _case_public(services: Services, view: access.CaseView) -> CasePublic:
+def _case_public(services: Services, view: enforcement.CaseView) -> CasePublic:
     case = view.case
     return CasePublic(
         code=case.code,
@@ -80,12 +80,14 @@ async def create_case(
     request: Request, principal: PrincipalDep, services: ServicesDep
 ) -> JSONResponse:
     """Open a case owned by the caller's institution; the answer carries its new code."""
-    access.require_role(principal, Action.CASE_CREATE)
+    enforcement.require_role(principal, Action.CASE_CREATE)
     body = await read_json(request, CaseCreate)
 
     def work() -> CasePublic:
         with services.database.session() as session:
-            case = access.create_case(session, principal, case_type=body.type, title=body.title)
+            case = enforcement.create_case(
+                session, principal, case_type=body.type, title=body.title
+            )
             commit_with_custody(
                 services,
                 session,
@@ -94,7 +96,7 @@ async def create_case(
                 principal,
                 CustodyObject("case", case.code),
             )
-            return _case_public(services, access.read_case(session, principal, case.code))
+            return _case_public(services, enforcement.read_case(session, principal, case.code))
 
     created = await run_in_threadpool(work)
     return JSONResponse(created.model_dump(mode="json"), status_code=201)
@@ -104,7 +106,7 @@ async def create_case(
 def read_case(code: str, principal: PrincipalDep, services: ServicesDep) -> CasePublic:
     """The case, its participants and the documents in it the caller may see."""
     with services.database.session() as session:
-        return _case_public(services, access.read_case(session, principal, code))
+        return _case_public(services, enforcement.read_case(session, principal, code))
 
 
 @router.post(
@@ -122,11 +124,11 @@ async def add_participant(
 
     def work() -> ParticipantPublic:
         with services.database.session() as session:
-            added = access.add_participant(
+            added = enforcement.add_participant(
                 session, principal, code=code, institution=body.institution
             )
             # The event names the case by its canonical code, however the caller typed it.
-            case = CustodyObject("case", access.parse_case_code(code))
+            case = CustodyObject("case", enforcement.parse_case_code(code))
             commit_with_custody(services, session, request, "case_participant_add", principal, case)
         return ParticipantPublic(
             institution=added.institution, type=added.type, added_at=added.added_at
@@ -135,9 +137,9 @@ async def add_participant(
     return JSONResponse((await run_in_threadpool(work)).model_dump(mode="json"), status_code=201)
 
 
-def _qr(services: Services, principal: access.Principal, code: str) -> segno.QRCode:
+def _qr(services: Services, principal: enforcement.Principal, code: str) -> segno.QRCode:
     with services.database.session() as session:
-        case = access.visible_case(session, principal, code)
+        case = enforcement.visible_case(session, principal, code)
     return segno.make(services.settings.public_case_url(case.code), error=QR_ERROR, micro=False)
 
 
@@ -179,7 +181,7 @@ def public_case(code: str, request: Request, services: ServicesDep) -> Any:
     institution, and how many of its documents are deposited and anchored. An HTML page for
     browsers (``Accept: text/html``), JSON otherwise."""
     with services.database.session() as session:
-        found = access.public_case(session, code)
+        found = enforcement.public_case(session, code)
     view = PublicCaseView(
         code=found.code,
         type=found.type,

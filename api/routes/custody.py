@@ -11,16 +11,16 @@ from fastapi.responses import JSONResponse
 from api.deps import PrincipalDep, ServicesDep
 from api.openapi import schema_ref
 from api.problems import Problem
-from evidence import access
-from evidence.custody import custody_export
-from evidence.custody_entry import CustodyObject
-from evidence.policy import Action
+from evidence.access import enforcement
+from evidence.access.policy import Action
+from evidence.formats.custody_event import CustodyObject
+from evidence.services.custody_recording import custody_export
 
 router = APIRouter(prefix="/v1", tags=["custody"])
 
 _EXPORT: dict[int | str, dict[str, Any]] = {
     200: {
-        "description": "the custody export (evidence/schema/custody-export-v1.schema.json)",
+        "description": "the custody export (evidence/formats/schema/custody-export-v1.schema.json)",
         "content": schema_ref("CustodyExport"),
     },
     401: {},
@@ -36,7 +36,7 @@ def get_custody(document_id: str, principal: PrincipalDep, services: ServicesDep
     that head's offline anchor proof. Events after that head are marked ``pending``.
     Check it offline with ``zhenglian verify --custody``."""
     with services.database.session() as session:
-        record = access.visible_document(session, principal, document_id, Action.DOCUMENT_READ)
+        record = enforcement.visible_document(session, principal, document_id, Action.DOCUMENT_READ)
         if services.custody is None:
             raise Problem(503, "Service unavailable", "the custody log is not running")
         export = custody_export(session, CustodyObject.document(record.id))
@@ -50,7 +50,7 @@ def get_case_custody(code: str, principal: PrincipalDep, services: ServicesDep) 
     case's documents. (Each document's own events are in its custody export.) For whoever may
     read the case; check it offline with ``zhenglian verify --custody``."""
     with services.database.session() as session:
-        case = access.visible_case(session, principal, code)
+        case = enforcement.visible_case(session, principal, code)
         if services.custody is None:
             raise Problem(503, "Service unavailable", "the custody log is not running")
         export = custody_export(session, CustodyObject("case", case.code))

@@ -17,15 +17,15 @@ from api.openapi import schema_ref
 from api.problems import Problem
 from api.schemas import DocumentPublic, PendingReceipt
 from api.uploads import multipart_schema, stream_upload, upload_text
-from evidence import access
-from evidence.custody_entry import Actor, CustodyObject
-from evidence.entry import KINDS
+from evidence.access import enforcement
+from evidence.access.policy import Action
 from evidence.errors import TamperingDetected
-from evidence.originals import checked_original
-from evidence.policy import Action
-from evidence.receipts import document_fields, document_view, receipt_for
-from evidence.repository import DocumentRecord
-from evidence.service import Depositor, DepositRequest
+from evidence.formats.custody_event import Actor, CustodyObject
+from evidence.formats.log_entry import KINDS
+from evidence.services.deposits import Depositor, DepositRequest
+from evidence.services.originals import checked_original
+from evidence.services.receipt_assembly import document_fields, document_view, receipt_for
+from evidence.store.repository import DocumentRecord
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
 
@@ -51,7 +51,7 @@ async def deposit_document(
     request: Request, principal: PrincipalDep, services: ServicesDep
 ) -> JSONResponse:
     """Deposit a document: durable (blob, log entry, metadata) before this answers 201."""
-    access.require_role(principal, Action.DEPOSIT)
+    enforcement.require_role(principal, Action.DEPOSIT)
     holder = principal.holder()
     quota = services.upload_quota
     if quota is not None:  # refuse a declared size at once; what arrives is metered below
@@ -112,7 +112,7 @@ def _deposit_case(
     """The canonical code of the case deposited into, if the caller may deposit this kind
     (there)."""
     with services.database.session() as session:
-        return access.check_deposit(session, principal, kind, case_code or None)
+        return enforcement.check_deposit(session, principal, kind, case_code or None)
 
 
 def _visible(
@@ -120,7 +120,7 @@ def _visible(
 ) -> DocumentRecord:
     """The document if the caller may do ``action`` to it; 404 alike for absent and hidden."""
     with services.database.session() as session:
-        return access.visible_document(session, principal, document_id, action)
+        return enforcement.visible_document(session, principal, document_id, action)
 
 
 @router.get("/{document_id}", response_model=DocumentPublic, responses={401: {}, 404: {}})
@@ -165,7 +165,7 @@ def content_disposition(record: DocumentRecord) -> str:
 async def stream_original(
     services: Services, request: Request, record: DocumentRecord
 ) -> StreamingResponse:
-    """The original, re-hashed while streamed (:mod:`evidence.originals`).
+    """The original, re-hashed while streamed (:mod:`evidence.services.originals`).
 
     The first chunk is read before the answer starts, so a missing or (small) altered
     original is an error response; a larger altered one is cut off before its last chunk.

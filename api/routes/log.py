@@ -7,8 +7,8 @@ from fastapi import APIRouter, Query
 from api.deps import ServicesDep
 from api.problems import Problem
 from api.schemas import AnchorPublic, ConsistencyPublic, TreeHeadPublic
-from evidence.receipts import anchor_view
-from evidence.repository import SqlNodeStore, latest_confirmed_anchor
+from evidence.services.receipt_assembly import anchor_view
+from evidence.store.repository import SqlNodeStore, latest_confirmed_anchor
 from ledger.errors import MerkleError
 from ledger.merkle import MAX_TREE_SIZE, MerkleLog
 

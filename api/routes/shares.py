@@ -14,17 +14,17 @@ from api.jsonbody import json_body, read_json
 from api.routes.cases import summary
 from api.routes.documents import stream_original
 from api.schemas import ShareCreate, ShareIssued, SharePublic, ShareView
-from evidence import access
-from evidence.custody_entry import CustodyObject
-from evidence.policy import Action
-from evidence.repository import DocumentRecord
+from evidence.access import enforcement
+from evidence.access.policy import Action
+from evidence.formats.custody_event import CustodyObject
+from evidence.store.repository import DocumentRecord
 
 router = APIRouter(prefix="/v1/shares", tags=["shares"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {400: {}, 401: {}, 403: {}, 404: {}, 410: {}}
 
 
-def _public(share: access.ShareRecord) -> dict[str, Any]:
+def _public(share: enforcement.ShareRecord) -> dict[str, Any]:
     return SharePublic(
         id=share.id,
         document_id=share.document_id,
@@ -49,12 +49,12 @@ async def create_share(
     request: Request, principal: PrincipalDep, services: ServicesDep
 ) -> JSONResponse:
     """A share code for one document or case, for the institution named ``recipient``."""
-    access.require_role(principal, Action.SHARE_CREATE)
+    enforcement.require_role(principal, Action.SHARE_CREATE)
     body = await read_json(request, ShareCreate)
 
     def work() -> ShareIssued:
         with services.database.session() as session:
-            code, share = access.create_share(
+            code, share = enforcement.create_share(
                 session,
                 principal,
                 recipient=body.recipient,
@@ -78,7 +78,7 @@ def revoke_share(
 ) -> Response:
     """Revoke a share code (by the institution that created it); it stops working at once."""
     with services.database.session() as session:
-        share = access.revoke_share(session, principal, code)
+        share = enforcement.revoke_share(session, principal, code)
         commit_with_custody(
             services, session, request, "share_revoke", principal, _shared_object(share)
         )
@@ -89,12 +89,12 @@ def revoke_share(
 def read_share(code: str, principal: PrincipalDep, services: ServicesDep) -> ShareView:
     """What the share gives the recipient (does not count as a use)."""
     with services.database.session() as session:
-        share = access.redeem_share(session, principal, code, consume=False)
-        documents = access.shared_case_documents(session, share)
+        share = enforcement.redeem_share(session, principal, code, consume=False)
+        documents = enforcement.shared_case_documents(session, share)
     return ShareView(documents=[summary(d) for d in documents], **_public(share))
 
 
-def _shared_object(share: access.ShareRecord) -> CustodyObject:
+def _shared_object(share: enforcement.ShareRecord) -> CustodyObject:
     """What a share event is about: the shared document, or the shared case."""
     if share.document_id is not None:
         return CustodyObject.document(share.document_id)
@@ -104,14 +104,14 @@ def _shared_object(share: access.ShareRecord) -> CustodyObject:
 def _redeem(
     services: Services,
     request: Request,
-    principal: access.Principal,
+    principal: enforcement.Principal,
     code: str,
     document_id: str | None,
 ) -> DocumentRecord:
     with services.database.session() as session:
-        share = access.redeem_share(session, principal, code, consume=False)
-        record = access.shared_document(session, share, document_id)
-        access.redeem_share(session, principal, code, consume=True)
+        share = enforcement.redeem_share(session, principal, code, consume=False)
+        record = enforcement.shared_document(session, share, document_id)
+        enforcement.redeem_share(session, principal, code, consume=True)
         commit_with_custody(
             services, session, request, "share_fetch", principal, CustodyObject.document(record.id)
         )

@@ -19,10 +19,10 @@ from api.jsonbody import read_body
 from api.problems import Problem
 from api.schemas import VerificationPublic, VerifyRequest
 from api.uploads import file_chunks, form_file, multipart_schema, read_form
-from evidence.custody_entry import CustodyObject
 from evidence.digest import DocumentDigest, DualHasher, parse_sha256_hex
-from evidence.receipt import MAX_RECEIPT_BYTES, Receipt
-from evidence.verification import verify_digest, verify_with_receipt
+from evidence.formats.custody_event import CustodyObject
+from evidence.formats.receipt_format import MAX_RECEIPT_BYTES, Receipt
+from evidence.services.online_verification import verify_digest, verify_with_receipt
 
 router = APIRouter(prefix="/v1", tags=["verify"])
 

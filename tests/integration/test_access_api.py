@@ -4,7 +4,7 @@ The matrix test sends every served endpoint as every role, against the caller's 
 (its case or, for a lawyer or court, a case shared with it; a share code made for it or by
 it; its institution or token), another institution's, and none (no object, or a well-formed
 id that nothing has), with real tokens, and compares with the expectations written out
-below — by hand, from the issue, not derived from ``evidence.policy`` (so a wrong policy
+below — by hand, from the issue, not derived from ``evidence.access.policy`` (so a wrong policy
 table fails here).
 """
 
@@ -24,9 +24,9 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from evidence.casecode import CaseCode
-from evidence.checkchar import check_symbol
-from evidence.sharecode import ShareCode
+from evidence.access.case_code import CaseCode
+from evidence.access.check_character import check_symbol
+from evidence.access.share_code import ShareCode
 from tests.support.postgres import postgres_url  # noqa: F401 - fixture
 from tests.support.zl_server import ZhenglianServer, running_server
 

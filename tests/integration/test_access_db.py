@@ -1,4 +1,5 @@
-"""evidence.access on SQLite and PostgreSQL, below the API: codes, constraints, relations."""
+"""evidence.access.enforcement on SQLite and PostgreSQL, below the API: codes, constraints,
+relations."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from evidence import access
-from evidence.casecode import CaseCode
+from evidence.access import enforcement
+from evidence.access.case_code import CaseCode
 from evidence.errors import Forbidden, Gone, NotFound, StorageError
-from evidence.repository import Database, NewDocument, add_documents, open_database
+from evidence.store.repository import Database, NewDocument, add_documents, open_database
 from tests.support.postgres import fresh_database_url, postgres_url  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.integration
@@ -31,10 +32,10 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     database.dispose()
 
 
-def _principal(session: Any, name: str, type_: str, role: str) -> access.Principal:
-    access.add_institution(session, name=name, type=type_)
-    token, _, _ = access.issue_token(session, institution=name, role=role)
-    return access.authenticate(session, token)
+def _principal(session: Any, name: str, type_: str, role: str) -> enforcement.Principal:
+    enforcement.add_institution(session, name=name, type=type_)
+    token, _, _ = enforcement.issue_token(session, institution=name, role=role)
+    return enforcement.authenticate(session, token)
 
 
 def _document(case_code: str | None, institution: str) -> NewDocument:
@@ -65,7 +66,7 @@ def test_a_new_case_never_takes_a_code_old_documents_carry(
     with db.session() as s:
         notary = _principal(s, "城东公证处", "notary_office", "notary")
         add_documents(s, [_document(str(taken), "别的机构")])  # deposited before cases existed
-        case = access.create_case(
+        case = enforcement.create_case(
             s, notary, case_type="notary", title="遗嘱", now=datetime(2026, 3, 1, tzinfo=UTC)
         )
         s.commit()
@@ -77,7 +78,7 @@ def test_share_uses_never_exceed_the_limit_in_the_database(db: Database) -> None
         notary = _principal(s, "城东公证处", "notary_office", "notary")
         lawyer = _principal(s, "金杜律师事务所", "law_firm", "lawyer")
         add_documents(s, [doc := _document(None, "城东公证处")])
-        code, share = access.create_share(
+        code, share = enforcement.create_share(
             s,
             notary,
             recipient="金杜律师事务所",
@@ -86,10 +87,10 @@ def test_share_uses_never_exceed_the_limit_in_the_database(db: Database) -> None
             document_id=doc.id,
         )
         s.commit()
-        assert access.redeem_share(s, lawyer, str(code), consume=True).uses == 1
+        assert enforcement.redeem_share(s, lawyer, str(code), consume=True).uses == 1
         s.commit()
         with pytest.raises(Gone):
-            access.redeem_share(s, lawyer, str(code), consume=True)
+            enforcement.redeem_share(s, lawyer, str(code), consume=True)
         s.rollback()
         # Not even a direct UPDATE gets past the CHECK constraint.
         with pytest.raises(sa.exc.IntegrityError):
@@ -97,37 +98,37 @@ def test_share_uses_never_exceed_the_limit_in_the_database(db: Database) -> None
         s.rollback()
         # Anyone but the recipient: as if the code did not exist.
         with pytest.raises(NotFound, match="no such share code"):
-            access.redeem_share(s, notary, str(code), consume=False)
+            enforcement.redeem_share(s, notary, str(code), consume=False)
 
 
 def test_participants_and_refusals(db: Database) -> None:
     with db.session() as s:
         notary = _principal(s, "城东公证处", "notary_office", "notary")
         court = _principal(s, "中级人民法院", "court", "court")
-        case = access.create_case(s, notary, case_type="litigation", title="保全")
+        case = enforcement.create_case(s, notary, case_type="litigation", title="保全")
         with pytest.raises(NotFound, match="no such case"):
-            access.read_case(s, court, case.code)
-        access.add_participant(s, notary, code=case.code, institution="中级人民法院")
-        assert access.read_case(s, court, case.code).relation.value == "participant"
+            enforcement.read_case(s, court, case.code)
+        enforcement.add_participant(s, notary, code=case.code, institution="中级人民法院")
+        assert enforcement.read_case(s, court, case.code).relation.value == "participant"
         with pytest.raises(Forbidden):
-            access.add_participant(s, court, code=case.code, institution="中级人民法院")
+            enforcement.add_participant(s, court, code=case.code, institution="中级人民法院")
         with pytest.raises(StorageError):  # DuplicateRecord: already a participant
-            access.add_participant(s, notary, code=case.code, institution="中级人民法院")
+            enforcement.add_participant(s, notary, code=case.code, institution="中级人民法院")
 
 
 def test_a_role_deposits_and_opens_only_its_kinds(db: Database) -> None:
     with db.session() as s:
         notary = _principal(s, "城东公证处", "notary_office", "notary")
         forensic = _principal(s, "司法鉴定中心", "forensic_institution", "forensic")
-        case = access.create_case(s, notary, case_type="notary", title="公证")
-        assert access.check_deposit(s, notary, "notary", None) is None
-        assert access.check_deposit(s, notary, "other", case.code) == case.code
+        case = enforcement.create_case(s, notary, case_type="notary", title="公证")
+        assert enforcement.check_deposit(s, notary, "notary", None) is None
+        assert enforcement.check_deposit(s, notary, "other", case.code) == case.code
         with pytest.raises(Forbidden, match="only of kind notary, other"):
-            access.check_deposit(s, notary, "forensic", case.code)
+            enforcement.check_deposit(s, notary, "forensic", case.code)
         with pytest.raises(Forbidden, match="only of kind"):
-            access.check_deposit(s, notary, "legal_aid", None)
+            enforcement.check_deposit(s, notary, "legal_aid", None)
         with pytest.raises(Forbidden, match="only of kind"):
-            access.create_case(s, forensic, case_type="notary", title="t")
+            enforcement.create_case(s, forensic, case_type="notary", title="t")
         # The relation is checked first: another's case stays hidden, whatever the kind.
         with pytest.raises(NotFound, match="no such case"):
-            access.check_deposit(s, forensic, "notary", case.code)
+            enforcement.check_deposit(s, forensic, "notary", case.code)

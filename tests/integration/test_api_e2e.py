@@ -115,7 +115,9 @@ def test_deposit_is_anchored_within_seconds_and_verifies(
     assert doc["status"] in ("pending", "anchored")
     receipt = wait_receipt(server, notary, doc["id"], ANCHOR_DEADLINE)
     assert time.monotonic() - t0 < ANCHOR_DEADLINE + 1
-    schema = json.loads((REPO_ROOT / "evidence" / "schema" / "receipt-v1.schema.json").read_text())
+    schema = json.loads(
+        (REPO_ROOT / "evidence" / "formats" / "schema" / "receipt-v1.schema.json").read_text()
+    )
     jsonschema.validate(receipt, schema)  # the committed schema describes what is served
     for broken in (
         {**receipt, "extra": 1},
@@ -425,7 +427,7 @@ def test_serve_with_s3_object_lock(tmp_path: Path, moto_s3: str) -> None:  # noq
         )
         assert r.json()["result"] == "intact"
         assert not (tmp_path / "data" / "blobs").exists()  # nothing kept locally
-    from evidence.s3store import S3BlobStore
+    from evidence.store.s3_blob_store import S3BlobStore
 
     store = S3BlobStore(moto_s3, "testing", "testing-secret", "zl-e2e-originals", secure=False)
     status = store.lock_status(bytes.fromhex(doc["sha256"]))

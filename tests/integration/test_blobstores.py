@@ -10,8 +10,14 @@ from pathlib import Path
 import pytest
 from minio import Minio
 
-from evidence.blobstore import BlobAltered, BlobNotFound, BlobStore, BlobTooLarge, LocalBlobStore
-from evidence.s3store import RetentionPolicy, S3BlobStore
+from evidence.store.blob_store import (
+    BlobAltered,
+    BlobNotFound,
+    BlobStore,
+    BlobTooLarge,
+    LocalBlobStore,
+)
+from evidence.store.s3_blob_store import RetentionPolicy, S3BlobStore
 from tests.support.moto import moto_s3  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.integration

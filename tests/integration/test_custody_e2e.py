@@ -17,9 +17,9 @@ import jsonschema
 import pytest
 from eth_account import Account
 
-from evidence.custody import custody_export
-from evidence.custody_entry import GENESIS_HASH, CustodyEvent, CustodyObject
-from evidence.db import custody_events_table, open_database
+from evidence.formats.custody_event import GENESIS_HASH, CustodyEvent, CustodyObject
+from evidence.services.custody_recording import custody_export
+from evidence.store.database import custody_events_table, open_database
 from ledger.client import LedgerClient
 from tests.support.postgres import postgres_url  # noqa: F401 - fixture
 from tests.support.servers import REPO_ROOT
@@ -33,7 +33,7 @@ ANCHOR_DEADLINE = 10.0
 RATE, BURST = 5, 20
 QUOTA = 200_000
 SCHEMA = json.loads(
-    (REPO_ROOT / "evidence" / "schema" / "custody-export-v1.schema.json").read_text()
+    (REPO_ROOT / "evidence" / "formats" / "schema" / "custody-export-v1.schema.json").read_text()
 )
 
 

@@ -11,16 +11,21 @@ from pathlib import Path
 
 import pytest
 
-from evidence.custody import CustodyRecorder, custody_export, custody_store, record_event
-from evidence.custody_entry import (
+from evidence.formats.custody_event import (
     GENESIS_HASH,
     Actor,
     CustodyEvent,
     CustodyEventError,
     CustodyObject,
 )
-from evidence.db import custody_events_table
-from evidence.repository import Database, SqlNodeStore, bytes_deposited_since, open_database
+from evidence.services.custody_recording import (
+    CustodyRecorder,
+    custody_export,
+    custody_store,
+    record_event,
+)
+from evidence.store.database import custody_events_table
+from evidence.store.repository import Database, SqlNodeStore, bytes_deposited_since, open_database
 from ledger.merkle import MerkleLog, hash_leaf, root_from_inclusion_proof
 from tests.support.postgres import fresh_database_url, postgres_url  # noqa: F401 - fixture
 
@@ -119,7 +124,7 @@ def test_malformed_events_are_refused_before_anything_is_written(db: Database) -
 
 
 def test_bytes_deposited_since_sums_one_institution_from_a_time(db: Database) -> None:
-    from evidence.repository import NewDocument, add_documents
+    from evidence.store.repository import NewDocument, add_documents
 
     day = datetime(2026, 11, 29, tzinfo=UTC)
 
@@ -160,11 +165,11 @@ def test_bytes_deposited_since_sums_one_institution_from_a_time(db: Database) ->
 def test_a_deposit_and_its_custody_event_commit_together(
     db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from evidence import service as service_module
-    from evidence.blobstore import LocalBlobStore
     from evidence.errors import InputError
-    from evidence.repository import get_document
-    from evidence.service import Depositor, DepositRequest, DepositService
+    from evidence.services import deposits as service_module
+    from evidence.services.deposits import Depositor, DepositRequest, DepositService
+    from evidence.store.blob_store import LocalBlobStore
+    from evidence.store.repository import get_document
 
     wakes: list[int] = []
     recorder = CustodyRecorder(db, on_append=lambda: wakes.append(1))
@@ -215,7 +220,7 @@ def test_an_action_and_its_custody_event_commit_together(
 
     from api.deps import commit_with_custody
     from api.settings import Settings
-    from evidence.access import add_institution, get_institution
+    from evidence.access.enforcement import add_institution, get_institution
 
     recorder = CustodyRecorder(db)
     services = SimpleNamespace(custody=recorder, settings=Settings(trusted_proxies=""))

@@ -19,17 +19,17 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from evidence import repository
-from evidence.access import (
+from evidence.access.enforcement import (
     add_institution,
     add_token,
     find_token_by_hash,
     list_tokens,
     revoke_token,
 )
-from evidence.db import alembic_config, head_revision, metadata
 from evidence.errors import DuplicateRecord, InputError, NotFound, StorageError
-from evidence.repository import (
+from evidence.store import repository
+from evidence.store.database import alembic_config, head_revision, metadata
+from evidence.store.repository import (
     AnchorStatus,
     Database,
     NewDocument,
@@ -246,7 +246,7 @@ def test_upgrade_from_0001_keeps_anchors_and_numbers_them(url: str) -> None:
 def test_upgrade_from_0002_turns_free_text_institutions_into_institutions(url: str) -> None:
     from alembic import command
 
-    from evidence.access import authenticate, list_institutions, token_hash
+    from evidence.access.enforcement import authenticate, list_institutions, token_hash
 
     database = open_database(url, migrate=False)
     try:

@@ -111,7 +111,7 @@ def test_receipts_and_custody_exports_match_the_schemas_the_openapi_serves(
     callers: dict[str, dict[str, str]], fuzz_server: ZhenglianServer
 ) -> None:
     """The receipt and custody-export schemas are in the OpenAPI document (from
-    evidence/schema/), and real answers validate against them there."""
+    evidence/formats/schema/), and real answers validate against them there."""
     document = httpx.get(f"{fuzz_server.url}/openapi.json").json()
     r = httpx.post(
         f"{fuzz_server.url}/v1/documents",

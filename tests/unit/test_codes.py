@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from evidence.casecode import CASE_CODE_CHARS, CASE_TYPES, CaseCode, CaseCodeError
-from evidence.checkchar import ALPHABET, check_symbol, is_valid, normalise, step
-from evidence.entry import CASE_CODE_RE
+from evidence.access.case_code import CASE_CODE_CHARS, CASE_TYPES, CaseCode, CaseCodeError
+from evidence.access.check_character import ALPHABET, check_symbol, is_valid, normalise, step
+from evidence.access.share_code import ShareCode, ShareCodeError
 from evidence.errors import InputError
-from evidence.sharecode import ShareCode, ShareCodeError
+from evidence.formats.log_entry import CASE_CODE_RE
 
 symbols = st.text(alphabet=ALPHABET, min_size=1, max_size=20)
 case_codes = st.builds(

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from api.problems import Problem
 from api.ratelimit import RateLimiter, UploadQuota
-from evidence.custody_entry import (
+from evidence.formats.custody_event import (
     ACTIONS,
     CUSTODY_PREFIX,
     GENESIS_HASH,
@@ -29,7 +29,7 @@ from evidence.custody_entry import (
     CustodyObject,
     NonCanonicalCustodyEventError,
 )
-from evidence.custody_export import (
+from evidence.formats.custody_export import (
     CustodyExport,
     CustodyExportError,
     CustodyVerificationFailed,
@@ -39,7 +39,9 @@ from ledger.anchor_proof import ChainTrust
 
 REPO = Path(__file__).resolve().parents[2]
 VECTORS = REPO / "tests" / "assets" / "custody"
-SCHEMA = json.loads((REPO / "evidence" / "schema" / "custody-export-v1.schema.json").read_text())
+SCHEMA = json.loads(
+    (REPO / "evidence" / "formats" / "schema" / "custody-export-v1.schema.json").read_text()
+)
 MANIFEST: dict[str, Any] = json.loads((VECTORS / "cases.json").read_text())
 CASES = {case["name"]: case for case in MANIFEST["cases"]}
 TOKEN = "11111111-2222-4333-8444-555555555555"

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from evidence.errors import InputError
-from evidence.service import MAX_FILENAME_CHARS, MAX_TITLE_CHARS, check_title, clean_filename
+from evidence.services.deposits import (
+    MAX_FILENAME_CHARS,
+    MAX_TITLE_CHARS,
+    check_title,
+    clean_filename,
+)
 
 
 @pytest.mark.parametrize(

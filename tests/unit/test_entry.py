@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evidence.entry import (
+from evidence.errors import InputError
+from evidence.formats.log_entry import (
     ENTRY_PREFIX,
     KINDS,
     MAX_ENTRY_BYTES,
@@ -25,7 +26,6 @@ from evidence.entry import (
     new_entry,
     parse_time,
 )
-from evidence.errors import InputError
 
 T0 = datetime(2024, 5, 31, 23, 57, 35, tzinfo=UTC)
 

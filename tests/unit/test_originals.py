@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from evidence.blobstore import LocalBlobStore
 from evidence.errors import TamperingDetected
-from evidence.originals import checked_original
-from evidence.repository import NewDocument
+from evidence.services.originals import checked_original
+from evidence.store.blob_store import LocalBlobStore
+from evidence.store.repository import NewDocument
 
 CHUNK = 1 << 20
 

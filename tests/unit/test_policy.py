@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 
-from evidence.policy import (
+from evidence.access.policy import (
     INSTITUTION_TYPE_OF_ROLE,
     INSTITUTION_TYPES,
     POLICY,
@@ -95,7 +95,7 @@ def test_docs_show_the_table_as_it_is() -> None:
 
 
 def test_kinds_a_role_makes_are_part_of_the_policy() -> None:
-    from evidence.policy import KINDS_OF_ROLE, kinds_allowed
+    from evidence.access.policy import KINDS_OF_ROLE, kinds_allowed
 
     assert kinds_allowed(Role.NOTARY, Action.DEPOSIT) == {"notary", "other"}
     assert kinds_allowed(Role.FORENSIC, Action.CASE_CREATE) == {

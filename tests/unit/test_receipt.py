@@ -18,10 +18,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import evidence.receipt as receipt_module
-from evidence.entry import LogEntry
+import evidence.formats.receipt_format as receipt_module
 from evidence.errors import InputError
-from evidence.receipt import (
+from evidence.formats.log_entry import LogEntry
+from evidence.formats.receipt_format import (
     MAX_JSON_DEPTH,
     MAX_RECEIPT_BYTES,
     Receipt,
@@ -40,7 +40,9 @@ from ledger.merkle import InclusionProof
 
 REPO = Path(__file__).resolve().parents[2]
 VECTORS = REPO / "tests" / "assets" / "receipts"
-SCHEMA = json.loads((REPO / "evidence" / "schema" / "receipt-v1.schema.json").read_text())
+SCHEMA = json.loads(
+    (REPO / "evidence" / "formats" / "schema" / "receipt-v1.schema.json").read_text()
+)
 MANIFEST: dict[str, Any] = json.loads((VECTORS / "cases.json").read_text())
 CASES = {case["name"]: case for case in MANIFEST["cases"]}
 VALID_BYTES = (VECTORS / "valid.json").read_bytes()

@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 
 import ledger.errors
 from evidence.digest import DocumentDigest, digest_stream
-from evidence.entry import new_entry
-from evidence.receipt import Receipt, ReceiptError
-from evidence.verify import (
+from evidence.formats.log_entry import new_entry
+from evidence.formats.receipt_format import Receipt, ReceiptError
+from evidence.verify.receipt_verifier import (
     CHECK_ANCHOR_PROOF,
     CHECK_DOCUMENT_DIGEST,
     CHECK_INCLUSION_PROOF,
@@ -324,9 +324,11 @@ def test_checks_and_failures_are_plain_records() -> None:
 
 def test_verification_core_imports_no_io_adapters() -> None:
     code = (
-        "import sys, evidence.verify, evidence.receipt, evidence.entry\n"
+        "import sys, evidence.verify.receipt_verifier, evidence.formats.receipt_format,"
+        " evidence.formats.log_entry\n"
         "bad = ('web3', 'sqlalchemy', 'minio', 'fastapi', 'httpx', 'requests', 'urllib3',"
-        " 'sqlite3', 'ledger.client', 'ledger.node', 'evidence.digest', 'evidence.repository')\n"
+        " 'sqlite3', 'ledger.client', 'ledger.node', 'evidence.digest',"
+        " 'evidence.store.repository')\n"
         "loaded = sorted(m for m in sys.modules if m.startswith(bad))\n"
         "assert not loaded, loaded\n"
     )

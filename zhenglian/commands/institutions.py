@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from evidence.access.policy import INSTITUTION_TYPES
 from evidence.errors import DuplicateRecord, EvidenceError, InputError
-from evidence.policy import INSTITUTION_TYPES
 from zhenglian.common import (
     EXIT_BAD_INPUT,
     data_dir_option,
@@ -22,7 +22,7 @@ from zhenglian.common import (
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from evidence.access import InstitutionRecord
+    from evidence.access.enforcement import InstitutionRecord
 
 
 @click.group()
@@ -36,8 +36,8 @@ def institutions() -> None:
 @click.option("--type", "kind", required=True, type=click.Choice(INSTITUTION_TYPES))
 def create(data_dir: Path, name: str, kind: str) -> None:
     """Register an institution; prints its id."""
-    from evidence.access import add_institution
-    from evidence.groupcommit import commit_with_retry
+    from evidence.access.enforcement import add_institution
+    from evidence.store.group_commit import commit_with_retry
 
     def work(session: Session) -> InstitutionRecord:
         made = add_institution(session, name=name, type=kind)
@@ -58,7 +58,7 @@ def create(data_dir: Path, name: str, kind: str) -> None:
 @data_dir_option
 def list_institutions(data_dir: Path) -> None:
     """List institutions as JSON lines."""
-    from evidence.access import list_institutions as repo_list
+    from evidence.access.enforcement import list_institutions as repo_list
 
     echo_records(data_dir, repo_list, ("id", "name", "type", "created_at", "disabled_at"))
 
@@ -68,8 +68,8 @@ def list_institutions(data_dir: Path) -> None:
 @click.argument("name")
 def disable(data_dir: Path, name: str) -> None:
     """Disable an institution by name: all its tokens stop working at once."""
-    from evidence.access import disable_institution, get_institution
-    from evidence.groupcommit import commit_with_retry
+    from evidence.access.enforcement import disable_institution, get_institution
+    from evidence.store.group_commit import commit_with_retry
 
     def work(session: Session) -> bool:
         found = get_institution(session, name=name)

@@ -21,7 +21,7 @@ from zhenglian.common import (
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from evidence.access import InstitutionRecord, TokenRecord
+    from evidence.access.enforcement import InstitutionRecord, TokenRecord
 
 
 @click.group()
@@ -59,11 +59,11 @@ def create(
     court, lawyer -> law_firm, admin -> justice_bureau); an existing one must be of that type.
     """
     from api.auth import ROLES
-    from evidence.access import issue_token
+    from evidence.access.enforcement import issue_token
 
     if role not in ROLES:
         fail(f"unknown role {role!r}; roles: {', '.join(ROLES)}", EXIT_BAD_INPUT)
-    from evidence.groupcommit import commit_with_retry
+    from evidence.store.group_commit import commit_with_retry
 
     def work(session: Session) -> tuple[str, TokenRecord, InstitutionRecord | None]:
         made = issue_token(
@@ -102,7 +102,7 @@ def _bad_input(exc: EvidenceError) -> bool:
 @data_dir_option
 def list_tokens(data_dir: Path) -> None:
     """List tokens as JSON lines (never the tokens themselves)."""
-    from evidence.access import list_tokens as repo_list
+    from evidence.access.enforcement import list_tokens as repo_list
 
     echo_records(
         data_dir,
@@ -116,8 +116,8 @@ def list_tokens(data_dir: Path) -> None:
 @click.argument("token_id")
 def revoke(data_dir: Path, token_id: str) -> None:
     """Revoke a token by its id; it stops working at once."""
-    from evidence.access import revoke_token
-    from evidence.groupcommit import commit_with_retry
+    from evidence.access.enforcement import revoke_token
+    from evidence.store.group_commit import commit_with_retry
 
     def work(session: Session) -> bool:
         done = revoke_token(session, token_id, datetime.now(UTC))

@@ -15,8 +15,8 @@ from eth_utils.address import is_hex_address, to_canonical_address
 
 from evidence.digest import digest_file
 from evidence.errors import InputError
-from evidence.receipt import MAX_RECEIPT_BYTES, Receipt
-from evidence.verify import VerificationFailed, verify_receipt
+from evidence.formats.receipt_format import MAX_RECEIPT_BYTES, Receipt
+from evidence.verify.receipt_verifier import VerificationFailed, verify_receipt
 from ledger.anchor_proof import ChainTrust
 from ledger.errors import LedgerError
 from zhenglian.common import EXIT_BAD_INPUT, EXIT_FAILED, fail
@@ -70,7 +70,7 @@ def _verify_custody(
     path: Path, validators: str | None, contract: str | None, as_json: bool
 ) -> None:
     """Check a custody export offline: proofs, anchor, hash links; one line per failed check."""
-    from evidence.custody_export import (
+    from evidence.formats.custody_export import (
         MAX_EXPORT_BYTES,
         CustodyExport,
         CustodyVerificationFailed,

@@ -7,9 +7,9 @@ verifier would be handed. The manifest holds the trust (chainId, validators, con
 requireSeal), the documents (text and digests) and, per case: the receipt file, which
 document is checked against it, ``wantErr``, the ``stage`` that must refuse it (``parse``:
 ``Receipt.from_json_bytes``; ``verify``: ``verify_receipt``), the expected ``error`` class
-(of ``evidence.receipt`` or ``evidence.verify``), and for verification failures the failed
-checks with the class of the error behind each. Valid cases have ``want``: the values the
-verification must report.
+(of ``evidence.formats.receipt_format`` or ``evidence.verify.receipt_verifier``), and for
+verification failures the failed checks with the class of the error behind each. Valid cases
+have ``want``: the values the verification must report.
 
 Independent of ``evidence`` and ``ledger`` on purpose: entries, Merkle trees and receipts are
 built here with ``json`` and ``hashlib`` from the specification in ``docs/receipt.md``, so the

@@ -1,8 +1,8 @@
 """Share codes (证据提取码): short, human-typeable secrets that let one party fetch evidence.
 
 **Pure** (standard library only). A share code reads ``7K3M-9QXA-B2CD-E``: twelve symbols
-drawn at random from :data:`evidence.checkchar.ALPHABET` (60 bits) and one check symbol
-(:mod:`evidence.checkchar`), so a mistyped code is refused before any lookup. Only the
+drawn at random from :data:`evidence.access.check_character.ALPHABET` (60 bits) and one check symbol
+(:mod:`evidence.access.check_character`), so a mistyped code is refused before any lookup. Only the
 SHA-256 of the canonical compact form (13 symbols, no hyphens) is stored; the code is shown
 once, to its creator. Guessing is hopeless (2⁶⁰ codes) and pointless without the named
 recipient's own token.
@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Final
 
-from evidence.checkchar import ALPHABET, check_symbol, is_valid, normalise
+from evidence.access.check_character import ALPHABET, check_symbol, is_valid, normalise
 from evidence.errors import InputError
 
 __all__ = [

@@ -5,7 +5,8 @@ trust)`` fetches nothing and reads no configuration: the caller hashes the docum
 which validators (and, ideally, which anchoring contract) it trusts. A change to what is
 checked, or in which way, changes what a "verified" receipt means; change it only together
 with ``docs/receipt.md`` and the vectors in ``tests/assets/receipts``. Pure: the standard
-library, :mod:`ledger.merkle`, :mod:`ledger.anchor_proof` and :mod:`evidence.receipt`.
+library, :mod:`ledger.merkle`, :mod:`ledger.anchor_proof` and
+:mod:`evidence.formats.receipt_format`.
 
 Every step is recorded as a named :class:`Check`, in this order, and every step runs even
 when an earlier one failed (so a reader sees everything that is wrong at once):
@@ -33,9 +34,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final, Protocol
 
-from evidence.entry import DocumentKind, LogEntry
 from evidence.errors import EvidenceError, InputError
-from evidence.receipt import Receipt
+from evidence.formats.log_entry import DocumentKind, LogEntry
+from evidence.formats.receipt_format import Receipt
 from ledger.anchor_proof import (
     AnchorVerification,
     ChainTrust,

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
-from evidence.db import anchors_table, log_nodes_table, log_state_table
-from evidence.repository import (
+from evidence.store.database import anchors_table, log_nodes_table, log_state_table
+from evidence.store.repository import (
     AnchorRecord,
     Database,
     SqlNodeStore,

@@ -1,8 +1,8 @@
 """Alembic environment: runs on the connection handed over in ``config.attributes``.
 
-There is no alembic.ini: :meth:`evidence.db.Database.migrate` (or, to write a new revision,
-``evidence.db.alembic_config(connection)``) builds the configuration in code and passes an
-open connection, already inside the transaction the migrations must run in.
+There is no alembic.ini: :meth:`evidence.store.database.Database.migrate` (or, to write a new
+revision, ``evidence.store.database.alembic_config(connection)``) builds the configuration in
+code and passes an open connection, already inside the transaction the migrations must run in.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from alembic import context
 
-from evidence.db import UTCDateTime, metadata
+from evidence.store.database import UTCDateTime, metadata
 
 
 def _render_item(kind: str, obj: Any, _autogen_context: Any) -> str | Literal[False]:
@@ -24,8 +24,8 @@ def _render_item(kind: str, obj: Any, _autogen_context: Any) -> str | Literal[Fa
 connection = context.config.attributes.get("connection")
 if connection is None:
     raise RuntimeError(
-        "run migrations with evidence.db.Database.migrate() or pass a connection via "
-        "evidence.db.alembic_config(connection)"
+        "run migrations with evidence.store.database.Database.migrate() or pass a connection via "
+        "evidence.store.database.alembic_config(connection)"
     )
 context.configure(
     connection=connection,

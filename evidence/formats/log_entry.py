@@ -42,7 +42,7 @@ from datetime import UTC, datetime
 from typing import Final, Literal
 
 from evidence.errors import InputError
-from evidence.strictjson import unique_keys
+from evidence.formats.canonical_json import unique_keys
 from ledger.merkle import hash_leaf
 
 __all__ = [

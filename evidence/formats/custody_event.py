@@ -16,7 +16,7 @@ with exactly these keys, in this (sorted) order::
      "object_prev":<64 hex>,"object_type":<string>,"prev":<64 hex>,
      "time":"YYYY-MM-DDTHH:MM:SS.mmmZ","v":1}
 
-Canonical JSON as for log entries (:mod:`evidence.entry`): no whitespace, sorted keys,
+Canonical JSON as for log entries (:mod:`evidence.formats.log_entry`): no whitespace, sorted keys,
 lowercase hex, raw UTF-8 with only ``"`` and ``\\`` escaped. The time is UTC with
 milliseconds. ``client`` is an IPv4 or IPv6 address in its compressed text form.
 
@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 from typing import Final, Literal
 
 from evidence.errors import InputError
-from evidence.strictjson import unique_keys
+from evidence.formats.canonical_json import unique_keys
 from ledger.merkle import hash_leaf
 
 __all__ = [
@@ -142,7 +142,7 @@ MAX_OBJECT_ID_CHARS: Final = 200
 """Longest object id, in code points (ids, codes and names all fit)."""
 
 MAX_INSTITUTION_CHARS: Final = 200
-"""Longest actor institution, in code points (as in :mod:`evidence.entry`)."""
+"""Longest actor institution, in code points (as in :mod:`evidence.formats.log_entry`)."""
 
 MAX_CLIENT_CHARS: Final = 45
 """Longest client address text (an IPv6 address with an embedded IPv4 address)."""
@@ -165,7 +165,8 @@ _UUID: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9
 _TIME: Final = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})\.([0-9]{3})Z"
 )
-#: The same forbidden characters as in institution names of log entries (see evidence.entry).
+#: The same forbidden characters as in institution names of log entries
+#: (see evidence.formats.log_entry).
 _FORBIDDEN_IN_TEXT: Final = re.compile(
     "[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f"
     "\ud800-\udfff\ufeff\ufff9-\ufffb]"

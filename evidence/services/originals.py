@@ -1,6 +1,6 @@
 """Serving stored originals: streamed, re-hashed on the way, never completed if altered.
 
-The blob stores re-check the digest at the end of every read (:func:`evidence.blobstore.
+The blob stores re-check the digest at the end of every read (:func:`evidence.store.blob_store.
 checked_stream`), which is too late for a download: the altered bytes would all be out.
 :func:`checked_original` therefore holds the last chunk back until the digest and the
 recorded size have been confirmed, so a client never receives the complete original of a
@@ -14,9 +14,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 
-from evidence.blobstore import BlobStore
 from evidence.errors import TamperingDetected
-from evidence.repository import DocumentRecord
+from evidence.store.blob_store import BlobStore
+from evidence.store.repository import DocumentRecord
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from typing import Generic, TypeVar
 from sqlalchemy.orm import Session
 
 from evidence.errors import EvidenceError, StorageError
-from evidence.repository import Database
+from evidence.store.repository import Database
 from ledger.errors import MerkleError
 
 __all__ = ["COMMIT_ATTEMPTS", "GroupCommitter", "commit_with_retry"]

@@ -5,10 +5,10 @@ in the data directory; WAL, full fsync, foreign keys, busy timeout) and PostgreS
 through ``postgresql+psycopg://`` URLs. The URL comes from ``ZHENGLIAN_DATABASE_URL``
 (read by ``api.settings``, never here): this module takes it as an argument.
 
-The schema is owned by the Alembic migrations in ``evidence/migrations/versions``; the models
+The schema is owned by the Alembic migrations in ``evidence/store/migrations/versions``; the models
 below must describe exactly what the migrations create (a test compares them on both
 databases). Timestamps are stored timezone-aware and always come back as UTC datetimes;
-hashes are 32-byte BLOB/BYTEA columns. Queries live in :mod:`evidence.repository`.
+hashes are 32-byte BLOB/BYTEA columns. Queries live in :mod:`evidence.store.repository`.
 """
 
 from __future__ import annotations
@@ -119,19 +119,20 @@ MAX_ID_CHARS = 36
 """Longest document or token id (a UUID in its 36-character text form)."""
 
 MAX_KIND_CHARS = 16
-"""Longest document kind (``evidence.entry.KINDS``)."""
+"""Longest document kind (``evidence.formats.log_entry.KINDS``)."""
 
 MAX_CASE_CODE_CHARS = 64
-"""Longest case code (``evidence.entry.CASE_CODE_RE``)."""
+"""Longest case code (``evidence.formats.log_entry.CASE_CODE_RE``)."""
 
 MAX_ROLE_CHARS = 16
-"""Longest token role (``evidence.policy.ROLES``)."""
+"""Longest token role (``evidence.access.policy.ROLES``)."""
 
 MAX_INSTITUTION_NAME_CHARS = 200
-"""Longest institution name (``evidence.entry.MAX_INSTITUTION_CHARS``: names go into entries)."""
+"""Longest institution name (``evidence.formats.log_entry.MAX_INSTITUTION_CHARS``: names go
+into entries)."""
 
 MAX_INSTITUTION_TYPE_CHARS = 32
-"""Longest institution type (``evidence.policy.INSTITUTION_TYPES``)."""
+"""Longest institution type (``evidence.access.policy.INSTITUTION_TYPES``)."""
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 """Milliseconds a SQLite writer waits for another writer (e.g. ``zhenglian tokens`` while
@@ -195,7 +196,7 @@ class Base(DeclarativeBase):
 
 class LogState(Base):
     """One row (id 1): the number of leaves in the Merkle log. Guards appends (see
-    :meth:`evidence.repository.SqlNodeStore.append_nodes`)."""
+    :meth:`evidence.store.repository.SqlNodeStore.append_nodes`)."""
 
     __tablename__ = "log_state"
 
@@ -375,10 +376,10 @@ class ShareCodeRow(Base):
 # --- The custody log (a second Merkle log, anchored in its own LogAnchor) ------------------
 
 MAX_ACTION_CHARS = 32
-"""Longest custody action name (``evidence.custody_entry.ACTIONS``)."""
+"""Longest custody action name (``evidence.formats.custody_event.ACTIONS``)."""
 
 MAX_CLIENT_CHARS = 45
-"""Longest client address text (``evidence.custody_entry.MAX_CLIENT_CHARS``)."""
+"""Longest client address text (``evidence.formats.custody_event.MAX_CLIENT_CHARS``)."""
 
 
 class CustodyState(Base):

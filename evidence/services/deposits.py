@@ -3,7 +3,7 @@
 The original goes to the blob store first (content-addressed, idempotent). Then its log entry
 and metadata row are committed together with the new Merkle nodes in one database
 transaction, and so is the deposit's custody event when custody is recorded. Deposits
-arriving together share that transaction (:mod:`evidence.groupcommit`), so throughput is not
+arriving together share that transaction (:mod:`evidence.store.group_commit`), so throughput is not
 capped by one fsync per request: each caller waits only for the commit that carries its
 deposit, never for anchoring.
 """
@@ -17,13 +17,18 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from evidence.blobstore import BlobStore
-from evidence.custody import CustodyRecorder, EventDraft, append_events, new_draft
-from evidence.custody_entry import Actor, CustodyEventError, CustodyObject
-from evidence.entry import LogEntry, new_entry
 from evidence.errors import InputError
-from evidence.groupcommit import GroupCommitter, commit_with_retry
-from evidence.repository import (
+from evidence.formats.custody_event import Actor, CustodyEventError, CustodyObject
+from evidence.formats.log_entry import LogEntry, new_entry
+from evidence.services.custody_recording import (
+    CustodyRecorder,
+    EventDraft,
+    append_events,
+    new_draft,
+)
+from evidence.store.blob_store import BlobStore
+from evidence.store.group_commit import GroupCommitter, commit_with_retry
+from evidence.store.repository import (
     Database,
     DocumentRecord,
     NewDocument,

@@ -1,7 +1,7 @@
 """Who may do what: the one authorisation table (role × action × relation to the object).
 
 **Pure** (standard library only). The table :data:`POLICY` is the whole policy; it is
-enforced in one place, :func:`evidence.access.authorize`, which works out the caller's
+enforced in one place, :func:`evidence.access.enforcement.authorize`, which works out the caller's
 :class:`Relation` to the document, case or share from the database and asks :func:`decide`.
 ``docs/access.md`` shows the table rendered by :func:`render_markdown`.
 

@@ -23,15 +23,15 @@ from minio.commonconfig import COMPLIANCE
 from minio.error import S3Error
 from minio.retention import Retention
 
-from evidence.blobstore import (
+from evidence.digest import CHUNK_SIZE, DocumentDigest, DualHasher
+from evidence.errors import StorageError
+from evidence.store.blob_store import (
     BlobNotFound,
     BlobTooLarge,
     StoredBlob,
     checked_stream,
     rehash,
 )
-from evidence.digest import CHUNK_SIZE, DocumentDigest, DualHasher
-from evidence.errors import StorageError
 
 #: Seconds one S3 request may take to connect / to read.
 S3_CONNECT_TIMEOUT = 10.0

@@ -1,21 +1,27 @@
 """Online verification for the API: by digest, by file, or by file and receipt.
 
-Every answer goes through the full offline check (:func:`evidence.verify.verify_receipt`) on a
-receipt rebuilt from the log, so a row altered in the database or an original altered in
-storage shows up as "altered", never as "intact".
+Every answer goes through the full offline check
+(:func:`evidence.verify.receipt_verifier.verify_receipt`) on a receipt rebuilt from the log,
+so a row altered in the database or an original altered in storage shows up as "altered",
+never as "intact".
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from evidence.blobstore import BlobStore
 from evidence.digest import DocumentDigest
 from evidence.errors import EvidenceError, TamperingDetected
-from evidence.receipt import Receipt
-from evidence.receipts import anchor_view, receipt_for
-from evidence.repository import Database, anchor_covering, find_by_sha256
-from evidence.verify import Check, VerificationFailed, VerificationResult, verify_receipt
+from evidence.formats.receipt_format import Receipt
+from evidence.services.receipt_assembly import anchor_view, receipt_for
+from evidence.store.blob_store import BlobStore
+from evidence.store.repository import Database, anchor_covering, find_by_sha256
+from evidence.verify.receipt_verifier import (
+    Check,
+    VerificationFailed,
+    VerificationResult,
+    verify_receipt,
+)
 from ledger.anchor_proof import ChainTrust
 
 

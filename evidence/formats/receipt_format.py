@@ -1,22 +1,24 @@
 """Receipts: self-contained, versioned JSON proving a document's deposit. Parse, don't validate.
 
 **Verification-critical.** Courts and notaries keep receipts for years and check them with
-:mod:`evidence.verify` (or a re-implementation of ``docs/receipt.md``). Changing the layout,
+:mod:`evidence.verify.receipt_verifier` (or a re-implementation of ``docs/receipt.md``).
+Changing the layout,
 a limit or what the parser accepts can make issued receipts unreadable or, worse, let an
 ambiguous one through. Change it only with a new version and new test vectors
 (``tests/assets/receipts/generate.py``). Pure: the standard library, :mod:`ledger.merkle`,
-:mod:`ledger.anchor_proof` and :mod:`evidence.entry`; no disk, network, database or web3.
+:mod:`ledger.anchor_proof` and :mod:`evidence.formats.log_entry`; no disk, network, database
+or web3.
 
 A receipt holds the log entry (its exact bytes, and its fields for humans), the leaf index,
 the tree head the entry is proven to be in, the inclusion proof, and the offline anchor proof
 of that tree head (block header, Merkle-Patricia proof of the transaction receipt, event),
 with the chain facts a human wants to read beside it. The JSON layout is in
-``docs/receipt.md`` and, machine-readably, in ``evidence/schema/receipt-v1.schema.json``.
+``docs/receipt.md`` and, machine-readably, in ``evidence/formats/schema/receipt-v1.schema.json``.
 
 Parsing (:meth:`Receipt.from_json_bytes`) checks the structure exactly once and yields a
 frozen :class:`Receipt` whose fields agree with each other: the human fields equal what
 they describe, the proof has exactly the nodes its sizes call for, ``leaf_index <
-tree_size``. It proves nothing: that is :func:`evidence.verify.verify_receipt`.
+tree_size``. It proves nothing: that is :func:`evidence.verify.receipt_verifier.verify_receipt`.
 """
 
 from __future__ import annotations
@@ -27,9 +29,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final
 
-from evidence.entry import MAX_ENTRY_BYTES, EntryError, LogEntry, format_time, parse_time
 from evidence.errors import InputError
-from evidence.strictjson import unique_keys
+from evidence.formats.canonical_json import unique_keys
+from evidence.formats.log_entry import (
+    MAX_ENTRY_BYTES,
+    EntryError,
+    LogEntry,
+    format_time,
+    parse_time,
+)
 from ledger.anchor_proof import AnchorProof, header_timestamp
 from ledger.errors import AnchorProofError, IndexOutOfRangeError, MerkleError
 from ledger.merkle import HASH_SIZE, MAX_PROOF_NODES, MAX_TREE_SIZE, InclusionProof

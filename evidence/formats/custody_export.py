@@ -6,7 +6,7 @@ parser accepts only with a new version and new test vectors (``tests/assets/cust
 Pure: the standard library, :mod:`ledger.merkle`, :mod:`ledger.anchor_proof` and the pure
 evidence modules; nothing is fetched.
 
-An export (JSON, ``evidence/schema/custody-export-v1.schema.json``) holds the object, the
+An export (JSON, ``evidence/formats/schema/custody-export-v1.schema.json``) holds the object, the
 latest anchored head of the custody log with its offline anchor proof, and the object's
 events in log order, each with its exact leaf bytes, its leaf index and — when the head
 covers it — its inclusion proof. Events past the head are ``pending``: listed, not proven.
@@ -27,17 +27,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final
 
-from evidence.custody_entry import (
+from evidence.errors import InputError
+from evidence.formats.canonical_json import unique_keys
+from evidence.formats.custody_event import (
     GENESIS_HASH,
     MAX_CUSTODY_EVENT_BYTES,
     CustodyEvent,
     CustodyEventError,
     CustodyObject,
 )
-from evidence.entry import EntryError, format_time, parse_time
-from evidence.errors import InputError
-from evidence.strictjson import unique_keys
-from evidence.verify import Check, VerificationError, VerificationFailed
+from evidence.formats.log_entry import EntryError, format_time, parse_time
+from evidence.verify.receipt_verifier import Check, VerificationError, VerificationFailed
 from ledger.anchor_proof import AnchorProof, AnchorVerification, ChainTrust, verify_anchor_proof
 from ledger.errors import AnchorProofError, LedgerError, RootMismatchError
 from ledger.merkle import (

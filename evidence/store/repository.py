@@ -1,9 +1,9 @@
 """Metadata queries: the SQL Merkle node store, documents and anchors.
 
-Institutions, tokens, cases and share codes are in :mod:`evidence.access`.
+Institutions, tokens, cases and share codes are in :mod:`evidence.access.enforcement`.
 
 Every function takes the caller's ``Session`` and never commits, so a batch of deposits and
-the log nodes they add commit in one transaction (see ``evidence.service``). Records come
+the log nodes they add commit in one transaction (see ``evidence.services.deposits``). Records come
 back as frozen dataclasses, never ORM objects. Input is checked here, against the same
 limits on SQLite and PostgreSQL (InputError), and database errors are wrapped where they
 enter: a unique key already stored is DuplicateRecord, anything else StorageError; after
@@ -14,7 +14,7 @@ What is stored and what is derived: a document's leaf index and entry bytes are 
 ``tree_size`` of the latest confirmed anchor, i.e. iff :func:`anchor_covering` finds one.
 The log size is stored (one ``log_state`` row) because appends are guarded by it.
 
-Models, engine and migrations live in :mod:`evidence.db`; the names re-exported below
+Models, engine and migrations live in :mod:`evidence.store.database`; the names re-exported below
 (``Database``, ``open_database``, ``metadata``, the tables) keep older imports working.
 """
 
@@ -45,7 +45,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from evidence.db import (
+from evidence.errors import DuplicateRecord, InputError, NotFound, StorageError
+from evidence.store.database import (
     HASH_BYTES,
     MAX_CASE_CODE_CHARS,
     MAX_ID_CHARS,
@@ -60,7 +61,6 @@ from evidence.db import (
     metadata,
     open_database,
 )
-from evidence.errors import DuplicateRecord, InputError, NotFound, StorageError
 from ledger.errors import MerkleError
 from ledger.merkle import MAX_TREE_SIZE
 
@@ -97,7 +97,7 @@ __all__ = [
     "wrap_errors",
 ]
 
-# Older names of the tables (now defined by the models in evidence.db).
+# Older names of the tables (now defined by the models in evidence.store.database).
 log_state = log_state_table
 log_nodes = log_nodes_table
 documents = documents_table

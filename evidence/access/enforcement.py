@@ -1,10 +1,10 @@
 """Who may do what, enforced: institutions, tokens, cases (一案一码), share codes (证据提取码).
 
-The policy itself is the pure table in :mod:`evidence.policy`; :func:`authorize` is the one
+The policy itself is the pure table in :mod:`evidence.access.policy`; :func:`authorize` is the one
 place that applies it. Every other function here that acts on a document, case or share
-first works out the caller's :class:`~evidence.policy.Relation` to it and calls
+first works out the caller's :class:`~evidence.access.policy.Relation` to it and calls
 :func:`authorize`, so a route cannot reach an object without the check. Functions take the
-caller's ``Session`` and never commit (like :mod:`evidence.repository`); records are frozen
+caller's ``Session`` and never commit (like :mod:`evidence.store.repository`); records are frozen
 dataclasses; input is checked against named limits (InputError), database errors are
 wrapped (DuplicateRecord, StorageError).
 
@@ -28,21 +28,8 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from evidence.casecode import CASE_TYPES, CaseCode
-from evidence.db import (
-    MAX_ID_CHARS,
-    MAX_INSTITUTION_NAME_CHARS,
-    anchors_table,
-    api_tokens_table,
-    case_participants_table,
-    cases_table,
-    documents_table,
-    institutions_table,
-    share_codes_table,
-)
-from evidence.db import AnchorStatus as _AnchorStatus
-from evidence.errors import DuplicateRecord, Forbidden, Gone, InputError, NotFound, Unauthenticated
-from evidence.policy import (
+from evidence.access.case_code import CASE_TYPES, CaseCode
+from evidence.access.policy import (
     INSTITUTION_TYPE_OF_ROLE,
     INSTITUTION_TYPES,
     PARTICIPANT_INSTITUTION_TYPES,
@@ -55,7 +42,21 @@ from evidence.policy import (
     kinds_allowed,
     may_ever,
 )
-from evidence.repository import (
+from evidence.access.share_code import ShareCode
+from evidence.errors import DuplicateRecord, Forbidden, Gone, InputError, NotFound, Unauthenticated
+from evidence.store.database import (
+    MAX_ID_CHARS,
+    MAX_INSTITUTION_NAME_CHARS,
+    anchors_table,
+    api_tokens_table,
+    case_participants_table,
+    cases_table,
+    documents_table,
+    institutions_table,
+    share_codes_table,
+)
+from evidence.store.database import AnchorStatus as _AnchorStatus
+from evidence.store.repository import (
     DocumentRecord,
     check_hash,
     check_text,
@@ -65,7 +66,6 @@ from evidence.repository import (
     rowcount,
     wrap_errors,
 )
-from evidence.sharecode import ShareCode
 
 __all__ = [
     "DEFAULT_TOKEN_LIFETIME",
@@ -380,7 +380,7 @@ def issue_token(
     """Make a token for ``role`` at the institution named ``institution``.
 
     The institution must exist and be of the type the role belongs to
-    (:data:`~evidence.policy.INSTITUTION_TYPE_OF_ROLE`), else InputError/NotFound; with
+    (:data:`~evidence.access.policy.INSTITUTION_TYPE_OF_ROLE`), else InputError/NotFound; with
     ``create_institution`` a missing one is created with that type (and returned third).
     Every token expires, ``expires_in`` after now (:data:`DEFAULT_TOKEN_LIFETIME`).
     Returns the token (shown once), its record and the institution created, if any.
@@ -493,12 +493,12 @@ def authorize(
     seeing: Action | None = None,
     kind: str | None = None,
 ) -> None:
-    """Apply :data:`evidence.policy.POLICY`: return if allowed, else raise.
+    """Apply :data:`evidence.access.policy.POLICY`: return if allowed, else raise.
 
     Forbidden (403) if the caller may see the object (or the action has none), NotFound with
     ``missing`` — the message an absent object gets — if it may not know it exists. For an
     action that makes something of a ``kind`` (a case type, a document kind), Forbidden
-    unless the role makes that kind (:data:`evidence.policy.KINDS_OF_ROLE`).
+    unless the role makes that kind (:data:`evidence.access.policy.KINDS_OF_ROLE`).
     """
     if decide(principal.role, action, relation):
         allowed = kinds_allowed(principal.role, action)

@@ -7,10 +7,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from evidence.entry import LogEntry
 from evidence.errors import TamperingDetected
-from evidence.receipt import Receipt, ReceiptError
-from evidence.repository import AnchorRecord, DocumentRecord, SqlNodeStore, anchor_covering
+from evidence.formats.log_entry import LogEntry
+from evidence.formats.receipt_format import Receipt, ReceiptError
+from evidence.store.repository import AnchorRecord, DocumentRecord, SqlNodeStore, anchor_covering
 from ledger.anchor_proof import AnchorProof
 from ledger.errors import AnchorProofError
 from ledger.merkle import MerkleLog

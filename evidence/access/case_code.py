@@ -7,16 +7,16 @@
 * the prefix names the case type: ``GZ`` notary (公证), ``JD`` forensic (司法鉴定),
   ``FY`` legal aid (法律援助), ``ZC`` arbitration (仲裁), ``SS`` litigation (诉讼);
 * the year the case was opened (4 digits);
-* six symbols drawn at random from :data:`evidence.checkchar.ALPHABET` (2³⁰ codes per type
-  and year; the database's primary key refuses a repeat and the caller draws again);
+* six symbols drawn at random from :data:`evidence.access.check_character.ALPHABET` (2³⁰
+  codes per type and year; the database's primary key refuses a repeat and the caller draws again);
 * one check symbol over everything before it (hyphens not counted), see
-  :mod:`evidence.checkchar`: one wrong symbol or two swapped neighbours never pass.
+  :mod:`evidence.access.check_character`: one wrong symbol or two swapped neighbours never pass.
 
 :meth:`CaseCode.parse` is lenient about how people type (lowercase, spaces or hyphens
 anywhere, ``O`` for ``0``, ``I``/``L`` for ``1``) and strict about what they mean: it raises
 :class:`CaseCodeError` for a wrong length, an unknown prefix, a bad year or symbol, or a check
 symbol that does not match — before anything is looked up. Canonical codes are a subset of
-:data:`evidence.entry.CASE_CODE_RE`, so they go into log entries unchanged.
+:data:`evidence.formats.log_entry.CASE_CODE_RE`, so they go into log entries unchanged.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from evidence.checkchar import ALPHABET, check_symbol, is_valid, normalise
+from evidence.access.check_character import ALPHABET, check_symbol, is_valid, normalise
 from evidence.errors import InputError
 
 __all__ = [

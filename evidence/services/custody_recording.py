@@ -1,9 +1,9 @@
 """The chain of custody: recording custody events in the custody log, and exporting them.
 
 Every deposit, fetch, share, verification by a token holder and administrative action
-appends one :class:`~evidence.custody_entry.CustodyEvent` to a second RFC 6962 log (tables
+appends one :class:`~evidence.formats.custody_event.CustodyEvent` to a second RFC 6962 log (tables
 ``custody_*``), whose heads are anchored in a second LogAnchor contract by a second
-:class:`~evidence.anchoring.AnchoringWorker` (:data:`CUSTODY_LOG`). Each event links to the
+:class:`~evidence.services.anchoring.AnchoringWorker` (:data:`CUSTODY_LOG`). Each event links to the
 log's previous event and to the previous event about the same object (``docs/custody.md``).
 
 Recording is durable before :meth:`CustodyRecorder.record` returns, and cheap under load:
@@ -11,8 +11,8 @@ events arriving together are appended and committed in one transaction by one wr
 (as deposits are). An action that changes state (a case, a share, a token, an institution)
 appends its event in its own transaction (:meth:`CustodyRecorder.record_in`; the ``zhenglian``
 CLI likewise), so the action and its event are stored together or not at all; a deposit's
-event too (:mod:`evidence.service`). :func:`record_event` appends one event in a transaction of
-its own. Every append first locks the custody log's state row, so
+event too (:mod:`evidence.services.deposits`). :func:`record_event` appends one event in a
+transaction of its own. Every append first locks the custody log's state row, so
 writers in any process take turns and always link to the latest event; the log's append guard
 (``SqlNodeStore.append_nodes``) would still refuse a stale append, so the chain never forks.
 """
@@ -28,24 +28,24 @@ from datetime import UTC, datetime
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from evidence.anchoring import AnchoredLog
-from evidence.custody_entry import (
+from evidence.errors import StorageError
+from evidence.formats.custody_event import (
     GENESIS_HASH,
     Actor,
     CustodyEvent,
     CustodyEventError,
     CustodyObject,
 )
-from evidence.custody_export import MAX_EXPORT_EVENTS, CustodyExport, ExportedEvent
-from evidence.db import (
+from evidence.formats.custody_export import MAX_EXPORT_EVENTS, CustodyExport, ExportedEvent
+from evidence.services.anchoring import AnchoredLog
+from evidence.store.database import (
     custody_anchors_table,
     custody_events_table,
     custody_nodes_table,
     custody_state_table,
 )
-from evidence.errors import StorageError
-from evidence.groupcommit import GroupCommitter, commit_with_retry
-from evidence.repository import Database, SqlNodeStore, latest_confirmed_anchor
+from evidence.store.group_commit import GroupCommitter, commit_with_retry
+from evidence.store.repository import Database, SqlNodeStore, latest_confirmed_anchor
 from ledger.anchor_proof import AnchorProof
 from ledger.merkle import MerkleLog
 
@@ -87,7 +87,7 @@ def _recorded_at(session: Session, leaf_index: int) -> datetime | None:
 CUSTODY_LOG = AnchoredLog(
     "custody", custody_nodes_table, custody_state_table, custody_anchors_table, _recorded_at
 )
-"""The custody log, for :class:`evidence.anchoring.AnchoringWorker`."""
+"""The custody log, for :class:`evidence.services.anchoring.AnchoringWorker`."""
 
 
 def custody_store(session: Session) -> SqlNodeStore:
@@ -141,7 +141,7 @@ def append_events(session: Session, drafts: Sequence[EventDraft]) -> list[Custod
 
     Writers are serialised by a lock on the log's state row taken first; MerkleError (another
     writer appended anyway, which the lock should make impossible) means: roll back and try
-    again (:func:`evidence.groupcommit.commit_with_retry` does).
+    again (:func:`evidence.store.group_commit.commit_with_retry` does).
     """
     if not drafts:
         return []
@@ -241,7 +241,7 @@ class CustodyRecorder:
     """Records custody events durably; concurrent events share one commit (one writer thread).
 
     ``record(action, actor, object, client_address)`` returns once the event is committed.
-    Deposits append their own event in the deposit's transaction (:mod:`evidence.service`)
+    Deposits append their own event in the deposit's transaction (:mod:`evidence.services.deposits`)
     and then call :meth:`appended`.
     """
 
