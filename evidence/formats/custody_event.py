@@ -3,7 +3,8 @@
 **Verification-critical.** Custody exports handed to courts recompute every event's leaf hash
 from the bytes defined here (``docs/custody.md``). Change the encoding, a limit or the
 accepted values only with a new version (prefix ``.../v2``) and new test vectors
-(``tests/assets/custody/generate.py``). Pure: the standard library and :mod:`ledger.merkle`.
+(``tests/assets/custody/generate.py``). Pure: the standard library, :mod:`ledger.merkle` and
+:mod:`evidence.formats.canonical_json`.
 
 Encoding, version 1::
 
@@ -16,8 +17,8 @@ with exactly these keys, in this (sorted) order::
      "object_prev":<64 hex>,"object_type":<string>,"prev":<64 hex>,
      "time":"YYYY-MM-DDTHH:MM:SS.mmmZ","v":1}
 
-Canonical JSON as for log entries (:mod:`evidence.formats.log_entry`): no whitespace, sorted keys,
-lowercase hex, raw UTF-8 with only ``"`` and ``\\`` escaped. The time is UTC with
+Canonical JSON as for log entries (:mod:`evidence.formats.canonical_json`): no whitespace,
+sorted keys, lowercase hex, raw UTF-8 with only ``"`` and ``\\`` escaped. The time is UTC with
 milliseconds. ``client`` is an IPv4 or IPv6 address in its compressed text form.
 
 Two hash links make the log a chain: ``prev`` is the leaf hash of the event just before this
@@ -31,14 +32,21 @@ one: leaving one out breaks the ``object_prev`` chain. The leaf hash of an event
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Final, Literal
 
 from evidence.errors import InputError
-from evidence.formats.canonical_json import unique_keys
+from evidence.formats.canonical_json import (
+    PrefixedFormat,
+    check_utc_time,
+    format_utc_millis,
+    hex32,
+    identifier_text,
+    one_of,
+    parse_utc_time,
+)
 from ledger.merkle import hash_leaf
 
 __all__ = [
@@ -147,36 +155,7 @@ MAX_INSTITUTION_CHARS: Final = 200
 MAX_CLIENT_CHARS: Final = 45
 """Longest client address text (an IPv6 address with an embedded IPv4 address)."""
 
-_KEYS: Final = (
-    "action",
-    "actor_institution",
-    "actor_role",
-    "actor_token",
-    "client",
-    "object_id",
-    "object_prev",
-    "object_type",
-    "prev",
-    "time",
-    "v",
-)
-_HEX64: Final = re.compile(r"[0-9a-f]{64}")
 _UUID: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_TIME: Final = re.compile(
-    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})\.([0-9]{3})Z"
-)
-#: The same forbidden characters as in institution names of log entries
-#: (see evidence.formats.log_entry).
-_FORBIDDEN_IN_TEXT: Final = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f"
-    "\ud800-\udfff\ufeff\ufff9-\ufffb]"
-)
-_EDGE_SPACES: Final = frozenset(
-    " \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
-    "\u202f\u205f\u3000"
-)
-_MIN_TIME: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_MAX_TIME: Final = datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)
 
 
 class CustodyEventError(InputError):
@@ -187,72 +166,48 @@ class NonCanonicalCustodyEventError(CustodyEventError):
     """Event bytes parse, but are not the one canonical encoding of what they contain."""
 
 
+_FORMAT: Final = PrefixedFormat(
+    what="custody event",
+    prefix=CUSTODY_PREFIX,
+    keys=(
+        "action",
+        "actor_institution",
+        "actor_role",
+        "actor_token",
+        "client",
+        "object_id",
+        "object_prev",
+        "object_type",
+        "prev",
+        "time",
+        "v",
+    ),
+    max_bytes=MAX_CUSTODY_EVENT_BYTES,
+    error=CustodyEventError,
+    non_canonical=NonCanonicalCustodyEventError,
+)
+
+
 # --- Time ----------------------------------------------------------------------------
 
-
-def format_ms_time(value: datetime) -> str:
-    """``YYYY-MM-DDTHH:MM:SS.mmmZ`` of an aware UTC datetime in whole milliseconds."""
-    return (
-        f"{value.year:04d}-{value.month:02d}-{value.day:02d}T"
-        f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}."
-        f"{value.microsecond // 1000:03d}Z"
-    )
+format_ms_time: Final = format_utc_millis
+"""``YYYY-MM-DDTHH:MM:SS.mmmZ`` of an aware UTC datetime in whole milliseconds."""
 
 
 def parse_ms_time(text: object, what: str = "time") -> datetime:
     """Parse exactly :func:`format_ms_time`'s output; CustodyEventError for anything else."""
-    if not isinstance(text, str):
-        raise CustodyEventError(f"{what} must be a string, not {type(text).__name__}")
-    match = _TIME.fullmatch(text)
-    if match is None:
-        raise CustodyEventError(
-            f"{what} must be YYYY-MM-DDTHH:MM:SS.mmmZ (UTC, milliseconds), got {text!r:.40}"
-        )
-    year, month, day, hour, minute, second, ms = (int(p) for p in match.groups())
-    try:
-        return datetime(year, month, day, hour, minute, second, ms * 1000, tzinfo=UTC)
-    except ValueError as exc:
-        raise CustodyEventError(f"{what} {text!r} is not a valid date and time: {exc}") from None
-
-
-def _check_time(value: object) -> datetime:
-    if not isinstance(value, datetime):
-        raise CustodyEventError(f"time must be a datetime, not {type(value).__name__}")
-    offset = value.utcoffset()
-    if offset is None or offset.total_seconds() != 0:
-        raise CustodyEventError("time must be an aware UTC datetime")
-    if value.microsecond % 1000:
-        raise CustodyEventError("time must be in whole milliseconds")
-    value = value.replace(tzinfo=UTC)
-    if not _MIN_TIME <= value <= _MAX_TIME:
-        raise CustodyEventError(f"time {format_ms_time(value)} is outside [1970, 9999]")
-    return value
+    return parse_utc_time(text, what, millis=True, error=CustodyEventError)
 
 
 # --- Field checks ----------------------------------------------------------------------
 
 
 def _check_text(value: object, what: str, limit: int) -> str:
-    if not isinstance(value, str):
-        raise CustodyEventError(f"{what} must be a string, not {type(value).__name__}")
-    if not 1 <= len(value) <= limit:
-        raise CustodyEventError(f"{what} must have 1..{limit} characters, got {len(value)}")
-    bad = _FORBIDDEN_IN_TEXT.search(value)
-    if bad is not None:
-        raise CustodyEventError(
-            f"{what} contains the control or invisible character U+{ord(bad.group()):04X}"
-        )
-    if value[0] in _EDGE_SPACES or value[-1] in _EDGE_SPACES:
-        raise CustodyEventError(f"{what} must not start or end with a space")
-    return str(value)
+    return identifier_text(value, what, limit, CustodyEventError)
 
 
 def _one_of(value: object, allowed: tuple[str, ...], what: str) -> str:
-    if isinstance(value, str):
-        for item in allowed:
-            if value == item:
-                return item
-    raise CustodyEventError(f"{what} must be one of {', '.join(allowed)}, got {value!r:.40}")
+    return one_of(value, allowed, what, CustodyEventError)
 
 
 def _check_hash(value: object, what: str) -> bytes:
@@ -275,12 +230,6 @@ def _check_client(value: object) -> str | None:
             f"client address {value!r} is not in its canonical form {str(address)!r}"
         )
     return value
-
-
-def _hex32(value: object, what: str) -> bytes:
-    if not isinstance(value, str) or _HEX64.fullmatch(value) is None:
-        raise CustodyEventError(f"{what} must be 64 lowercase hex digits, got {value!r:.80}")
-    return bytes.fromhex(value)
 
 
 # --- Values ----------------------------------------------------------------------------
@@ -369,7 +318,8 @@ class CustodyEvent:
             raise CustodyEventError("actor must be an Actor")
         if not isinstance(self.object, CustodyObject):
             raise CustodyEventError("object must be a CustodyObject")
-        object.__setattr__(self, "time", _check_time(self.time))
+        time = check_utc_time(self.time, "time", millis=True, error=CustodyEventError)
+        object.__setattr__(self, "time", time)
         _check_client(self.client)
         _check_hash(self.prev, "prev")
         _check_hash(self.object_prev, "object_prev")
@@ -392,8 +342,7 @@ class CustodyEvent:
 
     def encode(self) -> bytes:
         """The canonical leaf data: :data:`CUSTODY_PREFIX` followed by the canonical JSON."""
-        body = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return CUSTODY_PREFIX + body.encode("utf-8")
+        return _FORMAT.encode(self.to_json())
 
     def leaf_hash(self) -> bytes:
         """``SHA-256(0x00 || encode())``: what ``prev`` / ``object_prev`` of later events hold."""
@@ -407,57 +356,16 @@ class CustodyEvent:
             UTF-8 JSON, missing, unknown or duplicate keys, a wrong type or value;
             :class:`NonCanonicalCustodyEventError` if it parses but is not canonical.
         """
-        if not isinstance(data, bytes):
-            raise CustodyEventError(f"a custody event is bytes, not {type(data).__name__}")
-        if len(data) > MAX_CUSTODY_EVENT_BYTES:
-            raise CustodyEventError(
-                f"custody event is {len(data)} bytes, larger than {MAX_CUSTODY_EVENT_BYTES}"
-            )
-        if not data.startswith(CUSTODY_PREFIX):
-            raise CustodyEventError(f"custody event does not start with {CUSTODY_PREFIX!r}")
-        try:
-            obj = json.loads(
-                data[len(CUSTODY_PREFIX) :].decode("utf-8"),
-                object_pairs_hook=_unique_keys,
-                parse_float=_no_number,
-                parse_constant=_no_number,
-            )
-        except UnicodeDecodeError as exc:
-            raise CustodyEventError(
-                f"custody event is not UTF-8: {exc.reason} at byte {exc.start}"
-            ) from None
-        except ValueError as exc:
-            if isinstance(exc, CustodyEventError):
-                raise
-            raise CustodyEventError(f"custody event is not JSON: {exc}") from None
-        if not isinstance(obj, dict):
-            raise CustodyEventError("custody event must be a JSON object")
-        if set(obj) != set(_KEYS):
-            missing = sorted(set(_KEYS) - set(obj))
-            unknown = sorted(set(obj) - set(_KEYS))
-            raise CustodyEventError(
-                f"custody event has missing keys {missing} and unknown keys {unknown}"
-            )
+        obj = _FORMAT.decode_fields(data)
         event = cls(
             action=_one_of(obj["action"], ACTIONS, "action"),
             actor=Actor(obj["actor_role"], obj["actor_token"], obj["actor_institution"]),
             object=CustodyObject(obj["object_type"], obj["object_id"]),
             time=parse_ms_time(obj["time"]),
             client=obj["client"],
-            prev=_hex32(obj["prev"], "prev"),
-            object_prev=_hex32(obj["object_prev"], "object_prev"),
+            prev=hex32(obj["prev"], "prev", CustodyEventError),
+            object_prev=hex32(obj["object_prev"], "object_prev", CustodyEventError),
             version=obj["v"],
         )
-        if event.encode() != data:
-            raise NonCanonicalCustodyEventError(
-                "custody event is not in canonical form (whitespace, key order, escapes or "
-                "number format differ from the one encoding of its content)"
-            )
+        _FORMAT.require_canonical(data, event.encode())
         return event
-
-
-_unique_keys = unique_keys("custody event", CustodyEventError)
-
-
-def _no_number(text: str) -> object:
-    raise CustodyEventError(f"custody event has a non-integer number {text!r:.20}")

@@ -30,7 +30,13 @@ from datetime import UTC, datetime
 from typing import Final
 
 from evidence.errors import InputError
-from evidence.formats.canonical_json import unique_keys
+from evidence.formats.canonical_json import (
+    JsonFields,
+    StrictJsonErrors,
+    canonical_json,
+    json_type,
+    strict_loads,
+)
 from evidence.formats.log_entry import (
     MAX_ENTRY_BYTES,
     EntryError,
@@ -80,8 +86,6 @@ MAX_DOCUMENT_ID_CHARS: Final = 36
 """Length of a document id: a UUID in its canonical lowercase text form."""
 
 _DOCUMENT_ID: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_HEX_RE: Final = re.compile(r"(?:[0-9a-f]{2})*")
-_JSON_SPECIAL: Final = re.compile(rb'[\\"\[\]{}]')
 
 _RECEIPT_KEYS: Final = (
     "type",
@@ -196,8 +200,8 @@ class Receipt:
             raise ReceiptEntryError(f"entry must be a LogEntry, not {type(self.entry).__name__}")
         if not isinstance(self.entry_bytes, bytes) or self.entry.encode() != self.entry_bytes:
             raise ReceiptEntryError("the entry bytes are not the encoding of the entry")
-        _json_uint(self.leaf_index, "leaf_index", MAX_TREE_SIZE - 1)
-        _json_uint(self.tree_size, "tree_head.tree_size", MAX_TREE_SIZE, 1)
+        _FIELDS.uint(self.leaf_index, "leaf_index", MAX_TREE_SIZE - 1)
+        _FIELDS.uint(self.tree_size, "tree_head.tree_size", MAX_TREE_SIZE, 1)
         if self.leaf_index >= self.tree_size:
             raise ReceiptIndexError(self.leaf_index, self.tree_size)
         if not isinstance(self.root_hash, bytes) or len(self.root_hash) != HASH_SIZE:
@@ -266,27 +270,13 @@ class Receipt:
         """
         if not isinstance(data, bytes | bytearray | memoryview):
             raise ReceiptSyntaxError(f"a receipt is bytes, not {type(data).__name__}")
-        data = bytes(data)
-        if len(data) > MAX_RECEIPT_BYTES:
-            raise ReceiptTooLargeError(
-                f"receipt is {len(data)} bytes, larger than the limit of {MAX_RECEIPT_BYTES}"
-            )
-        if _nesting_depth(data) > MAX_JSON_DEPTH:
-            raise ReceiptNestingError(
-                f"receipt nests objects and arrays deeper than the limit of {MAX_JSON_DEPTH} levels"
-            )
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ReceiptSyntaxError(
-                f"receipt is not JSON: not UTF-8 ({exc.reason} at byte {exc.start})"
-            ) from None
-        try:
-            obj = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
-        except ReceiptError:
-            raise
-        except (ValueError, RecursionError) as exc:  # JSONDecodeError, int digit limit
-            raise ReceiptSyntaxError(f"receipt is not JSON: {exc}") from None
+        obj = strict_loads(
+            bytes(data),
+            what="receipt",
+            max_bytes=MAX_RECEIPT_BYTES,
+            max_depth=MAX_JSON_DEPTH,
+            errors=_JSON_ERRORS,
+        )
         return cls.from_json(obj)
 
     @classmethod
@@ -297,7 +287,7 @@ class Receipt:
 
         :raises ReceiptError: a subclass naming what is wrong.
         """
-        fields = _object(obj, "$", _RECEIPT_KEYS)
+        fields = _FIELDS.exact_object(obj, "$", _RECEIPT_KEYS)
         if type(fields["type"]) is not str or fields["type"] != RECEIPT_TYPE:
             raise ReceiptFieldError("type", f"must be {RECEIPT_TYPE!r}, got {fields['type']!r:.40}")
         if type(fields["version"]) is not int or fields["version"] != RECEIPT_VERSION:
@@ -306,34 +296,36 @@ class Receipt:
             )
         document_id = fields["document_id"]
         if not isinstance(document_id, str):
-            raise ReceiptFieldError("document_id", _type_reason("a string", document_id))
+            raise ReceiptFieldError(
+                "document_id", f"must be a string, not {json_type(document_id)}"
+            )
         try:
             issued_at = parse_time(fields["issued_at"], "issued_at")
         except EntryError as exc:
             raise ReceiptFieldError("issued_at", str(exc)) from None
 
-        entry_bytes = _hex(fields["entry"], "entry", MAX_ENTRY_BYTES)
+        entry_bytes = _FIELDS.hex(fields["entry"], "entry", MAX_ENTRY_BYTES)
         try:
             entry = LogEntry.decode(entry_bytes)
         except EntryError as exc:
             raise ReceiptEntryError(f"entry: {exc}") from None
         _check_entry_fields(fields["entry_fields"], entry)
 
-        head = _object(fields["tree_head"], "tree_head", _TREE_HEAD_KEYS)
-        tree_size = _json_uint(head["tree_size"], "tree_head.tree_size", MAX_TREE_SIZE, 1)
-        root_hash = _hex(head["root_hash"], "tree_head.root_hash", HASH_SIZE, exact=True)
-        leaf_index = _json_uint(fields["leaf_index"], "leaf_index", MAX_TREE_SIZE)
+        head = _FIELDS.exact_object(fields["tree_head"], "tree_head", _TREE_HEAD_KEYS)
+        tree_size = _FIELDS.uint(head["tree_size"], "tree_head.tree_size", MAX_TREE_SIZE, 1)
+        root_hash = _FIELDS.hex(head["root_hash"], "tree_head.root_hash", HASH_SIZE, exact=True)
+        leaf_index = _FIELDS.uint(fields["leaf_index"], "leaf_index", MAX_TREE_SIZE)
         if leaf_index >= tree_size:
             raise ReceiptIndexError(leaf_index, tree_size)
         nodes = fields["inclusion_proof"]
         if not isinstance(nodes, list):
-            raise ReceiptFieldError("inclusion_proof", _type_reason("an array", nodes))
+            raise ReceiptFieldError("inclusion_proof", f"must be an array, not {json_type(nodes)}")
         if len(nodes) > MAX_PROOF_NODES:
             raise ReceiptInclusionProofError(
                 f"inclusion proof has {len(nodes)} hashes, the limit is {MAX_PROOF_NODES}"
             )
         hashes = tuple(
-            _hex(node, f"inclusion_proof[{i}]", HASH_SIZE, exact=True)
+            _FIELDS.hex(node, f"inclusion_proof[{i}]", HASH_SIZE, exact=True)
             for i, node in enumerate(nodes)
         )
         try:
@@ -343,7 +335,7 @@ class Receipt:
         except MerkleError as exc:
             raise ReceiptInclusionProofError(f"inclusion_proof: {exc}") from None
 
-        anchor_fields = _object(fields["anchor"], "anchor", _ANCHOR_KEYS)
+        anchor_fields = _FIELDS.exact_object(fields["anchor"], "anchor", _ANCHOR_KEYS)
         try:
             anchor = AnchorProof.from_json(anchor_fields["proof"])
         except AnchorProofError as exc:
@@ -369,10 +361,10 @@ class Receipt:
 def _check_anchor_fields(fields: dict[str, object], receipt: Receipt) -> None:
     """The human-readable anchor fields must say exactly what the proof says."""
     proof = receipt.anchor
-    chain_id = _json_uint(fields["chain_id"], "anchor.chain_id", 2**64 - 1)
-    contract = _prefixed_hex(fields["contract"], "anchor.contract", 20)
-    tx_hash = _prefixed_hex(fields["tx_hash"], "anchor.tx_hash", 32)
-    block_number = _json_uint(fields["block_number"], "anchor.block_number", 2**64 - 1)
+    chain_id = _FIELDS.uint(fields["chain_id"], "anchor.chain_id", 2**64 - 1)
+    contract = _FIELDS.prefixed_hex(fields["contract"], "anchor.contract", 20)
+    tx_hash = _FIELDS.prefixed_hex(fields["tx_hash"], "anchor.tx_hash", 32)
+    block_number = _FIELDS.uint(fields["block_number"], "anchor.block_number", 2**64 - 1)
     try:
         block_time = parse_time(fields["block_time"], "anchor.block_time")
     except EntryError as exc:
@@ -394,17 +386,17 @@ def _check_anchor_fields(fields: dict[str, object], receipt: Receipt) -> None:
 def _check_entry_fields(claimed: object, entry: LogEntry) -> None:
     """The human-readable entry fields must be exactly the decoded entry bytes."""
     if not isinstance(claimed, dict):
-        raise ReceiptFieldError("entry_fields", _type_reason("an object", claimed))
+        raise ReceiptFieldError("entry_fields", f"must be an object, not {json_type(claimed)}")
     decoded = entry.to_json()
     if set(claimed) != set(decoded):
         missing = sorted(set(decoded) - set(claimed))
         unknown = sorted(str(key) for key in set(claimed) - set(decoded))
         raise ReceiptEntryError(f"entry_fields: missing fields {missing}, unknown fields {unknown}")
     for key, value in decoded.items():
-        if _canonical(claimed[key]) != _canonical(value):
+        if canonical_json(claimed[key]) != canonical_json(value):
             raise ReceiptEntryError(
-                f"entry_fields.{key} is {_canonical(claimed[key])[:100]}, "
-                f"but the entry bytes say {_canonical(value)}"
+                f"entry_fields.{key} is {canonical_json(claimed[key])[:100]}, "
+                f"but the entry bytes say {canonical_json(value)}"
             )
 
 
@@ -434,105 +426,10 @@ def _aware_utc_seconds(value: object) -> datetime:
     return value.replace(tzinfo=UTC)
 
 
-def _nesting_depth(data: bytes) -> int:
-    """Deepest nesting of ``[``/``{`` outside JSON strings, without parsing.
-
-    One linear pass over the special characters only (a regular expression that skips
-    strings backtracks quadratically on an unterminated string full of escapes). Stops as
-    soon as the nesting exceeds :data:`MAX_JSON_DEPTH`. Malformed JSON is left to the parser.
-    """
-    depth = deepest = 0
-    in_string = False
-    escaped_until = -1
-    for match in _JSON_SPECIAL.finditer(data):
-        position = match.start()
-        if position < escaped_until:
-            continue  # the character after a backslash inside a string
-        char = data[position]
-        if in_string:
-            if char == 0x5C:  # backslash
-                escaped_until = position + 2
-            elif char == 0x22:  # closing quote
-                in_string = False
-        elif char == 0x22:
-            in_string = True
-        elif char in b"[{":
-            depth += 1
-            if depth > deepest:
-                deepest = depth
-                if deepest > MAX_JSON_DEPTH:
-                    break
-        elif char in b"]}":
-            depth -= 1
-    return deepest
-
-
-_unique_keys = unique_keys("receipt", ReceiptDuplicateKeyError)
-
-
-def _no_constant(name: str) -> object:
-    raise ReceiptSyntaxError(f"receipt is not JSON: {name} is not a JSON number")
-
-
-def _canonical(value: object) -> str:
-    """A type-exact comparison key: ``10`` and ``10.0``, ``1`` and ``true`` differ."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def _type_reason(wanted: str, value: object) -> str:
-    return f"must be {wanted}, not {_json_type(value)}"
-
-
-def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return f"the number {value!r:.40}"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
-
-
-def _object(value: object, path: str, keys: tuple[str, ...]) -> dict[str, object]:
-    if not isinstance(value, dict):
-        raise ReceiptFieldError(path, _type_reason("an object", value))
-    missing = [key for key in keys if key not in value]
-    unknown = sorted(str(key)[:40] for key in value if key not in keys)
-    if missing or unknown:
-        problems = ([f"missing fields {missing}"] if missing else []) + (
-            [f"unknown fields {unknown[:10]}"] if unknown else []
-        )
-        raise ReceiptFieldError(path, ", ".join(problems))
-    return {key: value[key] for key in keys}
-
-
-def _json_uint(value: object, path: str, maximum: int, minimum: int = 0) -> int:
-    if type(value) is not int:
-        raise ReceiptFieldError(path, _type_reason("an integer", value))
-    if not minimum <= value <= maximum:
-        raise ReceiptFieldError(path, f"{value} is outside [{minimum}, {maximum}]")
-    return value
-
-
-def _hex(value: object, path: str, limit: int, *, exact: bool = False) -> bytes:
-    """Lowercase hex without ``0x`` of at most (or, with ``exact``, exactly) ``limit`` bytes."""
-    if not isinstance(value, str):
-        raise ReceiptFieldError(path, _type_reason("a hex string", value))
-    if len(value) > 2 * limit or (exact and len(value) != 2 * limit):
-        size = f"exactly {limit}" if exact else f"at most {limit}"
-        raise ReceiptFieldError(path, f"must be {size} bytes, got {len(value) / 2:g}")
-    if _HEX_RE.fullmatch(value) is None:
-        raise ReceiptFieldError(path, "must be lowercase hex digits (no 0x), an even number")
-    return bytes.fromhex(value)
-
-
-def _prefixed_hex(value: object, path: str, length: int) -> bytes:
-    if not isinstance(value, str) or not value.startswith("0x"):
-        raise ReceiptFieldError(path, f"must be 0x and {2 * length} lowercase hex digits")
-    return _hex(value[2:], path, length, exact=True)
+_JSON_ERRORS: Final = StrictJsonErrors(
+    syntax=ReceiptSyntaxError,
+    too_large=ReceiptTooLargeError,
+    nesting=ReceiptNestingError,
+    duplicate_key=ReceiptDuplicateKeyError,
+)
+_FIELDS: Final = JsonFields(ReceiptFieldError)

@@ -29,12 +29,8 @@ from evidence.formats.custody_event import (
     CustodyObject,
     NonCanonicalCustodyEventError,
 )
-from evidence.formats.custody_export import (
-    CustodyExport,
-    CustodyExportError,
-    CustodyVerificationFailed,
-    verify_custody_export,
-)
+from evidence.formats.custody_export import CustodyExport, CustodyExportError
+from evidence.verify.custody_verifier import CustodyVerificationFailed, verify_custody_export
 from ledger.anchor_proof import ChainTrust
 
 REPO = Path(__file__).resolve().parents[2]

@@ -70,12 +70,8 @@ def _verify_custody(
     path: Path, validators: str | None, contract: str | None, as_json: bool
 ) -> None:
     """Check a custody export offline: proofs, anchor, hash links; one line per failed check."""
-    from evidence.formats.custody_export import (
-        MAX_EXPORT_BYTES,
-        CustodyExport,
-        CustodyVerificationFailed,
-        verify_custody_export,
-    )
+    from evidence.formats.custody_export import MAX_EXPORT_BYTES, CustodyExport
+    from evidence.verify.custody_verifier import CustodyVerificationFailed, verify_custody_export
 
     if validators is None:
         fail("give --validators: custody exports are verified offline", EXIT_BAD_INPUT)
