@@ -4,7 +4,7 @@
 encoding, and the formats still to come (structured certificates, checkpoints' bodies) use it
 too; receipts and custody exports are parsed by :func:`strict_loads`. Change a rule here only
 with a new version of every format that uses it (``docs/formats.md``). Pure: the standard
-library and :mod:`ledger.jsondepth`.
+library, :mod:`ledger.jsondepth` and :mod:`ledger.merkle`.
 
 **The encoding** of a JSON value (``docs/formats.md`` has it with examples):
 
@@ -37,10 +37,11 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final, TypeVar
+from typing import Any, ClassVar, Final, TypeVar
 
 from evidence.errors import InputError
 from ledger.jsondepth import json_nesting_depth
+from ledger.merkle import hash_leaf
 
 __all__ = [
     "EDGE_SPACES",
@@ -48,6 +49,7 @@ __all__ = [
     "FORBIDDEN_IN_IDENTIFIER",
     "MAX_TIME",
     "MIN_TIME",
+    "CanonicalLeaf",
     "PrefixedFormat",
     "StrictJsonErrors",
     "canonical_json",
@@ -257,6 +259,25 @@ class PrefixedFormat:
                 f"{self.what} is not in canonical form (whitespace, key order, escapes or "
                 "number format differ from the one encoding of its content)"
             )
+
+
+class CanonicalLeaf:
+    """A value whose canonical bytes are a leaf of a log: a subclass names its
+    :class:`PrefixedFormat` as ``FORMAT`` and gives :meth:`to_json` (the encoding's keys and
+    values); :meth:`encode` and :meth:`leaf_hash` follow from them."""
+
+    FORMAT: ClassVar[PrefixedFormat]
+
+    def to_json(self) -> dict[str, str | int | None]:
+        raise NotImplementedError
+
+    def encode(self) -> bytes:
+        """The canonical leaf data: the format's prefix followed by the canonical JSON."""
+        return self.FORMAT.encode(self.to_json())
+
+    def leaf_hash(self) -> bytes:
+        """The RFC 6962 leaf hash of the encoding: ``SHA-256(0x00 || encode())``."""
+        return hash_leaf(self.encode())
 
 
 # --- Field types -----------------------------------------------------------------------------

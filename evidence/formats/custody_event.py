@@ -35,10 +35,11 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, Literal
+from typing import ClassVar, Final, Literal, get_args
 
 from evidence.errors import InputError
 from evidence.formats.canonical_json import (
+    CanonicalLeaf,
     PrefixedFormat,
     check_utc_time,
     format_utc_millis,
@@ -47,7 +48,6 @@ from evidence.formats.canonical_json import (
     one_of,
     parse_utc_time,
 )
-from ledger.merkle import hash_leaf
 
 __all__ = [
     "ACTIONS",
@@ -97,22 +97,7 @@ Action = Literal[
 ]
 """What happened to the object."""
 
-ACTIONS: Final[tuple[Action, ...]] = (
-    "deposit",
-    "fetch_content",
-    "fetch_receipt",
-    "share_create",
-    "share_revoke",
-    "share_fetch",
-    "verify_by_token",
-    "token_create",
-    "token_revoke",
-    "institution_create",
-    "institution_disable",
-    "case_create",
-    "case_participant_add",
-    "tamper_detected",
-)
+ACTIONS: Final[tuple[Action, ...]] = get_args(Action)
 """Every :data:`Action`."""
 
 ObjectType = Literal["document", "case", "token", "institution", "share"]
@@ -293,9 +278,11 @@ class CustodyObject:
 
 
 @dataclass(frozen=True)
-class CustodyEvent:
+class CustodyEvent(CanonicalLeaf):
     """One custody event as a log leaf. Construction checks every field (raising
     CustodyEventError), so a constructed event always has exactly one encoding."""
+
+    FORMAT: ClassVar[PrefixedFormat] = _FORMAT
 
     action: str
     actor: Actor
@@ -340,14 +327,6 @@ class CustodyEvent:
             "v": self.version,
         }
 
-    def encode(self) -> bytes:
-        """The canonical leaf data: :data:`CUSTODY_PREFIX` followed by the canonical JSON."""
-        return _FORMAT.encode(self.to_json())
-
-    def leaf_hash(self) -> bytes:
-        """``SHA-256(0x00 || encode())``: what ``prev`` / ``object_prev`` of later events hold."""
-        return hash_leaf(self.encode())
-
     @classmethod
     def decode(cls, data: bytes) -> CustodyEvent:
         """Parse the canonical encoding; refuse every other byte string.
@@ -356,7 +335,7 @@ class CustodyEvent:
             UTF-8 JSON, missing, unknown or duplicate keys, a wrong type or value;
             :class:`NonCanonicalCustodyEventError` if it parses but is not canonical.
         """
-        obj = _FORMAT.decode_fields(data)
+        obj = cls.FORMAT.decode_fields(data)
         event = cls(
             action=_one_of(obj["action"], ACTIONS, "action"),
             actor=Actor(obj["actor_role"], obj["actor_token"], obj["actor_institution"]),
@@ -367,5 +346,5 @@ class CustodyEvent:
             object_prev=hex32(obj["object_prev"], "object_prev", CustodyEventError),
             version=obj["v"],
         )
-        _FORMAT.require_canonical(data, event.encode())
+        cls.FORMAT.require_canonical(data, event.encode())
         return event

@@ -39,10 +39,11 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final, Literal
+from typing import ClassVar, Final, Literal
 
 from evidence.errors import InputError
 from evidence.formats.canonical_json import (
+    CanonicalLeaf,
     PrefixedFormat,
     check_utc_time,
     format_utc_seconds,
@@ -51,7 +52,6 @@ from evidence.formats.canonical_json import (
     one_of,
     parse_utc_time,
 )
-from ledger.merkle import hash_leaf
 
 __all__ = [
     "CASE_CODE_RE",
@@ -187,7 +187,7 @@ def _check_size(value: object) -> int:
 
 
 @dataclass(frozen=True, init=False)
-class LogEntry:
+class LogEntry(CanonicalLeaf):
     """One deposit as a log leaf. Construction checks every field (raising EntryError), so a
     constructed entry always has exactly one encoding.
 
@@ -195,6 +195,8 @@ class LogEntry:
     ``deposited_at`` must be an aware UTC datetime in whole seconds (:func:`new_entry`
     truncates and converts for you).
     """
+
+    FORMAT: ClassVar[PrefixedFormat] = _FORMAT
 
     sha256: bytes
     sm3: bytes
@@ -254,14 +256,6 @@ class LogEntry:
             "v": self.version,
         }
 
-    def encode(self) -> bytes:
-        """The canonical leaf data: :data:`ENTRY_PREFIX` followed by the canonical JSON."""
-        return _FORMAT.encode(self.to_json())
-
-    def leaf_hash(self) -> bytes:
-        """The RFC 6962 leaf hash of the encoding: ``SHA-256(0x00 || encode())``."""
-        return hash_leaf(self.encode())
-
     @classmethod
     def decode(cls, data: bytes) -> LogEntry:
         """Parse the canonical encoding; refuse every other byte string.
@@ -270,7 +264,7 @@ class LogEntry:
             or unknown or duplicate keys, a wrong type or value;
             :class:`NonCanonicalEntryError` if it parses but is not the canonical encoding.
         """
-        obj = _FORMAT.decode_fields(data)
+        obj = cls.FORMAT.decode_fields(data)
         entry = cls(
             sha256=hex32(obj["sha256"], "sha256", EntryError),
             sm3=hex32(obj["sm3"], "sm3", EntryError),
@@ -282,7 +276,7 @@ class LogEntry:
             deposited_at=parse_time(obj["time"], "time"),
             version=obj["v"],
         )
-        _FORMAT.require_canonical(data, entry.encode())
+        cls.FORMAT.require_canonical(data, entry.encode())
         return entry
 
 
