@@ -1,7 +1,7 @@
 """The FastAPI application: settings, dependencies, routes, schemas, error mapping — nothing else.
 
 Everything with state (database, blob store, deposit service, anchoring worker, ledger client)
-is built by :mod:`zhenglian.runtime` and handed in as :class:`Services`.
+is built by :mod:`zhenglian.composition` and handed in as :class:`Services`.
 """
 
 from __future__ import annotations

@@ -19,13 +19,15 @@ from evidence.formats.custody_event import Actor
 from evidence.services.anchoring import AnchoringWorker
 from evidence.services.custody_recording import CustodyRecorder, client_address
 from evidence.services.deposits import DepositService
-from evidence.store.blob_store import BlobStore
-from evidence.store.repository import Database
 from ledger.anchor_proof import ChainTrust
 from ledger.client import LedgerClient
 
 if TYPE_CHECKING:
+    # Types only: storage is constructed by the composition root (zhenglian.composition).
     from sqlalchemy.orm import Session
+
+    from evidence.store.blob_store import BlobStore
+    from evidence.store.database import Database
 
 
 @dataclass

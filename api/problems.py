@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from evidence.errors import (
+    BlobTooLarge,
     DuplicateRecord,
     EvidenceError,
     Forbidden,
@@ -24,7 +25,6 @@ from evidence.errors import (
     TamperingDetected,
     Unauthenticated,
 )
-from evidence.store.blob_store import BlobTooLarge
 from ledger.errors import LedgerError
 
 log = logging.getLogger(__name__)

@@ -39,3 +39,11 @@ class Forbidden(EvidenceError):
 class Gone(EvidenceError):
     """The object existed but may no longer be used: a share code revoked, expired or used up
     (HTTP 410)."""
+
+
+class BlobTooLarge(InputError):
+    """A document is over the upload limit (HTTP 413); ``limit`` is that limit in bytes."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"documents are limited to {limit} bytes")

@@ -15,8 +15,6 @@ import click
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from api.settings import Settings
-    from evidence.store.repository import Database
 
 CUSTODY_DEPLOYMENTS = "custody-deployments.json"
 """File (in the data directory) recording the custody log's LogAnchor deployment."""
@@ -45,27 +43,6 @@ def data_dir_option(fn: Any) -> Any:
     )(fn)
 
 
-def open_metadata(settings: Settings) -> Database:
-    """The metadata database the settings name (SQLite in the data directory by default),
-    migrated to the newest schema."""
-    from evidence.store.repository import open_database
-
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    database = open_database(settings.resolved_database_url())
-    database.migrate()
-    return database
-
-
-def open_database_of(data_dir: Path) -> Database:
-    """The metadata database of a data directory (migrated), as ``zhenglian serve`` opens it.
-
-    Imports only the database layer, so administrative commands start quickly.
-    """
-    from api.settings import Settings
-
-    return open_metadata(Settings(data_dir=data_dir))
-
-
 def record_as_operator(session: Session, action: str, object_type: str, object_id: str) -> None:
     """Append the custody event of an administrative change made with this CLI (actor
     ``operator``) in the change's own transaction, so both commit or neither does."""
@@ -82,11 +59,10 @@ def echo_records(
     """Print the records ``list_records`` reads from a data directory's database as JSON lines
     of ``fields`` (times in ISO 8601, absent ones as null)."""
     from evidence.errors import EvidenceError
+    from zhenglian.composition import read_from
 
     try:
-        database = open_database_of(data_dir)
-        with database.session() as session:
-            records = list_records(session)
+        records = read_from(data_dir, list_records)
     except EvidenceError as exc:
         fail(str(exc))
     for record in records:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import io
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import segno
 from fastapi import APIRouter, Depends, Request
@@ -24,7 +24,9 @@ from api.schemas import (
 from evidence.access import enforcement
 from evidence.access.policy import Action
 from evidence.formats.custody_event import CustodyObject
-from evidence.store.repository import DocumentRecord
+
+if TYPE_CHECKING:
+    from evidence.store.repository import DocumentRecord
 
 router = APIRouter(prefix="/v1", tags=["cases"])
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -25,7 +25,9 @@ from evidence.formats.log_entry import KINDS
 from evidence.services.deposits import Depositor, DepositRequest
 from evidence.services.originals import checked_original
 from evidence.services.receipt_assembly import document_fields, document_view, receipt_for
-from evidence.store.repository import DocumentRecord
+
+if TYPE_CHECKING:
+    from evidence.store.repository import DocumentRecord
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
 

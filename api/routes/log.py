@@ -7,10 +7,10 @@ from fastapi import APIRouter, Query
 from api.deps import ServicesDep
 from api.problems import Problem
 from api.schemas import AnchorPublic, ConsistencyPublic, TreeHeadPublic
+from evidence.errors import InputError
+from evidence.services.log_views import consistency_between, current_head
 from evidence.services.receipt_assembly import anchor_view
-from evidence.store.repository import SqlNodeStore, latest_confirmed_anchor
-from ledger.errors import MerkleError
-from ledger.merkle import MAX_TREE_SIZE, MerkleLog
+from ledger.merkle import MAX_TREE_SIZE
 
 router = APIRouter(prefix="/v1/log", tags=["log"])
 
@@ -19,13 +19,11 @@ router = APIRouter(prefix="/v1/log", tags=["log"])
 def log_head(services: ServicesDep) -> TreeHeadPublic:
     """The log's current size and root, and the latest head anchored on chain."""
     with services.database.session() as session:
-        store = SqlNodeStore(session)
-        size = store.size()
-        root = MerkleLog(store).root(size)
-        anchor = latest_confirmed_anchor(session)
+        head = current_head(session)
+    anchor = head.anchored
     return TreeHeadPublic(
-        tree_size=size,
-        root_hash=root.hex(),
+        tree_size=head.tree_size,
+        root_hash=head.root_hash.hex(),
         anchored=AnchorPublic(**anchor_view(anchor, services.chain_info)) if anchor else None,
     )
 
@@ -37,20 +35,15 @@ def log_consistency(
     second: int = Query(ge=1, le=MAX_TREE_SIZE),
 ) -> ConsistencyPublic:
     """RFC 6962 consistency proof between two sizes of the log (first <= second <= size)."""
-    with services.database.session() as session:
-        merkle = MerkleLog(SqlNodeStore(session))
-        size = merkle.size()
-        if not first <= second <= size:
-            raise Problem(400, "Bad request", f"need 1 <= first <= second <= {size}")
-        try:
-            proof = merkle.consistency_proof(first, second)
-            roots = merkle.root(first), merkle.root(second)
-        except MerkleError as exc:
-            raise Problem(400, "Bad request", str(exc)) from None
+    try:
+        with services.database.session() as session:
+            view = consistency_between(session, first, second)
+    except InputError as exc:
+        raise Problem(400, "Bad request", str(exc)) from None
     return ConsistencyPublic(
-        first=first,
-        second=second,
-        first_root=roots[0].hex(),
-        second_root=roots[1].hex(),
-        hashes=[h.hex() for h in proof.hashes],
+        first=view.first,
+        second=view.second,
+        first_root=view.first_root.hex(),
+        second_root=view.second_root.hex(),
+        hashes=[h.hex() for h in view.hashes],
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -17,7 +17,9 @@ from api.schemas import ShareCreate, ShareIssued, SharePublic, ShareView
 from evidence.access import enforcement
 from evidence.access.policy import Action
 from evidence.formats.custody_event import CustodyObject
-from evidence.store.repository import DocumentRecord
+
+if TYPE_CHECKING:
+    from evidence.store.repository import DocumentRecord
 
 router = APIRouter(prefix="/v1/shares", tags=["shares"])
 

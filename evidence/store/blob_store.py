@@ -17,15 +17,9 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from evidence.digest import CHUNK_SIZE, DocumentDigest, DualHasher
-from evidence.errors import InputError, NotFound, StorageError, TamperingDetected
+from evidence.errors import BlobTooLarge, NotFound, StorageError, TamperingDetected
 
 T = TypeVar("T")
-
-
-class BlobTooLarge(InputError):
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        super().__init__(f"documents are limited to {limit} bytes")
 
 
 class BlobNotFound(NotFound):

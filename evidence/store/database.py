@@ -194,24 +194,32 @@ class Base(DeclarativeBase):
     metadata = MetaData()
 
 
-class LogState(Base):
-    """One row (id 1): the number of leaves in the Merkle log. Guards appends (see
+class LogStateColumns:
+    """One row (id 1): the number of leaves in a Merkle log. Guards appends (see
     :meth:`evidence.store.repository.SqlNodeStore.append_nodes`)."""
-
-    __tablename__ = "log_state"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     size: Mapped[int] = mapped_column(BigInteger, nullable=False)
 
 
-class LogNode(Base):
-    """A complete subtree of the Merkle log (``ledger.merkle`` storage layout)."""
-
-    __tablename__ = "log_nodes"
+class LogNodeColumns:
+    """A complete subtree of a Merkle log (``ledger.merkle`` storage layout)."""
 
     level: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     idx: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     hash: Mapped[bytes] = mapped_column(_hash(), nullable=False)
+
+
+class LogState(LogStateColumns, Base):
+    """The document log's size."""
+
+    __tablename__ = "log_state"
+
+
+class LogNode(LogNodeColumns, Base):
+    """A complete subtree of the document log."""
+
+    __tablename__ = "log_nodes"
 
 
 class Document(Base):
@@ -382,23 +390,16 @@ MAX_CLIENT_CHARS = 45
 """Longest client address text (``evidence.formats.custody_event.MAX_CLIENT_CHARS``)."""
 
 
-class CustodyState(Base):
-    """One row (id 1): the number of events in the custody log (guards appends)."""
+class CustodyState(LogStateColumns, Base):
+    """The number of events in the custody log (guards appends)."""
 
     __tablename__ = "custody_state"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    size: Mapped[int] = mapped_column(BigInteger, nullable=False)
 
-
-class CustodyNode(Base):
+class CustodyNode(LogNodeColumns, Base):
     """A complete subtree of the custody Merkle log (same layout as ``log_nodes``)."""
 
     __tablename__ = "custody_nodes"
-
-    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    hash: Mapped[bytes] = mapped_column(_hash(), nullable=False)
 
 
 class CustodyEventRow(Base):

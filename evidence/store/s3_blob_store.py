@@ -24,10 +24,9 @@ from minio.error import S3Error
 from minio.retention import Retention
 
 from evidence.digest import CHUNK_SIZE, DocumentDigest, DualHasher
-from evidence.errors import StorageError
+from evidence.errors import BlobTooLarge, StorageError
 from evidence.store.blob_store import (
     BlobNotFound,
-    BlobTooLarge,
     StoredBlob,
     checked_stream,
     rehash,

@@ -10,13 +10,8 @@ from pathlib import Path
 import pytest
 from minio import Minio
 
-from evidence.store.blob_store import (
-    BlobAltered,
-    BlobNotFound,
-    BlobStore,
-    BlobTooLarge,
-    LocalBlobStore,
-)
+from evidence.errors import BlobTooLarge
+from evidence.store.blob_store import BlobAltered, BlobNotFound, BlobStore, LocalBlobStore
 from evidence.store.s3_blob_store import RetentionPolicy, S3BlobStore
 from tests.support.moto import moto_s3  # noqa: F401 - fixture
 

@@ -15,7 +15,6 @@ from zhenglian.common import (
     data_dir_option,
     echo_records,
     fail,
-    open_database_of,
     record_as_operator,
 )
 
@@ -37,7 +36,7 @@ def institutions() -> None:
 def create(data_dir: Path, name: str, kind: str) -> None:
     """Register an institution; prints its id."""
     from evidence.access.enforcement import add_institution
-    from evidence.store.group_commit import commit_with_retry
+    from zhenglian.composition import in_operator_transaction
 
     def work(session: Session) -> InstitutionRecord:
         made = add_institution(session, name=name, type=kind)
@@ -45,7 +44,7 @@ def create(data_dir: Path, name: str, kind: str) -> None:
         return made
 
     try:
-        made = commit_with_retry(open_database_of(data_dir), work)
+        made = in_operator_transaction(data_dir, work)
     except (InputError, DuplicateRecord) as exc:
         fail(str(exc), EXIT_BAD_INPUT)
     except EvidenceError as exc:
@@ -69,7 +68,7 @@ def list_institutions(data_dir: Path) -> None:
 def disable(data_dir: Path, name: str) -> None:
     """Disable an institution by name: all its tokens stop working at once."""
     from evidence.access.enforcement import disable_institution, get_institution
-    from evidence.store.group_commit import commit_with_retry
+    from zhenglian.composition import in_operator_transaction
 
     def work(session: Session) -> bool:
         found = get_institution(session, name=name)
@@ -79,7 +78,7 @@ def disable(data_dir: Path, name: str) -> None:
         return True
 
     try:
-        done = commit_with_retry(open_database_of(data_dir), work)
+        done = in_operator_transaction(data_dir, work)
     except EvidenceError as exc:
         fail(str(exc))
     if not done:

@@ -14,7 +14,6 @@ from zhenglian.common import (
     data_dir_option,
     echo_records,
     fail,
-    open_database_of,
     record_as_operator,
 )
 
@@ -63,7 +62,7 @@ def create(
 
     if role not in ROLES:
         fail(f"unknown role {role!r}; roles: {', '.join(ROLES)}", EXIT_BAD_INPUT)
-    from evidence.store.group_commit import commit_with_retry
+    from zhenglian.composition import in_operator_transaction
 
     def work(session: Session) -> tuple[str, TokenRecord, InstitutionRecord | None]:
         made = issue_token(
@@ -79,7 +78,7 @@ def create(
         return made
 
     try:
-        token, record, created = commit_with_retry(open_database_of(data_dir), work)
+        token, record, created = in_operator_transaction(data_dir, work)
     except EvidenceError as exc:
         fail(str(exc), EXIT_BAD_INPUT if _bad_input(exc) else 1)
     click.echo(
@@ -117,7 +116,7 @@ def list_tokens(data_dir: Path) -> None:
 def revoke(data_dir: Path, token_id: str) -> None:
     """Revoke a token by its id; it stops working at once."""
     from evidence.access.enforcement import revoke_token
-    from evidence.store.group_commit import commit_with_retry
+    from zhenglian.composition import in_operator_transaction
 
     def work(session: Session) -> bool:
         done = revoke_token(session, token_id, datetime.now(UTC))
@@ -126,7 +125,7 @@ def revoke(data_dir: Path, token_id: str) -> None:
         return done
 
     try:
-        done = commit_with_retry(open_database_of(data_dir), work)
+        done = in_operator_transaction(data_dir, work)
     except EvidenceError as exc:
         fail(str(exc))
     if not done:

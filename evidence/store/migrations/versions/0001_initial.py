@@ -9,6 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from evidence.store.migrations.schema_parts import anchor_columns, create_log_tables
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -16,18 +18,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table(
-        "log_state",
-        sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("size", sa.BigInteger, nullable=False),
-    )
-    op.execute("INSERT INTO log_state (id, size) VALUES (1, 0)")
-    op.create_table(
-        "log_nodes",
-        sa.Column("level", sa.SmallInteger, primary_key=True),
-        sa.Column("idx", sa.BigInteger, primary_key=True),
-        sa.Column("hash", sa.LargeBinary(32), nullable=False),
-    )
+    create_log_tables("log_state", "log_nodes")
     op.create_table(
         "documents",
         sa.Column("id", sa.String(36), primary_key=True),
@@ -47,20 +38,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_documents_sha256", "documents", ["sha256"])
     op.create_index("ix_documents_case_code", "documents", ["case_code"])
-    op.create_table(
-        "anchors",
-        sa.Column("tree_size", sa.BigInteger, primary_key=True),
-        sa.Column("root_hash", sa.LargeBinary(32), nullable=False),
-        sa.Column("status", sa.String(16), nullable=False),
-        sa.Column("tx_hash", sa.LargeBinary(32)),
-        sa.Column("raw_tx", sa.LargeBinary),
-        sa.Column("block_number", sa.BigInteger),
-        sa.Column("anchor_index", sa.BigInteger),
-        sa.Column("block_time", sa.DateTime(timezone=True)),
-        sa.Column("proof", sa.Text),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("confirmed_at", sa.DateTime(timezone=True)),
-    )
+    op.create_table("anchors", *anchor_columns(), sa.PrimaryKeyConstraint("tree_size"))
     op.create_index("ix_anchors_status", "anchors", ["status"])
     op.create_table(
         "api_tokens",

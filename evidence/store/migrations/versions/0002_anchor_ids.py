@@ -14,31 +14,16 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from evidence.store.migrations.schema_parts import (
+    anchor_columns,
+    copy_anchor_rows,
+    serial_id_column,
+)
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
-
-_COLUMNS = (
-    "tree_size, root_hash, status, tx_hash, raw_tx, block_number, anchor_index, "
-    "block_time, proof, created_at, confirmed_at"
-)
-
-
-def _anchor_columns() -> list[sa.Column[object]]:
-    return [
-        sa.Column("tree_size", sa.BigInteger, nullable=False),
-        sa.Column("root_hash", sa.LargeBinary(32), nullable=False),
-        sa.Column("status", sa.String(16), nullable=False),
-        sa.Column("tx_hash", sa.LargeBinary(32)),
-        sa.Column("raw_tx", sa.LargeBinary),
-        sa.Column("block_number", sa.BigInteger),
-        sa.Column("anchor_index", sa.BigInteger),
-        sa.Column("block_time", sa.DateTime(timezone=True)),
-        sa.Column("proof", sa.Text),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("confirmed_at", sa.DateTime(timezone=True)),
-    ]
 
 
 def _rename_sequence(old: str, new: str) -> None:
@@ -49,20 +34,13 @@ def _rename_sequence(old: str, new: str) -> None:
 def upgrade() -> None:
     op.create_table(
         "anchors_new",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            primary_key=True,
-            autoincrement=True,
-        ),
-        *_anchor_columns(),
+        serial_id_column(),
+        *anchor_columns(),
         sa.PrimaryKeyConstraint("id", name="pk_anchors"),
         sa.UniqueConstraint("tree_size", name="uq_anchors_tree_size"),
         sqlite_autoincrement=True,
     )
-    op.execute(
-        f"INSERT INTO anchors_new ({_COLUMNS}) SELECT {_COLUMNS} FROM anchors ORDER BY tree_size"
-    )
+    copy_anchor_rows("anchors", "anchors_new")
     op.drop_index("ix_anchors_status", table_name="anchors")
     op.drop_table("anchors")
     op.rename_table("anchors_new", "anchors")
@@ -73,10 +51,10 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.create_table(
         "anchors_old",
-        *_anchor_columns(),
+        *anchor_columns(),
         sa.PrimaryKeyConstraint("tree_size", name="anchors_pkey"),
     )
-    op.execute(f"INSERT INTO anchors_old ({_COLUMNS}) SELECT {_COLUMNS} FROM anchors")
+    copy_anchor_rows("anchors", "anchors_old")
     op.drop_index("ix_anchors_status", table_name="anchors")
     op.drop_table("anchors")
     op.rename_table("anchors_old", "anchors")

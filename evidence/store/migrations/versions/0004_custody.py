@@ -14,6 +14,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from evidence.store.migrations.schema_parts import (
+    anchor_columns,
+    create_log_tables,
+    serial_id_column,
+)
+
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
@@ -21,18 +27,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table(
-        "custody_state",
-        sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("size", sa.BigInteger, nullable=False),
-    )
-    op.execute("INSERT INTO custody_state (id, size) VALUES (1, 0)")
-    op.create_table(
-        "custody_nodes",
-        sa.Column("level", sa.SmallInteger, primary_key=True),
-        sa.Column("idx", sa.BigInteger, primary_key=True),
-        sa.Column("hash", sa.LargeBinary(32), nullable=False),
-    )
+    create_log_tables("custody_state", "custody_nodes")
     op.create_table(
         "custody_events",
         sa.Column("leaf_index", sa.BigInteger, primary_key=True, autoincrement=False),
@@ -52,23 +47,8 @@ def upgrade() -> None:
     )
     op.create_table(
         "custody_anchors",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            primary_key=True,
-            autoincrement=True,
-        ),
-        sa.Column("tree_size", sa.BigInteger, nullable=False),
-        sa.Column("root_hash", sa.LargeBinary(32), nullable=False),
-        sa.Column("status", sa.String(16), nullable=False),
-        sa.Column("tx_hash", sa.LargeBinary(32)),
-        sa.Column("raw_tx", sa.LargeBinary),
-        sa.Column("block_number", sa.BigInteger),
-        sa.Column("anchor_index", sa.BigInteger),
-        sa.Column("block_time", sa.DateTime(timezone=True)),
-        sa.Column("proof", sa.Text),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("confirmed_at", sa.DateTime(timezone=True)),
+        serial_id_column(),
+        *anchor_columns(),
         sa.UniqueConstraint("tree_size", name="uq_custody_anchors_tree_size"),
         sqlite_autoincrement=True,
     )

@@ -1,4 +1,12 @@
-"""Assembling a running Zhenglian: chain (embedded or external), database, blobs, services, API."""
+"""The composition root: the one place that constructs storage and wires the services.
+
+``zhenglian serve`` assembles a running Zhenglian here (:func:`start_runtime`: chain, embedded
+or external; database; blobs; services; the API's :class:`~api.deps.Services`), and the
+administrative commands open a data directory's database here (:func:`open_database_of`,
+:func:`in_operator_transaction`, :func:`read_from`). Above the services, nothing else imports
+:mod:`evidence.store` (an import-linter contract keeps it so): routes and commands are handed
+what was built here.
+"""
 
 from __future__ import annotations
 
@@ -8,24 +16,56 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
-from eth_utils.address import is_hex_address, to_canonical_address, to_checksum_address
-
-from api.deps import Services
-from api.ratelimit import RateLimiter, UploadQuota
 from api.settings import Settings
-from evidence.services.anchoring import AnchoringWorker, AnchorPolicy
-from evidence.services.custody_recording import CUSTODY_LOG, CustodyRecorder
-from evidence.services.deposits import DepositService
 from evidence.store.blob_store import BlobStore, LocalBlobStore
-from evidence.store.repository import Database, bytes_deposited_since
-from ledger.anchor_proof import ChainTrust
-from ledger.client import JsonDeploymentStore, LedgerClient
+from evidence.store.database import Database, open_database
+from evidence.store.group_commit import commit_with_retry
+from evidence.store.repository import bytes_deposited_since
 from ledger.errors import NodeError
-from zhenglian.chain_process import ChainProcess
-from zhenglian.common import CUSTODY_DEPLOYMENTS, open_metadata
+from zhenglian.common import CUSTODY_DEPLOYMENTS
+
+if TYPE_CHECKING:
+    # The administrative commands import this module for the database alone; what only
+    # serve needs (web3, FastAPI, py-evm's client side) is imported by start_runtime.
+    from sqlalchemy.orm import Session
+
+    from api.deps import Services
+    from zhenglian.chain_process import ChainProcess
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def open_metadata(settings: Settings) -> Database:
+    """The metadata database the settings name (SQLite in the data directory by default),
+    migrated to the newest schema."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    database = open_database(settings.resolved_database_url())
+    database.migrate()
+    return database
+
+
+def open_database_of(data_dir: Path) -> Database:
+    """The metadata database of a data directory (migrated), as ``zhenglian serve`` opens it.
+
+    Imports only the database layer, so administrative commands start quickly.
+    """
+    return open_metadata(Settings(data_dir=data_dir))
+
+
+def in_operator_transaction(data_dir: Path, work: Callable[[Session], T]) -> T:
+    """Run ``work`` in one transaction of a data directory's database and commit it (retried
+    while another writer holds the database), as the administrative commands do."""
+    return commit_with_retry(open_database_of(data_dir), work)
+
+
+def read_from(data_dir: Path, read: Callable[[Session], T]) -> T:
+    """What ``read`` reads from a data directory's database, in one session."""
+    with open_database_of(data_dir).session() as session:
+        return read(session)
 
 
 def _deposited(database: Database) -> Callable[[str, datetime], int]:
@@ -81,6 +121,8 @@ class Runtime:
 
 
 def _parse_validators(raw: str | None) -> list[bytes]:
+    from eth_utils.address import is_hex_address, to_canonical_address
+
     out = []
     for item in (raw or "").split(","):
         item = item.strip()
@@ -104,6 +146,17 @@ def start_runtime(
     The embedded chain is a supervised child process (:class:`ChainProcess`), started and
     answering JSON-RPC before anything else starts; :meth:`Runtime.close` stops it last.
     """
+    from eth_utils.address import to_checksum_address
+
+    from api.deps import Services
+    from api.ratelimit import RateLimiter, UploadQuota
+    from evidence.services.anchoring import AnchoringWorker, AnchorPolicy
+    from evidence.services.custody_recording import CUSTODY_LOG, CustodyRecorder
+    from evidence.services.deposits import DepositService
+    from ledger.anchor_proof import ChainTrust
+    from ledger.client import JsonDeploymentStore, LedgerClient
+    from zhenglian.chain_process import ChainProcess
+
     data_dir: Path = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     chain: ChainProcess | None = None
