@@ -61,7 +61,7 @@ def serve(data_dir: Path, host: str, port: int, rpc_port: int, block_time: float
     """
     from api.app import create_app
     from api.settings import Settings
-    from zhenglian.runtime import start_runtime
+    from zhenglian.composition import start_runtime
 
     _limit_malloc_arenas()
     server: uvicorn.Server | None = None
