@@ -1,4 +1,4 @@
-"""The log's public views: its current head (with the latest anchored one) and consistency
+"""The log's public tree heads: its current head (with the latest anchored one) and consistency
 proofs between two of its sizes, read from the stored Merkle nodes."""
 
 from __future__ import annotations
