@@ -47,3 +47,10 @@ class BlobTooLarge(InputError):
     def __init__(self, limit: int) -> None:
         self.limit = limit
         super().__init__(f"documents are limited to {limit} bytes")
+
+
+class ChainDivergence(EvidenceError):
+    """The log's records and the chain disagree in a way no retry can heal: the chain lost
+    heads the database recorded as anchored (reset, replaced, rolled back), holds a head the
+    log does not contain (the database was rolled back or forked), or holds another root for a
+    recorded size. Anchoring stops and says so until an operator resolves it."""

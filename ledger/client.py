@@ -21,10 +21,12 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import requests
+import rlp
 from eth_abi.abi import decode as abi_decode
 from eth_abi.exceptions import DecodingError
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_account.typed_transactions.typed_transaction import TypedTransaction
 from eth_utils.abi import function_signature_to_4byte_selector
 from eth_utils.address import is_hex_address, to_canonical_address, to_checksum_address
 from eth_utils.crypto import keccak
@@ -288,6 +290,19 @@ def _rpc_error_of(exc: Web3RPCError) -> tuple[int | None, str]:
 def _refusal(what: str, exc: NodeRpcError) -> ContractError:
     code = "" if exc.code is None else f" (code {exc.code})"
     return ContractError(f"{what}: node refused the transaction: {exc.rpc_message}{code}")
+
+
+def transaction_nonce(raw_tx: bytes) -> int:
+    """The nonce of a signed transaction (EIP-2718 typed, or legacy RLP).
+
+    :raises NodeDataError: the bytes are not a signed transaction.
+    """
+    try:
+        if raw_tx and raw_tx[0] <= 0x7F:
+            return int(TypedTransaction.from_bytes(HexBytes(raw_tx)).as_dict()["nonce"])
+        return int.from_bytes(rlp.decode(raw_tx)[0], "big")
+    except Exception as exc:
+        raise NodeDataError(f"not a signed transaction: {exc}") from exc
 
 
 def make_web3(rpc_url: str, *, timeout: float = RPC_TIMEOUT) -> Web3:
@@ -587,7 +602,13 @@ class LedgerClient:
             tx.pop("from")
             raw = bytes(self.account.sign_transaction(tx).raw_transaction)
             if before_send is not None:
-                before_send(keccak(raw), raw)
+                try:
+                    before_send(keccak(raw), raw)
+                except BaseException:
+                    # Nothing was sent with this nonce (the caller could not record it, e.g.
+                    # a full disk): hand it back, or every later transaction waits behind it.
+                    self._resync_nonce()
+                    raise
             try:
                 return self._send_raw(raw, what)
             except NodeRpcError as exc:
@@ -748,6 +769,56 @@ class LedgerClient:
     def latest_head(self) -> TreeHead | None:
         count = self.head_count()
         return None if count == 0 else self.head_at(count - 1)
+
+    def find_head(self, tree_size: int) -> TreeHead | None:
+        """The anchored head of exactly ``tree_size``, or None (a binary search: heads are
+        anchored in strictly increasing size, so this takes about log2(heads) calls)."""
+        low, high = 0, self.head_count() - 1
+        while low <= high:
+            middle = (low + high) // 2
+            head = self.head_at(middle)
+            if head.tree_size == tree_size:
+                return head
+            if head.tree_size < tree_size:
+                low = middle + 1
+            else:
+                high = middle - 1
+        return None
+
+    def anchoring_transaction(self, head: TreeHead) -> bytes:
+        """The hash of the transaction that anchored ``head`` (its TreeHeadAnchored event in
+        the head's block), whoever sent it.
+
+        :raises NodeDataError: the node has no such event in that block.
+        """
+        if self.contract_address is None:
+            raise ContractError("LogAnchor is not deployed or attached yet")
+        address = to_checksum_address(self.contract_address)
+        topics = ["0x" + ANCHOR_EVENT_TOPIC.hex(), "0x" + head.index.to_bytes(32, "big").hex()]
+
+        def read() -> list[Any]:
+            query = {
+                "address": address,
+                "topics": topics,
+                "fromBlock": head.block_number,
+                "toBlock": head.block_number,
+            }
+            return list(self.w3.eth.get_logs(query))  # type: ignore[arg-type]
+
+        for entry in self._rpc(f"eth_getLogs for head {head.index}", read):
+            return _hash32(entry["transactionHash"])
+        raise NodeDataError(
+            f"block {head.block_number} has no TreeHeadAnchored event of head {head.index}"
+        )
+
+    def mined_nonce(self) -> int:
+        """How many transactions of this account are mined (its next nonce in the latest
+        block): a signed transaction with a lower nonce can never be mined any more."""
+        address = self.account.address
+        return self._rpc(
+            "eth_getTransactionCount",
+            lambda: int(self.w3.eth.get_transaction_count(address, "latest")),
+        )
 
     def has_anchor_role(self, account: bytes | str) -> bool:
         c = self._contract()

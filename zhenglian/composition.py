@@ -23,7 +23,7 @@ from evidence.store.blob_store import BlobStore, LocalBlobStore
 from evidence.store.database import Database, open_database
 from evidence.store.group_commit import commit_with_retry
 from evidence.store.repository import bytes_deposited_since
-from ledger.errors import NodeError
+from ledger.errors import LedgerError, NodeError
 from zhenglian.common import CUSTODY_DEPLOYMENTS
 
 if TYPE_CHECKING:
@@ -216,13 +216,21 @@ def start_runtime(
             client,
             AnchorPolicy(batch=settings.anchor_batch, interval=settings.anchor_interval),
         )
-        worker.start()
         custody_worker = AnchoringWorker(
             database,
             custody_client,
             AnchorPolicy(batch=settings.anchor_batch, interval=settings.anchor_interval),
             target=CUSTODY_LOG,
         )
+        for each in (worker, custody_worker):
+            # Refuse to start on a log behind an anchored head or a chain behind recorded
+            # heads (ChainDivergence, raised to serve); a node that does not answer yet only
+            # delays this to the worker's first step.
+            try:
+                each.reconcile()
+            except LedgerError as exc:
+                log.warning("%s log not reconciled with the chain yet: %s", each.target.name, exc)
+        worker.start()
         custody_worker.start()
         custody = CustodyRecorder(database, on_append=custody_worker.poke)
         deposits = DepositService(

@@ -15,8 +15,26 @@ router = APIRouter(tags=["health"])
 
 @router.get("/healthz")
 def healthz(services: ServicesDep) -> Any:
-    """200 when the database and the chain answer; 503 naming what does not."""
+    """200 when the database and the chain answer and anchoring keeps up; 503 naming what
+    does not. ``anchoring`` gives each log's backlog: entries not yet anchored and the age in
+    seconds of the oldest (degraded past ``ZHENGLIAN_ANCHOR_STALL_SECONDS``)."""
     problems = []
+    backlogs: dict[str, Any] = {}
+    stall = services.settings.anchor_stall_seconds
+    for label, worker in (("documents", services.worker), ("custody", services.custody_worker)):
+        if worker is None:
+            continue
+        try:
+            backlog = worker.backlog()
+        except Exception as exc:
+            problems.append(f"{label} backlog: {type(exc).__name__}")
+            continue
+        backlogs[label] = {"unanchored": backlog.entries, "oldest_age_s": backlog.oldest_age}
+        if backlog.oldest_age is not None and backlog.oldest_age > stall:
+            problems.append(
+                f"{label} anchoring stalled: {backlog.entries} entries waiting, the oldest for "
+                f"{backlog.oldest_age:.0f} s (bound {stall:.0f} s)"
+            )
     try:
         with services.database.session() as session:
             session.execute(text("SELECT 1"))
@@ -26,10 +44,19 @@ def healthz(services: ServicesDep) -> Any:
         services.client.block_number()
     except Exception as exc:
         problems.append(f"chain: {type(exc).__name__}")
-    if services.worker.last_error:
-        problems.append(f"anchoring: {services.worker.last_error[:200]}")
-    custody = services.custody_worker
-    if custody is not None and custody.last_error:
-        problems.append(f"custody anchoring: {custody.last_error[:200]}")
-    body = {"status": "ok" if not problems else "degraded", "problems": problems}
+    for label, worker in (
+        ("anchoring", services.worker),
+        ("custody anchoring", services.custody_worker),
+    ):
+        if worker is None:
+            continue
+        if worker.halted:
+            problems.append(f"{label} halted: {worker.halted[:400]}")
+        elif worker.last_error:
+            problems.append(f"{label}: {worker.last_error[:200]}")
+    body = {
+        "status": "ok" if not problems else "degraded",
+        "problems": problems,
+        "anchoring": backlogs,
+    }
     return JSONResponse(body, status_code=200 if not problems else 503)

@@ -8,8 +8,8 @@ from api.deps import ServicesDep
 from api.problems import Problem
 from api.schemas import AnchorPublic, ConsistencyPublic, TreeHeadPublic
 from evidence.errors import InputError
-from evidence.services.tree_heads import consistency_between, current_head
 from evidence.services.receipt_assembly import anchor_view
+from evidence.services.tree_heads import consistency_between, current_head
 from ledger.merkle import MAX_TREE_SIZE
 
 router = APIRouter(prefix="/v1/log", tags=["log"])

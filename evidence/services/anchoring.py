@@ -6,6 +6,16 @@ worker finds the recorded transaction and settles it: it re-sends the same bytes
 if the node has them), waits for the receipt, collects the offline anchor proof and marks the
 head confirmed. Nothing acknowledged is left unanchored, and no head is anchored twice — the
 contract itself also refuses a head that is not larger than the last one.
+
+Reconciliation: the chain, not the database, says which heads are anchored. On start and after
+every error the worker reads the contract's heads past the last one it recorded as confirmed
+(:meth:`AnchoringWorker.reconcile`): a head the chain holds is recorded as confirmed with the
+transaction that put it there — whoever sent it, whatever the database thought — provided the
+log contains it; a recorded transaction is given up only when the chain proves it can never be
+mined (its head is covered by a larger one, it reverted, or its nonce is spent). What cannot be
+healed — the chain lost heads recorded as anchored, holds another root for a recorded size, or
+holds a head the log does not contain — raises :class:`~evidence.errors.ChainDivergence`:
+the worker stops anchoring and :attr:`AnchoringWorker.halted` says why (``/healthz`` shows it).
 """
 
 from __future__ import annotations
@@ -21,11 +31,13 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
+from evidence.errors import ChainDivergence
 from evidence.store.database import anchors_table, log_nodes_table, log_state_table
 from evidence.store.repository import (
     AnchorRecord,
     Database,
     SqlNodeStore,
+    anchor_of_size,
     confirm_anchor,
     discard_anchor,
     get_document_by_leaf,
@@ -33,11 +45,12 @@ from evidence.store.repository import (
     pending_anchor,
     record_anchor_submitted,
 )
+from ledger.client import transaction_nonce
 from ledger.errors import AnchorRejected, LedgerError
 from ledger.merkle import MerkleLog
 
 if TYPE_CHECKING:
-    from ledger.client import LedgerClient
+    from ledger.client import LedgerClient, TreeHead
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +90,15 @@ DOCUMENT_LOG = AnchoredLog(
 
 
 @dataclass(frozen=True)
+class Backlog:
+    """What waits to be anchored: ``entries`` past the last confirmed head, the oldest of
+    them appended ``oldest_age`` seconds ago (None when nothing waits)."""
+
+    entries: int
+    oldest_age: float | None
+
+
+@dataclass(frozen=True)
 class AnchorPolicy:
     """When to anchor: ``batch`` deposits waiting, or the oldest waiting for ``interval`` s."""
 
@@ -104,6 +126,9 @@ class AnchoringWorker:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_error: str | None = None
+        self.halted: str | None = None
+        """Why anchoring stopped for good (a :class:`ChainDivergence`), or None."""
+        self._reconciled = False
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -128,13 +153,19 @@ class AnchoringWorker:
             try:
                 busy = self.run_once()
                 self.last_error = None
+            except ChainDivergence as exc:
+                self.halted = self.last_error = str(exc)
+                log.error("anchoring of the %s log halted: %s", self.target.name, exc)
+                return
             except LedgerError as exc:
                 self.last_error = str(exc)
+                self._reconciled = False
                 log.warning("anchoring failed, retrying: %s", exc)
                 self._stop.wait(FAILURE_BACKOFF)
                 continue
             except Exception as exc:
                 self.last_error = str(exc)
+                self._reconciled = False
                 log.exception("anchoring worker error")
                 self._stop.wait(FAILURE_BACKOFF)
                 continue
@@ -142,10 +173,31 @@ class AnchoringWorker:
                 self._wake.wait(POLL_INTERVAL)
                 self._wake.clear()
 
+    def backlog(self) -> Backlog:
+        """The entries of the log not yet covered by a confirmed anchor, and the age of the
+        oldest (for ``/healthz``: a stall shows as a growing age)."""
+        with self.database.session() as session:
+            size = self.target.store(session).size()
+            last = latest_confirmed_anchor(session, table=self.target.anchors_table)
+            last_size = last.tree_size if last is not None else 0
+            if size <= last_size:
+                return Backlog(0, None)
+            oldest = self.target.appended_at(session, last_size)
+        age = (self._clock() - oldest).total_seconds() if oldest is not None else None
+        return Backlog(size - last_size, age)
+
     # --- one step ----------------------------------------------------------------------
 
     def run_once(self) -> bool:
-        """Do the next piece of anchoring work; True if there may be more to do right away."""
+        """Do the next piece of anchoring work; True if there may be more to do right away.
+
+        :raises ChainDivergence: the database and the chain disagree beyond repair.
+        """
+        if self.halted is not None:
+            raise ChainDivergence(self.halted)
+        if not self._reconciled:
+            self.reconcile()
+            self._reconciled = True
         with self.database.session() as session:
             pending = pending_anchor(session, table=self.target.anchors_table)
         if pending is not None:
@@ -195,45 +247,168 @@ class AnchoringWorker:
                 try:
                     self.client.send_raw(pending.raw_tx, f"anchor head {pending.tree_size}")
                 except LedgerError as exc:
-                    # The node refuses the old bytes (e.g. its nonce was used): start over.
+                    # The node refuses the old bytes: the transaction may have been mined a
+                    # moment ago, or its nonce spent by another. Only the chain can say which.
                     log.warning(
-                        "re-sending anchor %d refused (%s); re-anchoring", pending.tree_size, exc
+                        "re-sending anchor %d refused (%s); reading the chain",
+                        pending.tree_size,
+                        exc,
                     )
-                    self._discard(pending)
+                    self.reconcile()
+                    self._give_up_if_unminable(pending)
                     return True
             # Wait for the block here: deposits' pokes must not turn this into a busy loop
             # of receipt queries (one per deposit) while the chain seals the block.
             self._stop.wait(SETTLE_POLL_INTERVAL)
             return True
         if receipt["status"] != 1:
-            log.error("anchor of head %d reverted on chain; re-anchoring", pending.tree_size)
-            self._discard(pending)
+            log.error("anchor of head %d reverted on chain; reading the chain", pending.tree_size)
+            self.reconcile()  # another transaction may have anchored this very head
+            if self._still_pending(pending):
+                self._discard(pending)
             return True
         anchored = self.client.anchor_receipt(pending.tx_hash)
         if (anchored.tree_size, anchored.root_hash) != (pending.tree_size, pending.root_hash):
             raise AnchorRejected(
                 f"chain anchored head {anchored.tree_size} for recorded head {pending.tree_size}"
             )
-        proof = self.client.anchor_proof(pending.tx_hash)
-        block_time = self.client.block_timestamp(anchored.block_number)
+        self._confirm(pending.tree_size, pending.tx_hash, anchored.block_number, anchored.index)
+        return True
+
+    def _confirm(
+        self, tree_size: int, tx_hash: bytes, block_number: int, anchor_index: int
+    ) -> None:
+        """Record the submitted anchor of ``tree_size`` as confirmed by ``tx_hash``."""
+        proof = self.client.anchor_proof(tx_hash)
+        block_time = self.client.block_timestamp(block_number)
         with self.database.session() as session:
             confirm_anchor(
                 session,
-                tree_size=pending.tree_size,
-                block_number=anchored.block_number,
-                anchor_index=anchored.index,
+                tree_size=tree_size,
+                block_number=block_number,
+                anchor_index=anchor_index,
                 block_time=datetime.fromtimestamp(block_time, UTC),
                 proof_json=json.dumps(proof.to_json(), sort_keys=True),
+                tx_hash=tx_hash,
                 table=self.target.anchors_table,
             )
             session.commit()
-        log.info(
-            "%s head %d anchored in block %d",
-            self.target.name,
-            pending.tree_size,
-            anchored.block_number,
-        )
-        return True
+        log.info("%s head %d anchored in block %d", self.target.name, tree_size, block_number)
+
+    # --- reconciliation with the chain ---------------------------------------------------
+
+    def reconcile(self) -> None:
+        """Bring the database in line with the heads the contract holds.
+
+        Every head on chain past the last one recorded as confirmed is recorded as confirmed
+        (a submitted record of its size is confirmed with the transaction that anchored it; a
+        head with no record gets one), after checking that the log contains it; a submitted
+        record whose head the chain has passed is dropped (the contract refuses it for ever).
+
+        :raises ChainDivergence: the chain lost a recorded head, holds another root for a
+            recorded size, or holds a head the log does not contain.
+        """
+        name = self.target.name
+        with self.database.session() as session:
+            confirmed = latest_confirmed_anchor(session, table=self.target.anchors_table)
+        count = self.client.head_count()
+        first_unrecorded = 0
+        if confirmed is not None:
+            index = confirmed.anchor_index
+            on_chain = self.client.head_at(index) if index is not None and index < count else None
+            if on_chain is None or (on_chain.tree_size, on_chain.root_hash) != (
+                confirmed.tree_size,
+                confirmed.root_hash,
+            ):
+                raise ChainDivergence(
+                    f"the {name} log recorded head {confirmed.tree_size} "
+                    f"(root {confirmed.root_hash.hex()}) as anchored as head #{index} of "
+                    f"contract 0x{(self.client.contract_address or b'').hex()}, but the chain "
+                    + (
+                        f"holds only {count} heads"
+                        if on_chain is None
+                        else f"holds head {on_chain.tree_size} (root {on_chain.root_hash.hex()})"
+                    )
+                    + " there: the chain was reset, replaced or rolled back"
+                )
+            first_unrecorded = on_chain.index + 1
+        for index in range(first_unrecorded, count):
+            self._adopt(self.client.head_at(index))
+        latest = self.client.head_at(count - 1).tree_size if count else 0
+        with self.database.session() as session:
+            stale = pending_anchor(session, table=self.target.anchors_table)
+        while stale is not None and stale.tree_size <= latest:
+            log.warning(
+                "%s anchor of head %d dropped: the chain already holds head %d",
+                name,
+                stale.tree_size,
+                latest,
+            )
+            self._discard(stale)
+            with self.database.session() as session:
+                stale = pending_anchor(session, table=self.target.anchors_table)
+
+    def _adopt(self, head: TreeHead) -> None:
+        """Record ``head``, which the chain holds, as confirmed — if the log contains it."""
+        name = self.target.name
+        with self.database.session() as session:
+            store = self.target.store(session)
+            size = store.size()
+            root = MerkleLog(store).root(head.tree_size) if head.tree_size <= size else None
+            record = anchor_of_size(
+                session, table=self.target.anchors_table, tree_size=head.tree_size
+            )
+        if root != head.root_hash:
+            raise ChainDivergence(
+                f"the chain holds head {head.tree_size} (root {head.root_hash.hex()}) of the "
+                f"{name} log, which "
+                + (
+                    f"has only {size} entries"
+                    if root is None
+                    else f"has root {root.hex()} at that size"
+                )
+                + ": the log's database was rolled back or forked"
+            )
+        tx_hash = self.client.anchoring_transaction(head)
+        with self.database.session() as session:
+            if record is None:
+                record_anchor_submitted(
+                    session,
+                    tree_size=head.tree_size,
+                    root_hash=head.root_hash,
+                    tx_hash=tx_hash,
+                    table=self.target.anchors_table,
+                )
+                session.commit()
+        if record is not None and record.tx_hash != tx_hash:
+            log.warning(
+                "%s head %d was anchored by transaction 0x%s, not the recorded 0x%s",
+                name,
+                head.tree_size,
+                tx_hash.hex(),
+                (record.tx_hash or b"").hex(),
+            )
+        self._confirm(head.tree_size, tx_hash, head.block_number, head.index)
+
+    def _still_pending(self, pending: AnchorRecord) -> bool:
+        with self.database.session() as session:
+            record = anchor_of_size(
+                session, table=self.target.anchors_table, tree_size=pending.tree_size
+            )
+        return record is not None and not record.confirmed
+
+    def _give_up_if_unminable(self, pending: AnchorRecord) -> None:
+        """Drop a submitted anchor whose transaction can never be mined (its nonce is spent
+        by a mined transaction), so the head is anchored afresh; keep waiting otherwise."""
+        if pending.raw_tx is None or not self._still_pending(pending):
+            return
+        if transaction_nonce(pending.raw_tx) < self.client.mined_nonce():
+            log.warning(
+                "%s anchor of head %d can never be mined (its nonce is spent); re-anchoring",
+                self.target.name,
+                pending.tree_size,
+            )
+            self._discard(pending)
 
     def _discard(self, pending: AnchorRecord) -> None:
         with self.database.session() as session:

@@ -629,6 +629,15 @@ def pending_anchor(session: Session, *, table: Table = anchors_table) -> AnchorR
 
 
 @wrap_errors
+def anchor_of_size(
+    session: Session, *, tree_size: int, table: Table = anchors_table
+) -> AnchorRecord | None:
+    """The anchor record (submitted or confirmed) of exactly ``tree_size``, if any."""
+    _check_count(tree_size, "tree_size")
+    return _one_anchor(session, select(table).where(table.c.tree_size == tree_size))
+
+
+@wrap_errors
 def anchor_covering(
     session: Session, leaf_index: int, *, table: Table = anchors_table
 ) -> AnchorRecord | None:
@@ -704,12 +713,15 @@ def confirm_anchor(
     block_time: datetime,
     proof_json: str,
     confirmed_at: datetime | None = None,
+    tx_hash: bytes | None = None,
     table: Table = anchors_table,
 ) -> None:
     """Mark the submitted anchor of ``tree_size`` confirmed, with its offline proof.
 
-    The raw transaction is dropped (it is on chain now). NotFound if no anchor of that size
-    is waiting for confirmation.
+    ``tx_hash``, when given, is the transaction that the chain shows anchored the head (found
+    by reading the contract after a crash or a lost race) and replaces the recorded one. The
+    raw transaction is dropped (it is on chain now). NotFound if no anchor of that size is
+    waiting for confirmation.
     """
     _check_count(tree_size, "tree_size")
     _check_count(block_number, "block_number")
@@ -717,6 +729,10 @@ def confirm_anchor(
     check_time(block_time, "block_time")
     check_text(proof_json, "proof_json", None)
     check_time(confirmed_at, "confirmed_at", optional=True)
+    mined: dict[str, Any] = {}
+    if tx_hash is not None:
+        check_hash(tx_hash, "tx_hash")
+        mined["tx_hash"] = tx_hash
     done = session.execute(
         update(table)
         .where(
@@ -731,6 +747,7 @@ def confirm_anchor(
             proof=proof_json,
             raw_tx=None,
             confirmed_at=confirmed_at or datetime.now(UTC),
+            **mined,
         )
     )
     if rowcount(done) != 1:
