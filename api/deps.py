@@ -17,6 +17,7 @@ from evidence.access.enforcement import authenticate
 from evidence.errors import Unauthenticated
 from evidence.formats.custody_event import Actor
 from evidence.services.anchoring import AnchoringWorker
+from evidence.services.audit import AuditThread
 from evidence.services.custody_recording import CustodyRecorder, client_address
 from evidence.services.deposits import DepositService
 from ledger.anchor_proof import ChainTrust
@@ -48,6 +49,8 @@ class Services:
     token_limits: RateLimiter | None = None
     public_limits: RateLimiter | None = None
     upload_quota: UploadQuota | None = None
+    audit: AuditThread | None = None
+    """The background integrity sweep (``evidence.services.audit``), when enabled."""
 
 
 def get_services(request: Request) -> Services:

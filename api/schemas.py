@@ -34,6 +34,12 @@ class DocumentPublic(BaseModel):
     leaf_index: int
     status: Literal["pending", "anchored"]
     anchor: AnchorPublic | None = None
+    anchored_fields: list[str] = Field(
+        description="fields read from the document's log entry: proven once it is anchored"
+    )
+    unanchored_fields: list[str] = Field(
+        description="the depositor's metadata outside the entry (title, file name): not proven"
+    )
 
 
 class PendingReceipt(BaseModel):

@@ -15,6 +15,7 @@
 | ZHENGLIAN_MAX_UPLOAD_BYTES | 4 GiB | largest document accepted |
 | ZHENGLIAN_ANCHOR_BATCH | 1000 | anchor as soon as this many deposits wait ... |
 | ZHENGLIAN_ANCHOR_INTERVAL | 1.0 | ... or this many seconds after the oldest waiting one |
+| ZHENGLIAN_AUDIT_INTERVAL | 3600 | seconds between background integrity sweeps (0: off) |
 | ZHENGLIAN_ANCHOR_STALL_SECONDS | 120 | /healthz degraded while an entry waits longer unanchored |
 | ZHENGLIAN_PUBLIC_URL | http://127.0.0.1:8000 | this server's public base URL (QR codes) |
 | ZHENGLIAN_RATE_LIMIT_PER_S | 200 | requests/s per token (token bucket; 0: off) ... |
@@ -61,6 +62,7 @@ class Settings(BaseSettings):
     anchor_batch: int = Field(default=1000, ge=1, le=1_000_000)
     anchor_interval: float = Field(default=1.0, gt=0, le=3600)
     anchor_stall_seconds: float = Field(default=120.0, gt=0, le=86400)
+    audit_interval: float = Field(default=3600.0, ge=0, le=30 * 86400)
 
     rate_limit_per_s: float = Field(default=200.0, ge=0, le=1_000_000)
     rate_limit_burst: int = Field(default=400, ge=1, le=10_000_000)

@@ -10,6 +10,7 @@ import logging
 
 import click
 
+from zhenglian.commands.audit import audit
 from zhenglian.commands.chain import chain
 from zhenglian.commands.deposit import deposit
 from zhenglian.commands.digest import digest
@@ -30,7 +31,7 @@ def main(verbose: bool) -> None:
     )
 
 
-for command in (serve, chain, ledger, institutions, tokens, digest, deposit, verify):
+for command in (serve, chain, ledger, institutions, tokens, digest, deposit, verify, audit):
     main.add_command(command)
 
 

@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from api.deps import Services
+    from evidence.services.audit import AuditReport
+    from evidence.store.audit_findings import Finding
+    from ledger.client import LedgerClient
     from zhenglian.chain_process import ChainProcess
 
 log = logging.getLogger(__name__)
@@ -76,9 +79,11 @@ def _deposited(database: Database) -> Callable[[str, datetime], int]:
     return used
 
 
-def open_blobs(settings: Settings) -> BlobStore:
+def open_blobs(settings: Settings, *, owner: bool = True) -> BlobStore:
+    """The blob store the settings name. ``owner`` (serve): clean up after a crash and create
+    the bucket if missing; a reader beside a running server (the audit) passes False."""
     if not settings.s3_endpoint:
-        return LocalBlobStore(settings.data_dir / "blobs")
+        return LocalBlobStore(settings.data_dir / "blobs", owner=owner)
     from evidence.store.s3_blob_store import RetentionPolicy, S3BlobStore
 
     if settings.s3_access_key is None or settings.s3_secret_key is None:
@@ -97,8 +102,51 @@ def open_blobs(settings: Settings) -> BlobStore:
         region=settings.s3_region,
         retention=retention,
     )
-    store.ensure_bucket(object_lock=retention is not None)
+    if owner:
+        store.ensure_bucket(object_lock=retention is not None)
     return store
+
+
+def audit_data_dir(
+    data_dir: Path, *, rpc_url: str | None, originals: bool = True
+) -> tuple[AuditReport, list[Finding]]:
+    """One integrity sweep of a data directory's database and blobs (and, given ``rpc_url``,
+    of its anchors against that node), its findings stored; safe beside a running serve."""
+    from evidence.services.audit import Auditor, record_tamper_events, run_audit
+
+    settings = Settings(data_dir=data_dir)
+    database = open_database_of(data_dir)
+    try:
+        blobs = open_blobs(settings, owner=False) if originals else None
+        client = custody_client = None
+        if rpc_url:
+            client, custody_client = _reading_clients(data_dir, rpc_url)
+        auditor = Auditor(database, blobs, client=client, custody_client=custody_client)
+        return run_audit(auditor, record_tamper=record_tamper_events)
+    finally:
+        database.dispose()
+
+
+def _reading_clients(data_dir: Path, rpc_url: str) -> tuple[LedgerClient, LedgerClient]:
+    """Read-only clients of the two LogAnchor deployments recorded in a data directory."""
+    from eth_account import Account
+
+    from ledger.client import JsonDeploymentStore, LedgerClient
+
+    clients = []
+    for name in ("deployments.json", CUSTODY_DEPLOYMENTS):
+        client = LedgerClient(rpc_url, bytes(Account.create().key))  # signs nothing
+        deployment = JsonDeploymentStore(data_dir / name).load(
+            client.chain_id, client.genesis_hash()
+        )
+        if deployment is None:
+            raise NodeError(
+                f"{data_dir / name} records no LogAnchor on the chain at {rpc_url} "
+                f"(chain {client.chain_id}): another chain, or a reset one"
+            )
+        client.attach(deployment.address)
+        clients.append(client)
+    return clients[0], clients[1]
 
 
 @dataclass
@@ -109,6 +157,8 @@ class Runtime:
     def close(self) -> None:
         """Stop the workers and the committers, then the chain child (if any)."""
         try:
+            if self.services.audit is not None:
+                self.services.audit.stop()
             self.services.worker.stop()
             if self.services.custody_worker is not None:
                 self.services.custody_worker.stop()
@@ -151,6 +201,7 @@ def start_runtime(
     from api.deps import Services
     from api.ratelimit import RateLimiter, UploadQuota
     from evidence.services.anchoring import AnchoringWorker, AnchorPolicy
+    from evidence.services.audit import Auditor, AuditThread, record_tamper_events, run_audit
     from evidence.services.custody_recording import CUSTODY_LOG, CustodyRecorder
     from evidence.services.deposits import DepositService
     from ledger.anchor_proof import ChainTrust
@@ -232,6 +283,14 @@ def start_runtime(
                 log.warning("%s log not reconciled with the chain yet: %s", each.target.name, exc)
         worker.start()
         custody_worker.start()
+        audit = None
+        if settings.audit_interval:
+            auditor = Auditor(database, blobs, client=client, custody_client=custody_client)
+            audit = AuditThread(
+                lambda: run_audit(auditor, record_tamper=record_tamper_events),
+                settings.audit_interval,
+            )
+            audit.start()
         custody = CustodyRecorder(database, on_append=custody_worker.poke)
         deposits = DepositService(
             database, blobs, max_upload_bytes=settings.max_upload_bytes, custody=custody
@@ -265,5 +324,6 @@ def start_runtime(
             settings.public_rate_limit_per_s, settings.public_rate_limit_burst
         ),
         upload_quota=UploadQuota(settings.upload_quota_bytes_per_day, _deposited(database)),
+        audit=audit,
     )
     return Runtime(services=services, chain=chain)

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from api.deps import ServicesDep
+from evidence.services.audit import open_findings_now
 
 router = APIRouter(tags=["health"])
 
@@ -54,8 +55,24 @@ def healthz(services: ServicesDep) -> Any:
             problems.append(f"{label} halted: {worker.halted[:400]}")
         elif worker.last_error:
             problems.append(f"{label}: {worker.last_error[:200]}")
+    findings: dict[str, Any] = {"open": None}
+    try:
+        found = open_findings_now(services.database)
+    except Exception as exc:
+        problems.append(f"audit findings: {type(exc).__name__}")
+    else:
+        findings = {"open": found.count, "first": [f.to_json() for f in found.first]}
+        if found.count:
+            kinds = sorted({f.kind for f in found.first})
+            problems.append(
+                f"integrity audit: {found.count} open findings ({', '.join(kinds)}); "
+                "see `zhenglian audit`"
+            )
+    if services.audit is not None and services.audit.last_error:
+        problems.append(f"integrity audit: {services.audit.last_error[:200]}")
     body = {
         "status": "ok" if not problems else "degraded",
+        "audit": findings,
         "problems": problems,
         "anchoring": backlogs,
     }

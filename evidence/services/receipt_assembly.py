@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from evidence.errors import TamperingDetected
+from evidence.errors import EvidenceError, TamperingDetected
 from evidence.formats.log_entry import LogEntry
 from evidence.formats.receipt_format import Receipt, ReceiptError
 from evidence.store.repository import AnchorRecord, DocumentRecord, SqlNodeStore, anchor_covering
@@ -35,29 +35,47 @@ def document_view(
     return document_fields(record, anchor_covering(session, record.leaf_index), chain_info)
 
 
+ANCHORED_FIELDS = ("sha256", "sm3", "size", "kind", "institution", "case_code", "deposited_at")
+"""The fields of a document's view that its log entry proves: they are read from the entry,
+never from a column that could disagree. ``title`` and ``filename`` are not in the entry:
+they are the depositor's unanchored metadata, and the view says so."""
+
+
 def document_fields(
     record: DocumentRecord, anchor: AnchorRecord | None, chain_info: dict[str, Any]
 ) -> dict[str, Any]:
     """The view of ``record`` given the anchor covering it (None: not anchored yet).
 
-    A deposit answers with ``document_fields(record, None, ...)``: its entry was committed a
-    moment ago and is anchored only after the anchoring worker has seen it, so there is nothing
-    to look up.
+    What the entry proves comes from the entry bytes (:data:`ANCHORED_FIELDS`); a row whose
+    entry no longer decodes is refused as tampered. A deposit answers with
+    ``document_fields(record, None, ...)``: its entry was committed a moment ago and is
+    anchored only after the anchoring worker has seen it, so there is nothing to look up.
+
+    Raises:
+        TamperingDetected: the stored entry no longer decodes.
     """
+    try:
+        entry = LogEntry.decode(record.entry)
+    except EvidenceError as exc:
+        raise TamperingDetected(
+            f"document {record.id}: its stored log entry no longer decodes ({exc})"
+        ) from exc
     return {
         "id": record.id,
-        "sha256": record.sha256.hex(),
-        "sm3": record.sm3.hex(),
-        "size": record.size,
-        "kind": record.kind,
+        "sha256": entry.sha256.hex(),
+        "sm3": entry.sm3.hex(),
+        "size": entry.size,
+        "kind": entry.kind,
         "title": record.title,
-        "case_code": record.case_code,
-        "institution": record.institution,
+        "case_code": entry.case_code,
+        "institution": entry.institution,
         "filename": record.filename,
-        "deposited_at": record.deposited_at,
+        "deposited_at": entry.deposited_at,
         "leaf_index": record.leaf_index,
         "status": "anchored" if anchor else "pending",
         "anchor": anchor_view(anchor, chain_info) if anchor else None,
+        "anchored_fields": list(ANCHORED_FIELDS),
+        "unanchored_fields": ["title", "filename"],
     }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from evidence.digest import CHUNK_SIZE, DocumentDigest, DualHasher
 from evidence.errors import BlobTooLarge, NotFound, StorageError, TamperingDetected
 
 T = TypeVar("T")
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 class BlobNotFound(NotFound):
@@ -45,6 +48,9 @@ class BlobStore(Protocol):
     def open(self, sha256: bytes) -> Iterator[bytes]: ...
     def verify(self, sha256: bytes) -> DocumentDigest: ...
     def exists(self, sha256: bytes) -> bool: ...
+    def digests(self) -> Iterator[bytes]:
+        """The SHA-256 of every stored original (for the audit's orphan check)."""
+        ...
 
 
 def checked_stream(chunks: Iterator[bytes], sha256: bytes) -> Iterator[bytes]:
@@ -77,12 +83,14 @@ def _io(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 class LocalBlobStore:
     """``root/sha256/ab/cd/<hex>``, files read-only (0440); only hex digests become paths."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, owner: bool = True) -> None:
+        """``owner``: this process serves uploads, so partial uploads in ``tmp/`` were left by
+        a crash and are removed; a reader beside a running server (the audit) passes False."""
         self.root = root
         self._tmp = root / "tmp"
         try:
             self._tmp.mkdir(parents=True, exist_ok=True)
-            for stale in self._tmp.iterdir():  # left by a crash mid-upload
+            for stale in self._tmp.iterdir() if owner else ():  # left by a crash mid-upload
                 stale.unlink(missing_ok=True)
         except OSError as exc:
             raise StorageError(f"blob store {root}: {exc.strerror}") from exc
@@ -93,6 +101,17 @@ class LocalBlobStore:
 
     def exists(self, sha256: bytes) -> bool:
         return self._path(sha256).exists()
+
+    def digests(self) -> Iterator[bytes]:
+        base = self.root / "sha256"
+        try:
+            for first in sorted(base.iterdir()) if base.is_dir() else ():
+                for second in sorted(first.iterdir()):
+                    for path in sorted(second.iterdir()):
+                        if _HEX64.fullmatch(path.name):
+                            yield bytes.fromhex(path.name)
+        except OSError as exc:
+            raise StorageError(f"cannot list originals in {base}: {exc.strerror}") from exc
 
     def put(self, chunks: Iterable[bytes], *, max_size: int) -> StoredBlob:
         hasher = DualHasher()

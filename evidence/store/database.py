@@ -432,6 +432,34 @@ class CustodyAnchor(AnchorColumns, Base):
     )
 
 
+MAX_FINDING_KIND_CHARS = 32
+"""Longest finding kind (``evidence.services.audit`` names them)."""
+
+
+class AuditFinding(Base):
+    """A finding of the integrity audit (``evidence.services.audit``): what was found, about
+    what, and the evidence; open until a later sweep that checks its kind no longer sees it."""
+
+    __tablename__ = "audit_findings"
+    __table_args__ = (
+        UniqueConstraint("fingerprint", name="uq_audit_findings_fingerprint"),
+        Index("ix_audit_findings_resolved_at", "resolved_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    fingerprint: Mapped[bytes] = mapped_column(_hash(), nullable=False)
+    kind: Mapped[str] = mapped_column(String(MAX_FINDING_KIND_CHARS), nullable=False)
+    subject: Mapped[str] = mapped_column(Text, nullable=False)
+    detail: Mapped[str] = mapped_column(Text, nullable=False)
+    evidence: Mapped[str] = mapped_column(Text, nullable=False)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 metadata = Base.metadata
 log_state_table = cast(Table, LogState.__table__)
 log_nodes_table = cast(Table, LogNode.__table__)
@@ -446,6 +474,7 @@ custody_state_table = cast(Table, CustodyState.__table__)
 custody_nodes_table = cast(Table, CustodyNode.__table__)
 custody_events_table = cast(Table, CustodyEventRow.__table__)
 custody_anchors_table = cast(Table, CustodyAnchor.__table__)
+audit_findings_table = cast(Table, AuditFinding.__table__)
 
 Index(
     "ix_documents_institution_time", documents_table.c.institution, documents_table.c.deposited_at

@@ -90,6 +90,15 @@ class S3BlobStore:
         except (S3Error, urllib3.exceptions.HTTPError) as exc:
             raise self._wrap("bucket set-up", exc) from exc
 
+    def digests(self) -> Iterator[bytes]:
+        try:
+            for item in self._client.list_objects(self.bucket, prefix=self.prefix, recursive=True):
+                name = (item.object_name or "")[len(self.prefix) :]
+                if len(name) == 64 and all(c in "0123456789abcdef" for c in name):
+                    yield bytes.fromhex(name)
+        except (S3Error, urllib3.exceptions.HTTPError) as exc:
+            raise self._wrap("list", exc) from exc
+
     def exists(self, sha256: bytes) -> bool:
         try:
             self._client.stat_object(self.bucket, self._key(sha256))

@@ -68,6 +68,7 @@ TABLES = {
     "custody_nodes",
     "custody_events",
     "custody_anchors",
+    "audit_findings",
 }
 CST = timezone(timedelta(hours=8))  # China Standard Time
 
