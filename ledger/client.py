@@ -35,6 +35,7 @@ from web3 import Web3
 from web3.exceptions import (
     BadFunctionCallOutput,
     BadResponseFormat,
+    BlockNotFound,
     ContractLogicError,
     TransactionNotFound,
     Web3Exception,
@@ -416,6 +417,17 @@ class LedgerClient:
             f"eth_getBlockByNumber {number}",
             lambda: int(self.w3.eth.get_block(number)["timestamp"]),
         )
+
+    def block_hash(self, number: int) -> bytes | None:
+        """The hash of block ``number`` on the node's chain, or None if it has no such block."""
+
+        def read() -> bytes | None:
+            try:
+                return _hash32(self.w3.eth.get_block(number)["hash"])
+            except BlockNotFound:
+                return None
+
+        return self._rpc(f"eth_getBlockByNumber {number}", read)
 
     # --- contract ----------------------------------------------------------------------
 

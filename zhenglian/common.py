@@ -22,9 +22,11 @@ CUSTODY_DEPLOYMENTS = "custody-deployments.json"
 DATA_DIR_ENV = "ZHENGLIAN_DATA_DIR"
 DEFAULT_DATA_DIR = "data"
 
-#: Exit codes: the work failed / the input was bad.
+#: Exit codes: the work failed (for a verifying command: a check failed) / the input was bad /
+#: (verifying commands) the check could not be made: node unreachable, data missing.
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_CANNOT_CHECK = 3
 
 
 def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:

@@ -1,7 +1,9 @@
 """``zhenglian verify``: check a document against its receipt, offline or cross-checked online;
 or (``--custody``) a document's custody export, offline.
 
-Exit 0: intact. Exit 1: verification failed (one line per failed check). Exit 2: bad input.
+Exit status (the same for every verifying command, docs/reliability.md):
+0 intact; 1 a check failed (one line per failed check); 2 bad input or usage; 3 could not
+check (the node is unreachable or lacks the block).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from evidence.formats.receipt_format import MAX_RECEIPT_BYTES, Receipt
 from evidence.verify.receipt_verifier import VerificationFailed, verify_receipt
 from ledger.anchor_proof import ChainTrust
 from ledger.errors import LedgerError
-from zhenglian.common import EXIT_BAD_INPUT, EXIT_FAILED, fail
+from zhenglian.common import EXIT_BAD_INPUT, EXIT_CANNOT_CHECK, EXIT_FAILED, fail
 
 
 def _addresses(raw: str) -> list[bytes]:
@@ -41,8 +43,14 @@ def _online_checks(rpc: str, receipt: Receipt) -> list[tuple[str, bool, str]]:
     client = LedgerClient(rpc, Account.create().key)
     proof = receipt.anchor
     checks = []
-    block = client.w3.eth.get_block(proof.block_number)
-    same = bytes(block["hash"]) == proof.block_hash
+    block_hash = client.block_hash(proof.block_number)
+    if block_hash is None:
+        fail(
+            f"could not check: the node at {rpc} has no block {proof.block_number} "
+            "(another chain, or not synchronised yet)",
+            EXIT_CANNOT_CHECK,
+        )
+    same = block_hash == proof.block_hash
     checks.append(
         (
             "block on chain",
@@ -161,7 +169,10 @@ def verify(
     """Is FILE the document the receipt was issued for, deposited and anchored as it says?
 
     With --custody EXPORT (and no FILE): is the document's chain of custody complete and
-    anchored as the export says? (--contract: the custody log's LogAnchor address.)"""
+    anchored as the export says? (--contract: the custody log's LogAnchor address.)
+
+    Exit status: 0 intact; 1 a check failed; 2 bad input or usage; 3 could not check (the
+    node is unreachable or lacks the block)."""
     if custody_path is not None:
         if file is not None or receipt_path is not None or rpc is not None:
             fail("--custody takes no FILE, --receipt or --rpc", EXIT_BAD_INPUT)
@@ -203,7 +214,7 @@ def verify(
                 if not ok:
                     failed.append(f"{name}: {detail}")
         except LedgerError as exc:
-            fail(f"online cross-check failed: {exc}")
+            fail(f"could not check against {rpc}: {exc}", EXIT_CANNOT_CHECK)
     if as_json:
         click.echo(
             json.dumps(
