@@ -72,14 +72,6 @@ def rehash(store: BlobStore, sha256: bytes) -> DocumentDigest:
     return hasher.finalize()
 
 
-def _io(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run a file-system call, turning its OSError into a StorageError."""
-    try:
-        return fn(*args, **kwargs)
-    except OSError as exc:
-        raise StorageError(f"cannot store original: {exc.strerror or exc}") from exc
-
-
 class LocalBlobStore:
     """``root/sha256/ab/cd/<hex>``, files read-only (0440); only hex digests become paths."""
 
@@ -98,6 +90,15 @@ class LocalBlobStore:
     def _path(self, sha256: bytes) -> Path:
         h = sha256.hex()
         return self.root / "sha256" / h[:2] / h[2:4] / h
+
+    def _io(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a file-system call, turning its OSError into a StorageError naming the store."""
+        try:
+            return fn(*args, **kwargs)
+        except OSError as exc:
+            raise StorageError(
+                f"blob store {self.root}: cannot store original: {exc.strerror or exc}"
+            ) from exc
 
     def exists(self, sha256: bytes) -> bool:
         return self._path(sha256).exists()
@@ -118,30 +119,38 @@ class LocalBlobStore:
         try:
             fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix="upload-")
         except OSError as exc:
-            raise StorageError(f"cannot store original: {exc.strerror}") from exc
+            raise StorageError(
+                f"blob store {self.root}: cannot store original: {exc.strerror}"
+            ) from exc
         tmp = Path(tmp_name)
         try:
-            with os.fdopen(fd, "wb") as out:
+            out = os.fdopen(fd, "wb")
+            try:
                 size = 0
                 for chunk in chunks:  # the caller's errors (a disconnect) propagate as they are
                     size += len(chunk)
                     if size > max_size:
                         raise BlobTooLarge(max_size)
                     hasher.update(chunk)
-                    _io(out.write, chunk)
-                _io(out.flush)
-                _io(os.fsync, out.fileno())
+                    self._io(out.write, chunk)
+                self._io(out.flush)
+                self._io(os.fsync, out.fileno())
+            finally:
+                # After a failed write the close would flush the rest and fail again (a full
+                # disk): that second error must not hide the first one.
+                with contextlib.suppress(OSError):
+                    out.close()
             digest = hasher.finalize()
             final = self._path(digest.sha256)
             if final.exists():
                 self.verify(digest.sha256)  # raises BlobAltered if the kept copy changed
                 return StoredBlob(digest, str(final), created=False)
-            _io(final.parent.mkdir, parents=True, exist_ok=True)
-            _io(tmp.chmod, 0o440)
-            _io(os.replace, tmp, final)
-            dir_fd = _io(os.open, final.parent, os.O_RDONLY)
+            self._io(final.parent.mkdir, parents=True, exist_ok=True)
+            self._io(tmp.chmod, 0o440)
+            self._io(os.replace, tmp, final)
+            dir_fd = self._io(os.open, final.parent, os.O_RDONLY)
             try:
-                _io(os.fsync, dir_fd)
+                self._io(os.fsync, dir_fd)
             finally:
                 os.close(dir_fd)
             return StoredBlob(digest, str(final), created=True)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from minio import Minio
 
-from evidence.errors import BlobTooLarge
+from evidence.errors import BlobTooLarge, StorageError
 from evidence.store.blob_store import BlobAltered, BlobNotFound, BlobStore, LocalBlobStore
 from evidence.store.s3_blob_store import RetentionPolicy, S3BlobStore
 from tests.support.moto import moto_s3  # noqa: F401 - fixture
@@ -112,3 +114,30 @@ def test_s3_object_lock_retention_and_legal_hold(moto_s3: str) -> None:  # noqa:
     with pytest.raises(Exception):  # noqa: B017 - the store refuses; the exact error is moto's
         raw.remove_object(store.bucket, key, version_id=version)
     assert read_all(store, blob.digest.sha256) == b"locked evidence"
+
+
+def test_a_full_disk_is_a_storage_error_naming_the_store_and_stores_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writes to /dev/full fail with ENOSPC, as on a full disk: at the write or, buffered, at
+    the flush, and again at the close — which must not hide the first error (it gave a 500)."""
+    import evidence.store.blob_store as blob_store
+
+    store = LocalBlobStore(tmp_path / "blobs")
+    real_mkstemp = blob_store.tempfile.mkstemp
+
+    def full_disk(**kwargs: Any) -> tuple[int, str]:
+        fd, name = real_mkstemp(**kwargs)
+        os.close(fd)
+        os.unlink(name)
+        return os.open("/dev/full", os.O_WRONLY), name
+
+    monkeypatch.setattr(blob_store.tempfile, "mkstemp", full_disk)
+    for chunks in ([b"small"], [b"x" * (3 * 1024 * 1024)]):
+        with pytest.raises(StorageError) as caught:
+            store.put(iter(chunks), max_size=10**8)
+        assert "No space left on device" in str(caught.value)
+        assert str(tmp_path / "blobs") in str(caught.value)
+        assert not store.exists(hashlib.sha256(b"".join(chunks)).digest())
+    monkeypatch.undo()  # the disk has room again: storing works at once
+    assert store.put(iter([b"small"]), max_size=10).created
