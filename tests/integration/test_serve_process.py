@@ -145,3 +145,32 @@ def test_sigterm_while_starting_stops_the_chain(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_data_directory_that_cannot_be_used_is_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "zhenglian.cli",
+            "serve",
+            "--data-dir",
+            str(blocker / "data"),
+            "--port",
+            str(free_port()),
+            "--rpc-port",
+            str(free_port()),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert (
+        last
+        == f"zhenglian: error: cannot use the data directory {blocker / 'data'}: Not a directory"
+    )

@@ -81,6 +81,9 @@ def serve(data_dir: Path, host: str, port: int, rpc_port: int, block_time: float
         runtime = start_runtime(settings, rpc_port=rpc_port, block_time=block_time)
     except (LedgerError, EvidenceError) as exc:
         fail(str(exc))
+    except OSError as exc:  # the data directory: read-only, not a directory, disk full
+        where = f" {exc.filename}" if exc.filename else ""
+        fail(f"cannot use the data directory{where}: {exc.strerror or exc}")
     except KeyboardInterrupt:
         fail("stopped while starting", EXIT_STOPPED)
     chain_exit: list[int] = []
