@@ -245,6 +245,16 @@ class EmbeddedChain:
         self.pool = TxPool()
         self.new_tx = threading.Condition(self.lock)
         self.validators = self._checked_genesis_validators()
+        if tuple(config.validators) != self.validators:
+            # The genesis block fixes the validators; config.json only repeats them. An edited
+            # copy must not be shown (chain info) or believed (trust) as the chain's.
+            raise ChainIntegrityError(
+                0,
+                "chain/config.json names the validators "
+                f"{', '.join('0x' + v.hex() for v in config.validators)} but the genesis block "
+                f"{', '.join('0x' + v.hex() for v in self.validators)}: the configuration was "
+                "edited",
+            )
         if signer is not None and signer.public_key.to_canonical_address() not in self.validators:
             raise NodeError("the node's key is not one of the genesis validators")
 

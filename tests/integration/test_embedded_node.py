@@ -557,6 +557,27 @@ def test_genesis_that_does_not_decode_is_named(tmp_path: Path) -> None:
     assert _serve_refusal(tmp_path).startswith("zhenglian: error: stored block #0 is corrupt")
 
 
+def test_validators_edited_in_the_configuration_are_refused(tmp_path: Path) -> None:
+    _genesis_only_chain(tmp_path)
+    config_file = tmp_path / "chain" / "config.json"
+    config = json.loads(config_file.read_text())
+    forged = Account.create().address
+    config["validators"] = [forged]
+    config_file.write_text(json.dumps(config))
+    with pytest.raises(ChainIntegrityError, match="the configuration was edited") as info:
+        EmbeddedNode(tmp_path)
+    assert info.value.block_number == 0 and forged.lower()[2:] in info.value.reason
+    assert _serve_refusal(tmp_path).startswith("zhenglian: error: stored block #0 is corrupt")
+    info_cmd = subprocess.run(
+        [sys.executable, "-m", "zhenglian.cli", "chain", "info", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert info_cmd.returncode == 1 and forged not in info_cmd.stdout
+    assert "the configuration was edited" in info_cmd.stderr.strip().splitlines()[-1]
+
+
 def test_deleted_chain_database_is_named_and_not_recreated(tmp_path: Path) -> None:
     _genesis_only_chain(tmp_path)
     db_path = chain_db_path(tmp_path)
