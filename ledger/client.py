@@ -57,7 +57,7 @@ from ledger.errors import (
     NodeRpcError,
     NodeUnavailable,
 )
-from ledger.proof_collector import collect_anchor_proof
+from ledger.proof_collector import collect_anchor_proof, encode_header_json
 
 log = logging.getLogger(__name__)
 
@@ -417,6 +417,21 @@ class LedgerClient:
             f"eth_getBlockByNumber {number}",
             lambda: int(self.w3.eth.get_block(number)["timestamp"]),
         )
+
+    def latest_header(self) -> tuple[int, bytes]:
+        """The number and consensus RLP header of the node's latest block."""
+
+        def read() -> tuple[int, bytes]:
+            block = self.w3.provider.make_request(
+                "eth_getBlockByNumber",  # type: ignore[arg-type]
+                ["latest", False],
+            )
+            result = block.get("result") if isinstance(block, dict) else None
+            if not isinstance(result, dict):
+                raise NodeDataError(f"eth_getBlockByNumber answered {str(block)[:200]}")
+            return int(result["number"], 16), encode_header_json(result)
+
+        return self._rpc("eth_getBlockByNumber latest", read)
 
     def block_hash(self, number: int) -> bytes | None:
         """The hash of block ``number`` on the node's chain, or None if it has no such block."""

@@ -170,6 +170,27 @@ class Runtime:
                 self.chain.stop()
 
 
+UNSEALED = "none"
+"""``ZHENGLIAN_CHAIN_VALIDATORS`` of an unsealed development node (Hardhat): said explicitly."""
+
+
+def _require_sealed_by(client: LedgerClient, validators: list[bytes]) -> None:
+    """Refuse a node whose latest block is not sealed by ``validators``: receipts anchored
+    there would fail verification against them while the API called them sealed."""
+    from ledger.anchor_proof import ChainTrust, verify_block_seal
+    from ledger.errors import AnchorProofError
+
+    number, header = client.latest_header()
+    try:
+        verify_block_seal(header, ChainTrust.sealed(client.chain_id, validators))
+    except AnchorProofError as exc:
+        raise NodeError(
+            f"ZHENGLIAN_CHAIN_VALIDATORS names {len(validators)} validators, but block {number} "
+            f"of {client.rpc_url} is not sealed by them ({exc}); for an unsealed development "
+            f"node set ZHENGLIAN_CHAIN_VALIDATORS={UNSEALED}"
+        ) from exc
+
+
 def _parse_validators(raw: str | None) -> list[bytes]:
     from eth_utils.address import is_hex_address, to_canonical_address
 
@@ -214,11 +235,22 @@ def start_runtime(
     if settings.chain_rpc_url:
         from ledger.node.keystore import PASSPHRASE_ENV, load_key
 
-        if settings.chain_keystore is None:
-            raise NodeError("ZHENGLIAN_CHAIN_KEYSTORE is required with ZHENGLIAN_CHAIN_RPC_URL")
         passphrase = os.environ.get(PASSPHRASE_ENV)
+        missing = []
+        if settings.chain_keystore is None:
+            missing.append("ZHENGLIAN_CHAIN_KEYSTORE (the anchoring account's keystore file)")
         if not passphrase:
-            raise NodeError(f"{PASSPHRASE_ENV} is required to unlock {settings.chain_keystore}")
+            missing.append(f"{PASSPHRASE_ENV} (the passphrase of that keystore)")
+        if not (settings.chain_validators or "").strip():
+            missing.append(
+                "ZHENGLIAN_CHAIN_VALIDATORS (the validators' addresses, comma-separated; "
+                f"'{UNSEALED}' for an unsealed development node such as Hardhat)"
+            )
+        if missing:
+            raise NodeError("with ZHENGLIAN_CHAIN_RPC_URL, set " + "; ".join(missing))
+        assert settings.chain_keystore is not None and passphrase
+        unsealed = (settings.chain_validators or "").strip().lower() == UNSEALED
+        validators = [] if unsealed else _parse_validators(settings.chain_validators)
         key = load_key(settings.chain_keystore, passphrase)
         rpc_url = settings.chain_rpc_url
         client = LedgerClient(rpc_url, key.to_bytes())
@@ -229,11 +261,11 @@ def start_runtime(
         custody_deployment = custody_client.ensure_deployed(
             JsonDeploymentStore(data_dir / CUSTODY_DEPLOYMENTS)
         )
-        validators = _parse_validators(settings.chain_validators)
         if validators:
+            _require_sealed_by(client, validators)
             trust = ChainTrust.sealed(client.chain_id, validators, contract=contract)
         else:
-            log.warning("no ZHENGLIAN_CHAIN_VALIDATORS: receipts will verify as UNSEALED")
+            log.warning("ZHENGLIAN_CHAIN_VALIDATORS=none: receipts will verify as UNSEALED")
             trust = ChainTrust.unsafe_unsealed(client.chain_id, contract=contract)
     else:
         # The embedded chain runs in its own process (py-evm, chain state and the keystores'
