@@ -10,7 +10,7 @@
 | ZHENGLIAN_S3_LEGAL_HOLD | false | put a legal hold on new originals |
 | ZHENGLIAN_CHAIN_RPC_URL | (unset: embedded chain) | external Ethereum JSON-RPC node (Besu QBFT) |
 | ZHENGLIAN_CHAIN_KEYSTORE | | keystore of the anchoring account for the external node |
-| ZHENGLIAN_CHAIN_VALIDATORS | | comma-separated trusted validator addresses (external node) |
+| ZHENGLIAN_CHAIN_VALIDATORS | | validator addresses, comma-separated, or none (unsealed dev node) |
 | ZHENGLIAN_KEY_PASSPHRASE | | passphrase of the keystores (see ledger/node/keystore.py) |
 | ZHENGLIAN_MAX_UPLOAD_BYTES | 4 GiB | largest document accepted |
 | ZHENGLIAN_ANCHOR_BATCH | 1000 | anchor as soon as this many deposits wait ... |
