@@ -16,6 +16,7 @@ from api.settings import Settings
 from evidence.access.enforcement import authenticate
 from evidence.errors import Unauthenticated
 from evidence.formats.custody_event import Actor
+from evidence.services.acknowledgements import Acknowledger
 from evidence.services.anchoring import AnchoringWorker
 from evidence.services.audit import AuditThread
 from evidence.services.custody_recording import CustodyRecorder, client_address
@@ -49,6 +50,8 @@ class Services:
     token_limits: RateLimiter | None = None
     public_limits: RateLimiter | None = None
     upload_quota: UploadQuota | None = None
+    acknowledger: Acknowledger | None = None
+    """Signs the log's acknowledgement of each deposit (the 201 carries it)."""
     audit: AuditThread | None = None
     """The background integrity sweep (``evidence.services.audit``), when enabled."""
 

@@ -40,6 +40,14 @@ class DocumentPublic(BaseModel):
     unanchored_fields: list[str] = Field(
         description="the depositor's metadata outside the entry (title, file name): not proven"
     )
+    acknowledgement: str | None = Field(
+        default=None,
+        description=(
+            "in the 201 of a deposit only: the log's signed promise of this leaf (a C2SP "
+            "signed note, zhenglian/ack/v1, by the key of GET /v1/log/key); keep it with the "
+            "receipt — `zhenglian verify --ack` compares them"
+        ),
+    )
 
 
 class PendingReceipt(BaseModel):

@@ -16,6 +16,7 @@ from zhenglian.commands.deposit import deposit
 from zhenglian.commands.digest import digest
 from zhenglian.commands.institutions import institutions
 from zhenglian.commands.ledger import ledger
+from zhenglian.commands.log import log
 from zhenglian.commands.serve import serve
 from zhenglian.commands.tokens import tokens
 from zhenglian.commands.verify import verify
@@ -31,7 +32,18 @@ def main(verbose: bool) -> None:
     )
 
 
-for command in (serve, chain, ledger, institutions, tokens, digest, deposit, verify, audit):
+for command in (
+    serve,
+    chain,
+    ledger,
+    log,
+    institutions,
+    tokens,
+    digest,
+    deposit,
+    verify,
+    audit,
+):
     main.add_command(command)
 
 

@@ -127,6 +127,16 @@ def audit_data_dir(
         database.dispose()
 
 
+def log_verifier_key(data_dir: Path) -> str:
+    """The verifier key of a data directory's log key, made first if there is none."""
+    from evidence.store.log_key import load_or_create_log_key
+    from ledger.node.keystore import resolve_passphrase
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = load_or_create_log_key(data_dir, resolve_passphrase(data_dir, create=True))
+    return key.verifier.to_text()
+
+
 def _reading_clients(data_dir: Path, rpc_url: str) -> tuple[LedgerClient, LedgerClient]:
     """Read-only clients of the two LogAnchor deployments recorded in a data directory."""
     from eth_account import Account
@@ -221,12 +231,15 @@ def start_runtime(
 
     from api.deps import Services
     from api.ratelimit import RateLimiter, UploadQuota
+    from evidence.services.acknowledgements import Acknowledger
     from evidence.services.anchoring import AnchoringWorker, AnchorPolicy
     from evidence.services.audit import Auditor, AuditThread, record_tamper_events, run_audit
     from evidence.services.custody_recording import CUSTODY_LOG, CustodyRecorder
     from evidence.services.deposits import DepositService
+    from evidence.store.log_key import load_or_create_log_key
     from ledger.anchor_proof import ChainTrust
     from ledger.client import JsonDeploymentStore, LedgerClient
+    from ledger.node.keystore import resolve_passphrase
     from zhenglian.chain_process import ChainProcess
 
     data_dir: Path = settings.data_dir
@@ -323,6 +336,9 @@ def start_runtime(
                 settings.audit_interval,
             )
             audit.start()
+        acknowledger = Acknowledger(
+            load_or_create_log_key(data_dir, resolve_passphrase(data_dir, create=True))
+        )
         custody = CustodyRecorder(database, on_append=custody_worker.poke)
         deposits = DepositService(
             database, blobs, max_upload_bytes=settings.max_upload_bytes, custody=custody
@@ -357,5 +373,6 @@ def start_runtime(
         ),
         upload_quota=UploadQuota(settings.upload_quota_bytes_per_day, _deposited(database)),
         audit=audit,
+        acknowledger=acknowledger,
     )
     return Runtime(services=services, chain=chain)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
 
 from api.deps import ServicesDep
 from api.problems import Problem
@@ -26,6 +27,15 @@ def log_head(services: ServicesDep) -> TreeHeadPublic:
         root_hash=head.root_hash.hex(),
         anchored=AnchorPublic(**anchor_view(anchor, services.chain_info)) if anchor else None,
     )
+
+
+@router.get("/key", response_class=PlainTextResponse)
+def log_key(services: ServicesDep) -> str:
+    """The log's verifier key (C2SP signed-note form, ``NAME+KEYID+KEY``): it signs the
+    acknowledgements of deposits. Pin it from a source you trust, not only from here."""
+    if services.acknowledger is None:
+        raise Problem(404, "Not found", "this log signs no acknowledgements")
+    return services.acknowledger.verifier_key + "\n"
 
 
 @router.get("/consistency", response_model=ConsistencyPublic, responses={400: {}})

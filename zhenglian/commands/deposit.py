@@ -77,6 +77,13 @@ def _problem(r: httpx.Response) -> str:
     default=None,
     help="Write the receipt here (implies --wait).",
 )
+@click.option(
+    "--ack",
+    "ack_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the log's signed acknowledgement here (keep it with the receipt).",
+)
 def deposit(
     file: Path,
     server: str,
@@ -86,6 +93,7 @@ def deposit(
     case_code: str | None,
     wait: bool,
     output: Path | None,
+    ack_out: Path | None,
 ) -> None:
     """Deposit FILE; print the document record (JSON)."""
     import httpx  # here: the server's processes, which load every command, never need it
@@ -120,6 +128,11 @@ def deposit(
         fail(f"deposit refused: {_problem(r)}", EXIT_BAD_INPUT if r.status_code < 500 else 1)
     record = r.json()
     click.echo(json.dumps(record, ensure_ascii=False, indent=2))
+    if ack_out is not None:
+        if not record.get("acknowledgement"):
+            fail("the server sent no acknowledgement")
+        ack_out.write_text(record["acknowledgement"], encoding="utf-8")
+        click.echo(f"acknowledgement written to {ack_out}", err=True)
     if not (wait or output):
         return
     deadline = time.monotonic() + WAIT_TIMEOUT

@@ -65,6 +65,47 @@ def _online_checks(rpc: str, receipt: Receipt) -> list[tuple[str, bool, str]]:
     return checks
 
 
+def _promise_checks(
+    receipt: Receipt, ack_path: Path | None, log_key: str | None, also: tuple[Path, ...]
+) -> list[tuple[str, bool, str]]:
+    """The receipt against the log's acknowledgement and against other receipts."""
+    from evidence.formats.acknowledgement import Acknowledgement
+    from evidence.formats.signed_note import VerifierKey
+    from evidence.verify.fork_checks import (
+        ForkDetected,
+        check_against_acknowledgement,
+        check_same_history,
+    )
+
+    checks = []
+    if ack_path is not None and log_key is not None:
+        try:
+            key = VerifierKey.from_text(log_key)
+            ack = Acknowledgement.verify(ack_path.read_bytes(), key)
+        except OSError as exc:
+            fail(f"cannot read {exc.filename}: {exc.strerror}", EXIT_BAD_INPUT)
+        except InputError as exc:
+            fail(f"bad acknowledgement: {exc}", EXIT_BAD_INPUT)
+        try:
+            checks.append(("acknowledged leaf", True, check_against_acknowledgement(receipt, ack)))
+        except ForkDetected as exc:
+            checks.append(("acknowledged leaf", False, str(exc)))
+    for path in also:
+        try:
+            other = Receipt.from_json_bytes(path.read_bytes()[: MAX_RECEIPT_BYTES + 1])
+        except OSError as exc:
+            fail(f"cannot read {exc.filename}: {exc.strerror}", EXIT_BAD_INPUT)
+        except InputError as exc:
+            fail(f"bad receipt {path}: {exc}", EXIT_BAD_INPUT)
+        try:
+            checks.append(
+                (f"same history as {path.name}", True, check_same_history(receipt, other))
+            )
+        except ForkDetected as exc:
+            checks.append((f"same history as {path.name}", False, str(exc)))
+    return checks
+
+
 def _anchor_index(receipt: Receipt) -> int:
     from ledger.anchor_proof import ChainTrust as _T
     from ledger.anchor_proof import verify_anchor_proof
@@ -156,6 +197,22 @@ def _verify_custody(
 )
 @click.option("--contract", default=None, help="The LogAnchor address you trust (recommended).")
 @click.option("--rpc", default=None, help="Also cross-check against this JSON-RPC node.")
+@click.option(
+    "--ack",
+    "ack_path",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The log's acknowledgement of the deposit (from its 201): the receipt must prove "
+    "the leaf it promised. Needs --log-key.",
+)
+@click.option("--log-key", default=None, help="The log's verifier key (NAME+KEYID+KEY).")
+@click.option(
+    "--also",
+    "also_paths",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Another receipt of the same log: the two must not give one leaf two entries.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def verify(
     file: Path | None,
@@ -164,6 +221,9 @@ def verify(
     validators: str | None,
     contract: str | None,
     rpc: str | None,
+    ack_path: Path | None,
+    log_key: str | None,
+    also_paths: tuple[Path, ...],
     as_json: bool,
 ) -> None:
     """Is FILE the document the receipt was issued for, deposited and anchored as it says?
@@ -182,6 +242,8 @@ def verify(
         fail("give FILE and --receipt RECEIPT (or --custody EXPORT)", EXIT_BAD_INPUT)
     if validators is None and rpc is None:
         fail("give --validators (offline) or --rpc (online)", EXIT_BAD_INPUT)
+    if (ack_path is None) != (log_key is None):
+        fail("--ack and --log-key go together", EXIT_BAD_INPUT)
     try:
         data = receipt_path.read_bytes()[: MAX_RECEIPT_BYTES + 1]
         receipt = Receipt.from_json_bytes(data)
@@ -207,6 +269,10 @@ def verify(
     except VerificationFailed as exc:
         result_checks = [c.__dict__ for c in exc.checks]
         failed = [f"{c.name}: {c.detail}" for c in exc.checks if not c.ok]
+    for name, ok, detail in _promise_checks(receipt, ack_path, log_key, also_paths):
+        result_checks.append({"name": name, "ok": ok, "detail": detail})
+        if not ok:
+            failed.append(f"{name}: {detail}")
     if rpc is not None and not failed:
         try:
             for name, ok, detail in _online_checks(rpc, receipt):
