@@ -12,7 +12,6 @@ pin it before the first start.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from evidence.errors import StorageError
 from evidence.formats.signed_note import VerifierKey
+from ledger.node.keystore import write_private
 
 __all__ = ["LOG_KEY_FILE", "MAX_LOG_KEY_BYTES", "LogKey", "load_or_create_log_key"]
 
@@ -39,18 +39,6 @@ class LogKey:
     @property
     def verifier(self) -> VerifierKey:
         return VerifierKey.for_key(self.name, self.private_key.public_key().public_bytes_raw())
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
 
 
 def load_or_create_log_key(data_dir: Path, passphrase: str) -> LogKey:
@@ -70,7 +58,7 @@ def load_or_create_log_key(data_dir: Path, passphrase: str) -> LogKey:
                 serialization.PrivateFormat.PKCS8,
                 serialization.BestAvailableEncryption(secret),
             )
-            _write_private(
+            write_private(
                 path, json.dumps({"name": name, "key": pem.decode()}, indent=2).encode() + b"\n"
             )
             return LogKey(name, key)

@@ -30,7 +30,7 @@ KEYSTORE_SCRYPT_N = 2**16
 MAX_KEYSTORE_BYTES = 16 * 1024
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically, readable by the owner only."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -59,7 +59,7 @@ def resolve_passphrase(data_dir: Path, *, create: bool) -> str:
     if not create:
         raise KeystoreError(f"no keystore passphrase: set {PASSPHRASE_ENV} or provide {path}")
     passphrase = secrets.token_urlsafe(32)
-    _write_private(path, passphrase.encode() + b"\n")
+    write_private(path, passphrase.encode() + b"\n")
     return passphrase
 
 
@@ -73,7 +73,7 @@ def create_key(path: Path, passphrase: str) -> PrivateKey:
         raise KeystoreError(f"refusing to overwrite existing keystore {path}")
     key = PrivateKey(secrets.token_bytes(32))
     encrypted = Account.encrypt(key.to_bytes(), passphrase, iterations=KEYSTORE_SCRYPT_N)
-    _write_private(path, json.dumps(encrypted, indent=2).encode() + b"\n")
+    write_private(path, json.dumps(encrypted, indent=2).encode() + b"\n")
     return key
 
 

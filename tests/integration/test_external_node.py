@@ -6,16 +6,14 @@ chain reset) refused at start instead of anchored into for ever (issue 9)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from eth_account import Account
 
 from tests.integration.test_api_e2e import ANCHOR_DEADLINE, deposit, wait_receipt
-from tests.support.servers import HARDHAT_KEY_0, free_port, hardhat_node
-from tests.support.zl_server import running_server
+from tests.support.servers import HARDHAT_KEY_0, hardhat_node
+from tests.support.zl_server import running_server, serve_refusal
 
 pytestmark = pytest.mark.integration
 
@@ -27,28 +25,6 @@ def _keystore(tmp_path: Path) -> Path:
     path = tmp_path / "anchorer.json"
     path.write_text(json.dumps(Account.encrypt(HARDHAT_KEY_0, PASSPHRASE, iterations=2**12)))
     return path
-
-
-def _serve_refusal(data_dir: Path, env: dict[str, str]) -> str:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "zhenglian.cli",
-            "serve",
-            "--data-dir",
-            str(data_dir),
-            "--port",
-            str(free_port()),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
-    assert proc.returncode == 1, proc.stderr
-    assert "Traceback" not in proc.stderr, proc.stderr
-    return proc.stderr.strip().splitlines()[-1]
 
 
 def _env(**values: str) -> dict[str, str]:
@@ -63,7 +39,7 @@ def _env(**values: str) -> dict[str, str]:
 
 
 def test_every_missing_setting_is_named_at_once(tmp_path: Path, hardhat_rpc_url: str) -> None:
-    line = _serve_refusal(tmp_path / "data", _env(ZHENGLIAN_CHAIN_RPC_URL=hardhat_rpc_url))
+    line = serve_refusal(tmp_path / "data", _env(ZHENGLIAN_CHAIN_RPC_URL=hardhat_rpc_url))
     assert line.startswith("zhenglian: error: with ZHENGLIAN_CHAIN_RPC_URL, set ")
     for name in (
         "ZHENGLIAN_CHAIN_KEYSTORE",
@@ -82,7 +58,7 @@ def test_validators_claimed_for_an_unsealed_node_are_refused(
         ZHENGLIAN_KEY_PASSPHRASE=PASSPHRASE,
         ZHENGLIAN_CHAIN_VALIDATORS=Account.create().address,
     )
-    line = _serve_refusal(tmp_path / "data", env)
+    line = serve_refusal(tmp_path / "data", env)
     assert "is not sealed by them" in line and "ZHENGLIAN_CHAIN_VALIDATORS=none" in line
 
 
@@ -102,5 +78,5 @@ def test_a_reset_node_is_refused_instead_of_anchored_into(tmp_path: Path) -> Non
             receipt = wait_receipt(srv, headers, doc["id"], ANCHOR_DEADLINE)
             assert receipt["anchor"]["block_number"] >= 1
     with hardhat_node(tmp_path) as url:  # the same node restarted: a fresh chain
-        line = _serve_refusal(data_dir, {**env, "ZHENGLIAN_CHAIN_RPC_URL": url})
+        line = serve_refusal(data_dir, {**env, "ZHENGLIAN_CHAIN_RPC_URL": url})
     assert "reset, replaced or rolled back" in line, line

@@ -5,15 +5,12 @@ line; its health names a halted anchoring worker (issue 9)."""
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.integration.test_api_e2e import ANCHOR_DEADLINE, deposit, wait_receipt
-from tests.support.servers import free_port
-from tests.support.zl_server import running_server
+from tests.support.zl_server import running_server, serve_refusal
 
 pytestmark = pytest.mark.integration
 
@@ -41,24 +38,6 @@ def test_serve_refuses_a_database_rolled_back_behind_the_chain(tmp_path: Path) -
         second = deposit(srv, headers, b"after the backup").json()
         wait_receipt(srv, headers, second["id"], ANCHOR_DEADLINE)
     _restore_database(data_dir, backup)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "zhenglian.cli",
-            "serve",
-            "--data-dir",
-            str(data_dir),
-            "--port",
-            str(free_port()),
-            "--rpc-port",
-            str(free_port()),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 1, proc.stderr
-    last = proc.stderr.strip().splitlines()[-1]
+    last = serve_refusal(data_dir)
     assert last.startswith("zhenglian: error: the chain holds head 2"), last
     assert "has only 1 entries" in last and "rolled back or forked" in last

@@ -19,6 +19,7 @@ from tests.support.zl_server import (
     child_pids,
     pid_alive,
     running_server,
+    serve_refusal,
     start_server,
 )
 
@@ -150,26 +151,7 @@ def test_sigterm_while_starting_stops_the_chain(tmp_path: Path) -> None:
 def test_a_data_directory_that_cannot_be_used_is_one_line(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "zhenglian.cli",
-            "serve",
-            "--data-dir",
-            str(blocker / "data"),
-            "--port",
-            str(free_port()),
-            "--rpc-port",
-            str(free_port()),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 1
-    assert "Traceback" not in proc.stderr, proc.stderr
-    last = proc.stderr.strip().splitlines()[-1]
+    last = serve_refusal(blocker / "data")
     assert (
         last
         == f"zhenglian: error: cannot use the data directory {blocker / 'data'}: Not a directory"
@@ -180,25 +162,6 @@ def test_a_corrupt_database_is_one_line(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     (data_dir / "zhenglian.sqlite").write_bytes(b"not a database at all" * 500)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "zhenglian.cli",
-            "serve",
-            "--data-dir",
-            str(data_dir),
-            "--port",
-            str(free_port()),
-            "--rpc-port",
-            str(free_port()),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 1
-    assert "Traceback" not in proc.stderr, proc.stderr
-    last = proc.stderr.strip().splitlines()[-1]
+    last = serve_refusal(data_dir)
     assert last.startswith("zhenglian: error: cannot migrate the metadata database"), last
     assert "file is not a database" in last

@@ -103,6 +103,32 @@ def start_server(data_dir: Path, extra_env: dict[str, str] | None = None) -> Zhe
     return ZhenglianServer(url, f"http://127.0.0.1:{rpc_port}", data_dir, proc, env)
 
 
+def serve_refusal(data_dir: Path, env: dict[str, str] | None = None) -> str:
+    """Run ``zhenglian serve`` on a data directory (and environment) it must refuse: exit 1,
+    no traceback; return its last (error) line."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "zhenglian.cli",
+            "serve",
+            "--data-dir",
+            str(data_dir),
+            "--port",
+            str(free_port()),
+            "--rpc-port",
+            str(free_port()),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc.stderr.strip().splitlines()[-1]
+
+
 @contextlib.contextmanager
 def running_server(
     data_dir: Path, extra_env: dict[str, str] | None = None
