@@ -16,11 +16,11 @@ from api.settings import Settings
 from evidence.access.enforcement import authenticate
 from evidence.errors import Unauthenticated
 from evidence.formats.custody_event import Actor
-from evidence.services.acknowledgements import Acknowledger
 from evidence.services.anchoring import AnchoringWorker
 from evidence.services.audit import AuditThread
 from evidence.services.custody_recording import CustodyRecorder, client_address
 from evidence.services.deposits import DepositService
+from evidence.services.log_signer import LogSigner
 from ledger.anchor_proof import ChainTrust
 from ledger.client import LedgerClient
 
@@ -50,7 +50,7 @@ class Services:
     token_limits: RateLimiter | None = None
     public_limits: RateLimiter | None = None
     upload_quota: UploadQuota | None = None
-    acknowledger: Acknowledger | None = None
+    log_signer: LogSigner | None = None
     """Signs the log's acknowledgement of each deposit (the 201 carries it)."""
     audit: AuditThread | None = None
     """The background integrity sweep (``evidence.services.audit``), when enabled."""

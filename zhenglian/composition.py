@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from api.deps import Services
     from evidence.services.audit import AuditReport
-    from evidence.store.audit_findings import Finding
+    from evidence.store.findings import Finding
     from ledger.client import LedgerClient
     from zhenglian.chain_process import ChainProcess
 
@@ -231,11 +231,11 @@ def start_runtime(
 
     from api.deps import Services
     from api.ratelimit import RateLimiter, UploadQuota
-    from evidence.services.acknowledgements import Acknowledger
     from evidence.services.anchoring import AnchoringWorker, AnchorPolicy
     from evidence.services.audit import Auditor, AuditThread, record_tamper_events, run_audit
     from evidence.services.custody_recording import CUSTODY_LOG, CustodyRecorder
     from evidence.services.deposits import DepositService
+    from evidence.services.log_signer import LogSigner
     from evidence.store.log_key import load_or_create_log_key
     from ledger.anchor_proof import ChainTrust
     from ledger.client import JsonDeploymentStore, LedgerClient
@@ -336,7 +336,7 @@ def start_runtime(
                 settings.audit_interval,
             )
             audit.start()
-        acknowledger = Acknowledger(
+        log_signer = LogSigner(
             load_or_create_log_key(data_dir, resolve_passphrase(data_dir, create=True))
         )
         custody = CustodyRecorder(database, on_append=custody_worker.poke)
@@ -373,6 +373,6 @@ def start_runtime(
         ),
         upload_quota=UploadQuota(settings.upload_quota_bytes_per_day, _deposited(database)),
         audit=audit,
-        acknowledger=acknowledger,
+        log_signer=log_signer,
     )
     return Runtime(services=services, chain=chain)

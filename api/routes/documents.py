@@ -100,8 +100,8 @@ async def deposit_document(
     services.worker.poke()
     # Just committed, so pending: the anchoring worker sees an entry only once it is committed.
     view = DocumentPublic(**document_fields(record, None, services.chain_info))
-    if services.acknowledger is not None:
-        view.acknowledgement = services.acknowledger.acknowledge(record)
+    if services.log_signer is not None:
+        view.acknowledgement = services.log_signer.acknowledge(record)
     return JSONResponse(view.model_dump(mode="json"), status_code=201)
 
 

@@ -33,9 +33,9 @@ def log_head(services: ServicesDep) -> TreeHeadPublic:
 def log_key(services: ServicesDep) -> str:
     """The log's verifier key (C2SP signed-note form, ``NAME+KEYID+KEY``): it signs the
     acknowledgements of deposits. Pin it from a source you trust, not only from here."""
-    if services.acknowledger is None:
+    if services.log_signer is None:
         raise Problem(404, "Not found", "this log signs no acknowledgements")
-    return services.acknowledger.verifier_key + "\n"
+    return services.log_signer.verifier_key + "\n"
 
 
 @router.get("/consistency", response_model=ConsistencyPublic, responses={400: {}})

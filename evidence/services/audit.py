@@ -1,7 +1,7 @@
 """The integrity audit: every stored fact is either proven or checked.
 
 A sweep reads the stored data directly (never through a cache) and reports, as
-:class:`~evidence.store.audit_findings.Finding` values with their evidence:
+:class:`~evidence.store.findings.Finding` values with their evidence:
 
 - **documents against their entries and the log** — each row's entry decodes, its leaf hash is
   the log's leaf at the row's index, and the row's columns (digests, size, kind, institution,
@@ -36,12 +36,6 @@ from sqlalchemy.orm import Session
 from evidence.errors import EvidenceError, NotFound, TamperingDetected
 from evidence.formats.custody_event import GENESIS_HASH, Actor, CustodyEvent, CustodyObject
 from evidence.formats.log_entry import LogEntry
-from evidence.store.audit_findings import (
-    Finding,
-    count_open_findings,
-    open_findings,
-    record_findings,
-)
 from evidence.store.blob_store import BlobStore, rehash
 from evidence.store.database import (
     AnchorStatus,
@@ -53,6 +47,12 @@ from evidence.store.database import (
     documents_table,
     log_nodes_table,
     log_state_table,
+)
+from evidence.store.findings import (
+    Finding,
+    count_open_findings,
+    open_findings,
+    record_findings,
 )
 from evidence.store.repository import Database, document_from_row
 from ledger.errors import LedgerError

@@ -1,4 +1,5 @@
-"""Signing the log's acknowledgement of each deposit (``formats.acknowledgement``)."""
+"""The log's signatures: the acknowledgement of each deposit (``formats.acknowledgement``),
+signed with the log's key (``store.log_key``)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ from evidence.store.log_key import LogKey
 from evidence.store.repository import DocumentRecord
 from ledger.merkle import hash_leaf
 
-__all__ = ["Acknowledger"]
+__all__ = ["LogSigner"]
 
 
 @dataclass(frozen=True)
-class Acknowledger:
+class LogSigner:
     """Signs, with the log's key, what the log promises a depositor: this leaf, here, now."""
 
     key: LogKey
