@@ -70,6 +70,14 @@ class ConsistencyPublic(BaseModel):
     hashes: list[str]
 
 
+class RetiredContractPublic(BaseModel):
+    log: str
+    """``documents`` or ``custody``."""
+    contract: str
+    retired_at: str
+    reason: str
+
+
 class ChainPublic(BaseModel):
     chain_id: int
     validators: list[str]
@@ -78,6 +86,9 @@ class ChainPublic(BaseModel):
     sealed: bool
     custody_contract: str | None = None
     """The LogAnchor of the custody log (``docs/custody.md``)."""
+    retired_contracts: list[RetiredContractPublic] = []
+    """LogAnchor contracts retired by an operator after a restore (``zhenglian log
+    resume-anchoring``): receipts issued before verify against them."""
 
 
 class CheckPublic(BaseModel):

@@ -219,21 +219,29 @@ class DeploymentStore(Protocol):
 
 
 class JsonDeploymentStore:
-    """Deployments kept in a JSON file, one per (chain id, genesis hash)."""
+    """Deployments kept in a JSON file, one per (chain id, genesis hash); retired ones (an
+    operator resumed anchoring in a new contract, ``zhenglian anchoring resume``) are kept
+    under ``"Retired"`` with when and why."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def _read(self) -> list[dict[str, Any]]:
+    def _read_all(self) -> dict[str, list[dict[str, Any]]]:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            return []
+            return {"LogAnchor": []}
         except (OSError, ValueError) as exc:
             raise ClientError(f"cannot read {self.path}: {exc}") from exc
         if not isinstance(data, dict) or not isinstance(data.get("LogAnchor"), list):
             raise ClientError(f"{self.path} is not a deployments file")
-        return list(data["LogAnchor"])
+        retired = data.get("Retired", [])
+        if not isinstance(retired, list):
+            raise ClientError(f"{self.path}: Retired is not a list")
+        return {"LogAnchor": list(data["LogAnchor"]), "Retired": list(retired)}
+
+    def _read(self) -> list[dict[str, Any]]:
+        return self._read_all()["LogAnchor"]
 
     def load(self, chain_id: int, genesis_hash: bytes) -> Deployment | None:
         for item in self._read():
@@ -243,18 +251,43 @@ class JsonDeploymentStore:
         return None
 
     def save(self, deployment: Deployment) -> None:
-        items = [
+        data = self._read_all()
+        data["LogAnchor"] = [
             i
-            for i in self._read()
+            for i in data["LogAnchor"]
             if not (
                 Deployment.from_json(i).chain_id == deployment.chain_id
                 and Deployment.from_json(i).genesis_hash == deployment.genesis_hash
             )
+        ] + [deployment.to_json()]
+        self._write(data)
+
+    def current(self) -> list[Deployment]:
+        """Every deployment in use (one per chain the data directory has met)."""
+        return [Deployment.from_json(item) for item in self._read()]
+
+    def retired(self) -> list[dict[str, Any]]:
+        """The retired deployments: each record with ``retiredAt`` and ``reason``."""
+        return self._read_all().get("Retired", [])
+
+    def retire(self, reason: str, when: str) -> list[Deployment]:
+        """Move every deployment in use to ``"Retired"`` (with ``when`` and ``reason``), so
+        the next start deploys a new contract; returns what was retired."""
+        data = self._read_all()
+        retired = [Deployment.from_json(item) for item in data["LogAnchor"]]
+        data["Retired"] = data.get("Retired", []) + [
+            dict(item, retiredAt=when, reason=reason) for item in data["LogAnchor"]
         ]
-        items.append(deployment.to_json())
+        data["LogAnchor"] = []
+        self._write(data)
+        return retired
+
+    def _write(self, data: dict[str, list[dict[str, Any]]]) -> None:
+        if not data.get("Retired"):
+            data = {"LogAnchor": data["LogAnchor"]}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.tmp")
-        tmp.write_text(json.dumps({"LogAnchor": items}, indent=2) + "\n", encoding="utf-8")
+        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         with tmp.open("rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, self.path)

@@ -159,6 +159,129 @@ def _reading_clients(data_dir: Path, rpc_url: str) -> tuple[LedgerClient, Ledger
     return clients[0], clients[1]
 
 
+@dataclass(frozen=True)
+class Resumed:
+    """What ``zhenglian log resume-anchoring`` did to one log."""
+
+    log: str
+    retired_contracts: tuple[bytes, ...]
+    retired_anchors: int
+    log_size: int
+    event_leaf_index: int
+
+
+DEPLOYMENT_FILES = {"documents": "deployments.json", "custody": CUSTODY_DEPLOYMENTS}
+"""The file (in the data directory) recording each log's LogAnchor deployment."""
+
+
+def retired_contracts(data_dir: Path) -> list[dict[str, str]]:
+    """The LogAnchor contracts retired in a data directory (for ``GET /v1/chain``)."""
+    from ledger.client import JsonDeploymentStore
+
+    out = []
+    for name, file in DEPLOYMENT_FILES.items():
+        for item in JsonDeploymentStore(data_dir / file).retired():
+            out.append(
+                {
+                    "log": name,
+                    "contract": str(item.get("address")),
+                    "retired_at": str(item.get("retiredAt")),
+                    "reason": str(item.get("reason")),
+                }
+            )
+    return out
+
+
+def serve_is_running(data_dir: Path) -> bool:
+    """True while a serve (its embedded chain) holds the data directory's chain lock."""
+    import fcntl
+
+    path = data_dir / "chain" / "LOCK"
+    if not path.exists():
+        return False
+    with path.open("ab") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    return False
+
+
+def resume_anchoring(data_dir: Path, logs: tuple[str, ...], reason: str) -> list[Resumed]:
+    """Resume anchoring of ``logs`` in new LogAnchor contracts after a restore, on purpose and
+    on the record (serve stopped): per log, move its anchor records to ``retired_anchors``,
+    record a custody event ``anchoring_resumed`` (actor ``operator``, the reason and the
+    retired contract as its note) in the same transaction, then retire the recorded
+    deployment so that the next start deploys a new contract and anchors the whole log in it.
+    Running it again after a failure finishes what is left.
+
+    :raises EvidenceError: the database cannot be used or the event not recorded.
+    :raises LedgerError: a deployments file cannot be read or written.
+    """
+    database = open_database_of(data_dir)
+    return [_resume_one(database, data_dir, name, reason) for name in logs]
+
+
+def _resume_one(database: Database, data_dir: Path, name: str, reason: str) -> Resumed:
+    from datetime import UTC
+
+    from eth_utils.address import to_checksum_address
+
+    from evidence.formats.custody_event import Actor, CustodyObject
+    from evidence.services.anchoring import DOCUMENT_LOG
+    from evidence.services.custody_recording import (
+        CUSTODY_LOG,
+        append_events,
+        fit_note,
+        new_draft,
+    )
+    from evidence.store.repository import retire_anchors
+    from ledger.client import JsonDeploymentStore
+
+    target = DOCUMENT_LOG if name == "documents" else CUSTODY_LOG
+    store = JsonDeploymentStore(data_dir / DEPLOYMENT_FILES[name])
+    contracts = tuple(d.address for d in store.current())
+    now = datetime.now(UTC)
+    retired_text = ", ".join(to_checksum_address(c) for c in contracts) or "none recorded"
+
+    def work(session: Session) -> tuple[int, int, int]:
+        moved = retire_anchors(
+            session,
+            log=name,
+            contract=contracts[-1] if contracts else bytes(20),
+            now=now,
+            table=target.anchors_table,
+        )
+        size = target.store(session).size()
+        note = (
+            f"{reason}\nretired LogAnchor {retired_text} ({moved} anchor records); "
+            f"the log's {size} entries are anchored afresh in a new contract"
+        )
+        draft = new_draft(
+            "anchoring_resumed", Actor.operator(), CustodyObject.log(name), note=fit_note(note)
+        )
+        return moved, size, append_events(session, [draft])[0].leaf_index
+
+    moved, size, leaf_index = commit_with_retry(database, work)
+    store.retire(reason, now.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return Resumed(name, contracts, moved, size, leaf_index)
+
+
+def record_halt(database: Database, log_name: str, reason: str) -> None:
+    """Record that anchoring of the ``log_name`` log halted: a custody event
+    ``anchoring_halted`` (actor ``system``, the reason as its note), not repeated while the
+    reason stays the same. A failure to record it is logged; it never hides the halt."""
+    from evidence.errors import EvidenceError
+    from evidence.formats.custody_event import Actor
+    from evidence.services.custody_recording import record_log_event
+
+    try:
+        record_log_event(database, "anchoring_halted", Actor.system(), log_name, reason)
+    except EvidenceError as exc:
+        log.error("the halt of the %s log could not be recorded: %s", log_name, exc)
+
+
 @dataclass
 class Runtime:
     services: Services
@@ -231,6 +354,7 @@ def start_runtime(
 
     from api.deps import Services
     from api.ratelimit import RateLimiter, UploadQuota
+    from evidence.errors import ChainDivergence
     from evidence.services.anchoring import AnchoringWorker, AnchorPolicy
     from evidence.services.audit import Auditor, AuditThread, record_tamper_events, run_audit
     from evidence.services.custody_recording import CUSTODY_LOG, CustodyRecorder
@@ -311,21 +435,26 @@ def start_runtime(
             database,
             client,
             AnchorPolicy(batch=settings.anchor_batch, interval=settings.anchor_interval),
+            on_halt=lambda reason: record_halt(database, "documents", reason),
         )
         custody_worker = AnchoringWorker(
             database,
             custody_client,
             AnchorPolicy(batch=settings.anchor_batch, interval=settings.anchor_interval),
             target=CUSTODY_LOG,
+            on_halt=lambda reason: record_halt(database, "custody", reason),
         )
         for each in (worker, custody_worker):
             # Refuse to start on a log behind an anchored head or a chain behind recorded
-            # heads (ChainDivergence, raised to serve); a node that does not answer yet only
-            # delays this to the worker's first step.
+            # heads (ChainDivergence, raised to serve, recorded as a custody event); a node
+            # that does not answer yet only delays this to the worker's first step.
             try:
                 each.reconcile()
             except LedgerError as exc:
                 log.warning("%s log not reconciled with the chain yet: %s", each.target.name, exc)
+            except ChainDivergence as exc:
+                record_halt(database, each.target.name, str(exc))
+                raise
         worker.start()
         custody_worker.start()
         audit = None
@@ -354,6 +483,7 @@ def start_runtime(
         "rpc_url": rpc_url,
         "sealed": trust.require_seal,
         "custody_contract": to_checksum_address(custody_deployment.address),
+        "retired_contracts": retired_contracts(data_dir),
     }
     services = Services(
         settings=settings,

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Query
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 from api.deps import ServicesDep
+from api.openapi import schema_ref
 from api.problems import Problem
 from api.schemas import AnchorPublic, ConsistencyPublic, TreeHeadPublic
 from evidence.errors import InputError
+from evidence.formats.custody_event import CustodyObject
+from evidence.services.custody_recording import custody_export
 from evidence.services.receipt_assembly import anchor_view
 from evidence.services.tree_heads import consistency_between, current_head
 from ledger.merkle import MAX_TREE_SIZE
@@ -57,3 +62,29 @@ def log_consistency(
         second_root=view.second_root.hex(),
         hashes=[h.hex() for h in view.hashes],
     )
+
+
+@router.get(
+    "/custody",
+    responses={
+        200: {
+            "description": "the custody export of the log itself",
+            "content": schema_ref("CustodyExport"),
+        },
+        503: {},
+    },
+)
+def log_custody(
+    services: ServicesDep,
+    log: Literal["documents", "custody"] = Query("documents"),
+) -> JSONResponse:
+    """The log's own chain of custody (public, like its head): when its anchoring halted and
+    why (``anchoring_halted``), when an operator resumed it after a restore in a new contract
+    and why (``anchoring_resumed``), and tampering the audit found in it
+    (``tamper_detected``) — custody events version 2 about the object ``log``/``documents``
+    (or ``custody``), with proofs. Check it offline with ``zhenglian verify --custody``."""
+    if services.custody is None:
+        raise Problem(503, "Service unavailable", "the custody log is not running")
+    with services.database.session() as session:
+        export = custody_export(session, CustodyObject.log(log))
+    return JSONResponse(export.to_json())

@@ -27,6 +27,15 @@ of the previous event about the same object (32 zero bytes for the first). A cus
 of one document therefore proves it lists *every* event about the document up to its last
 one: leaving one out breaks the ``object_prev`` chain. The leaf hash of an event is
 ``SHA-256(0x00 || encode())`` (RFC 6962), as for every leaf.
+
+Version 2 (``b"zhenglian/custody/v2\\n"``, ``"v":2``) only adds: the key ``"note"`` (free
+text of at most :data:`MAX_NOTE_CHARS` code points, or null) between ``"client"`` and
+``"object_id"``, the object type ``log`` (ids ``documents`` and ``custody``: the two logs
+themselves) and the actions of the logs' own life, ``anchoring_halted`` (the server stopped
+anchoring a log because its database and the chain disagree; the note says how) and
+``anchoring_resumed`` (an operator resumed it after a restore, with a new LogAnchor; the note
+gives the reason and the retired contract). An event is written in the lowest version that can
+hold it, so every event a version 1 reader could read stays version 1; readers accept both.
 """
 
 from __future__ import annotations
@@ -43,6 +52,7 @@ from evidence.formats.canonical_json import (
     PrefixedFormat,
     check_utc_time,
     format_utc_millis,
+    free_text,
     hex32,
     identifier_text,
     one_of,
@@ -51,14 +61,21 @@ from evidence.formats.canonical_json import (
 
 __all__ = [
     "ACTIONS",
+    "ACTIONS_V1",
     "ACTOR_ROLES",
     "CUSTODY_PREFIX",
+    "CUSTODY_V2_PREFIX",
     "CUSTODY_VERSION",
+    "CUSTODY_VERSIONS",
     "GENESIS_HASH",
+    "LOG_IDS",
     "MAX_CLIENT_CHARS",
     "MAX_CUSTODY_EVENT_BYTES",
+    "MAX_CUSTODY_EVENT_V2_BYTES",
+    "MAX_NOTE_CHARS",
     "MAX_OBJECT_ID_CHARS",
     "OBJECT_TYPES",
+    "OBJECT_TYPES_V1",
     "TOKENLESS_ROLES",
     "Action",
     "Actor",
@@ -74,10 +91,16 @@ __all__ = [
 # --- Format and limits -------------------------------------------------------------
 
 CUSTODY_VERSION: Final = 1
-"""Value of the ``"v"`` key of the events this module writes and reads."""
+"""The first version: the ``"v"`` of every event a version 1 reader can read."""
+
+CUSTODY_VERSIONS: Final = (1, 2)
+"""Every version this module reads and writes (it writes the lowest that holds an event)."""
 
 CUSTODY_PREFIX: Final = b"zhenglian/custody/v1\n"
 """Domain-separation prefix of a version 1 custody event (21 bytes, ends with a newline)."""
+
+CUSTODY_V2_PREFIX: Final = b"zhenglian/custody/v2\n"
+"""Domain-separation prefix of a version 2 custody event."""
 
 Action = Literal[
     "deposit",
@@ -94,17 +117,28 @@ Action = Literal[
     "case_create",
     "case_participant_add",
     "tamper_detected",
+    "anchoring_halted",
+    "anchoring_resumed",
 ]
 """What happened to the object."""
 
 ACTIONS: Final[tuple[Action, ...]] = get_args(Action)
-"""Every :data:`Action`."""
+"""Every :data:`Action` (of any version)."""
 
-ObjectType = Literal["document", "case", "token", "institution", "share"]
+ACTIONS_V1: Final[tuple[Action, ...]] = ACTIONS[: ACTIONS.index("tamper_detected") + 1]
+"""The actions of version 1 (the others need version 2)."""
+
+ObjectType = Literal["document", "case", "token", "institution", "share", "log"]
 """What kind of thing an event is about."""
 
-OBJECT_TYPES: Final[tuple[ObjectType, ...]] = ("document", "case", "token", "institution", "share")
-"""Every :data:`ObjectType`."""
+OBJECT_TYPES: Final[tuple[ObjectType, ...]] = get_args(ObjectType)
+"""Every :data:`ObjectType` (of any version)."""
+
+OBJECT_TYPES_V1: Final[tuple[ObjectType, ...]] = OBJECT_TYPES[:-1]
+"""The object types of version 1 (``log`` needs version 2)."""
+
+LOG_IDS: Final = ("documents", "custody")
+"""The ids of ``log`` objects: the document log and the custody log."""
 
 ACTOR_ROLES: Final = (
     "admin",
@@ -131,6 +165,13 @@ MAX_CUSTODY_EVENT_BYTES: Final = 2048
 """Largest encoded event, checked before any parsing. The largest valid one is about 1,800
 bytes (two 200-code-point texts of 4 UTF-8 bytes each)."""
 
+MAX_CUSTODY_EVENT_V2_BYTES: Final = 8192
+"""Largest encoded version 2 event: version 1's largest plus a note of
+:data:`MAX_NOTE_CHARS` code points of up to 4 UTF-8 bytes (or 6-byte escapes)."""
+
+MAX_NOTE_CHARS: Final = 1000
+"""Longest note of a version 2 event, in code points."""
+
 MAX_OBJECT_ID_CHARS: Final = 200
 """Longest object id, in code points (ids, codes and names all fit)."""
 
@@ -151,26 +192,39 @@ class NonCanonicalCustodyEventError(CustodyEventError):
     """Event bytes parse, but are not the one canonical encoding of what they contain."""
 
 
+_V1_KEYS: Final = (
+    "action",
+    "actor_institution",
+    "actor_role",
+    "actor_token",
+    "client",
+    "object_id",
+    "object_prev",
+    "object_type",
+    "prev",
+    "time",
+    "v",
+)
+
 _FORMAT: Final = PrefixedFormat(
     what="custody event",
     prefix=CUSTODY_PREFIX,
-    keys=(
-        "action",
-        "actor_institution",
-        "actor_role",
-        "actor_token",
-        "client",
-        "object_id",
-        "object_prev",
-        "object_type",
-        "prev",
-        "time",
-        "v",
-    ),
+    keys=_V1_KEYS,
     max_bytes=MAX_CUSTODY_EVENT_BYTES,
     error=CustodyEventError,
     non_canonical=NonCanonicalCustodyEventError,
 )
+
+_V2_FORMAT: Final = PrefixedFormat(
+    what="custody event",
+    prefix=CUSTODY_V2_PREFIX,
+    keys=tuple(sorted((*_V1_KEYS, "note"))),
+    max_bytes=MAX_CUSTODY_EVENT_V2_BYTES,
+    error=CustodyEventError,
+    non_canonical=NonCanonicalCustodyEventError,
+)
+
+_FORMATS: Final = {1: _FORMAT, 2: _V2_FORMAT}
 
 
 # --- Time ----------------------------------------------------------------------------
@@ -271,10 +325,21 @@ class CustodyObject:
     def __post_init__(self) -> None:
         _one_of(self.type, OBJECT_TYPES, "object type")
         _check_text(self.id, "object id", MAX_OBJECT_ID_CHARS)
+        if self.type == "log" and self.id not in LOG_IDS:
+            raise CustodyEventError(
+                f"a log object is one of {', '.join(LOG_IDS)}, not {self.id!r:.40}"
+            )
 
     @classmethod
     def document(cls, document_id: str) -> CustodyObject:
         return cls("document", document_id)
+
+    @classmethod
+    def log(cls, name: str) -> CustodyObject:
+        """One of the two logs (:data:`LOG_IDS`): ``documents`` or ``custody``."""
+        if name not in LOG_IDS:
+            raise CustodyEventError(f"log must be one of {', '.join(LOG_IDS)}, got {name!r:.40}")
+        return cls("log", name)
 
 
 @dataclass(frozen=True)
@@ -293,18 +358,36 @@ class CustodyEvent(CanonicalLeaf):
     """Leaf hash of the event before this one in the custody log."""
     object_prev: bytes
     """Leaf hash of the previous event about the same object."""
-    version: int = CUSTODY_VERSION
+    note: str | None = None
+    """Free text (version 2): how anchoring halted, why it was resumed."""
+    version: int = 0
+    """1 or 2; 0 (the default) means the lowest version that holds the event."""
 
     def __post_init__(self) -> None:
-        if type(self.version) is not int or self.version != CUSTODY_VERSION:
-            raise CustodyEventError(
-                f"unsupported custody event version {self.version!r:.20}, only {CUSTODY_VERSION}"
-            )
-        _one_of(self.action, ACTIONS, "action")
         if not isinstance(self.actor, Actor):
             raise CustodyEventError("actor must be an Actor")
         if not isinstance(self.object, CustodyObject):
             raise CustodyEventError("object must be a CustodyObject")
+        _one_of(self.action, ACTIONS, "action")
+        if self.note is not None:
+            free_text(self.note, "note", MAX_NOTE_CHARS, CustodyEventError)
+        needs_v2 = (
+            self.action not in ACTIONS_V1
+            or self.object.type not in OBJECT_TYPES_V1
+            or self.note is not None
+        )
+        if type(self.version) is int and self.version == 0:
+            object.__setattr__(self, "version", 2 if needs_v2 else 1)
+        elif type(self.version) is not int or self.version not in CUSTODY_VERSIONS:
+            raise CustodyEventError(
+                f"unsupported custody event version {self.version!r:.20}, only "
+                + " and ".join(map(str, CUSTODY_VERSIONS))
+            )
+        elif self.version == 1 and needs_v2:
+            raise CustodyEventError(
+                f"a version 1 custody event has no note, action {self.action!r} or object "
+                f"type {self.object.type!r} of version 2"
+            )
         time = check_utc_time(self.time, "time", millis=True, error=CustodyEventError)
         object.__setattr__(self, "time", time)
         _check_client(self.client)
@@ -313,12 +396,16 @@ class CustodyEvent(CanonicalLeaf):
 
     def to_json(self) -> dict[str, str | int | None]:
         """The event's JSON object (the keys and values of the encoding, in key order)."""
-        return {
+        fields: dict[str, str | int | None] = {
             "action": self.action,
             "actor_institution": self.actor.institution,
             "actor_role": self.actor.role,
             "actor_token": self.actor.token_id,
             "client": self.client,
+        }
+        if self.version >= 2:
+            fields["note"] = self.note
+        return fields | {
             "object_id": self.object.id,
             "object_prev": self.object_prev.hex(),
             "object_type": self.object.type,
@@ -335,7 +422,14 @@ class CustodyEvent(CanonicalLeaf):
             UTF-8 JSON, missing, unknown or duplicate keys, a wrong type or value;
             :class:`NonCanonicalCustodyEventError` if it parses but is not canonical.
         """
-        obj = cls.FORMAT.decode_fields(data)
+        version = 2 if isinstance(data, bytes) and data.startswith(CUSTODY_V2_PREFIX) else 1
+        version_format = _FORMATS[version]
+        obj = version_format.decode_fields(data)
+        if type(obj["v"]) is not int or obj["v"] != version:
+            raise CustodyEventError(
+                f'a custody event with the prefix {version_format.prefix!r} has "v":{version}, '
+                f"not {obj['v']!r:.20}"
+            )
         event = cls(
             action=_one_of(obj["action"], ACTIONS, "action"),
             actor=Actor(obj["actor_role"], obj["actor_token"], obj["actor_institution"]),
@@ -344,7 +438,12 @@ class CustodyEvent(CanonicalLeaf):
             client=obj["client"],
             prev=hex32(obj["prev"], "prev", CustodyEventError),
             object_prev=hex32(obj["object_prev"], "object_prev", CustodyEventError),
+            note=obj.get("note"),
             version=obj["v"],
         )
-        cls.FORMAT.require_canonical(data, event.encode())
+        version_format.require_canonical(data, event.encode())
         return event
+
+    def encode(self) -> bytes:
+        """The canonical leaf data: the version's prefix followed by the canonical JSON."""
+        return _FORMATS[self.version].encode(self.to_json())

@@ -115,8 +115,10 @@ class AnchoringWorker:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         target: AnchoredLog = DOCUMENT_LOG,
+        on_halt: Callable[[str], None] | None = None,
     ) -> None:
-        """Anchor ``target`` (default: the document log) through ``client``'s contract."""
+        """Anchor ``target`` (default: the document log) through ``client``'s contract;
+        ``on_halt(reason)`` runs once when anchoring halts (serve records a custody event)."""
         self.database = database
         self.target = target
         self.client = client
@@ -129,6 +131,7 @@ class AnchoringWorker:
         self.halted: str | None = None
         """Why anchoring stopped for good (a :class:`ChainDivergence`), or None."""
         self._reconciled = False
+        self._on_halt = on_halt
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -156,6 +159,11 @@ class AnchoringWorker:
             except ChainDivergence as exc:
                 self.halted = self.last_error = str(exc)
                 log.error("anchoring of the %s log halted: %s", self.target.name, exc)
+                if self._on_halt is not None:
+                    try:
+                        self._on_halt(str(exc))
+                    except Exception:
+                        log.exception("the halt of the %s log was not recorded", self.target.name)
                 return
             except LedgerError as exc:
                 self.last_error = str(exc)

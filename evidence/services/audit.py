@@ -384,11 +384,11 @@ class Auditor:
     # --- anchors -----------------------------------------------------------------------------
 
     def _chain(self, report: AuditReport) -> Iterator[Finding]:
-        pairs: list[tuple[str, Table, LedgerClient | None]] = [
-            ("document log", anchors_table, self.client),
-            ("custody log", custody_anchors_table, self.custody_client),
+        pairs: list[tuple[str, str, Table, LedgerClient | None]] = [
+            ("document log", "documents", anchors_table, self.client),
+            ("custody log", "custody", custody_anchors_table, self.custody_client),
         ]
-        for name, table, client in pairs:
+        for name, log_name, table, client in pairs:
             if client is None:
                 continue
             count = client.head_count()
@@ -402,6 +402,7 @@ class Auditor:
                         f"the {name} head {size} recorded as anchored as head #{index} is not "
                         "on the chain",
                         {
+                            "log": log_name,
                             "tree_size": size,
                             "root_hash": root.hex(),
                             "anchor_index": index,
@@ -512,15 +513,36 @@ def run_audit(
 
 
 def record_tamper_events(session: Session, findings: Sequence[Finding]) -> None:
-    """Append one ``tamper_detected`` custody event (actor ``system``) per document that
-    ``findings`` are about, in the caller's transaction."""
-    from evidence.services.custody_recording import append_events, new_draft
+    """Append ``tamper_detected`` custody events (actor ``system``) in the caller's
+    transaction: one per document that ``findings`` are about, and one per log (``documents``
+    or ``custody``) for the findings about no document (log leaves, anchors, custody events),
+    its note naming them."""
+    from evidence.services.custody_recording import append_events, fit_note, new_draft
 
     drafts = [
         new_draft("tamper_detected", Actor.system(), obj) for obj in document_subjects(findings)
     ]
+    for name, about in log_subjects(findings).items():
+        note = "; ".join(f"{f.kind}: {f.detail}" for f in about)
+        drafts.append(
+            new_draft(
+                "tamper_detected", Actor.system(), CustodyObject.log(name), note=fit_note(note)
+            )
+        )
     if drafts:
         append_events(session, drafts)
+
+
+def log_subjects(findings: Sequence[Finding]) -> dict[str, list[Finding]]:
+    """The findings about no document, by the log they are about (``documents``,
+    ``custody``)."""
+    out: dict[str, list[Finding]] = {}
+    for finding in findings:
+        if isinstance(finding.evidence.get("document_id"), str):
+            continue
+        custody = finding.kind in CUSTODY_KINDS or finding.evidence.get("log") == "custody"
+        out.setdefault("custody" if custody else "documents", []).append(finding)
+    return out
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,8 +30,10 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from evidence.errors import StorageError
+from evidence.formats.canonical_json import FORBIDDEN_IN_FREE_TEXT
 from evidence.formats.custody_event import (
     GENESIS_HASH,
+    MAX_NOTE_CHARS,
     Actor,
     CustodyEvent,
     CustodyEventError,
@@ -117,11 +120,19 @@ class EventDraft:
     object: CustodyObject
     client: str | None
     time: datetime
+    note: str | None = None
 
     def check(self) -> None:
         """Raise CustodyEventError now (in the caller) if the event would be malformed."""
         CustodyEvent(
-            self.action, self.actor, self.object, self.time, self.client, GENESIS_HASH, GENESIS_HASH
+            self.action,
+            self.actor,
+            self.object,
+            self.time,
+            self.client,
+            GENESIS_HASH,
+            GENESIS_HASH,
+            self.note,
         )
 
 
@@ -184,6 +195,7 @@ def append_events(session: Session, drafts: Sequence[EventDraft]) -> list[Custod
             draft.client,
             prev,
             last_about[draft.object],
+            draft.note,
         )
         data = event.encode()
         leaf = event.leaf_hash()
@@ -226,15 +238,72 @@ def record_event(
 
 
 def new_draft(
-    action: str, actor: Actor, obj: CustodyObject, client: str | None = None
+    action: str,
+    actor: Actor,
+    obj: CustodyObject,
+    client: str | None = None,
+    note: str | None = None,
 ) -> EventDraft:
     """A custody event about to be appended, stamped now.
 
     :raises CustodyEventError: the event would be malformed (so nothing gets written).
     """
-    draft = EventDraft(action, actor, obj, client, _now_ms())
+    draft = EventDraft(action, actor, obj, client, _now_ms(), note)
     draft.check()
     return draft
+
+
+_NUMBERS = re.compile(r"[0-9]+")
+
+
+def fit_note(text: str) -> str:
+    """``text`` as a note: control characters other than line feed and tab made spaces, cut
+    to :data:`~evidence.formats.custody_event.MAX_NOTE_CHARS` (with an ellipsis)."""
+    cleaned = FORBIDDEN_IN_FREE_TEXT.sub(" ", text).strip() or "(no detail)"
+    if len(cleaned) > MAX_NOTE_CHARS:
+        cleaned = cleaned[: MAX_NOTE_CHARS - 1] + "…"
+    return cleaned
+
+
+def last_event_about(session: Session, obj: CustodyObject) -> CustodyEvent | None:
+    """The latest custody event about ``obj``, decoded (None if there is none)."""
+    c = custody_events_table.c
+    row = session.execute(
+        select(c.leaf_index, c.event)
+        .where(c.object_type == obj.type, c.object_id == obj.id)
+        .order_by(c.leaf_index.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    try:
+        return CustodyEvent.decode(bytes(row.event))
+    except CustodyEventError as exc:
+        raise StorageError(f"custody event {row.leaf_index} is corrupt: {exc}") from exc
+
+
+def record_log_event(
+    database: Database, action: str, actor: Actor, log_name: str, note: str
+) -> CustodyRecord | None:
+    """Append an event about one of the two logs (``documents`` or ``custody``) in its own
+    transaction — unless the log's latest event is the same action with the same note but
+    for its numbers (a refused start repeated, a halt seen again: recording it in the custody
+    log changes that log's size, which the note may quote), which it does not repeat (returns
+    None)."""
+    obj = CustodyObject.log(log_name)
+    draft = new_draft(action, actor, obj, note=fit_note(note))
+
+    def same(a: str | None, b: str | None) -> bool:
+        return _NUMBERS.sub("#", a or "") == _NUMBERS.sub("#", b or "")
+
+    def append(session: Session) -> list[CustodyRecord]:
+        last = last_event_about(session, obj)
+        if last is not None and last.action == draft.action and same(last.note, draft.note):
+            return []
+        return append_events(session, [draft])
+
+    records = commit_with_retry(database, append)
+    return records[0] if records else None
 
 
 class CustodyRecorder:

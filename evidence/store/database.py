@@ -432,6 +432,23 @@ class CustodyAnchor(AnchorColumns, Base):
     )
 
 
+class RetiredAnchor(AnchorColumns, Base):
+    """An anchor of a LogAnchor contract that an operator retired (``zhenglian anchoring
+    resume``, after a restore from backup): the head it anchored stays on that contract and in
+    the receipts issued with it, but the log is anchored afresh in a new contract. ``log`` is
+    ``documents`` or ``custody``; ``contract`` the retired contract's address."""
+
+    __tablename__ = "retired_anchors"
+    __table_args__ = (
+        Index("ix_retired_anchors_log_contract", "log", "contract"),
+        {"sqlite_autoincrement": True},
+    )
+
+    log: Mapped[str] = mapped_column(String(16), nullable=False)
+    contract: Mapped[bytes] = mapped_column(LargeBinary(20), nullable=False)
+    retired_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
 MAX_FINDING_KIND_CHARS = 32
 """Longest finding kind (``evidence.services.audit`` names them)."""
 
@@ -475,6 +492,7 @@ custody_nodes_table = cast(Table, CustodyNode.__table__)
 custody_events_table = cast(Table, CustodyEventRow.__table__)
 custody_anchors_table = cast(Table, CustodyAnchor.__table__)
 audit_findings_table = cast(Table, AuditFinding.__table__)
+retired_anchors_table = cast(Table, RetiredAnchor.__table__)
 
 Index(
     "ix_documents_institution_time", documents_table.c.institution, documents_table.c.deposited_at

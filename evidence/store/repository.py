@@ -31,12 +31,15 @@ from typing import Any, ParamSpec, TypeAlias, TypeVar, cast
 from sqlalchemy import (
     CursorResult,
     Engine,
+    LargeBinary,
     Select,
+    String,
     Table,
     and_,
     bindparam,
     func,
     insert,
+    literal,
     or_,
     select,
     update,
@@ -60,6 +63,7 @@ from evidence.store.database import (
     log_state_table,
     metadata,
     open_database,
+    retired_anchors_table,
 )
 from ledger.errors import MerkleError
 from ledger.merkle import MAX_TREE_SIZE
@@ -93,6 +97,7 @@ __all__ = [
     "open_database",
     "pending_anchor",
     "record_anchor_submitted",
+    "retire_anchors",
     "rowcount",
     "wrap_errors",
 ]
@@ -765,3 +770,41 @@ def discard_anchor(session: Session, *, tree_size: int, table: Table = anchors_t
         )
     )
     return rowcount(done) == 1
+
+
+_ANCHOR_COLUMNS = (
+    "tree_size",
+    "root_hash",
+    "status",
+    "tx_hash",
+    "raw_tx",
+    "block_number",
+    "anchor_index",
+    "block_time",
+    "proof",
+    "created_at",
+    "confirmed_at",
+)
+
+
+@wrap_errors
+def retire_anchors(
+    session: Session, *, log: str, contract: bytes, now: datetime, table: Table = anchors_table
+) -> int:
+    """Move every anchor record of ``table`` (the ``log``'s anchors in ``contract``) to
+    ``retired_anchors``, in the caller's transaction; returns how many. The log is then
+    anchored afresh in a new contract (``zhenglian anchoring resume``)."""
+    columns = [table.c[name] for name in _ANCHOR_COLUMNS]
+    moved = session.execute(
+        insert(retired_anchors_table).from_select(
+            [*_ANCHOR_COLUMNS, "log", "contract", "retired_at"],
+            select(
+                *columns,
+                literal(log, String()),
+                literal(contract, LargeBinary()),
+                literal(now, retired_anchors_table.c.retired_at.type),
+            ).order_by(table.c.tree_size),
+        )
+    )
+    session.execute(table.delete())
+    return rowcount(moved)

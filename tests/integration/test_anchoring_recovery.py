@@ -14,13 +14,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 from web3.types import TxReceipt
 
 from evidence.errors import ChainDivergence
 from evidence.formats.custody_event import Actor, CustodyObject
 from evidence.services.anchoring import RESEND_AFTER, AnchoringWorker, AnchorPolicy
-from evidence.services.custody_recording import CUSTODY_LOG, custody_store, record_event
-from evidence.store.database import custody_anchors_table
+from evidence.services.custody_recording import (
+    CUSTODY_LOG,
+    custody_store,
+    last_event_about,
+    record_event,
+)
+from evidence.store.database import custody_anchors_table, custody_events_table
 from evidence.store.repository import (
     Database,
     latest_confirmed_anchor,
@@ -30,6 +36,7 @@ from evidence.store.repository import (
 )
 from ledger.client import LedgerClient
 from ledger.merkle import MerkleLog
+from zhenglian.composition import record_halt
 
 pytestmark = pytest.mark.integration
 
@@ -217,18 +224,34 @@ def test_a_head_the_log_does_not_contain_halts_anchoring(
     log = MerkleLog()
     log.append_many([bytes([i]) * 32 for i in range(5)])
     client.anchor(5, log.root(5), ())  # a head of 5 entries: the database holds 2
-    worker = _worker(database, client, Clock())
-    worker.start()
-    try:
-        for _ in range(100):
-            if worker.halted:
-                break
-            worker._stop.wait(0.1)
-    finally:
-        worker.stop()
-    assert worker.halted is not None and "rolled back or forked" in worker.halted
-    assert "has only 2 entries" in worker.halted
+    for _ in range(2):  # halted twice for one reason: recorded once
+        worker = AnchoringWorker(
+            database,
+            client,
+            AnchorPolicy(batch=1, interval=0.0),
+            target=CUSTODY_LOG,
+            on_halt=lambda reason: record_halt(database, "custody", reason),
+        )
+        worker.start()
+        try:
+            for _ in range(100):
+                if worker.halted:
+                    break
+                worker._stop.wait(0.1)
+        finally:
+            worker.stop()
+        assert worker.halted is not None and "rolled back or forked" in worker.halted
+        assert "has only" in worker.halted
     assert _confirmed(database) is None
+    # Loudly: a custody event about the log, by the system, saying why.
+    with database.session() as session:
+        last = last_event_about(session, CustodyObject.log("custody"))
+        halts = session.execute(
+            select(func.count()).where(custody_events_table.c.action == "anchoring_halted")
+        ).scalar_one()
+    assert last is not None and last.action == "anchoring_halted" and halts == 1
+    assert last.actor == Actor.system() and last.note is not None
+    assert "has only 2 entries" in last.note  # the first halt's reason
 
 
 def test_the_backlog_counts_unanchored_entries_and_the_oldest_age(

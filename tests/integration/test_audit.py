@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from evidence.formats.custody_event import CustodyEvent
 from tests.integration.test_api_e2e import ANCHOR_DEADLINE, deposit, wait_receipt
 from tests.support.zl_server import running_server
 
@@ -242,6 +243,16 @@ def test_an_anchor_the_chain_does_not_hold_is_found_against_the_chain(tmp_path: 
         status, findings, err = audit_cli(data_dir, "--rpc", srv.rpc_url)
     assert status == 1, err
     assert {"anchor-not-on-chain", "log-root-mismatch"} <= {f["kind"] for f in findings}
+    # Findings about no document are recorded against the log itself (custody event v2).
+    with sqlite3.connect(data_dir / "zhenglian.sqlite") as db:
+        rows = db.execute(
+            "SELECT object_type, object_id, event FROM custody_events "
+            "WHERE action='tamper_detected'"
+        ).fetchall()
+    assert [(t, i) for t, i, _ in rows] == [("log", "documents")]
+    event = CustodyEvent.decode(bytes(rows[0][2]))
+    assert event.version == 2 and event.note is not None
+    assert "anchor-not-on-chain" in event.note and "log-root-mismatch" in event.note
 
 
 def test_an_audit_that_cannot_run_says_why_with_status_2(tmp_path: Path) -> None:

@@ -69,6 +69,7 @@ TABLES = {
     "custody_events",
     "custody_anchors",
     "audit_findings",
+    "retired_anchors",
 }
 CST = timezone(timedelta(hours=8))  # China Standard Time
 

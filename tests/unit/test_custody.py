@@ -20,9 +20,12 @@ from api.problems import Problem
 from api.ratelimit import RateLimiter, UploadQuota
 from evidence.formats.custody_event import (
     ACTIONS,
+    ACTIONS_V1,
     CUSTODY_PREFIX,
+    CUSTODY_V2_PREFIX,
     GENESIS_HASH,
     MAX_CUSTODY_EVENT_BYTES,
+    MAX_NOTE_CHARS,
     Actor,
     CustodyEvent,
     CustodyEventError,
@@ -169,6 +172,92 @@ def test_every_valid_event_round_trips(
 def test_arbitrary_bytes_decode_or_fail_with_a_custody_error(data: bytes) -> None:
     with contextlib.suppress(CustodyEventError):
         CustodyEvent.decode(CUSTODY_PREFIX + data)
+
+
+# --- Version 2: notes, the logs themselves -------------------------------------------------
+
+
+SYSTEM = Actor.system()
+
+
+def test_an_event_is_written_in_the_lowest_version_that_holds_it() -> None:
+    v1 = event()
+    assert v1.version == 1 and v1.encode().startswith(CUSTODY_PREFIX)
+    assert b'"note"' not in v1.encode()
+    for changes in (
+        {"note": "第一行\n\tsecond line"},
+        {
+            "action": "anchoring_halted",
+            "actor": Actor.system(),
+            "object": CustodyObject.log("documents"),
+        },
+        {
+            "action": "tamper_detected",
+            "actor": Actor.system(),
+            "object": CustodyObject.log("custody"),
+        },
+    ):
+        v2 = event(**changes)
+        data = v2.encode()
+        assert v2.version == 2 and data.startswith(CUSTODY_V2_PREFIX)
+        assert b'"note":' in data and data.endswith(b',"v":2}')
+        assert CustodyEvent.decode(data) == v2
+    # Version 1 is what every version 1 reader reads: the same bytes as before version 2.
+    assert set(ACTIONS) - set(ACTIONS_V1) == {"anchoring_halted", "anchoring_resumed"}
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"note": "x", "version": 1}, "version 1"),
+        ({"action": "anchoring_resumed", "version": 1}, "version 1"),
+        ({"object": CustodyObject("log", "documents"), "version": 1}, "version 1"),
+        ({"version": 3}, "unsupported"),
+        ({"note": ""}, "note"),
+        ({"note": "a\rb"}, "note"),
+        ({"note": "x" * (MAX_NOTE_CHARS + 1)}, "note"),
+    ],
+)
+def test_version_2_values_are_checked(changes: dict[str, Any], message: str) -> None:
+    with pytest.raises(CustodyEventError, match=message):
+        event(**changes)
+
+
+def test_a_log_object_is_one_of_the_two_logs() -> None:
+    with pytest.raises(CustodyEventError, match="log"):
+        CustodyObject("log", "receipts")
+    with pytest.raises(CustodyEventError, match="log"):
+        CustodyObject.log("everything")
+
+
+def test_version_and_prefix_must_agree() -> None:
+    data = event(note="n").encode()
+    with pytest.raises(CustodyEventError, match="prefix"):
+        CustodyEvent.decode(data.replace(b'"v":2}', b'"v":1}'))
+    with pytest.raises(CustodyEventError, match="keys"):  # a version 1 prefix has no note
+        CustodyEvent.decode(CUSTODY_PREFIX + data[len(CUSTODY_V2_PREFIX) :])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    action=st.sampled_from(ACTIONS),
+    note=st.one_of(
+        st.none(),
+        st.text(
+            st.characters(blacklist_categories=("Cc", "Cs", "Cf", "Zl", "Zp"))
+            | st.sampled_from("\n\t"),
+            min_size=1,
+            max_size=MAX_NOTE_CHARS,
+        ),
+    ),
+    log_name=st.sampled_from(("documents", "custody")),
+)
+def test_every_valid_version_2_event_round_trips(
+    action: str, note: str | None, log_name: str
+) -> None:
+    e = event(action=action, actor=Actor.system(), object=CustodyObject.log(log_name), note=note)
+    assert e.version == 2
+    assert CustodyEvent.decode(e.encode()) == e
 
 
 # --- The committed vectors ---------------------------------------------------------------

@@ -11,9 +11,14 @@ from pathlib import Path
 import click
 import uvicorn
 
-from evidence.errors import EvidenceError
+from evidence.errors import ChainDivergence, EvidenceError
 from ledger.errors import LedgerError
 from zhenglian.common import data_dir_option, fail
+
+RESUME_HINT = (
+    "if the data directory was restored from a backup on purpose, resume anchoring in a new "
+    "contract with `zhenglian log resume-anchoring` (docs/reliability.md#restore)"
+)
 
 #: Exit code when a signal stopped serve before it was serving.
 EXIT_STOPPED = 130
@@ -79,6 +84,8 @@ def serve(data_dir: Path, host: str, port: int, rpc_port: int, block_time: float
         fail(f"bad configuration: {exc}".splitlines()[0], 2)
     try:
         runtime = start_runtime(settings, rpc_port=rpc_port, block_time=block_time)
+    except ChainDivergence as exc:
+        fail(f"{exc}; {RESUME_HINT}")
     except (LedgerError, EvidenceError) as exc:
         fail(str(exc))
     except OSError as exc:  # the data directory: read-only, not a directory, disk full

@@ -3,9 +3,12 @@
     python tests/assets/custody/generate.py [--out DIR]
 
 Writes ``cases.json`` (the manifest) and one export file per case. A custody log of
-:data:`LOG_SIZE` events about several objects; the export is about document :data:`SUBJECT`
-(events at leaves 1, 2, 5 and 8) with the head of size :data:`TREE_SIZE` anchored in a
-sealed block, so leaf 8 is pending. Per case the manifest says whether it must be refused,
+:data:`LOG_SIZE` events about several objects; the version 1 export is about document
+:data:`SUBJECT` (events at leaves 1, 2, 5 and 8) with the head of size :data:`TREE_SIZE`
+anchored in a sealed block, so leaf 8 is pending. Leaves 10 to 12 are version 2 events (a
+note, the object type ``log``, the actions ``anchoring_halted`` and ``anchoring_resumed``);
+the ``log-`` cases export the document log's events (leaves 10 and 11) with the head of size
+:data:`LOG_SIZE` anchored. Per case the manifest says whether it must be refused,
 at which ``stage`` (``parse``: ``CustodyExport.from_json_bytes``; ``verify``:
 ``verify_custody_export``), and which checks fail.
 
@@ -44,6 +47,8 @@ receipts = _load("zhenglian_receipt_vectors", HERE.parent / "receipts" / "genera
 anchors = receipts.anchors
 
 PREFIX = b"zhenglian/custody/v1\n"
+PREFIX_V2 = b"zhenglian/custody/v2\n"
+V2_ACTIONS = ("anchoring_halted", "anchoring_resumed")
 ZERO = "00" * 32
 SUBJECT = "5f0c3a52-8d1e-4b7a-9c2f-0e6d4a1b7c93"
 OTHER_DOCUMENT = "0b6f3c1e-2a4d-4e8f-9b7a-6c5d4e3f2a10"
@@ -51,8 +56,13 @@ NOTARY_TOKEN = "11111111-2222-4333-8444-555555555555"
 FORENSIC_TOKEN = "66666666-7777-4888-8999-aaaaaaaaaaaa"
 COURT_TOKEN = "bbbbbbbb-cccc-4ddd-8eee-ffffffffffff"
 LAWYER_TOKEN = "12345678-9abc-4def-8123-456789abcdef"
-LOG_SIZE = 10
+LOG_SIZE = 13
 TREE_SIZE = 8
+HALT_NOTE = (
+    "the chain holds head 9 (root 5e…) of the documents log, which has only 7 entries:\n"
+    "the log's database was rolled back or forked"
+)
+RESUME_NOTE = "从 2024-05-31 的备份恢复 (restored from the backup of 2024-05-31)\tretired 0xa11c"
 
 #: (action, role, token, institution, object type, object id, client, time)
 CITY_NOTARY = "广元市城东公证处"
@@ -64,10 +74,11 @@ EXPERT = ("forensic", FORENSIC_TOKEN, FORENSIC)
 JUDGE = ("court", COURT_TOKEN, COURT)
 LAWYER = ("lawyer", LAWYER_TOKEN, LAW_FIRM)
 OPERATOR = ("operator", None, None)
+SYSTEM = ("system", None, None)
 DAY = "2024-06-01T00:"
 
-#: (action, (role, token, institution), (object type, object id), client, time)
-EVENTS: list[tuple[str, tuple[str, str | None, str | None], tuple[str, str], str | None, str]] = [
+#: (action, (role, token, institution), (object type, object id), client, time[, note])
+EVENTS: list[tuple[Any, ...]] = [
     ("token_create", OPERATOR, ("token", NOTARY_TOKEN), None, DAY + "00:00.000Z"),
     ("deposit", NOTARY, ("document", SUBJECT), "192.0.2.10", DAY + "01:00.125Z"),
     ("fetch_receipt", NOTARY, ("document", SUBJECT), "2001:db8::1", DAY + "01:03.500Z"),
@@ -78,12 +89,15 @@ EVENTS: list[tuple[str, tuple[str, str | None, str | None], tuple[str, str], str
     ("fetch_receipt", JUDGE, ("document", OTHER_DOCUMENT), "198.51.100.7", DAY + "05:00.000Z"),
     ("fetch_content", LAWYER, ("document", SUBJECT), "203.0.113.5", DAY + "06:00.999Z"),
     ("deposit", EXPERT, ("document", OTHER_DOCUMENT), "192.0.2.20", DAY + "07:00.000Z"),
+    ("anchoring_halted", SYSTEM, ("log", "documents"), None, DAY + "08:00.000Z", HALT_NOTE),
+    ("tamper_detected", SYSTEM, ("log", "custody"), None, DAY + "08:30.000Z", "log-root-mismatch"),
+    ("anchoring_resumed", OPERATOR, ("log", "documents"), None, DAY + "09:00.000Z", RESUME_NOTE),
 ]
 
 
 def encode(fields: dict[str, Any]) -> bytes:
     body = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return PREFIX + body.encode("utf-8")
+    return (PREFIX if fields["v"] == 1 else PREFIX_V2) + body.encode("utf-8")
 
 
 def leaf_hash(data: bytes) -> bytes:
@@ -95,8 +109,8 @@ def build_log() -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     prev = ZERO
     last_about: dict[tuple[str, str], str] = {}
-    for action, (role, token, institution), (otype, oid), client, time in EVENTS:
-        fields = {
+    for action, (role, token, institution), (otype, oid), client, time, *note in EVENTS:
+        fields: dict[str, Any] = {
             "action": action,
             "actor_institution": institution,
             "actor_role": role,
@@ -109,6 +123,8 @@ def build_log() -> list[dict[str, Any]]:
             "time": time,
             "v": 1,
         }
+        if note or action in V2_ACTIONS or otype == "log":  # version 2: adds "note"
+            fields.update(note=note[0] if note else None, v=2)
         prev = leaf_hash(encode(fields)).hex()
         last_about[(otype, oid)] = prev
         out.append(fields)
@@ -118,6 +134,7 @@ def build_log() -> list[dict[str, Any]]:
 LOG = build_log()
 LEAVES = [leaf_hash(encode(f)) for f in LOG]
 ROOT = receipts.mth(LEAVES[:TREE_SIZE])
+LOG_ROOT = receipts.mth(LEAVES)
 
 
 def exported_event(index: int, tree_size: int = TREE_SIZE) -> dict[str, Any]:
@@ -148,6 +165,18 @@ def valid_export() -> dict[str, Any]:
         "tree_head": {"tree_size": TREE_SIZE, "root_hash": ROOT.hex()},
         "anchor": anchor(TREE_SIZE, ROOT),
         "events": [exported_event(i) for i in (1, 2, 5, 8)],
+    }
+
+
+def valid_log_export() -> dict[str, Any]:
+    return {
+        "type": "zhenglian-custody-export",
+        "version": 1,
+        "object": {"type": "log", "id": "documents"},
+        "exported_at": "2024-06-01T00:10:00Z",
+        "tree_head": {"tree_size": LOG_SIZE, "root_hash": LOG_ROOT.hex()},
+        "anchor": anchor(LOG_SIZE, LOG_ROOT),
+        "events": [exported_event(i, LOG_SIZE) for i in (10, 12)],
     }
 
 
@@ -219,6 +248,30 @@ def _non_canonical_event(e: dict[str, Any]) -> None:
     e["events"][0]["event"] = data.hex()
 
 
+def _note_altered(e: dict[str, Any]) -> None:
+    fields = dict(LOG[10], note="the chain was reset")  # rewritten consistently
+    e["events"][0]["fields"] = fields
+    e["events"][0]["event"] = encode(fields).hex()
+
+
+def _v2_as_v1(e: dict[str, Any]) -> None:
+    fields = {k: v for k, v in LOG[10].items() if k != "note"} | {"v": 1}
+    e["events"][0]["event"] = encode(fields).hex()
+
+
+def _v2_prefix_v1_value(e: dict[str, Any]) -> None:
+    fields = dict(LOG[10], v=1)
+    e["events"][0]["fields"] = fields
+    body = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    e["events"][0]["event"] = (PREFIX_V2 + body.encode()).hex()
+
+
+def _v1_with_note(e: dict[str, Any]) -> None:
+    fields = dict(LOG[1], note="added later")
+    body = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    e["events"][0]["event"] = (PREFIX + body.encode()).hex()
+
+
 def _verify(*failed: str) -> dict[str, Any]:
     return {"stage": "verify", "error": "CustodyVerificationFailed", "failedChecks": list(failed)}
 
@@ -287,14 +340,47 @@ CASES: list[tuple[str, str, Mutation, dict[str, Any] | None]] = [
         _non_canonical_event,
         _parse(),
     ),
+    (
+        "v1-event-with-note",
+        "a version 1 event with the version 2 key note",
+        _v1_with_note,
+        _parse(),
+    ),
+]
+
+
+#: Cases of the export of the document log's events (version 2): the valid one and its
+#: corruptions.
+LOG_CASES: list[tuple[str, str, Mutation, dict[str, Any] | None]] = [
+    ("log-valid", "the document log's events: version 2, both anchored", _no_change, None),
+    (
+        "log-note-altered",
+        "the note of event 10 rewritten with consistent fields",
+        _note_altered,
+        _verify("event 10 inclusion proof", "event 12 object link"),
+    ),
+    (
+        "log-v2-event-as-v1",
+        "event 10 written as version 1 (no note, prefix v1): its action needs version 2",
+        _v2_as_v1,
+        _parse(),
+    ),
+    (
+        "log-v2-prefix-v1-value",
+        'event 10 with the version 2 prefix but "v":1',
+        _v2_prefix_v1_value,
+        _parse(),
+    ),
 ]
 
 
 def generate() -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     manifest_cases = []
-    base = valid_export()
-    for name, description, mutate, expectation in CASES:
+    bases = [(valid_export(), CASES, (3, 1)), (valid_log_export(), LOG_CASES, (2, 0))]
+    for base, (anchored, pending), name, description, mutate, expectation in (
+        (base, counts, *case) for base, cases, counts in bases for case in cases
+    ):
         export = copy.deepcopy(base)
         changed = mutate(export)
         files[f"{name}.json"] = changed if isinstance(changed, bytes) else dump(export)
@@ -306,14 +392,21 @@ def generate() -> dict[str, bytes]:
         }
         case.update(
             expectation
-            or {"stage": None, "error": None, "failedChecks": [], "anchored": 3, "pending": 1}
+            or {
+                "stage": None,
+                "error": None,
+                "failedChecks": [],
+                "anchored": anchored,
+                "pending": pending,
+            }
         )
         manifest_cases.append(case)
     trust, _proof = anchors.build(anchors.Block())
     manifest = {
         "description": (
             f"Custody export vectors: generated by generate.py. Document {SUBJECT} in a custody "
-            f"log of {LOG_SIZE} events, head {TREE_SIZE} anchored in a sealed block."
+            f"log of {LOG_SIZE} events, head {TREE_SIZE} anchored in a sealed block; the log- "
+            f"cases: the document log's version 2 events, head {LOG_SIZE} anchored."
         ),
         "trust": trust,
         "cases": manifest_cases,
