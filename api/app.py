@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from api import openapi, problems
 from api.deps import Services
 from api.routes import admin, cases, chain, custody, documents, health, log, shares, verify
+from api.security_headers import SecurityHeaders
 
 
 def create_app(services: Services) -> FastAPI:
@@ -21,7 +22,10 @@ def create_app(services: Services) -> FastAPI:
             "Blockchain-anchored electronic evidence store: deposit documents, fetch receipts, "
             "verify documents against receipts."
         ),
+        docs_url=None,  # the Swagger UI and ReDoc load scripts from a CDN: not served
+        redoc_url=None,
     )
+    app.add_middleware(SecurityHeaders)
     app.state.services = services
     openapi.install(app)  # first: problems.install documents problem answers on top of it
     problems.install(app)

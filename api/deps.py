@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
@@ -11,7 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth import MAX_TOKEN_CHARS, Principal
 from api.problems import Problem
-from api.ratelimit import RateLimiter, UploadQuota
+from api.ratelimit import ConcurrencyLimit, RateLimiter, UploadQuota
 from api.settings import Settings
 from evidence.access.enforcement import authenticate
 from evidence.errors import Unauthenticated
@@ -49,6 +52,8 @@ class Services:
     custody_trust: ChainTrust | None = None
     token_limits: RateLimiter | None = None
     public_limits: RateLimiter | None = None
+    anonymous_verifications: ConcurrencyLimit | None = None
+    """File verifications without a token in progress (``ZHENGLIAN_ANONYMOUS_VERIFY_*``)."""
     upload_quota: UploadQuota | None = None
     log_signer: LogSigner | None = None
     """Signs the log's acknowledgement of each deposit (the 201 carries it)."""
@@ -63,6 +68,8 @@ def get_services(request: Request) -> Services:
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 
+log = logging.getLogger(__name__)
+
 _UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
 
 #: Declares the bearer scheme in the OpenAPI document; the checks are ours (below).
@@ -76,19 +83,24 @@ def get_principal(
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> Principal:
-    """The caller of a route that needs a token: 401 (problem+json) without a valid one."""
+    """The caller of a route that needs a token: 401 (problem+json) without a valid one.
+
+    A refused token counts against the caller's address like a call without one (429 past the
+    public rate) and is logged — its reason and the address, never the token."""
     header = request.headers.get("authorization", "")
     if (
         credentials is None
         or len(header) > MAX_TOKEN_CHARS + len("Bearer ")
         or credentials.scheme.lower() != "bearer"
     ):
+        _refused(request, services, "no bearer token")
         raise Problem(401, "Unauthorized", "a bearer token is required", _UNAUTHORIZED)
     token = credentials.credentials.strip()
     try:
         with services.database.session() as session:
             principal = authenticate(session, token, datetime.now(UTC))
     except Unauthenticated as exc:
+        _refused(request, services, str(exc))
         raise Problem(401, "Unauthorized", str(exc), _UNAUTHORIZED) from None
     if services.token_limits is not None and principal.token_id is not None:
         services.token_limits.check(principal.token_id, f"token {principal.token_id}")
@@ -96,6 +108,32 @@ def get_principal(
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def _refused(request: Request, services: Services, reason: str) -> None:
+    """A failed authentication: rate-limited by address (raises 429 past the public rate) and
+    logged at most once per address and :data:`REFUSAL_LOG_EVERY` seconds."""
+    address = request_client(request, services) or "unknown"
+    now = time.monotonic()
+    with _refusal_lock:
+        last = _last_refusal_logged.get(address)
+        due = last is None or now - last >= REFUSAL_LOG_EVERY
+        if due:
+            if len(_last_refusal_logged) >= MAX_REFUSAL_ADDRESSES:
+                _last_refusal_logged.clear()
+            _last_refusal_logged[address] = now
+    if due:
+        log.warning("authentication refused from %s: %s", address, reason)
+    if services.public_limits is not None:
+        services.public_limits.check(address, f"client {address}")
+
+
+#: Least seconds between two log lines about refused tokens from one address.
+REFUSAL_LOG_EVERY = 10.0
+#: Addresses remembered for that (forgotten all at once past this many).
+MAX_REFUSAL_ADDRESSES = 10_000
+_last_refusal_logged: dict[str, float] = {}
+_refusal_lock = threading.Lock()
 
 
 def request_client(request: Request, services: Services) -> str | None:

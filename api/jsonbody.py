@@ -8,6 +8,7 @@ pydantic model (unknown fields refused, every string bounded) is validated.
 
 from __future__ import annotations
 
+import json
 from typing import Any, TypeVar
 
 from fastapi import Request
@@ -40,16 +41,34 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
     return bytes(body)
 
 
+def media_type(request: Request) -> str:
+    """The request's media type, lowercased, without parameters (``application/json``)."""
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
 async def read_json(request: Request, model: type[M]) -> M:
     """The body as ``model``: 415 if not JSON, 413 if over :data:`MAX_JSON_BODY_BYTES`,
     400 if nested deeper than :data:`MAX_JSON_DEPTH` or malformed, 422 if it breaks the model."""
-    if not request.headers.get("content-type", "").startswith("application/json"):
+    if media_type(request) != "application/json":
         raise Problem(415, "Unsupported media type", "send application/json")
     body = await read_body(request, MAX_JSON_BODY_BYTES)
+    return parse_json(body, model)
+
+
+def parse_json(body: bytes, model: type[M]) -> M:
+    """``body`` as ``model``, strictly: 400 for malformed JSON, nesting past
+    :data:`MAX_JSON_DEPTH` or a key given twice; 422 for a value of the wrong type (``"3"`` is
+    not the integer 3) or anything else the model refuses."""
     if json_nesting_depth(body) > MAX_JSON_DEPTH:
         raise Problem(400, "Bad request", f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     try:
-        return model.model_validate_json(body)
+        json.loads(body, object_pairs_hook=_unique_keys)
+    except _DuplicateKey as exc:
+        raise Problem(400, "Bad request", f"the key {exc.args[0]!r:.60} appears twice") from None
+    except ValueError:
+        raise Problem(400, "Bad request", "malformed JSON") from None
+    try:
+        return model.model_validate_json(body, strict=True)
     except ValidationError as exc:
         errors = [
             {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))}
@@ -58,6 +77,19 @@ async def read_json(request: Request, model: type[M]) -> M:
         if any(e.get("type") == "json_invalid" for e in exc.errors()):
             raise Problem(400, "Bad request", "malformed JSON") from None
         raise Problem(422, "Invalid request", "see errors", extra={"errors": errors}) from None
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _DuplicateKey(key)
+        seen[key] = value
+    return seen
 
 
 def json_body(model: type[BaseModel]) -> dict[str, Any]:

@@ -197,9 +197,17 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(EvidenceError)
     async def _evidence(request: Request, exc: EvidenceError) -> JSONResponse:
         status, title = _status_for(exc)
-        if status >= 500:
+        internal = isinstance(exc, StorageError) and exc.internal
+        if status >= 500 or internal:
             log.error("%s %s failed: %s", request.method, request.url.path, exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        if internal:  # the database's own words (SQL, constraints) stay in the log
+            detail = (
+                "a record with these values is already stored"
+                if isinstance(exc, DuplicateRecord)
+                else "the metadata database failed; the failure was logged"
+            )
+            return problem_response(status, title, detail, headers)
         return problem_response(status, title, str(exc), headers)
 
     @app.exception_handler(Exception)
@@ -210,4 +218,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(LedgerError)
     async def _ledger(request: Request, exc: LedgerError) -> JSONResponse:
         log.error("%s %s: ledger error: %s", request.method, request.url.path, exc)
-        return problem_response(503, "Ledger unavailable", str(exc))
+        # The node's address and its words stay in the log.
+        return problem_response(
+            503, "Ledger unavailable", "the chain node did not answer; the failure was logged"
+        )

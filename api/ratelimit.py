@@ -211,3 +211,21 @@ class QuotaMeter:
         if self._taken:
             self._quota._settle(self._institution, self._taken, deposited=False)
             self._taken = 0
+
+
+class ConcurrencyLimit:
+    """At most ``limit`` holders at once, taken without waiting (for async routes: one event
+    loop, so no lock). ``limit`` 0 means none may hold it."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held = 0
+
+    def try_acquire(self) -> bool:
+        if self.held >= self.limit:
+            return False
+        self.held += 1
+        return True
+
+    def release(self) -> None:
+        self.held = max(0, self.held - 1)

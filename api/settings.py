@@ -17,13 +17,20 @@
 | ZHENGLIAN_ANCHOR_INTERVAL | 1.0 | ... or this many seconds after the oldest waiting one |
 | ZHENGLIAN_AUDIT_INTERVAL | 3600 | seconds between background integrity sweeps (0: off) |
 | ZHENGLIAN_ANCHOR_STALL_SECONDS | 120 | /healthz degraded while an entry waits longer unanchored |
-| ZHENGLIAN_PUBLIC_URL | http://127.0.0.1:8000 | this server's public base URL (QR codes) |
+| ZHENGLIAN_PUBLIC_URL | serve's http://HOST:PORT | this server's public base URL (QR codes) |
 | ZHENGLIAN_RATE_LIMIT_PER_S | 200 | requests/s per token (token bucket; 0: off) ... |
 | ZHENGLIAN_RATE_LIMIT_BURST | 400 | ... up to this many at once |
 | ZHENGLIAN_PUBLIC_RATE_LIMIT_PER_S | 50 | requests/s per client address without a token (0: off) |
 | ZHENGLIAN_PUBLIC_RATE_LIMIT_BURST | 100 | ... up to this many at once |
 | ZHENGLIAN_UPLOAD_QUOTA_BYTES_PER_DAY | 10 GiB | bytes per institution and UTC day (0: off) |
 | ZHENGLIAN_TRUSTED_PROXIES | (unset) | proxy addresses whose X-Forwarded-For is believed |
+| ZHENGLIAN_ANONYMOUS_VERIFY_MAX_BYTES | 0 | largest file verified without a token (0: none) |
+| ZHENGLIAN_ANONYMOUS_VERIFY_CONCURRENCY | 4 | anonymous file verifications at once |
+| ZHENGLIAN_HEADER_TIMEOUT | 10 | seconds a client has to send a request's line and headers |
+| ZHENGLIAN_BODY_WINDOW | 10 | a request body must advance ... |
+| ZHENGLIAN_MIN_BODY_BYTES | 10240 | ... this many bytes in every window of that many seconds |
+| ZHENGLIAN_KEEP_ALIVE_TIMEOUT | 5 | seconds an idle kept-alive connection stays open |
+| ZHENGLIAN_MAX_CONNECTIONS | 512 | open connections at most (lowered to fit the descriptor limit) |
 """
 
 from __future__ import annotations
@@ -72,6 +79,13 @@ class Settings(BaseSettings):
         default=DEFAULT_UPLOAD_QUOTA_BYTES_PER_DAY, ge=0, le=2**62
     )
     trusted_proxies: str | None = None
+    anonymous_verify_max_bytes: int = Field(default=0, ge=0, le=2**40)
+    anonymous_verify_concurrency: int = Field(default=4, ge=1, le=10_000)
+    header_timeout: float = Field(default=10.0, gt=0, le=600)
+    body_window: float = Field(default=10.0, gt=0, le=600)
+    min_body_bytes: int = Field(default=10 * 1024, ge=0, le=2**30)
+    keep_alive_timeout: float = Field(default=5.0, gt=0, le=600)
+    max_connections: int = Field(default=512, ge=1, le=1_000_000)
     public_url: str = Field(
         default="http://127.0.0.1:8000",
         max_length=200,

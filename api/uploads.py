@@ -26,6 +26,7 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import ClientDisconnect
+from starlette.types import Message
 
 from api.problems import Problem
 from evidence.digest import PARALLEL_MIN_BYTES
@@ -65,8 +66,20 @@ async def read_form(request: Request, limit: int) -> FormData:
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("multipart/form-data"):
         raise Problem(415, "Unsupported media type", "send multipart/form-data")
+    budget, seen = limit + MULTIPART_OVERHEAD, 0
+
+    async def receive() -> Message:
+        # Count the bytes as they arrive: a chunked body has no Content-Length to check.
+        nonlocal seen
+        message = await request.receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > budget:
+                raise Problem(413, "Upload too large", f"documents are limited to {limit} bytes")
+        return message
+
     try:
-        return await request.form(
+        return await Request(request.scope, receive).form(
             max_files=2, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FIELD_BYTES
         )
     except ClientDisconnect:

@@ -18,6 +18,10 @@ class NotFound(EvidenceError):
 class StorageError(EvidenceError):
     """A blob store or the metadata database failed (wraps the driver's error)."""
 
+    internal: bool = False
+    """True when the message quotes a driver's words (SQL, constraint names): shown to
+    operators in logs, never to API callers."""
+
 
 class TamperingDetected(EvidenceError):
     """Stored data no longer matches its digest or the log: it was altered."""

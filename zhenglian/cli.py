@@ -7,6 +7,7 @@ the input was bad. Each subcommand lives in ``zhenglian/commands/``.
 from __future__ import annotations
 
 import logging
+import os
 
 import click
 
@@ -26,6 +27,8 @@ from zhenglian.commands.verify import verify
 @click.option("-v", "--verbose", is_flag=True, help="Log progress to stderr.")
 def main(verbose: bool) -> None:
     """Zhenglian (证链): blockchain-anchored evidence store."""
+    # Whatever a command creates (database, blobs, keys, receipts) is the user's alone.
+    os.umask(0o077)
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -10,6 +10,7 @@ what was built here.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Callable
@@ -192,6 +193,52 @@ def retired_contracts(data_dir: Path) -> list[dict[str, str]]:
     return out
 
 
+PRIVATE_FILES = (
+    "zhenglian.sqlite",
+    "zhenglian.sqlite-wal",
+    "zhenglian.sqlite-shm",
+    "zhenglian.sqlite-journal",
+    "deployments.json",
+    CUSTODY_DEPLOYMENTS,
+)
+"""Files of a data directory that only the service's user may read (case titles, file names,
+participants, token hashes; keys check their own modes when loaded)."""
+
+
+def make_private(data_dir: Path) -> list[str]:
+    """Take group and other permissions away from the data directory, its database files and
+    every directory below it (the blob store's included), as the service's umask (077) makes
+    new ones; returns what was changed, for a warning at start."""
+    changes = []
+
+    def tighten(path: Path, is_dir: bool) -> None:
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            path.chmod(mode & 0o700)
+            kind = "directory" if is_dir else "file"
+            changes.append(
+                f"{kind} {path} was readable by other users (mode {mode:o}); "
+                f"made it {mode & 0o700:o}"
+            )
+
+    tighten(data_dir, True)
+    for name in PRIVATE_FILES:
+        with contextlib.suppress(FileNotFoundError):
+            tighten(data_dir / name, False)
+    for root, dirs, _files in os.walk(data_dir):
+        for name in dirs:
+            with contextlib.suppress(FileNotFoundError):
+                tighten(Path(root) / name, True)
+        if len(Path(root).relative_to(data_dir).parts) >= PRIVATE_WALK_DEPTH:
+            dirs[:] = []  # the blob store's leaf directories: not their millions of files
+    return changes
+
+
+PRIVATE_WALK_DEPTH = 3
+"""Depth below the data directory whose subdirectories :func:`make_private` checks without
+listing them (``blobs/sha256/ab`` lists ``cd/``, the directories that hold the originals)."""
+
+
 def serve_is_running(data_dir: Path) -> bool:
     """True while a serve (its embedded chain) holds the data directory's chain lock."""
     import fcntl
@@ -353,7 +400,7 @@ def start_runtime(
     from eth_utils.address import to_checksum_address
 
     from api.deps import Services
-    from api.ratelimit import RateLimiter, UploadQuota
+    from api.ratelimit import ConcurrencyLimit, RateLimiter, UploadQuota
     from evidence.errors import ChainDivergence
     from evidence.services.anchoring import AnchoringWorker, AnchorPolicy
     from evidence.services.audit import Auditor, AuditThread, record_tamper_events, run_audit
@@ -367,7 +414,9 @@ def start_runtime(
     from zhenglian.chain_process import ChainProcess
 
     data_dir: Path = settings.data_dir
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for change in make_private(data_dir):
+        log.warning("%s", change)
     chain: ChainProcess | None = None
     if settings.chain_rpc_url:
         from ledger.node.keystore import PASSPHRASE_ENV, load_key
@@ -502,6 +551,7 @@ def start_runtime(
             settings.public_rate_limit_per_s, settings.public_rate_limit_burst
         ),
         upload_quota=UploadQuota(settings.upload_quota_bytes_per_day, _deposited(database)),
+        anonymous_verifications=ConcurrencyLimit(settings.anonymous_verify_concurrency),
         audit=audit,
         log_signer=log_signer,
     )

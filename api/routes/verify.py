@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
+from api.auth import Principal
 from api.deps import (
     Services,
     ServicesDep,
@@ -15,11 +16,14 @@ from api.deps import (
     limit_public,
     record_custody,
 )
-from api.jsonbody import read_body
+from api.jsonbody import media_type, parse_json, read_body
 from api.problems import Problem
 from api.schemas import VerificationPublic, VerifyRequest
 from api.uploads import file_chunks, form_file, multipart_schema, read_form
+from evidence.access import enforcement
+from evidence.access.policy import Action
 from evidence.digest import DocumentDigest, DualHasher, parse_sha256_hex
+from evidence.errors import EvidenceError
 from evidence.formats.custody_event import CustodyObject
 from evidence.formats.receipt_format import MAX_RECEIPT_BYTES, Receipt
 from evidence.services.online_verification import verify_digest, verify_with_receipt
@@ -54,16 +58,27 @@ _VERIFY_BODY = {
     dependencies=[Depends(limit_public)],
 )
 async def verify(request: Request, services: ServicesDep) -> VerificationPublic:
-    """Is this document intact, altered, unknown or still pending? No token needed.
+    """Is this document intact, altered, unknown or still pending?
 
-    Called with a bearer token, the verification is recorded in the document's chain of
-    custody (``verify_by_token``)."""
+    Without a token: by digest (``{"sha256": ...}``), or a file only where
+    ``ZHENGLIAN_ANONYMOUS_VERIFY_MAX_BYTES`` allows (size and concurrency capped). The answer
+    names the matched document (id, institution, kind, case, date) only to a caller who may
+    read it; anyone else gets the verdict and the anchoring. A token holder's verification of
+    a document it may read is recorded in the document's chain of custody
+    (``verify_by_token``); one of a document it may not read is not an event of that
+    document."""
     principal = None
     if request.headers.get("authorization"):
         credentials = await bearer_scheme(request)
         principal = await run_in_threadpool(get_principal, request, services, credentials)
-    result = await _verify(request, services)
-    if principal is not None and result.document_id:
+    if principal is None and media_type(request) != "application/json":
+        result = await _anonymous_file(request, services)
+    else:
+        result = await _verify(request, services, services.settings.max_upload_bytes)
+    readable = principal is not None and await run_in_threadpool(
+        _may_read, services, principal, result.document_id
+    )
+    if readable and result.document_id:
         await run_in_threadpool(
             record_custody,
             services,
@@ -72,22 +87,71 @@ async def verify(request: Request, services: ServicesDep) -> VerificationPublic:
             principal,
             CustodyObject.document(result.document_id),
         )
-    return result
+    return result if readable else _verdict_only(result)
 
 
-async def _verify(request: Request, services: Services) -> VerificationPublic:
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith("application/json"):
+def _may_read(services: Services, principal: Principal, document_id: str | None) -> bool:
+    """Whether ``principal`` may read the matched document (then the answer names it and the
+    verification is a custody event of it; otherwise it is neither)."""
+    if document_id is None:
+        return False
+    try:
+        with services.database.session() as session:
+            enforcement.visible_document(session, principal, document_id, Action.DOCUMENT_READ)
+    except EvidenceError:
+        return False
+    return True
+
+
+def _verdict_only(result: VerificationPublic) -> VerificationPublic:
+    """What a caller who may not read the document learns: the verdict, the digest it sent,
+    when and how it was anchored — not which document, institution, case, kind or date."""
+    return VerificationPublic(
+        result=result.result,
+        sha256=result.sha256,
+        anchor=result.anchor,
+        seal=result.seal,
+        seal_kind=result.seal_kind,
+        checks=result.checks,
+    )
+
+
+async def _anonymous_file(request: Request, services: Services) -> VerificationPublic:
+    """A file sent without a token: refused unless ``ZHENGLIAN_ANONYMOUS_VERIFY_MAX_BYTES``
+    allows files, then at most that large and ``_CONCURRENCY`` at once."""
+    settings = services.settings
+    if settings.anonymous_verify_max_bytes == 0:
+        raise Problem(
+            401,
+            "Unauthorized",
+            'without a token, verify by digest: send {"sha256": "<64 hex>"} as '
+            "application/json (`zhenglian digest FILE` computes it), or verify the file "
+            "offline with `zhenglian verify`",
+            {"WWW-Authenticate": "Bearer"},
+        )
+    slots = services.anonymous_verifications
+    if slots is not None and not slots.try_acquire():
+        raise Problem(
+            429,
+            "Too many requests",
+            "too many files are being verified without a token; try again shortly",
+            {"Retry-After": "1"},
+        )
+    try:
+        return await _verify(request, services, settings.anonymous_verify_max_bytes)
+    finally:
+        if slots is not None:
+            slots.release()
+
+
+async def _verify(request: Request, services: Services, limit: int) -> VerificationPublic:
+    if media_type(request) == "application/json":
         body = await read_body(request, MAX_DIGEST_REQUEST_BYTES)
-        try:
-            parsed = VerifyRequest.model_validate_json(body)
-        except ValueError as exc:
-            raise Problem(400, "Bad request", f'expected {{"sha256": <64 hex>}}: {exc}') from None
-        sha256 = parse_sha256_hex(parsed.sha256)
+        sha256 = parse_sha256_hex(parse_json(body, VerifyRequest).sha256)
         return VerificationPublic(
             **await run_in_threadpool(lambda: verify_digest(*_ctx(services), sha256, None))
         )
-    form = await read_form(request, services.settings.max_upload_bytes)
+    form = await read_form(request, limit)
     try:
         upload = form_file(form, "file")
         receipt_file = form_file(form, "receipt", required=False)

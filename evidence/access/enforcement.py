@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+import unicodedata
 import uuid
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
@@ -235,7 +236,13 @@ def _check_name(name: object) -> str:
         )
     if '"' in name or "\\" in name:
         raise InputError("institution name must not contain '\"' or '\\'")
-    return name
+    return unicodedata.normalize("NFKC", name)
+
+
+def lookalike_key(name: str) -> str:
+    """What two institution names that look alike share: NFKC (fullwidth ``Ｘ`` is ``X``),
+    case folded, without spaces."""
+    return "".join(unicodedata.normalize("NFKC", name).casefold().split())
 
 
 def _institution(row: Any) -> InstitutionRecord:
@@ -251,6 +258,14 @@ def add_institution(
     if type not in INSTITUTION_TYPES:
         raise InputError(f"institution type must be one of {', '.join(INSTITUTION_TYPES)}")
     check_time(now, "now", optional=True)
+    key = lookalike_key(name)
+    for (existing,) in session.execute(select(institutions_table.c.name)):
+        if lookalike_key(existing) == key:
+            raise DuplicateRecord(
+                f"institution {name!r} looks like the existing institution {existing!r}"
+                if existing != name
+                else f"institution {name!r} already exists"
+            )
     record = InstitutionRecord(
         id=str(uuid.uuid4()),
         name=name,

@@ -15,7 +15,12 @@ from evidence.errors import EvidenceError, TamperingDetected
 from evidence.formats.receipt_format import Receipt
 from evidence.services.receipt_assembly import anchor_view, receipt_for
 from evidence.store.blob_store import BlobStore
-from evidence.store.repository import Database, anchor_covering, find_by_sha256
+from evidence.store.repository import (
+    Database,
+    anchor_covering,
+    find_by_sha256,
+    get_document_by_leaf,
+)
 from evidence.verify.receipt_verifier import (
     Check,
     VerificationFailed,
@@ -78,7 +83,22 @@ def verify_with_receipt(
             "document_id": receipt.document_id,
             "checks": _checks(exc.checks),
         }
-    return _intact(result, chain_info, [])
+    # The document id is a label outside the proven entry: answer the log's own id for the
+    # proven leaf, and say so when the receipt names another (a receipt edited by hand).
+    with database.session() as session:
+        record = get_document_by_leaf(session, receipt.leaf_index)
+    answer = _intact(result, chain_info, [])
+    if record is not None and record.id != receipt.document_id:
+        answer["document_id"] = record.id
+        answer["checks"].append(
+            {
+                "name": "document id",
+                "ok": False,
+                "detail": f"the receipt names document {receipt.document_id!r:.60}; leaf "
+                f"{receipt.leaf_index} of the log is document {record.id}",
+            }
+        )
+    return answer
 
 
 def verify_digest(

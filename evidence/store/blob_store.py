@@ -146,7 +146,7 @@ class LocalBlobStore:
                 self.verify(digest.sha256)  # raises BlobAltered if the kept copy changed
                 return StoredBlob(digest, str(final), created=False)
             self._io(final.parent.mkdir, parents=True, exist_ok=True)
-            self._io(tmp.chmod, 0o440)
+            self._io(tmp.chmod, 0o400)
             self._io(os.replace, tmp, final)
             dir_fd = self._io(os.open, final.parent, os.O_RDONLY)
             try:

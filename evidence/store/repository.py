@@ -137,12 +137,18 @@ def wrap_errors(fn: Callable[_P, _R]) -> Callable[_P, _R]:
             return fn(*args, **kwargs)
         except IntegrityError as exc:
             detail = (str(exc.orig).strip().splitlines() or [""])[0]
+            error: StorageError
             if _is_unique_violation(exc):
-                raise DuplicateRecord(f"{fn.__name__}: already stored: {detail}") from exc
-            raise StorageError(f"{fn.__name__}: integrity error: {detail}") from exc
+                error = DuplicateRecord(f"{fn.__name__}: already stored: {detail}")
+            else:
+                error = StorageError(f"{fn.__name__}: integrity error: {detail}")
+            error.internal = True
+            raise error from exc
         except SQLAlchemyError as exc:
             detail = (str(exc).strip().splitlines() or [""])[0]
-            raise StorageError(f"{fn.__name__}: {type(exc).__name__}: {detail}") from exc
+            error = StorageError(f"{fn.__name__}: {type(exc).__name__}: {detail}")
+            error.internal = True
+            raise error from exc
 
     return wrapper
 

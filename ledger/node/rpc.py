@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -46,6 +47,12 @@ MAX_JSON_DEPTH = 16
 RECEIPT_CACHE_BLOCKS = 64
 #: Longest eth_feeHistory window.
 MAX_FEE_HISTORY = 1024
+#: Calls and gas estimates executing at once; further ones wait up to EXECUTION_WAIT seconds.
+MAX_CONCURRENT_EXECUTIONS = 2
+EXECUTION_WAIT = 5.0
+#: Seconds of execution (eth_call, eth_estimateGas) one request body may use: a batch of
+#: expensive calls stops there instead of running for minutes.
+EXECUTION_BUDGET_SECONDS = 2.0
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
@@ -128,6 +135,8 @@ class JsonRpcDispatcher:
         self._receipts_cache: dict[bytes, list[dict[str, Any]]] = {}
         self._blocks_cache: dict[tuple[bytes, bool], dict[str, Any]] = {}
         self._cache_lock = threading.Lock()
+        self._executions = threading.BoundedSemaphore(MAX_CONCURRENT_EXECUTIONS)
+        self._spent = threading.local()
         self.methods: dict[str, Callable[[list[Any]], Any]] = {
             "web3_clientVersion": lambda p: CLIENT_VERSION,
             "web3_sha3": self.web3_sha3,
@@ -168,6 +177,7 @@ class JsonRpcDispatcher:
 
     def handle_body(self, body: bytes) -> bytes | None:
         """Answer a raw request body; None for a notification-only request (no reply)."""
+        self._spent.seconds = 0.0  # the body's execution budget (EXECUTION_BUDGET_SECONDS)
         try:
             if len(body) > MAX_REQUEST_BYTES:
                 raise RpcError(LIMIT_EXCEEDED, f"request larger than {MAX_REQUEST_BYTES} bytes")
@@ -533,6 +543,18 @@ class JsonRpcDispatcher:
         )
 
     def _execute(self, fn: Callable[[], Any]) -> Any:
+        """Run EVM code for a call or an estimate: at most MAX_CONCURRENT_EXECUTIONS at once,
+        within the request body's EXECUTION_BUDGET_SECONDS, at most CALL_GAS_CAP gas each."""
+        spent = getattr(self._spent, "seconds", 0.0)
+        if spent >= EXECUTION_BUDGET_SECONDS:
+            raise RpcError(
+                LIMIT_EXCEEDED,
+                f"this request used its {EXECUTION_BUDGET_SECONDS:g} s of execution; send "
+                "the remaining calls in another request",
+            )
+        if not self._executions.acquire(timeout=EXECUTION_WAIT):
+            raise RpcError(LIMIT_EXCEEDED, "the node is busy executing other calls; retry")
+        start = time.monotonic()
         try:
             return fn()
         except Revert as exc:
@@ -544,6 +566,9 @@ class JsonRpcDispatcher:
             # The call as a transaction is invalid before it runs (the sender cannot pay the
             # value, the gas is below the intrinsic gas, ...): geth answers -32000 as well.
             raise RpcError(SERVER_ERROR, f"invalid call: {exc}") from None
+        finally:
+            self._executions.release()
+            self._spent.seconds = spent + time.monotonic() - start
 
     @staticmethod
     def _refuse_state_override(overrides: Any, method: str) -> None:

@@ -13,10 +13,12 @@ Data dir layout::
 from __future__ import annotations
 
 import fcntl
+import ipaddress
 import logging
+import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -82,6 +84,55 @@ GENESIS_BALANCE = 10**27
 
 VALIDATOR_KEY = "validator"
 ANCHORER_KEY = "anchorer"
+
+
+ALLOWED_HOSTS_ENV = "ZHENGLIAN_CHAIN_RPC_ALLOWED_HOSTS"
+"""Host names (comma-separated) the JSON-RPC answers besides IP addresses and localhost."""
+ALLOWED_ORIGINS_ENV = "ZHENGLIAN_CHAIN_RPC_ALLOWED_ORIGINS"
+"""Browser origins (comma-separated) allowed to call the JSON-RPC; none by default."""
+
+
+def request_refusal(headers: Mapping[str, str]) -> tuple[int, str] | None:
+    """Why a JSON-RPC request is refused before its body is read, or None.
+
+    Only ``application/json`` (a web page cannot send that cross-origin without a CORS
+    preflight, which this node never grants); no ``Origin`` unless allowed (browsers send one,
+    JSON-RPC clients do not); a ``Host`` that is an IP address, ``localhost`` or an allowed name
+    — a DNS-rebinding page reaches the node under its own domain name, and is refused.
+    """
+    media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        return 415, "send the request as Content-Type: application/json"
+    origin = headers.get("origin")
+    if origin is not None and origin not in _listed(ALLOWED_ORIGINS_ENV):
+        return 403, f"requests from the browser origin {origin[:100]!r} are refused"
+    host = _host_name(headers.get("host", ""))
+    if (
+        host not in ("localhost", "")
+        and not _is_ip(host)
+        and host not in _listed(ALLOWED_HOSTS_ENV)
+    ):
+        return 403, f"the Host {host[:100]!r} is not this node's (set {ALLOWED_HOSTS_ENV})"
+    return None
+
+
+def _listed(env: str) -> set[str]:
+    return {item.strip().lower() for item in os.environ.get(env, "").split(",") if item.strip()}
+
+
+def _host_name(header: str) -> str:
+    host = header.strip().lower()
+    if host.startswith("["):  # [::1]:8545
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def chain_db_path(data_dir: Path) -> Path:
@@ -256,6 +307,17 @@ class EmbeddedNode:
         dispatcher = self.dispatcher
 
         async def rpc(request: Request) -> Response:
+            refusal = request_refusal(request.headers)
+            if refusal is not None:
+                status, message = refusal
+                return JSONResponse(
+                    {
+                        "jsonrpc": "2.0",
+                        "id": None,
+                        "error": {"code": INVALID_REQUEST, "message": message},
+                    },
+                    status_code=status,
+                )
             body = bytearray()
             async for chunk in request.stream():
                 body += chunk

@@ -130,12 +130,19 @@ def test_deposit_is_anchored_within_seconds_and_verifies(
     assert status["status"] == "anchored" and status["anchor"]["tx_hash"]
 
     # Online, by file, by digest, by file + receipt.
-    by_file = httpx.post(f"{server.url}/v1/verify", files={"file": ("x", content)}).json()
+    by_file = httpx.post(
+        f"{server.url}/v1/verify", headers=notary, files={"file": ("x", content)}
+    ).json()
     assert by_file["result"] == "intact" and by_file["document_id"] == doc["id"]
+    # Without a token: by digest only, and the verdict without the document's particulars.
     by_digest = httpx.post(f"{server.url}/v1/verify", json={"sha256": doc["sha256"]}).json()
-    assert by_digest["result"] == "intact"
+    assert by_digest["result"] == "intact" and by_digest["document_id"] is None
+    assert by_digest["institution"] is None and by_digest["case_code"] is None
+    anonymous_file = httpx.post(f"{server.url}/v1/verify", files={"file": ("x", content)})
+    assert anonymous_file.status_code == 401 and "sha256" in anonymous_file.json()["detail"]
     with_receipt = httpx.post(
         f"{server.url}/v1/verify",
+        headers=notary,
         files={"file": ("x", content), "receipt": ("r.json", json.dumps(receipt).encode())},
     ).json()
     assert with_receipt["result"] == "intact" and with_receipt["checks"]
@@ -144,6 +151,7 @@ def test_deposit_is_anchored_within_seconds_and_verifies(
     assert by_digest["anchor"]["block_time"] == receipt["anchor"]["block_time"]
     altered = httpx.post(
         f"{server.url}/v1/verify",
+        headers=notary,
         files={"file": ("x", content + b"!"), "receipt": ("r.json", json.dumps(receipt).encode())},
     ).json()
     assert altered["result"] == "altered"
@@ -253,11 +261,12 @@ def test_bad_input_is_refused_and_stores_nothing(
         httpx.post(f"{server.url}/v1/verify", json={"sha256": "nothex"}),
         httpx.post(
             f"{server.url}/v1/verify",
+            headers=notary,
             files={"file": ("x", b"x"), "receipt": ("r", b'{"a":1,"a":2}')},
         ),
     ]
     statuses = [p.status_code for p in problems]
-    assert statuses == [401, 401, 400, 400, 400, 415, 400, 400, 400, 400, 400], statuses
+    assert statuses == [401, 401, 400, 400, 400, 415, 400, 400, 400, 422, 400], statuses
     for p in problems:
         assert p.headers["content-type"].startswith("application/problem+json"), p.text
     assert httpx.get(f"{server.url}/v1/log/head").json()["tree_size"] == size_before
@@ -423,7 +432,9 @@ def test_serve_with_s3_object_lock(tmp_path: Path, moto_s3: str) -> None:  # noq
         doc = deposit(srv, headers, b"kept in S3 under Object Lock").json()
         wait_receipt(srv, headers, doc["id"], ANCHOR_DEADLINE)
         r = httpx.post(
-            f"{srv.url}/v1/verify", files={"file": ("x", b"kept in S3 under Object Lock")}
+            f"{srv.url}/v1/verify",
+            headers=headers,
+            files={"file": ("x", b"kept in S3 under Object Lock")},
         )
         assert r.json()["result"] == "intact"
         assert not (tmp_path / "data" / "blobs").exists()  # nothing kept locally

@@ -79,7 +79,7 @@ def test_local_alteration_is_detected(tmp_path: Path) -> None:
     store = LocalBlobStore(tmp_path / "blobs")
     blob = store.put(iter([b"original"]), max_size=100)
     path = Path(blob.location)
-    assert path.stat().st_mode & 0o777 == 0o440
+    assert path.stat().st_mode & 0o777 == 0o400
     assert not list((tmp_path / "blobs" / "tmp").iterdir())
     path.chmod(0o640)
     path.write_bytes(b"0riginal")

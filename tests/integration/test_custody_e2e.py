@@ -64,12 +64,14 @@ def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def _deposit(server: ZhenglianServer, headers: dict[str, str], content: bytes) -> httpx.Response:
+def _deposit(
+    server: ZhenglianServer, headers: dict[str, str], content: bytes, **fields: str
+) -> httpx.Response:
     return httpx.post(
         f"{server.url}/v1/documents",
         headers=headers,
         files={"file": ("a.pdf", content, "application/pdf")},
-        data={"kind": "notary", "title": "委托书"},
+        data={"kind": "notary", "title": "委托书", **fields},
         timeout=30,
     )
 
@@ -103,8 +105,18 @@ def test_custody_is_recorded_anchored_and_verifies_offline(
 ) -> None:
     notary = _bearer(server.token("城南公证处", "notary"))
     court = _bearer(server.token("广元市中级人民法院", "court"))
+    stranger = _bearer(server.token("另一法院", "court"))
+    case = httpx.post(
+        f"{server.url}/v1/cases", headers=notary, json={"type": "notary", "title": "委托"}
+    ).json()["code"]
+    added = httpx.post(
+        f"{server.url}/v1/cases/{case}/participants",
+        headers=notary,
+        json={"institution": "广元市中级人民法院"},
+    )
+    assert added.status_code == 201, added.text
     content = f"custody {time.time()}".encode()
-    r = _deposit(server, notary, content)
+    r = _deposit(server, notary, content, case_code=case)
     assert r.status_code == 201, r.text
     doc = r.json()
     url = f"{server.url}/v1/documents/{doc['id']}"
@@ -118,9 +130,15 @@ def test_custody_is_recorded_anchored_and_verifies_offline(
     by_court = httpx.post(
         f"{server.url}/v1/verify", json={"sha256": doc["sha256"]}, headers=court
     ).json()
-    assert by_court["result"] == "intact"
+    assert by_court["result"] == "intact" and by_court["document_id"] == doc["id"]
     public = httpx.post(f"{server.url}/v1/verify", json={"sha256": doc["sha256"]}).json()
     assert public["result"] == "intact"  # not recorded: no token, no actor
+    # A token holder who may not read the document learns the verdict only, and its
+    # verification is no event of the document: nobody can flood a document's custody.
+    by_stranger = httpx.post(
+        f"{server.url}/v1/verify", json={"sha256": doc["sha256"]}, headers=stranger
+    ).json()
+    assert by_stranger["result"] == "intact" and by_stranger["document_id"] is None
 
     def anchored_export() -> Any:
         export = httpx.get(f"{url}/custody", headers=notary).json()

@@ -658,3 +658,50 @@ def test_chain_info_json(embedded_chain: tuple[str, str, Path]) -> None:
     assert Account.from_key(key).address in info["allowlist"]
     assert len(info["validators"]) == 1 and info["head"]["number"] >= 0
     assert "LogAnchor" in info["contracts"]
+
+
+# --- JSON-RPC hardening (issue 10) ------------------------------------------------------
+
+#: Init code returning the runtime code JUMPDEST PUSH1 0 JUMP: a loop until gas runs out.
+LOOP_INIT = bytes.fromhex("635b600056" + "600052" + "6004601cf3")
+
+
+def test_a_web_page_cannot_reach_the_node(node: tuple[str, str, Web3]) -> None:
+    """DNS rebinding and cross-origin posts: text/plain bodies, a browser Origin and a Host
+    that is a foreign name are refused before the body is read."""
+    url, _, _ = node
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"}).encode()
+    assert post(url, body, "text/plain")[0] == 415
+    for headers in ({"Origin": "https://evil.example"}, {"Host": "rebind.evil.example"}):
+        req = urllib.request.Request(
+            url, data=body, headers={"Content-Type": "application/json", **headers}
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(req, timeout=10)
+        assert refused.value.code == 403
+    assert post(url, body)[0] == 200  # the node's own clients: JSON, no Origin, an IP Host
+
+
+def test_expensive_calls_are_bounded_per_request(node: tuple[str, str, Web3]) -> None:
+    """A batch of calls that loop until their gas runs out stops at the request's execution
+    budget, and each call at the node's gas cap, however much gas it asks for."""
+    url, key, w3 = node
+    raw = transfer(w3, key, to=None, data=LOOP_INIT, gas=100_000)
+    receipt = w3.eth.wait_for_transaction_receipt(
+        w3.eth.send_raw_transaction(raw), timeout=15, poll_latency=0.1
+    )
+    loop = receipt["contractAddress"]
+    assert receipt["status"] == 1 and w3.eth.get_code(loop) == bytes.fromhex("5b600056")
+    call = {"to": loop, "gas": hex(30_000_000)}
+    batch = [
+        {"jsonrpc": "2.0", "id": i, "method": "eth_call", "params": [call, "latest"]}
+        for i in range(20)
+    ]
+    started = time.monotonic()
+    status, replies = post(url, json.dumps(batch).encode())
+    elapsed = time.monotonic() - started
+    assert status == 200 and len(replies) == 20
+    limited = [r for r in replies if r["error"]["code"] == -32005]
+    assert len(limited) >= 15, replies[:3]
+    assert "execution" in limited[0]["error"]["message"]
+    assert elapsed < 2.0 + 8, elapsed  # the budget, plus the call that crossed it

@@ -4,6 +4,7 @@ line; its health names a halted anchoring worker (issue 9)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import subprocess
@@ -26,8 +27,15 @@ pytestmark = pytest.mark.integration
 
 
 def _copy_database(data_dir: Path, to: Path) -> None:
-    """A consistent copy of the SQLite metadata database (WAL included), as a backup is."""
-    with sqlite3.connect(data_dir / "zhenglian.sqlite") as source, sqlite3.connect(to) as target:
+    """A consistent copy of the SQLite metadata database (WAL included), as a backup is.
+
+    Both connections are closed here: one left open in this process would keep SQLite's
+    shared-memory mapping of the file that the restore deletes, and a later connection of
+    this process to the restored file would then fail with "disk I/O error"."""
+    with (
+        contextlib.closing(sqlite3.connect(data_dir / "zhenglian.sqlite")) as source,
+        contextlib.closing(sqlite3.connect(to)) as target,
+    ):
         source.backup(target)
 
 

@@ -332,10 +332,10 @@ def test_every_leaf_format_is_its_prefix_and_the_canonical_json_of_its_fields() 
 def test_docs_formats_md_lists_the_versions_the_code_reads() -> None:
     text = DOCS.read_text()
     versions = {
-        "log entry": log_entry.ENTRY_VERSION,
-        "receipt": receipt_format.RECEIPT_VERSION,
-        "custody event": custody_event.CUSTODY_VERSION,
-        "custody export": custody_export.EXPORT_VERSION,
+        "log entry": str(log_entry.ENTRY_VERSION),
+        "receipt": str(receipt_format.RECEIPT_VERSION),
+        "custody event": ", ".join(map(str, custody_event.CUSTODY_VERSIONS)),
+        "custody export": str(custody_export.EXPORT_VERSION),
     }
-    for name, version in versions.items():
-        assert f"| {name} | {version} | {version} |" in text, name
+    for name, read in versions.items():
+        assert f"| {name} | {read} | {read}" in text, name

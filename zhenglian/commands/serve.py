@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import ipaddress
+import os
 import signal
 import sys
 from pathlib import Path
@@ -39,6 +41,16 @@ def _limit_malloc_arenas() -> None:
         ctypes.CDLL(None).mallopt(_M_ARENA_MAX, MALLOC_ARENAS)
 
 
+def _listening_url(host: str, port: int) -> str:
+    """The base URL of the address serve listens on (an IPv6 host in brackets)."""
+    try:
+        if ipaddress.ip_address(host).version == 6:
+            host = f"[{host}]"
+    except ValueError:
+        pass
+    return f"http://{host}:{port}"
+
+
 @click.command()
 @data_dir_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address of the API.")
@@ -65,6 +77,7 @@ def serve(data_dir: Path, host: str, port: int, rpc_port: int, block_time: float
     the API, stopped after it, and never outlives it. If the chain dies, serve exits with 1.
     """
     from api.app import create_app
+    from api.connection_guard import ConnectionLimits, descriptor_budget, guarded_protocol
     from api.settings import Settings
     from zhenglian.composition import start_runtime
 
@@ -80,6 +93,8 @@ def serve(data_dir: Path, host: str, port: int, rpc_port: int, block_time: float
     signal.signal(signal.SIGINT, stop)
     try:
         settings = Settings(data_dir=data_dir)
+        if "ZHENGLIAN_PUBLIC_URL" not in os.environ:  # QR codes point where serve listens
+            settings = Settings(data_dir=data_dir, public_url=_listening_url(host, port))
     except ValueError as exc:
         fail(f"bad configuration: {exc}".splitlines()[0], 2)
     try:
@@ -96,14 +111,27 @@ def serve(data_dir: Path, host: str, port: int, rpc_port: int, block_time: float
     chain_exit: list[int] = []
     try:
         app = create_app(runtime.services)
+        limits = ConnectionLimits(
+            header_timeout=settings.header_timeout,
+            body_window=settings.body_window,
+            min_body_bytes=settings.min_body_bytes,
+            max_connections=descriptor_budget(settings.max_connections),
+        )
         config = uvicorn.Config(
             app,
             host=host,
             port=port,
+            http=guarded_protocol(limits),
             log_level="warning",
             access_log=False,
             lifespan="off",
             timeout_graceful_shutdown=10,
+            timeout_keep_alive=max(1, round(settings.keep_alive_timeout)),
+            # The client address comes from the TCP peer; X-Forwarded-For is believed only
+            # from ZHENGLIAN_TRUSTED_PROXIES (api.deps.client_of), never by uvicorn itself,
+            # which would otherwise trust any local client's header.
+            proxy_headers=False,
+            server_header=False,
         )
         server = uvicorn.Server(config)
         if runtime.chain is not None:
