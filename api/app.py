@@ -10,7 +10,18 @@ from fastapi import FastAPI
 
 from api import openapi, problems
 from api.deps import Services
-from api.routes import admin, cases, chain, custody, documents, health, log, shares, verify
+from api.routes import (
+    admin,
+    cases,
+    chain,
+    custody,
+    documents,
+    health,
+    institutions,
+    log,
+    shares,
+    verify,
+)
 from api.security_headers import SecurityHeaders
 
 
@@ -33,6 +44,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(cases.router)
     app.include_router(shares.router)
     app.include_router(admin.router)
+    app.include_router(institutions.router)
     app.include_router(custody.router)
     app.include_router(verify.router)
     app.include_router(log.router)

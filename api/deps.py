@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
@@ -18,10 +19,16 @@ from api.ratelimit import ConcurrencyLimit, RateLimiter, UploadQuota
 from api.settings import Settings
 from evidence.access.enforcement import authenticate
 from evidence.errors import Unauthenticated
-from evidence.formats.custody_event import Actor
+from evidence.formats.custody_event import Actor, CustodyObject
 from evidence.services.anchoring import AnchoringWorker
 from evidence.services.audit import AuditThread
-from evidence.services.custody_recording import CustodyRecorder, client_address
+from evidence.services.custody_recording import (
+    CustodyRecorder,
+    append_events,
+    client_address,
+    fit_note,
+    new_draft,
+)
 from evidence.services.deposits import DepositService
 from evidence.services.log_signer import LogSigner
 from ledger.anchor_proof import ChainTrust
@@ -52,6 +59,8 @@ class Services:
     custody_trust: ChainTrust | None = None
     token_limits: RateLimiter | None = None
     public_limits: RateLimiter | None = None
+    object_event_limits: RateLimiter | None = None
+    """Read events one token may add to one document it does not own (per hour)."""
     anonymous_verifications: ConcurrencyLimit | None = None
     """File verifications without a token in progress (``ZHENGLIAN_ANONYMOUS_VERIFY_*``)."""
     upload_quota: UploadQuota | None = None
@@ -192,17 +201,73 @@ def commit_with_custody(
         recorder.appended()
 
 
+@dataclass(frozen=True)
+class CustodyEntry:
+    """One custody event of an action that records several (:func:`commit_with_custody_events`)."""
+
+    action: str
+    object: CustodyObject
+    note: str | None = None
+    """Free text (a version 2 event; fitted to the note's limits)."""
+
+
+def commit_with_custody_events(
+    services: Services,
+    session: Session,
+    request: Request,
+    principal: Principal | None,
+    entries: Sequence[CustodyEntry],
+) -> None:
+    """Commit the action written in ``session`` together with all its custody events, in
+    order, by ``principal`` from the request's client address: all are stored or none is."""
+    recorder = services.custody
+    if recorder is not None and entries:
+        actor, client = actor_of(principal), request_client(request, services)
+        drafts = [
+            new_draft(
+                e.action,
+                actor,
+                e.object,
+                client,
+                note=None if e.note is None else fit_note(e.note),
+            )
+            for e in entries
+        ]
+        append_events(session, drafts)
+    session.commit()
+    if recorder is not None and entries:
+        recorder.appended()
+
+
 def record_custody(
     services: Services,
     request: Request,
     action: str,
     principal: Principal | None,
     obj: Any,
+    *,
+    owner: str | None = None,
 ) -> None:
     """Record one custody event (``evidence.formats.custody_event.ACTIONS``) about ``obj`` (a
     ``CustodyObject``) by ``principal`` from the request's client address; returns once it is
     committed. Blocking: call it from a worker thread (``run_in_threadpool``) in async routes.
+
+    A read of a document whose ``owner`` (its institution) is not the caller's counts against
+    the per-token, per-document limit first (429 past it: nothing is read, nothing recorded),
+    so no party can bury a document's history under its own events.
     """
     if services.custody is None:
         return
+    limits = services.object_event_limits
+    if (
+        limits is not None
+        and owner is not None
+        and principal is not None
+        and principal.token_id is not None
+        and principal.institution != owner
+    ):
+        limits.check(
+            f"{principal.token_id} {obj.type} {obj.id}",
+            f"token {principal.token_id} on {obj.type} {obj.id}",
+        )
     services.custody.record(action, actor_of(principal), obj, request_client(request, services))

@@ -19,7 +19,7 @@ __all__ = ["JSON_SCHEMAS", "install", "schema_ref"]
 
 JSON_SCHEMAS: dict[str, str] = {
     "Receipt": "receipt-v1.schema.json",
-    "CustodyExport": "custody-export-v1.schema.json",
+    "CustodyExport": "custody-export-v2.schema.json",
 }
 """Component name → schema file in ``evidence/formats/schema``."""
 

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from evidence.errors import (
     BlobTooLarge,
+    Conflict,
     DuplicateRecord,
     EvidenceError,
     Forbidden,
@@ -120,7 +121,7 @@ def _status_for(exc: EvidenceError) -> tuple[int, str]:
         return 403, "Forbidden"
     if isinstance(exc, Gone):
         return 410, "Gone"
-    if isinstance(exc, DuplicateRecord):
+    if isinstance(exc, DuplicateRecord | Conflict):
         return 409, "Conflict"
     if isinstance(exc, TamperingDetected):
         return 409, "Stored data altered"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
+from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from evidence.access.enforcement import DEFAULT_TOKEN_LIFETIME, MAX_TOKEN_LIFETIME
+from evidence.formats.custody_export import MAX_EXPORT_EVENTS
 
 
 class AnchorPublic(BaseModel):
@@ -157,6 +159,10 @@ class InstitutionPublic(BaseModel):
     type: str
     created_at: datetime
     disabled_at: datetime | None
+    bureau_id: str | None = Field(
+        description="the justice bureau whose admins manage it; null for a bureau, and for an "
+        "institution only the operator manages"
+    )
 
 
 class TokenCreate(BaseModel):
@@ -199,6 +205,14 @@ class ParticipantPublic(BaseModel):
     institution: str
     type: str
     added_at: datetime
+
+
+class ParticipantRemoved(ParticipantPublic):
+    removed_at: datetime
+    revoked_shares: list[str] = Field(
+        description="ids of the share codes for the case or its documents that named the "
+        "removed institution and were revoked with it"
+    )
 
 
 class DocumentSummary(BaseModel):
@@ -268,3 +282,20 @@ class ShareIssued(SharePublic):
 
 class ShareView(SharePublic):
     documents: list[DocumentSummary]
+
+
+ExportAfter = Annotated[
+    int | None,
+    Query(
+        ge=0,
+        le=2**63 - 2,
+        description="page: the events after this custody leaf (the `next` of the previous page)",
+    ),
+]
+"""The page cursor of a custody export."""
+
+ExportLimit = Annotated[
+    int,
+    Query(ge=1, le=MAX_EXPORT_EVENTS, description="page: at most this many events"),
+]
+"""Events per page of a custody export."""

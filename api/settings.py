@@ -22,6 +22,8 @@
 | ZHENGLIAN_RATE_LIMIT_BURST | 400 | ... up to this many at once |
 | ZHENGLIAN_PUBLIC_RATE_LIMIT_PER_S | 50 | requests/s per client address without a token (0: off) |
 | ZHENGLIAN_PUBLIC_RATE_LIMIT_BURST | 100 | ... up to this many at once |
+| ZHENGLIAN_CUSTODY_EVENTS_PER_OBJECT_PER_HOUR | 360 | reads one token may record on a |
+| | | document it does not own (burst a sixth; 0: off) |
 | ZHENGLIAN_UPLOAD_QUOTA_BYTES_PER_DAY | 10 GiB | bytes per institution and UTC day (0: off) |
 | ZHENGLIAN_TRUSTED_PROXIES | (unset) | proxy addresses whose X-Forwarded-For is believed |
 | ZHENGLIAN_ANONYMOUS_VERIFY_MAX_BYTES | 0 | largest file verified without a token (0: none) |
@@ -75,6 +77,7 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(default=400, ge=1, le=10_000_000)
     public_rate_limit_per_s: float = Field(default=50.0, ge=0, le=1_000_000)
     public_rate_limit_burst: int = Field(default=100, ge=1, le=10_000_000)
+    custody_events_per_object_per_hour: int = Field(default=360, ge=0, le=10_000_000)
     upload_quota_bytes_per_day: int = Field(
         default=DEFAULT_UPLOAD_QUOTA_BYTES_PER_DAY, ge=0, le=2**62
     )

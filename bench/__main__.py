@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sys
 
-from bench import anchors, api_load, hashing, merkle_store, soak
+from bench import anchors, api_load, custody_map, hashing, merkle_store, soak
 
 BENCHMARKS = {
     "anchors": anchors.main,
     "hashing": hashing.main,
     "merkle": merkle_store.main,
+    "custody-map": custody_map.main,
     "api": api_load.main,
     "soak": soak.main,
 }

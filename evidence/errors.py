@@ -40,6 +40,11 @@ class Forbidden(EvidenceError):
     """The caller is known and may see the object, but not do this to it (HTTP 403)."""
 
 
+class Conflict(EvidenceError):
+    """The request contradicts the object's state: for example removing a case's owner from
+    its own case (HTTP 409)."""
+
+
 class Gone(EvidenceError):
     """The object existed but may no longer be used: a share code revoked, expired or used up
     (HTTP 410)."""

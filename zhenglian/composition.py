@@ -550,6 +550,11 @@ def start_runtime(
         public_limits=RateLimiter(
             settings.public_rate_limit_per_s, settings.public_rate_limit_burst
         ),
+        object_event_limits=RateLimiter(
+            settings.custody_events_per_object_per_hour / 3600,
+            max(1, settings.custody_events_per_object_per_hour // 6),
+            what="custody events per document",
+        ),
         upload_quota=UploadQuota(settings.upload_quota_bytes_per_day, _deposited(database)),
         anonymous_verifications=ConcurrencyLimit(settings.anonymous_verify_concurrency),
         audit=audit,

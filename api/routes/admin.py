@@ -1,4 +1,9 @@
-"""Administration (role ``admin`` only): institutions and tokens."""
+"""Administration (role ``admin`` only): the institutions and tokens of the admin's bureau.
+
+An admin's token acts for its justice bureau (司法局): it sees, creates, disables and issues
+tokens for only the bureau itself and the institutions that belong to it; another bureau's
+institution or token is answered like a missing one (404). It never sees evidence, and what it
+does to an institution is on that institution's record (``GET /v1/institutions/me/...``)."""
 
 from __future__ import annotations
 
@@ -37,13 +42,18 @@ def administrator(principal: PrincipalDep) -> enforcement.Principal:
 AdminDep = Annotated[enforcement.Principal, Depends(administrator)]
 
 
-def _institution(r: enforcement.InstitutionRecord) -> InstitutionPublic:
+def institution_public(r: enforcement.InstitutionRecord) -> InstitutionPublic:
     return InstitutionPublic(
-        id=r.id, name=r.name, type=r.type, created_at=r.created_at, disabled_at=r.disabled_at
+        id=r.id,
+        name=r.name,
+        type=r.type,
+        created_at=r.created_at,
+        disabled_at=r.disabled_at,
+        bureau_id=r.bureau_id,
     )
 
 
-def _token(r: enforcement.TokenRecord) -> TokenPublic:
+def token_public(r: enforcement.TokenRecord) -> TokenPublic:
     return TokenPublic(
         id=r.id,
         institution=r.institution,
@@ -64,12 +74,15 @@ def _token(r: enforcement.TokenRecord) -> TokenPublic:
 async def create_institution(
     request: Request, admin: AdminDep, services: ServicesDep
 ) -> JSONResponse:
-    """Register an institution (name unique)."""
+    """Register an institution (name unique) of the caller's bureau. Not a justice bureau
+    (403): bureaus are created by the operator."""
     body = await read_json(request, InstitutionCreate)
 
     def work() -> InstitutionPublic:
         with services.database.session() as session:
-            made = enforcement.add_institution(session, name=body.name, type=body.type)
+            made = enforcement.add_bureau_institution(
+                session, admin, name=body.name, type=body.type
+            )
             commit_with_custody(
                 services,
                 session,
@@ -78,15 +91,16 @@ async def create_institution(
                 admin,
                 CustodyObject("institution", made.id),
             )
-        return _institution(made)
+        return institution_public(made)
 
     return JSONResponse((await run_in_threadpool(work)).model_dump(mode="json"), status_code=201)
 
 
 @router.get("/institutions", response_model=list[InstitutionPublic], responses=_ERRORS)
 def list_institutions(admin: AdminDep, services: ServicesDep) -> list[InstitutionPublic]:
+    """The caller's bureau and the institutions that belong to it."""
     with services.database.session() as session:
-        return [_institution(r) for r in enforcement.list_institutions(session)]
+        return [institution_public(r) for r in enforcement.bureau_institutions(session, admin)]
 
 
 @router.post(
@@ -98,9 +112,9 @@ def list_institutions(admin: AdminDep, services: ServicesDep) -> list[Institutio
 def disable_institution(
     institution_id: str, request: Request, admin: AdminDep, services: ServicesDep
 ) -> Response:
-    """Disable an institution: every token of it is refused (401) from now on. Not the
-    caller's own (that would lock out every admin of it): the operator does that with
-    ``zhenglian institutions disable`` on the server."""
+    """Disable an institution of the caller's bureau: every token of it is refused (401) from
+    now on. Not the caller's own (that would lock out every admin of it): the operator does
+    that with ``zhenglian institutions disable`` on the server."""
     if institution_id == admin.institution_id:
         raise Problem(
             409,
@@ -109,8 +123,7 @@ def disable_institution(
             "admin of it); use `zhenglian institutions disable` on the server",
         )
     with services.database.session() as session:
-        if not enforcement.disable_institution(session, institution_id, datetime.now(UTC)):
-            raise Problem(404, "Not found", "no enabled institution with this id")
+        enforcement.disable_bureau_institution(session, admin, institution_id, datetime.now(UTC))
         commit_with_custody(
             services,
             session,
@@ -130,28 +143,29 @@ def disable_institution(
     responses={**_ERRORS, 400: {}, 404: {}, 413: {}, 415: {}, 422: {}},
 )
 async def create_token(request: Request, admin: AdminDep, services: ServicesDep) -> JSONResponse:
-    """Issue a token for an existing institution of the role's type; shown once."""
+    """Issue a token for an existing institution of the caller's bureau, of the role's type;
+    shown once. The institution sees it, and who issued it, on its own record."""
     body = await read_json(request, TokenCreate)
 
     def work() -> TokenIssued:
         expires = timedelta(days=body.expires_in_days)
         with services.database.session() as session:
-            token, record, _ = enforcement.issue_token(
-                session, institution=body.institution, role=body.role, expires_in=expires
+            token, record = enforcement.issue_bureau_token(
+                session, admin, institution=body.institution, role=body.role, expires_in=expires
             )
             commit_with_custody(
                 services, session, request, "token_create", admin, CustodyObject("token", record.id)
             )
-        return TokenIssued(token=token, **_token(record).model_dump())
+        return TokenIssued(token=token, **token_public(record).model_dump())
 
     return JSONResponse((await run_in_threadpool(work)).model_dump(mode="json"), status_code=201)
 
 
 @router.get("/tokens", response_model=list[TokenPublic], responses=_ERRORS)
 def list_tokens(admin: AdminDep, services: ServicesDep) -> list[TokenPublic]:
-    """Every token (never the tokens themselves)."""
+    """The tokens of the caller's bureau and of its institutions (never the tokens themselves)."""
     with services.database.session() as session:
-        return [_token(r) for r in enforcement.list_tokens(session)]
+        return [token_public(r) for r in enforcement.bureau_tokens(session, admin)]
 
 
 @router.delete(
@@ -160,10 +174,10 @@ def list_tokens(admin: AdminDep, services: ServicesDep) -> list[TokenPublic]:
 def revoke_token(
     token_id: str, request: Request, admin: AdminDep, services: ServicesDep
 ) -> Response:
-    """Revoke a token: refused (401) from now on."""
+    """Revoke a token of the caller's bureau or of one of its institutions: refused (401) from
+    now on."""
     with services.database.session() as session:
-        if not enforcement.revoke_token(session, token_id, datetime.now(UTC)):
-            raise Problem(404, "Not found", "no active token with this id")
+        enforcement.revoke_bureau_token(session, admin, token_id, datetime.now(UTC))
         commit_with_custody(
             services, session, request, "token_revoke", admin, CustodyObject("token", token_id)
         )

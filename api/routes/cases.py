@@ -11,7 +11,15 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from api.deps import PrincipalDep, Services, ServicesDep, commit_with_custody, limit_address
+from api.deps import (
+    CustodyEntry,
+    PrincipalDep,
+    Services,
+    ServicesDep,
+    commit_with_custody,
+    commit_with_custody_events,
+    limit_address,
+)
 from api.jsonbody import json_body, read_json
 from api.schemas import (
     CaseCreate,
@@ -19,6 +27,7 @@ from api.schemas import (
     DocumentSummary,
     ParticipantCreate,
     ParticipantPublic,
+    ParticipantRemoved,
     PublicCaseView,
 )
 from evidence.access import enforcement
@@ -137,6 +146,50 @@ async def add_participant(
         )
 
     return JSONResponse((await run_in_threadpool(work)).model_dump(mode="json"), status_code=201)
+
+
+@router.delete(
+    "/cases/{code}/participants/{institution}",
+    response_model=ParticipantRemoved,
+    responses={**_DENIED, 409: {"description": "the case's owner, which cannot leave its case"}},
+)
+def remove_participant(
+    code: str, institution: str, request: Request, principal: PrincipalDep, services: ServicesDep
+) -> ParticipantRemoved:
+    """Take a law firm or court (by id or name) off the case (by the owning institution). Its
+    tokens no longer see the case or its documents from the answer on, and the share codes
+    still usable that name it for the case or a document in it are revoked with it. Recorded
+    in the case's chain of custody (``case_participant_remove``, naming the institution), each
+    revoked share code as a ``share_revoke`` of what it shared, all in one transaction."""
+    with services.database.session() as session:
+        removal = enforcement.remove_participant(
+            session, principal, code=code, institution=institution
+        )
+        gone = removal.participant
+        note = f"removed {gone.institution} ({gone.type}, {gone.institution_id})"
+        if removal.revoked_shares:
+            note += "; share codes revoked: " + ", ".join(s.id for s in removal.revoked_shares)
+        # The event names the case by its canonical code, however the caller typed it.
+        case = CustodyObject("case", enforcement.parse_case_code(code))
+        entries = [CustodyEntry("case_participant_remove", case, note)]
+        entries += [
+            CustodyEntry("share_revoke", shared_object(share)) for share in removal.revoked_shares
+        ]
+        commit_with_custody_events(services, session, request, principal, entries)
+    return ParticipantRemoved(
+        institution=gone.institution,
+        type=gone.type,
+        added_at=gone.added_at,
+        removed_at=removal.removed_at,
+        revoked_shares=[share.id for share in removal.revoked_shares],
+    )
+
+
+def shared_object(share: enforcement.ShareRecord) -> CustodyObject:
+    """What a share event is about: the shared document, or the shared case."""
+    if share.document_id is not None:
+        return CustodyObject.document(share.document_id)
+    return CustodyObject("case", share.case_code or "")
 
 
 def _qr(services: Services, principal: enforcement.Principal, code: str) -> segno.QRCode:

@@ -149,7 +149,14 @@ def get_receipt(
     record = _visible(services, principal, document_id, Action.DOCUMENT_READ)
     with services.database.session() as session:
         receipt = receipt_for(session, record)
-    record_custody(services, request, "fetch_receipt", principal, CustodyObject.document(record.id))
+    record_custody(
+        services,
+        request,
+        "fetch_receipt",
+        principal,
+        CustodyObject.document(record.id),
+        owner=record.institution,
+    )
     if receipt is None:
         return JSONResponse(PendingReceipt(id=record.id).model_dump(), status_code=202)
     return JSONResponse(receipt.to_json())
@@ -229,5 +236,6 @@ async def get_content(
         "fetch_content",
         principal,
         CustodyObject.document(record.id),
+        owner=record.institution,
     )
     return await stream_original(services, request, record)

@@ -10,9 +10,10 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from api.deps import ServicesDep
 from api.openapi import schema_ref
 from api.problems import Problem
-from api.schemas import AnchorPublic, ConsistencyPublic, TreeHeadPublic
+from api.schemas import AnchorPublic, ConsistencyPublic, ExportAfter, ExportLimit, TreeHeadPublic
 from evidence.errors import InputError
 from evidence.formats.custody_event import CustodyObject
+from evidence.formats.custody_export import MAX_EXPORT_EVENTS
 from evidence.services.custody_recording import custody_export
 from evidence.services.receipt_assembly import anchor_view
 from evidence.services.tree_heads import consistency_between, current_head
@@ -77,6 +78,8 @@ def log_consistency(
 def log_custody(
     services: ServicesDep,
     log: Literal["documents", "custody"] = Query("documents"),
+    after: ExportAfter = None,
+    limit: ExportLimit = MAX_EXPORT_EVENTS,
 ) -> JSONResponse:
     """The log's own chain of custody (public, like its head): when its anchoring halted and
     why (``anchoring_halted``), when an operator resumed it after a restore in a new contract
@@ -86,5 +89,5 @@ def log_custody(
     if services.custody is None:
         raise Problem(503, "Service unavailable", "the custody log is not running")
     with services.database.session() as session:
-        export = custody_export(session, CustodyObject.log(log))
+        export = custody_export(session, CustodyObject.log(log), after=after, limit=limit)
     return JSONResponse(export.to_json())

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from api.deps import PrincipalDep, Services, ServicesDep, commit_with_custody
 from api.jsonbody import json_body, read_json
-from api.routes.cases import summary
+from api.routes.cases import shared_object, summary
 from api.routes.documents import stream_original
 from api.schemas import ShareCreate, ShareIssued, SharePublic, ShareView
 from evidence.access import enforcement
@@ -66,7 +66,7 @@ async def create_share(
                 case_code=body.case_code,
             )
             commit_with_custody(
-                services, session, request, "share_create", principal, _shared_object(share)
+                services, session, request, "share_create", principal, shared_object(share)
             )
         return ShareIssued(code=str(code), **_public(share))
 
@@ -82,7 +82,7 @@ def revoke_share(
     with services.database.session() as session:
         share = enforcement.revoke_share(session, principal, code)
         commit_with_custody(
-            services, session, request, "share_revoke", principal, _shared_object(share)
+            services, session, request, "share_revoke", principal, shared_object(share)
         )
     return Response(status_code=204)
 
@@ -94,13 +94,6 @@ def read_share(code: str, principal: PrincipalDep, services: ServicesDep) -> Sha
         share = enforcement.redeem_share(session, principal, code, consume=False)
         documents = enforcement.shared_case_documents(session, share)
     return ShareView(documents=[summary(d) for d in documents], **_public(share))
-
-
-def _shared_object(share: enforcement.ShareRecord) -> CustodyObject:
-    """What a share event is about: the shared document, or the shared case."""
-    if share.document_id is not None:
-        return CustodyObject.document(share.document_id)
-    return CustodyObject("case", share.case_code or "")
 
 
 def _redeem(

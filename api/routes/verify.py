@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -80,12 +81,15 @@ async def verify(request: Request, services: ServicesDep) -> VerificationPublic:
     )
     if readable and result.document_id:
         await run_in_threadpool(
-            record_custody,
-            services,
-            request,
-            "verify_by_token",
-            principal,
-            CustodyObject.document(result.document_id),
+            partial(
+                record_custody,
+                services,
+                request,
+                "verify_by_token",
+                principal,
+                CustodyObject.document(result.document_id),
+                owner=result.institution,
+            )
         )
     return result if readable else _verdict_only(result)
 

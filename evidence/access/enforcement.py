@@ -26,11 +26,12 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from evidence.access.case_code import CASE_TYPES, CaseCode
 from evidence.access.policy import (
+    BUREAU_TYPE,
     INSTITUTION_TYPE_OF_ROLE,
     INSTITUTION_TYPES,
     PARTICIPANT_INSTITUTION_TYPES,
@@ -44,7 +45,15 @@ from evidence.access.policy import (
     may_ever,
 )
 from evidence.access.share_code import ShareCode
-from evidence.errors import DuplicateRecord, Forbidden, Gone, InputError, NotFound, Unauthenticated
+from evidence.errors import (
+    Conflict,
+    DuplicateRecord,
+    Forbidden,
+    Gone,
+    InputError,
+    NotFound,
+    Unauthenticated,
+)
 from evidence.store.database import (
     MAX_ID_CHARS,
     MAX_INSTITUTION_NAME_CHARS,
@@ -82,35 +91,49 @@ __all__ = [
     "CaseView",
     "InstitutionRecord",
     "ParticipantRecord",
+    "ParticipantRemoval",
     "Principal",
     "PublicCase",
     "ShareRecord",
     "TokenHolder",
     "TokenRecord",
+    "add_bureau_institution",
     "add_institution",
     "add_participant",
     "add_token",
     "authenticate",
     "authorize",
+    "bureau_institutions",
+    "bureau_to_join",
+    "bureau_tokens",
     "check_deposit",
     "create_case",
     "create_share",
+    "disable_bureau_institution",
     "disable_institution",
     "find_token_by_hash",
     "get_institution",
+    "get_token",
+    "issue_bureau_token",
     "issue_token",
     "list_institutions",
     "list_tokens",
     "new_token",
+    "own_institution",
+    "own_token",
+    "own_tokens",
     "parse_case_code",
     "public_case",
     "read_case",
     "redeem_share",
+    "remove_participant",
     "require_role",
+    "revoke_bureau_token",
     "revoke_share",
     "revoke_token",
     "shared_case_documents",
     "shared_document",
+    "sole_bureau",
     "token_hash",
     "visible_case",
     "visible_document",
@@ -211,6 +234,9 @@ class InstitutionRecord:
     type: str
     created_at: datetime
     disabled_at: datetime | None
+    bureau_id: str | None = None
+    """The justice bureau whose admins manage it; None for a bureau, and for an institution
+    only the operator manages."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,13 +277,26 @@ def _institution(row: Any) -> InstitutionRecord:
 
 @wrap_errors
 def add_institution(
-    session: Session, *, name: str, type: str, now: datetime | None = None
+    session: Session,
+    *,
+    name: str,
+    type: str,
+    bureau_id: str | None = None,
+    now: datetime | None = None,
 ) -> InstitutionRecord:
-    """A new institution. InputError for a bad name or type; DuplicateRecord if the name exists."""
+    """A new institution, managed by the admins of the bureau ``bureau_id`` (None: only by the
+    operator). InputError for a bad name or type, or a bureau that is no enabled justice
+    bureau (a bureau belongs to none); DuplicateRecord if the name exists."""
     name = _check_name(name)
     if type not in INSTITUTION_TYPES:
         raise InputError(f"institution type must be one of {', '.join(INSTITUTION_TYPES)}")
     check_time(now, "now", optional=True)
+    if bureau_id is not None:
+        if type == BUREAU_TYPE:
+            raise InputError("a justice bureau belongs to no other bureau")
+        bureau = get_institution(session, id=bureau_id)
+        if bureau is None or bureau.type != BUREAU_TYPE or bureau.disabled_at is not None:
+            raise InputError(f"no enabled justice bureau {bureau_id!r}")
     key = lookalike_key(name)
     for (existing,) in session.execute(select(institutions_table.c.name)):
         if lookalike_key(existing) == key:
@@ -272,9 +311,41 @@ def add_institution(
         type=type,
         created_at=(now or datetime.now(UTC)).astimezone(UTC),
         disabled_at=None,
+        bureau_id=bureau_id,
     )
     session.execute(insert(institutions_table).values(**_values(record)))
     return record
+
+
+@wrap_errors
+def sole_bureau(session: Session) -> InstitutionRecord | None:
+    """The deployment's justice bureau if there is exactly one enabled, else None: the bureau
+    a new institution joins when the operator names none (and migration ``0008`` used)."""
+    c = institutions_table.c
+    rows = session.execute(
+        select(institutions_table).where(c.type == BUREAU_TYPE, c.disabled_at.is_(None)).limit(2)
+    ).all()
+    return _institution(rows[0]) if len(rows) == 1 else None
+
+
+@wrap_errors
+def bureau_to_join(
+    session: Session, *, type: str, bureau: str | None = None
+) -> InstitutionRecord | None:
+    """The bureau a new institution of ``type`` made by the operator belongs to: the enabled
+    justice bureau named ``bureau``, else the deployment's only one (:func:`sole_bureau`), else
+    none — and none for a bureau itself. InputError for a name that is no enabled bureau, or
+    a bureau named for a bureau."""
+    if type == BUREAU_TYPE:
+        if bureau is not None:
+            raise InputError("a justice bureau belongs to no other bureau")
+        return None
+    if bureau is None:
+        return sole_bureau(session)
+    found = get_institution(session, name=_check_name(bureau))
+    if found is None or found.type != BUREAU_TYPE or found.disabled_at is not None:
+        raise InputError(f"no enabled justice bureau {bureau.strip()!r}")
+    return found
 
 
 @wrap_errors
@@ -298,8 +369,12 @@ def get_institution(
 
 
 @wrap_errors
-def list_institutions(session: Session) -> list[InstitutionRecord]:
-    query = select(institutions_table).order_by(institutions_table.c.name)
+def list_institutions(session: Session, *, bureau_id: str | None = None) -> list[InstitutionRecord]:
+    """Every institution by name; with ``bureau_id``, only that bureau and its institutions."""
+    c = institutions_table.c
+    query = select(institutions_table).order_by(c.name)
+    if bureau_id is not None:
+        query = query.where(or_(c.id == bureau_id, c.bureau_id == bureau_id))
     return [_institution(row) for row in session.execute(query)]
 
 
@@ -390,13 +465,15 @@ def issue_token(
     role: str,
     expires_in: timedelta = DEFAULT_TOKEN_LIFETIME,
     create_institution: bool = False,
+    bureau_id: str | None = None,
     now: datetime | None = None,
 ) -> tuple[str, TokenRecord, InstitutionRecord | None]:
     """Make a token for ``role`` at the institution named ``institution``.
 
     The institution must exist and be of the type the role belongs to
     (:data:`~evidence.access.policy.INSTITUTION_TYPE_OF_ROLE`), else InputError/NotFound; with
-    ``create_institution`` a missing one is created with that type (and returned third).
+    ``create_institution`` a missing one is created with that type (and returned third),
+    belonging to the bureau ``bureau_id`` (none for a bureau itself).
     Every token expires, ``expires_in`` after now (:data:`DEFAULT_TOKEN_LIFETIME`).
     Returns the token (shown once), its record and the institution created, if any.
     """
@@ -412,7 +489,10 @@ def issue_token(
     if found is None:
         if not create_institution:
             raise NotFound(f"no institution {name!r}")
-        found = created = add_institution(session, name=name, type=wanted_type, now=now)
+        bureau = None if wanted_type == BUREAU_TYPE else bureau_id
+        found = created = add_institution(
+            session, name=name, type=wanted_type, bureau_id=bureau, now=now
+        )
     if found.disabled_at is not None:
         raise InputError(f"institution {name!r} is disabled")
     if found.type != wanted_type:
@@ -439,10 +519,27 @@ def find_token_by_hash(session: Session, hashed: bytes) -> TokenRecord | None:
 
 
 @wrap_errors
-def list_tokens(session: Session) -> list[TokenRecord]:
-    """Every token (revoked and expired included), oldest first."""
+def list_tokens(
+    session: Session, *, bureau_id: str | None = None, institution_id: str | None = None
+) -> list[TokenRecord]:
+    """Every token (revoked and expired included), oldest first; with ``bureau_id``, only the
+    tokens of that bureau and of its institutions; with ``institution_id``, of that one."""
+    i = institutions_table.c
     query = _TOKENS.order_by(api_tokens_table.c.created_at, api_tokens_table.c.id)
+    if bureau_id is not None:
+        query = query.where(or_(i.id == bureau_id, i.bureau_id == bureau_id))
+    if institution_id is not None:
+        query = query.where(api_tokens_table.c.institution_id == institution_id)
     return [_token(row) for row in session.execute(query)]
+
+
+@wrap_errors
+def get_token(session: Session, token_id: str) -> TokenRecord | None:
+    """The token with this id (revoked and expired too), or None."""
+    if not isinstance(token_id, str) or len(token_id) > MAX_ID_CHARS:
+        return None
+    row = session.execute(_TOKENS.where(api_tokens_table.c.id == token_id)).first()
+    return _token(row) if row else None
 
 
 @wrap_errors
@@ -532,6 +629,147 @@ def require_role(principal: Principal, action: Action) -> None:
     """Forbidden unless the caller's role may do ``action`` at all (before reading a body)."""
     if not may_ever(principal.role, action):
         raise Forbidden(f"role {principal.role.value!r} may not {action.value}")
+
+
+# --- Administration: a bureau's admin and the institutions of its bureau --------------------
+#
+# An admin's token acts for its justice bureau: it lists, creates and disables the bureau's
+# institutions (the bureau itself and those linked to it, ``institutions.bureau_id``) and lists,
+# issues and revokes their tokens. Anything else is reported exactly as a missing object is
+# (404): an admin does not learn what other bureaus hold. The operator's ``zhenglian`` commands
+# are not bound by this (they call the unscoped functions above).
+
+_NO_INSTITUTION = "no enabled institution with this id"
+_NO_TOKEN = "no active token with this id"
+
+
+def _bureau_relation(principal: Principal, institution: InstitutionRecord) -> Relation:
+    """``own`` if the institution is the caller's bureau or belongs to it, else ``other``."""
+    bureau = principal.institution_id
+    if bureau is not None and bureau in (institution.id, institution.bureau_id):
+        return Relation.OWN
+    return Relation.OTHER
+
+
+def _bureau_of(principal: Principal) -> str:
+    """The bureau an admin administers (its own institution), once the policy allows it."""
+    authorize(principal, Action.ADMINISTER, Relation.NONE)
+    return principal.holder().institution_id
+
+
+def bureau_institutions(session: Session, principal: Principal) -> list[InstitutionRecord]:
+    """The caller's bureau and the institutions that belong to it."""
+    return list_institutions(session, bureau_id=_bureau_of(principal))
+
+
+def bureau_tokens(session: Session, principal: Principal) -> list[TokenRecord]:
+    """The tokens of the caller's bureau and of its institutions (never the tokens themselves)."""
+    return list_tokens(session, bureau_id=_bureau_of(principal))
+
+
+def add_bureau_institution(
+    session: Session, principal: Principal, *, name: str, type: str
+) -> InstitutionRecord:
+    """A new institution of the caller's bureau. Forbidden for a justice bureau: bureaus are
+    made by the operator (``zhenglian institutions create``), each its own admins' domain."""
+    bureau = _bureau_of(principal)
+    if type == BUREAU_TYPE:
+        raise Forbidden(
+            "a justice bureau is created by the operator (`zhenglian institutions create` on the "
+            "server), not by another bureau's admin"
+        )
+    return add_institution(session, name=name, type=type, bureau_id=bureau)
+
+
+def disable_bureau_institution(
+    session: Session, principal: Principal, institution_id: str, when: datetime
+) -> InstitutionRecord:
+    """Disable an enabled institution of the caller's bureau (its tokens stop working);
+    NotFound — as for no institution at all — for one disabled already or of another bureau."""
+    _bureau_of(principal)
+    found = get_institution(session, id=institution_id)
+    if found is None or found.disabled_at is not None:
+        raise NotFound(_NO_INSTITUTION)
+    authorize(
+        principal, Action.ADMINISTER, _bureau_relation(principal, found), missing=_NO_INSTITUTION
+    )
+    if not disable_institution(session, found.id, when):
+        raise NotFound(_NO_INSTITUTION)
+    return found
+
+
+def issue_bureau_token(
+    session: Session,
+    principal: Principal,
+    *,
+    institution: str,
+    role: str,
+    expires_in: timedelta = DEFAULT_TOKEN_LIFETIME,
+    now: datetime | None = None,
+) -> tuple[str, TokenRecord]:
+    """:func:`issue_token` for an existing institution of the caller's bureau (never creating
+    one); NotFound with the very message of a missing institution for another bureau's."""
+    _bureau_of(principal)
+    name = _check_name(institution)
+    found = get_institution(session, name=name)
+    missing = f"no institution {name!r}"
+    if found is None:
+        raise NotFound(missing)
+    authorize(principal, Action.ADMINISTER, _bureau_relation(principal, found), missing=missing)
+    token, record, _ = issue_token(
+        session, institution=found.name, role=role, expires_in=expires_in, now=now
+    )
+    return token, record
+
+
+def revoke_bureau_token(
+    session: Session, principal: Principal, token_id: str, when: datetime
+) -> TokenRecord:
+    """Revoke an active token of the caller's bureau or of one of its institutions; NotFound
+    — as for no token at all — for one revoked already or of another bureau."""
+    _bureau_of(principal)
+    found = get_token(session, token_id)
+    if found is None or found.revoked_at is not None:
+        raise NotFound(_NO_TOKEN)
+    owner = get_institution(session, id=found.institution_id)
+    relation = Relation.OTHER if owner is None else _bureau_relation(principal, owner)
+    authorize(principal, Action.ADMINISTER, relation, missing=_NO_TOKEN)
+    if not revoke_token(session, found.id, when):
+        raise NotFound(_NO_TOKEN)
+    return found
+
+
+# --- An institution's own record ------------------------------------------------------------
+#
+# Every token holder sees its own institution's tokens — those an admin or the operator issued
+# for it too — and, through the custody log, who issued and revoked each of them.
+
+_NO_OWN_TOKEN = "no such token of your institution"
+
+
+def own_institution(session: Session, principal: Principal) -> InstitutionRecord:
+    """The caller's institution."""
+    authorize(principal, Action.INSTITUTION_READ, Relation.OWN)
+    found = get_institution(session, id=principal.holder().institution_id)
+    if found is None:  # authenticated a moment ago: only a database edited behind our back
+        raise NotFound("no such institution")
+    return found
+
+
+def own_tokens(session: Session, principal: Principal) -> list[TokenRecord]:
+    """Every token of the caller's institution (revoked and expired too), oldest first."""
+    authorize(principal, Action.INSTITUTION_READ, Relation.OWN)
+    return list_tokens(session, institution_id=principal.holder().institution_id)
+
+
+def own_token(session: Session, principal: Principal, token_id: str) -> TokenRecord:
+    """A token of the caller's institution; the 404 of a missing token for any other."""
+    found = get_token(session, token_id)
+    if found is None:
+        raise NotFound(_NO_OWN_TOKEN)
+    relation = Relation.OWN if found.institution_id == principal.institution_id else Relation.OTHER
+    authorize(principal, Action.INSTITUTION_READ, relation, missing=_NO_OWN_TOKEN)
+    return found
 
 
 # --- Cases -----------------------------------------------------------------------------------
@@ -784,6 +1022,82 @@ def add_participant(
         )
     )
     return ParticipantRecord(other.id, other.name, other.type, now)
+
+
+_NO_PARTICIPANT = "no such participant of this case"
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantRemoval:
+    """A participant taken off a case, and the share codes for the case it held that ended
+    with it (each to be recorded as revoked)."""
+
+    participant: ParticipantRecord
+    removed_at: datetime
+    revoked_shares: tuple[ShareRecord, ...]
+
+
+def _find_institution(session: Session, institution: str) -> InstitutionRecord | None:
+    """The institution an id or a name (as :func:`add_participant` takes it) names, or None."""
+    found = get_institution(session, id=institution)
+    if found is None and isinstance(institution, str):
+        name = unicodedata.normalize("NFKC", institution.strip())
+        found = get_institution(session, name=name) if name else None
+    return found
+
+
+@wrap_errors
+def remove_participant(
+    session: Session,
+    principal: Principal,
+    *,
+    code: str,
+    institution: str,
+    now: datetime | None = None,
+) -> ParticipantRemoval:
+    """Take a law firm or court (by id or name) off a case (by the case's owning institution).
+
+    From the commit on, its tokens see neither the case nor its documents, and every share
+    code still usable that names it as recipient for the case or for a document in the case
+    is revoked with it (a grant of the case's evidence to the removed party). NotFound — one
+    message for an unknown institution and for one that does not take part — if it is not a
+    participant; Conflict for the case's owner, which is no participant and cannot leave its
+    own case.
+    """
+    case = _case_for(session, principal, code, Action.CASE_REMOVE_PARTICIPANT)
+    other = _find_institution(session, institution)
+    if other is not None and other.id == case.institution_id:
+        raise Conflict(f"{other.name!r} owns {case.code}; the owner cannot be removed from it")
+    if other is None or not _is_participant(session, case.code, other.id):
+        raise NotFound(_NO_PARTICIPANT)
+    participant = next(p for p in _participants(session, case.code) if p.institution_id == other.id)
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    c = case_participants_table.c
+    session.execute(
+        delete(case_participants_table).where(
+            c.case_code == case.code, c.institution_id == other.id
+        )
+    )
+    s = share_codes_table.c
+    in_case = select(documents_table.c.id).where(documents_table.c.case_code == case.code)
+    usable = (
+        s.recipient_id == other.id,
+        or_(s.case_code == case.code, s.document_id.in_(in_case)),
+        s.revoked_at.is_(None),
+        s.expires_at > now,
+        s.uses < s.max_uses,
+    )
+    shares = tuple(
+        ShareRecord(**dict(row._mapping))
+        for row in session.execute(_SHARES.where(*usable).order_by(s.created_at, s.id))
+    )
+    if shares:
+        session.execute(
+            update(share_codes_table)
+            .where(s.id.in_([share.id for share in shares]), s.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+    return ParticipantRemoval(participant, now, shares)
 
 
 def check_deposit(

@@ -8,12 +8,14 @@ enforced in one place, :func:`evidence.access.enforcement.authorize`, which work
 Relations, always between the caller's *institution* and the object:
 
 * ``own`` — the institution deposited the document / owns the case / created the share, or
-  (for fetching by share code) is the share's named recipient;
+  (for fetching by share code) is the share's named recipient; for administration, the
+  institution (or the token's institution) is the caller's justice bureau or belongs to it;
+  for an institution's own record, the token is one of the caller's institution;
 * ``participant`` — the document belongs to a case the institution owns or was added to
   (law firms and courts are added by the owning institution);
 * ``other`` — the object exists and is none of the above;
 * ``none`` — the action is not about an existing object (create a case, deposit outside
-  any case, administer, verify).
+  any case, list or create institutions and tokens, verify).
 
 A denial of an action on an object the caller may not even *see* is reported like a missing
 object (404), so nobody learns from a refusal that a document or case exists; a denial on an
@@ -27,6 +29,7 @@ from enum import StrEnum
 from typing import Final
 
 __all__ = [
+    "BUREAU_TYPE",
     "CASE_TYPES_OF_ROLE",
     "DOCUMENT_KINDS_OF_ROLE",
     "INSTITUTION_TYPES",
@@ -81,6 +84,9 @@ INSTITUTION_TYPE_OF_ROLE: Final[dict[Role, str]] = {
 }
 """The only institution type a token of each role can belong to."""
 
+BUREAU_TYPE: Final = INSTITUTION_TYPE_OF_ROLE[Role.ADMIN]
+"""A justice bureau (司法局): its admins manage the institutions that belong to it."""
+
 CASE_TYPES_OF_ROLE: Final[dict[Role, frozenset[str]]] = {
     Role.NOTARY: frozenset({"notary", "arbitration", "litigation"}),
     Role.FORENSIC: frozenset({"forensic", "arbitration", "litigation"}),
@@ -109,10 +115,17 @@ class Action(StrEnum):
     CASE_READ = "case.read"
     """The case, the documents in it the caller may see, its QR code."""
     CASE_ADD_PARTICIPANT = "case.add_participant"
+    CASE_REMOVE_PARTICIPANT = "case.remove_participant"
+    """Take a law firm or court off the case (its share codes for the case end too)."""
     SHARE_CREATE = "share.create"
     SHARE_REVOKE = "share.revoke"
     SHARE_REDEEM = "share.redeem"
     ADMINISTER = "admin"
+    """Institutions and tokens: list and create (``none``), disable and revoke those of the
+    caller's bureau (``own``)."""
+    INSTITUTION_READ = "institution.read"
+    """The caller's own institution: its tokens, and the chain of custody of it and of each of
+    its tokens (who made them: an admin's actions on an institution are on its record)."""
     VERIFY = "verify"
     """Verify a document, see a case's public page, read the log and chain."""
 
@@ -134,9 +147,11 @@ _DEPOSITOR: Final[dict[Action, frozenset[Relation]]] = {
     Action.CASE_CREATE: frozenset({_N}),
     Action.CASE_READ: _OP,
     Action.CASE_ADD_PARTICIPANT: frozenset({_O}),
+    Action.CASE_REMOVE_PARTICIPANT: frozenset({_O}),
     Action.SHARE_CREATE: _OP,
     Action.SHARE_REVOKE: frozenset({_O}),
     Action.SHARE_REDEEM: frozenset({_O}),
+    Action.INSTITUTION_READ: frozenset({_O}),
     Action.VERIFY: frozenset({_N}),
 }
 _RECEIVER: Final[dict[Action, frozenset[Relation]]] = {
@@ -144,11 +159,16 @@ _RECEIVER: Final[dict[Action, frozenset[Relation]]] = {
     Action.DOCUMENT_CONTENT: frozenset({_P}),
     Action.CASE_READ: frozenset({_P}),
     Action.SHARE_REDEEM: frozenset({_O}),
+    Action.INSTITUTION_READ: frozenset({_O}),
     Action.VERIFY: frozenset({_N}),
 }
 
 POLICY: Final[dict[Role, dict[Action, frozenset[Relation]]]] = {
-    Role.ADMIN: {Action.ADMINISTER: frozenset({_N}), Action.VERIFY: frozenset({_N})},
+    Role.ADMIN: {
+        Action.ADMINISTER: frozenset({_N, _O}),
+        Action.INSTITUTION_READ: frozenset({_O}),
+        Action.VERIFY: frozenset({_N}),
+    },
     Role.NOTARY: _DEPOSITOR,
     Role.FORENSIC: _DEPOSITOR,
     Role.LEGAL_AID: _DEPOSITOR,
@@ -166,6 +186,7 @@ _SEEING: Final[dict[Action, Action]] = {
     Action.DEPOSIT: Action.CASE_READ,
     Action.CASE_READ: Action.CASE_READ,
     Action.CASE_ADD_PARTICIPANT: Action.CASE_READ,
+    Action.CASE_REMOVE_PARTICIPANT: Action.CASE_READ,
     Action.SHARE_REVOKE: Action.SHARE_REVOKE,
     Action.SHARE_REDEEM: Action.SHARE_REDEEM,
 }

@@ -34,12 +34,22 @@ text of at most :data:`MAX_NOTE_CHARS` code points, or null) between ``"client"`
 themselves) and the actions of the logs' own life, ``anchoring_halted`` (the server stopped
 anchoring a log because its database and the chain disagree; the note says how) and
 ``anchoring_resumed`` (an operator resumed it after a restore, with a new LogAnchor; the note
-gives the reason and the retired contract). An event is written in the lowest version that can
+gives the reason and the retired contract), and ``case_participant_remove`` (the owner took a
+law firm or court off a case; the note names it). An event is written in the lowest version that can
 hold it, so every event a version 1 reader could read stays version 1; readers accept both.
+
+Version 3 (``b"zhenglian/custody/v3\\n"``, ``"v":3``) hides who exactly acted from everyone
+but the actor's own institution: in place of ``actor_token`` and ``client`` it has
+``actor_detail``, a salted commitment to both (:class:`ActorDetail`:
+``SHA-256("zhenglian/custody/actor-detail\\n" || canonical JSON {"client","salt","token"})``,
+a fresh 16-byte salt per event). An export opens it (gives salt, token and client) only to the
+actor's institution; everyone else sees the institution and role. Every event that names a
+token or a client address is written in version 3; the others in version 1 or 2 as before.
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -50,6 +60,7 @@ from evidence.errors import InputError
 from evidence.formats.canonical_json import (
     CanonicalLeaf,
     PrefixedFormat,
+    canonical_json,
     check_utc_time,
     format_utc_millis,
     free_text,
@@ -62,9 +73,12 @@ from evidence.formats.canonical_json import (
 __all__ = [
     "ACTIONS",
     "ACTIONS_V1",
+    "ACTOR_DETAIL_PREFIX",
+    "ACTOR_DETAIL_SALT_BYTES",
     "ACTOR_ROLES",
     "CUSTODY_PREFIX",
     "CUSTODY_V2_PREFIX",
+    "CUSTODY_V3_PREFIX",
     "CUSTODY_VERSION",
     "CUSTODY_VERSIONS",
     "GENESIS_HASH",
@@ -79,6 +93,7 @@ __all__ = [
     "TOKENLESS_ROLES",
     "Action",
     "Actor",
+    "ActorDetail",
     "CustodyEvent",
     "CustodyEventError",
     "CustodyObject",
@@ -93,7 +108,7 @@ __all__ = [
 CUSTODY_VERSION: Final = 1
 """The first version: the ``"v"`` of every event a version 1 reader can read."""
 
-CUSTODY_VERSIONS: Final = (1, 2)
+CUSTODY_VERSIONS: Final = (1, 2, 3)
 """Every version this module reads and writes (it writes the lowest that holds an event)."""
 
 CUSTODY_PREFIX: Final = b"zhenglian/custody/v1\n"
@@ -101,6 +116,16 @@ CUSTODY_PREFIX: Final = b"zhenglian/custody/v1\n"
 
 CUSTODY_V2_PREFIX: Final = b"zhenglian/custody/v2\n"
 """Domain-separation prefix of a version 2 custody event."""
+
+CUSTODY_V3_PREFIX: Final = b"zhenglian/custody/v3\n"
+"""Domain-separation prefix of a version 3 custody event (the actor's detail committed)."""
+
+ACTOR_DETAIL_PREFIX: Final = b"zhenglian/custody/actor-detail\n"
+"""Domain-separation prefix of an actor detail's commitment."""
+
+ACTOR_DETAIL_SALT_BYTES: Final = 16
+"""Bytes of random salt in each actor detail (so a token id or an address cannot be guessed
+from the commitment)."""
 
 Action = Literal[
     "deposit",
@@ -119,6 +144,7 @@ Action = Literal[
     "tamper_detected",
     "anchoring_halted",
     "anchoring_resumed",
+    "case_participant_remove",
 ]
 """What happened to the object."""
 
@@ -224,7 +250,25 @@ _V2_FORMAT: Final = PrefixedFormat(
     non_canonical=NonCanonicalCustodyEventError,
 )
 
-_FORMATS: Final = {1: _FORMAT, 2: _V2_FORMAT}
+_V3_FORMAT: Final = PrefixedFormat(
+    what="custody event",
+    prefix=CUSTODY_V3_PREFIX,
+    keys=tuple(
+        sorted(
+            (
+                *(key for key in _V1_KEYS if key not in ("actor_token", "client")),
+                "note",
+                "actor_detail",
+            )
+        )
+    ),
+    max_bytes=MAX_CUSTODY_EVENT_V2_BYTES,
+    error=CustodyEventError,
+    non_canonical=NonCanonicalCustodyEventError,
+)
+
+_FORMATS: Final = {1: _FORMAT, 2: _V2_FORMAT, 3: _V3_FORMAT}
+_PREFIX_VERSIONS: Final = ((CUSTODY_V3_PREFIX, 3), (CUSTODY_V2_PREFIX, 2))
 
 
 # --- Time ----------------------------------------------------------------------------
@@ -282,16 +326,24 @@ class Actor:
     role: str
     token_id: str | None = None
     institution: str | None = None
+    hidden: bool = False
+    """The token is not named here but committed to (a version 3 event's actor)."""
 
     def __post_init__(self) -> None:
         role = _one_of(self.role, ACTOR_ROLES, "actor role")
+        if self.hidden is not False and self.hidden is not True:
+            raise CustodyEventError("hidden must be a bool")
+        if self.hidden and self.token_id is not None:
+            raise CustodyEventError("a hidden actor's token is in its detail, not here")
         if role in TOKENLESS_ROLES:
             if self.token_id is not None:
                 raise CustodyEventError(f"a {role} actor has no token")
             if role == "public" and self.institution is not None:
                 raise CustodyEventError("a public actor has no institution")
         else:
-            if not isinstance(self.token_id, str) or _UUID.fullmatch(self.token_id) is None:
+            if self.hidden:
+                pass
+            elif not isinstance(self.token_id, str) or _UUID.fullmatch(self.token_id) is None:
                 raise CustodyEventError(
                     f"actor token must be a lowercase UUID for role {role}, "
                     f"got {self.token_id!r:.60}"
@@ -300,6 +352,10 @@ class Actor:
                 raise CustodyEventError(f"a {role} actor acts for an institution")
         if self.institution is not None:
             _check_text(self.institution, "actor institution", MAX_INSTITUTION_CHARS)
+
+    def without_token(self) -> Actor:
+        """The same actor with its token hidden (as a version 3 event names it)."""
+        return Actor(self.role, None, self.institution, hidden=True)
 
     @classmethod
     def public(cls) -> Actor:
@@ -312,6 +368,53 @@ class Actor:
     @classmethod
     def system(cls) -> Actor:
         return cls("system")
+
+
+@dataclass(frozen=True)
+class ActorDetail:
+    """What a version 3 event commits to instead of naming it: the actor's token and client
+    address, with a random salt. Given in an export (to the actor's institution), it is
+    checked against the event's ``actor_detail``."""
+
+    salt: bytes
+    token_id: str | None
+    client: str | None
+
+    def __post_init__(self) -> None:
+        if type(self.salt) is not bytes or len(self.salt) != ACTOR_DETAIL_SALT_BYTES:
+            raise CustodyEventError(f"salt must be {ACTOR_DETAIL_SALT_BYTES} bytes")
+        if self.token_id is not None and (
+            not isinstance(self.token_id, str) or _UUID.fullmatch(self.token_id) is None
+        ):
+            raise CustodyEventError(f"token must be a lowercase UUID, got {self.token_id!r:.60}")
+        _check_client(self.client)
+        if self.token_id is None and self.client is None:
+            raise CustodyEventError("an actor detail names a token, a client address or both")
+
+    def to_json(self) -> dict[str, str | None]:
+        return {"client": self.client, "salt": self.salt.hex(), "token": self.token_id}
+
+    def commitment(self) -> bytes:
+        """``SHA-256(ACTOR_DETAIL_PREFIX || canonical JSON of to_json())``."""
+        body = canonical_json(self.to_json()).encode("utf-8")
+        return hashlib.sha256(ACTOR_DETAIL_PREFIX + body).digest()
+
+    @classmethod
+    def from_json(cls, obj: object, path: str = "actor_detail") -> ActorDetail:
+        if not isinstance(obj, dict) or set(obj) != {"client", "salt", "token"}:
+            raise CustodyEventError(f"{path} must be an object with client, salt and token")
+        salt = obj["salt"]
+        if (
+            not isinstance(salt, str)
+            or len(salt) != 2 * ACTOR_DETAIL_SALT_BYTES
+            or salt != salt.lower()
+        ):
+            raise CustodyEventError(f"{path}.salt must be {ACTOR_DETAIL_SALT_BYTES} bytes in hex")
+        try:
+            raw = bytes.fromhex(salt)
+        except ValueError:
+            raise CustodyEventError(f"{path}.salt is not hex") from None
+        return cls(raw, obj["token"], obj["client"])
 
 
 @dataclass(frozen=True)
@@ -361,7 +464,11 @@ class CustodyEvent(CanonicalLeaf):
     note: str | None = None
     """Free text (version 2): how anchoring halted, why it was resumed."""
     version: int = 0
-    """1 or 2; 0 (the default) means the lowest version that holds the event."""
+    """1, 2 or 3; 0 (the default) means the version that holds the event: 3 if it has an
+    ``actor_detail``, else the lowest."""
+    actor_detail: bytes | None = None
+    """(Version 3) the commitment to the actor's token and client (:class:`ActorDetail`); the
+    event's own ``actor`` is then hidden and its ``client`` None."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.actor, Actor):
@@ -376,18 +483,29 @@ class CustodyEvent(CanonicalLeaf):
             or self.object.type not in OBJECT_TYPES_V1
             or self.note is not None
         )
+        if self.actor_detail is not None:
+            _check_hash(self.actor_detail, "actor_detail")
         if type(self.version) is int and self.version == 0:
-            object.__setattr__(self, "version", 2 if needs_v2 else 1)
+            version = 3 if self.actor_detail is not None else 2 if needs_v2 else 1
+            object.__setattr__(self, "version", version)
         elif type(self.version) is not int or self.version not in CUSTODY_VERSIONS:
             raise CustodyEventError(
                 f"unsupported custody event version {self.version!r:.20}, only "
-                + " and ".join(map(str, CUSTODY_VERSIONS))
+                + ", ".join(map(str, CUSTODY_VERSIONS))
             )
         elif self.version == 1 and needs_v2:
             raise CustodyEventError(
                 f"a version 1 custody event has no note, action {self.action!r} or object "
                 f"type {self.object.type!r} of version 2"
             )
+        if (self.version == 3) != (self.actor_detail is not None):
+            raise CustodyEventError("a version 3 custody event, and only it, has actor_detail")
+        if self.version == 3 and (not self.actor.hidden or self.client is not None):
+            raise CustodyEventError(
+                "a version 3 custody event names no token and no client: they are in its detail"
+            )
+        if self.version < 3 and self.actor.hidden:
+            raise CustodyEventError(f"a version {self.version} custody event names its token")
         time = check_utc_time(self.time, "time", millis=True, error=CustodyEventError)
         object.__setattr__(self, "time", time)
         _check_client(self.client)
@@ -396,13 +514,15 @@ class CustodyEvent(CanonicalLeaf):
 
     def to_json(self) -> dict[str, str | int | None]:
         """The event's JSON object (the keys and values of the encoding, in key order)."""
-        fields: dict[str, str | int | None] = {
-            "action": self.action,
-            "actor_institution": self.actor.institution,
-            "actor_role": self.actor.role,
-            "actor_token": self.actor.token_id,
-            "client": self.client,
-        }
+        fields: dict[str, str | int | None] = {"action": self.action}
+        if self.version == 3:
+            assert self.actor_detail is not None
+            fields["actor_detail"] = self.actor_detail.hex()
+        fields["actor_institution"] = self.actor.institution
+        fields["actor_role"] = self.actor.role
+        if self.version < 3:
+            fields["actor_token"] = self.actor.token_id
+            fields["client"] = self.client
         if self.version >= 2:
             fields["note"] = self.note
         return fields | {
@@ -422,7 +542,10 @@ class CustodyEvent(CanonicalLeaf):
             UTF-8 JSON, missing, unknown or duplicate keys, a wrong type or value;
             :class:`NonCanonicalCustodyEventError` if it parses but is not canonical.
         """
-        version = 2 if isinstance(data, bytes) and data.startswith(CUSTODY_V2_PREFIX) else 1
+        version = 1
+        for prefix, prefixed_version in _PREFIX_VERSIONS:
+            if isinstance(data, bytes) and data.startswith(prefix):
+                version = prefixed_version
         version_format = _FORMATS[version]
         obj = version_format.decode_fields(data)
         if type(obj["v"]) is not int or obj["v"] != version:
@@ -430,16 +553,23 @@ class CustodyEvent(CanonicalLeaf):
                 f'a custody event with the prefix {version_format.prefix!r} has "v":{version}, '
                 f"not {obj['v']!r:.20}"
             )
+        detail = None
+        if version == 3:
+            actor = Actor(obj["actor_role"], None, obj["actor_institution"], hidden=True)
+            detail = hex32(obj["actor_detail"], "actor_detail", CustodyEventError)
+        else:
+            actor = Actor(obj["actor_role"], obj["actor_token"], obj["actor_institution"])
         event = cls(
             action=_one_of(obj["action"], ACTIONS, "action"),
-            actor=Actor(obj["actor_role"], obj["actor_token"], obj["actor_institution"]),
+            actor=actor,
             object=CustodyObject(obj["object_type"], obj["object_id"]),
             time=parse_ms_time(obj["time"]),
-            client=obj["client"],
+            client=obj.get("client"),
             prev=hex32(obj["prev"], "prev", CustodyEventError),
             object_prev=hex32(obj["object_prev"], "object_prev", CustodyEventError),
             note=obj.get("note"),
             version=obj["v"],
+            actor_detail=detail,
         )
         version_format.require_canonical(data, event.encode())
         return event

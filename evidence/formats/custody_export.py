@@ -7,10 +7,17 @@ parser accepts only with a new version and new test vectors (``tests/assets/cust
 Pure: the standard library, :mod:`ledger.merkle`, :mod:`ledger.anchor_proof` and the pure
 evidence modules; nothing is fetched.
 
-An export (JSON, ``evidence/formats/schema/custody-export-v1.schema.json``) holds the object, the
+An export (JSON, ``evidence/formats/schema/custody-export-v2.schema.json``) holds the object, the
 latest anchored head of the custody log with its offline anchor proof, and the object's
 events in log order, each with its exact leaf bytes, its leaf index and — when the head
 covers it — its inclusion proof. Events past the head are ``pending``: listed, not proven.
+
+Version 2 adds what makes an export *complete or say it is not*: the custody log's checkpoint
+in the anchored head (``evidence.formats.custody_map``) with its inclusion proof and the map's
+proof of the object's state there (how many events, which is the latest), the number of events
+the server holds about the object (``total``), and paging (``after``: the events start after
+that leaf; ``next``: more follow, from that leaf on). Pages of one export are joined with
+:meth:`CustodyExport.combine`. Version 1 files (no checkpoint, never paged) are still read.
 
 :meth:`CustodyExport.from_json_bytes` checks the structure once (size, nesting, duplicate
 keys, every field) and yields a frozen value; :mod:`evidence.verify.custody_verifier` checks
@@ -35,10 +42,18 @@ from evidence.formats.canonical_json import (
     strict_loads,
 )
 from evidence.formats.custody_event import (
-    MAX_CUSTODY_EVENT_BYTES,
+    MAX_CUSTODY_EVENT_V2_BYTES,
+    ActorDetail,
     CustodyEvent,
     CustodyEventError,
     CustodyObject,
+)
+from evidence.formats.custody_map import (
+    MAX_CHECKPOINT_BYTES,
+    CustodyCheckpoint,
+    CustodyMapError,
+    MapProof,
+    object_key,
 )
 from evidence.formats.log_entry import EntryError, format_time, parse_time
 from ledger.anchor_proof import AnchorProof
@@ -48,35 +63,47 @@ from ledger.merkle import HASH_SIZE, MAX_PROOF_NODES, MAX_TREE_SIZE, InclusionPr
 __all__ = [
     "EXPORT_TYPE",
     "EXPORT_VERSION",
+    "EXPORT_VERSIONS",
+    "MAX_COMBINED_EVENTS",
     "MAX_EXPORT_BYTES",
     "MAX_EXPORT_EVENTS",
     "MAX_EXPORT_JSON_DEPTH",
     "CustodyExport",
     "CustodyExportError",
+    "ExportedCheckpoint",
     "ExportedEvent",
 ]
 
 EXPORT_TYPE: Final = "zhenglian-custody-export"
 """Value of the JSON ``"type"`` field."""
 
-EXPORT_VERSION: Final = 1
-"""Value of the JSON ``"version"`` field this module reads and writes."""
+EXPORT_VERSION: Final = 2
+"""Value of the JSON ``"version"`` field this module writes."""
+
+EXPORT_VERSIONS: Final = (1, 2)
+"""Versions this module reads."""
 
 MAX_EXPORT_EVENTS: Final = 5000
-"""Most events in one export (the server lists the first this many of an object)."""
+"""Most events in one export file (one page: the server pages an object's events by this)."""
 
-MAX_EXPORT_BYTES: Final = 32 * 1024 * 1024
-"""Largest export file accepted, checked before parsing: :data:`MAX_EXPORT_EVENTS` events
-of at most about 6 KB each (event bytes, fields, a 64-node proof in hex)."""
+MAX_COMBINED_EVENTS: Final = 10_000_000
+"""Most events in pages joined by :meth:`CustodyExport.combine`."""
+
+MAX_EXPORT_BYTES: Final = 96 * 1024 * 1024
+"""Largest export file accepted, checked before parsing: :data:`MAX_EXPORT_EVENTS` events of
+at most about 19 KB each (a version 2 event of 8 KB in hex, its fields, a 64-node proof)."""
 
 MAX_EXPORT_JSON_DEPTH: Final = 8
 """Deepest nesting of JSON objects and arrays accepted (an export nests 5 deep)."""
 
 _KEYS: Final = ("type", "version", "object", "exported_at", "tree_head", "anchor", "events")
+_KEYS_V2: Final = (*_KEYS[:6], "checkpoint", "total", "after", "next", "events")
+_CHECKPOINT_KEYS: Final = ("leaf_index", "leaf", "inclusion_proof", "map_proof")
 _OBJECT_KEYS: Final = ("type", "id")
 _HEAD_KEYS: Final = ("tree_size", "root_hash")
 _ANCHOR_KEYS: Final = ("chain_id", "contract", "tx_hash", "block_number", "proof")
 _EVENT_KEYS: Final = ("leaf_index", "status", "event", "fields", "inclusion_proof")
+_EVENT_KEYS_V2: Final = (*_EVENT_KEYS, "actor_detail")
 
 
 class CustodyExportError(InputError):
@@ -92,13 +119,22 @@ class ExportedEvent:
     event: CustodyEvent
     inclusion: InclusionProof | None
     """None for a pending event (not covered by the export's tree head)."""
+    disclosed: ActorDetail | None = None
+    """(Version 2 exports) the opening of a version 3 event's actor detail: its token and
+    client, given only to the actor's own institution."""
+
+    def __post_init__(self) -> None:
+        if self.disclosed is not None and self.event.actor_detail is None:
+            raise CustodyExportError(
+                f"event {self.leaf_index}: actor_detail is given for an event without one"
+            )
 
     @property
     def leaf_hash(self) -> bytes:
         return hash_leaf(self.event_bytes)
 
-    def to_json(self) -> dict[str, object]:
-        return {
+    def to_json(self, version: int = EXPORT_VERSION) -> dict[str, object]:
+        out: dict[str, object] = {
             "leaf_index": self.leaf_index,
             "status": "pending" if self.inclusion is None else "anchored",
             "event": self.event_bytes.hex(),
@@ -106,6 +142,42 @@ class ExportedEvent:
             "inclusion_proof": None
             if self.inclusion is None
             else [node.hex() for node in self.inclusion.hashes],
+        }
+        if version >= 2:
+            out["actor_detail"] = None if self.disclosed is None else self.disclosed.to_json()
+        return out
+
+
+@dataclass(frozen=True)
+class ExportedCheckpoint:
+    """The custody log's checkpoint in the export's head, with its inclusion proof, and the
+    map's proof of what it holds about the exported object."""
+
+    leaf_index: int
+    leaf_bytes: bytes
+    checkpoint: CustodyCheckpoint
+    inclusion: InclusionProof
+    map_proof: MapProof
+
+    def __post_init__(self) -> None:
+        if self.checkpoint.leaf_index != self.leaf_index:
+            raise CustodyExportError(
+                f"checkpoint: the leaf at {self.leaf_index} says it is leaf "
+                f"{self.checkpoint.leaf_index}"
+            )
+        if self.inclusion.leaf_index != self.leaf_index:
+            raise CustodyExportError("checkpoint: inclusion proof for another leaf")
+
+    @property
+    def leaf_hash(self) -> bytes:
+        return hash_leaf(self.leaf_bytes)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "leaf_index": self.leaf_index,
+            "leaf": self.leaf_bytes.hex(),
+            "inclusion_proof": [node.hex() for node in self.inclusion.hashes],
+            "map_proof": self.map_proof.to_json(),
         }
 
 
@@ -115,9 +187,10 @@ def _now() -> datetime:
 
 @dataclass(frozen=True)
 class CustodyExport:
-    """A parsed custody export. Construction checks that the parts agree: events in
-    strictly increasing log order, an inclusion proof exactly for the events the head
-    covers, and a head and anchor given together."""
+    """A parsed custody export (or a page of one). Construction checks that the parts agree:
+    events in strictly increasing log order after ``after``, an inclusion proof exactly for the
+    events the head covers, a head and anchor given together, and (version 2) a checkpoint in
+    the head whose map proof is about the exported object."""
 
     subject: CustodyObject
     """The object every event is about."""
@@ -127,23 +200,41 @@ class CustodyExport:
     anchor: AnchorProof | None
     events: tuple[ExportedEvent, ...]
     exported_at: datetime = field(default_factory=_now)
+    version: int = EXPORT_VERSION
+    checkpoint: ExportedCheckpoint | None = None
+    """(Version 2) the latest checkpoint in the head; None when nothing is anchored, or the
+    head was anchored without one (by a server before custody maps)."""
+    total: int | None = None
+    """(Version 2) how many events about the object the server held when it exported."""
+    after: int | None = None
+    """(Version 2) the events listed start after this leaf: earlier ones are on other pages."""
+    next: int | None = None
+    """(Version 2) more events follow on another page: ask again with ``after`` = this."""
 
     def __post_init__(self) -> None:
+        if self.version not in EXPORT_VERSIONS:
+            raise CustodyExportError(f"unsupported export version {self.version!r:.20}")
         if (self.root_hash is None) != (self.anchor is None) or (
             (self.root_hash is None) != (self.tree_size == 0)
         ):
             raise CustodyExportError("tree_head and anchor are given together, or neither")
         if self.root_hash is not None and len(self.root_hash) != HASH_SIZE:
             raise CustodyExportError(f"tree_head.root_hash must be {HASH_SIZE} bytes")
-        if len(self.events) > MAX_EXPORT_EVENTS:
+        if len(self.events) > MAX_COMBINED_EVENTS:
             raise CustodyExportError(
-                f"{len(self.events)} events, more than the limit of {MAX_EXPORT_EVENTS}"
+                f"{len(self.events)} events, more than the limit of {MAX_COMBINED_EVENTS}"
             )
-        last = -1
+        if self.version == 1:
+            if (self.checkpoint, self.total, self.after, self.next) != (None,) * 4:
+                raise CustodyExportError("a version 1 export has no checkpoint and no pages")
+        else:
+            self._check_version_2()
+        last = -1 if self.after is None else self.after
         for event in self.events:
             if event.leaf_index <= last:
                 raise CustodyExportError(
-                    f"events must be in increasing log order: {event.leaf_index} after {last}"
+                    f"events must be in increasing log order after leaf {last}: "
+                    f"{event.leaf_index} is not"
                 )
             last = event.leaf_index
             covered = event.leaf_index < self.tree_size
@@ -158,6 +249,95 @@ class CustodyExport:
             ) != (event.leaf_index, self.tree_size):
                 raise CustodyExportError(f"event {event.leaf_index}: proof for another leaf")
 
+    def _check_version_2(self) -> None:
+        if type(self.total) is not int or not 0 <= self.total <= MAX_TREE_SIZE:
+            raise CustodyExportError("total must be an integer, the events held about the object")
+        if len(self.events) > self.total:
+            raise CustodyExportError(
+                f"{len(self.events)} events listed, more than the total of {self.total}"
+            )
+        for name, cursor in (("after", self.after), ("next", self.next)):
+            if cursor is not None and (type(cursor) is not int or not 0 <= cursor < MAX_TREE_SIZE):
+                raise CustodyExportError(f"{name} must be null or a leaf index")
+        if self.next is not None and (not self.events or self.events[-1].leaf_index != self.next):
+            raise CustodyExportError("next must be the leaf index of the last event listed")
+        checkpoint = self.checkpoint
+        if checkpoint is None:
+            return
+        if self.tree_size == 0:
+            raise CustodyExportError("a checkpoint is given only with an anchored tree head")
+        if checkpoint.leaf_index >= self.tree_size:
+            raise CustodyExportError(
+                f"checkpoint leaf {checkpoint.leaf_index} is not in the tree head "
+                f"({self.tree_size})"
+            )
+        if checkpoint.inclusion.tree_size != self.tree_size:
+            raise CustodyExportError("checkpoint: inclusion proof for another tree head")
+        if checkpoint.map_proof.key != object_key(self.subject):
+            raise CustodyExportError("checkpoint: the map proof is about another object")
+
+    @property
+    def complete_page_range(self) -> bool:
+        """Whether this export starts at the object's first event and lists up to its last
+        (version 2: neither ``after`` nor ``next``)."""
+        return self.after is None and self.next is None
+
+    @classmethod
+    def combine(cls, pages: list[CustodyExport]) -> CustodyExport:
+        """Join pages of one export (in any order) into one: same object, version, head,
+        anchor and checkpoint; events merged in log order (an event on two pages must be the
+        same bytes). Gaps between pages are not refused here: the verifier reports them.
+
+        :raises CustodyExportError: the pages are not of one export.
+        """
+        if not pages:
+            raise CustodyExportError("no export given")
+        if len(pages) == 1:
+            return pages[0]
+        first = pages[0]
+        for page in pages[1:]:
+            for what, mine, theirs in (
+                ("object", page.subject, first.subject),
+                ("version", page.version, first.version),
+                ("tree head", (page.tree_size, page.root_hash), (first.tree_size, first.root_hash)),
+                (
+                    "checkpoint",
+                    None if page.checkpoint is None else page.checkpoint.to_json(),
+                    None if first.checkpoint is None else first.checkpoint.to_json(),
+                ),
+            ):
+                if mine != theirs:
+                    raise CustodyExportError(
+                        f"the pages are not of one export: their {what} differs (export every "
+                        "page again, with the same tree head)"
+                    )
+        if first.version == 1:
+            raise CustodyExportError("version 1 exports have no pages to join")
+        ordered = sorted(pages, key=lambda page: -1 if page.after is None else page.after)
+        merged: dict[int, ExportedEvent] = {}
+        for page in ordered:
+            for event in page.events:
+                seen = merged.get(event.leaf_index)
+                if seen is not None and seen.event_bytes != event.event_bytes:
+                    raise CustodyExportError(
+                        f"two pages give different events at leaf {event.leaf_index}"
+                    )
+                merged[event.leaf_index] = event
+        last_page = max(ordered, key=lambda page: page.events[-1].leaf_index if page.events else -1)
+        return cls(
+            subject=first.subject,
+            tree_size=first.tree_size,
+            root_hash=first.root_hash,
+            anchor=first.anchor,
+            events=tuple(merged[index] for index in sorted(merged)),
+            exported_at=max(page.exported_at for page in pages),
+            version=first.version,
+            checkpoint=first.checkpoint,
+            total=max(page.total or 0 for page in pages),
+            after=ordered[0].after,
+            next=last_page.next,
+        )
+
     def to_json(self) -> dict[str, object]:
         anchor: dict[str, object] | None = None
         if self.anchor is not None:
@@ -168,17 +348,23 @@ class CustodyExport:
                 "block_number": self.anchor.block_number,
                 "proof": self.anchor.to_json(),
             }
-        return {
+        out: dict[str, object] = {
             "type": EXPORT_TYPE,
-            "version": EXPORT_VERSION,
+            "version": self.version,
             "object": {"type": self.subject.type, "id": self.subject.id},
             "exported_at": format_time(self.exported_at),
             "tree_head": None
             if self.root_hash is None
             else {"tree_size": self.tree_size, "root_hash": self.root_hash.hex()},
             "anchor": anchor,
-            "events": [event.to_json() for event in self.events],
         }
+        if self.version >= 2:
+            out["checkpoint"] = None if self.checkpoint is None else self.checkpoint.to_json()
+            out["total"] = self.total
+            out["after"] = self.after
+            out["next"] = self.next
+        out["events"] = [event.to_json(self.version) for event in self.events]
+        return out
 
     def to_json_bytes(self) -> bytes:
         """The export as a file: UTF-8 JSON, 2-space indent, newline at the end."""
@@ -203,13 +389,15 @@ class CustodyExport:
 
     @classmethod
     def from_json(cls, obj: object) -> CustodyExport:
-        fields = _FIELDS.exact_object(obj, "$", _KEYS)
+        version = obj.get("version") if isinstance(obj, dict) else None
+        if type(version) is not int or version not in EXPORT_VERSIONS:
+            raise CustodyExportError(
+                f"unsupported version {version!r:.20}, only "
+                + " and ".join(map(str, EXPORT_VERSIONS))
+            )
+        fields = _FIELDS.exact_object(obj, "$", _KEYS if version == 1 else _KEYS_V2)
         if fields["type"] != EXPORT_TYPE:
             raise CustodyExportError(f"type must be {EXPORT_TYPE!r}")
-        if type(fields["version"]) is not int or fields["version"] != EXPORT_VERSION:
-            raise CustodyExportError(
-                f"unsupported version {fields['version']!r:.20}, only {EXPORT_VERSION}"
-            )
         target = _FIELDS.exact_object(fields["object"], "object", _OBJECT_KEYS)
         try:
             the_object = CustodyObject(str(target["type"]), target["id"])  # type: ignore[arg-type]
@@ -229,8 +417,63 @@ class CustodyExport:
             raise CustodyExportError(
                 f"{len(raw_events)} events, more than the limit of {MAX_EXPORT_EVENTS}"
             )
-        events = tuple(_event(raw, f"events[{i}]", tree_size) for i, raw in enumerate(raw_events))
-        return cls(the_object, tree_size, root_hash, anchor, events, exported_at)
+        events = tuple(
+            _event(raw, f"events[{i}]", tree_size, version) for i, raw in enumerate(raw_events)
+        )
+        if version == 1:
+            return cls(the_object, tree_size, root_hash, anchor, events, exported_at, version=1)
+        checkpoint = None
+        if fields["checkpoint"] is not None:
+            checkpoint = _checkpoint(fields["checkpoint"], tree_size, object_key(the_object))
+        total = _FIELDS.uint(fields["total"], "total", MAX_TREE_SIZE)
+        after = None
+        if fields["after"] is not None:
+            after = _FIELDS.uint(fields["after"], "after", MAX_TREE_SIZE - 1)
+        next_page = None
+        if fields["next"] is not None:
+            next_page = _FIELDS.uint(fields["next"], "next", MAX_TREE_SIZE - 1)
+        return cls(
+            the_object,
+            tree_size,
+            root_hash,
+            anchor,
+            events,
+            exported_at,
+            version=2,
+            checkpoint=checkpoint,
+            total=total,
+            after=after,
+            next=next_page,
+        )
+
+
+def _checkpoint(raw: object, tree_size: int, key: bytes) -> ExportedCheckpoint:
+    fields = _FIELDS.exact_object(raw, "checkpoint", _CHECKPOINT_KEYS)
+    leaf_index = _FIELDS.uint(fields["leaf_index"], "checkpoint.leaf_index", MAX_TREE_SIZE - 1)
+    leaf = _FIELDS.hex(fields["leaf"], "checkpoint.leaf", MAX_CHECKPOINT_BYTES)
+    try:
+        checkpoint = CustodyCheckpoint.decode(leaf)
+        map_proof = MapProof.from_json(fields["map_proof"], key, "checkpoint.map_proof")
+    except CustodyMapError as exc:
+        raise CustodyExportError(f"checkpoint: {exc}") from None
+    if tree_size == 0 or leaf_index >= tree_size:
+        raise CustodyExportError(
+            f"checkpoint.leaf_index {leaf_index} is not in the tree head ({tree_size})"
+        )
+    nodes = fields["inclusion_proof"]
+    if not isinstance(nodes, list) or len(nodes) > MAX_PROOF_NODES:
+        raise CustodyExportError(
+            f"checkpoint.inclusion_proof must be an array of at most {MAX_PROOF_NODES} hashes"
+        )
+    hashes = tuple(
+        _FIELDS.hex(node, f"checkpoint.inclusion_proof[{i}]", HASH_SIZE, exact=True)
+        for i, node in enumerate(nodes)
+    )
+    try:
+        inclusion = InclusionProof(leaf_index, tree_size, hashes)
+    except LedgerError as exc:
+        raise CustodyExportError(f"checkpoint.inclusion_proof: {exc}") from None
+    return ExportedCheckpoint(leaf_index, leaf, checkpoint, inclusion, map_proof)
 
 
 def _anchor(fields: dict[str, object]) -> AnchorProof:
@@ -252,10 +495,10 @@ def _anchor(fields: dict[str, object]) -> AnchorProof:
     return proof
 
 
-def _event(raw: object, path: str, tree_size: int) -> ExportedEvent:
-    fields = _FIELDS.exact_object(raw, path, _EVENT_KEYS)
+def _event(raw: object, path: str, tree_size: int, version: int) -> ExportedEvent:
+    fields = _FIELDS.exact_object(raw, path, _EVENT_KEYS if version == 1 else _EVENT_KEYS_V2)
     leaf_index = _FIELDS.uint(fields["leaf_index"], f"{path}.leaf_index", MAX_TREE_SIZE - 1)
-    event_bytes = _FIELDS.hex(fields["event"], f"{path}.event", MAX_CUSTODY_EVENT_BYTES)
+    event_bytes = _FIELDS.hex(fields["event"], f"{path}.event", MAX_CUSTODY_EVENT_V2_BYTES)
     try:
         event = CustodyEvent.decode(event_bytes)
     except CustodyEventError as exc:
@@ -285,7 +528,13 @@ def _event(raw: object, path: str, tree_size: int) -> ExportedEvent:
             raise CustodyExportError(f"{path}.inclusion_proof: {exc}") from None
     elif nodes is not None:
         raise CustodyExportError(f"{path}.inclusion_proof must be null for a pending event")
-    return ExportedEvent(leaf_index, event_bytes, event, inclusion)
+    disclosed = None
+    if fields.get("actor_detail") is not None:
+        try:
+            disclosed = ActorDetail.from_json(fields["actor_detail"], f"{path}.actor_detail")
+        except CustodyEventError as exc:
+            raise CustodyExportError(str(exc)) from None
+    return ExportedEvent(leaf_index, event_bytes, event, inclusion, disclosed)
 
 
 # --- Parsing helpers -----------------------------------------------------------------------

@@ -78,6 +78,9 @@ class AnchoredLog:
     state_table: Table
     anchors_table: Table
     appended_at: Callable[[Session, int], datetime | None]
+    checkpoint: Callable[[Database], int] | None = None
+    """Called (when given) once the worker decides to anchor: appends what must close the
+    anchored head (the custody log's checkpoint) and returns the size to anchor."""
 
     def store(self, session: Session) -> SqlNodeStore:
         return SqlNodeStore(session, nodes_table=self.nodes_table, state_table=self.state_table)
@@ -226,7 +229,11 @@ class AnchoringWorker:
                 age = (self._clock() - oldest).total_seconds() if oldest else 0.0
                 if age < self.policy.interval:
                     return False
-            merkle = MerkleLog(store)
+        if self.target.checkpoint is not None:
+            size = self.target.checkpoint(self.database)
+            waiting = size - last_size
+        with self.database.session() as session:
+            merkle = MerkleLog(self.target.store(session))
             root = merkle.root(size)
             proof = merkle.consistency_proof(last_size, size).hashes if last_size else ()
 

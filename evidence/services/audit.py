@@ -35,6 +35,12 @@ from sqlalchemy.orm import Session
 
 from evidence.errors import EvidenceError, NotFound, TamperingDetected
 from evidence.formats.custody_event import GENESIS_HASH, Actor, CustodyEvent, CustodyObject
+from evidence.formats.custody_map import (
+    CustodyCheckpoint,
+    ObjectState,
+    map_root,
+    object_key,
+)
 from evidence.formats.log_entry import LogEntry
 from evidence.store.blob_store import BlobStore, rehash
 from evidence.store.database import (
@@ -87,6 +93,7 @@ CUSTODY_EVENT_ALTERED: Final = "custody-event-altered"
 CUSTODY_LINK_BROKEN: Final = "custody-link-broken"
 CUSTODY_LEAF_WITHOUT_EVENT: Final = "custody-leaf-without-event"
 CUSTODY_ROOT_MISMATCH: Final = "custody-root-mismatch"
+CUSTODY_MAP_MISMATCH: Final = "custody-map-mismatch"
 ANCHOR_NOT_ON_CHAIN: Final = "anchor-not-on-chain"
 
 DOCUMENT_KINDS: Final = (
@@ -104,6 +111,7 @@ CUSTODY_KINDS: Final = (
     CUSTODY_LINK_BROKEN,
     CUSTODY_LEAF_WITHOUT_EVENT,
     CUSTODY_ROOT_MISMATCH,
+    CUSTODY_MAP_MISMATCH,
 )
 CHAIN_KINDS: Final = (ANCHOR_NOT_ON_CHAIN,)
 
@@ -336,6 +344,7 @@ class Auditor:
         events = self._rows(custody_events_table, custody_events_table.c.leaf_index)
         event = next(events, None)
         previous = GENESIS_HASH
+        custody_map = _MapReplay()
         for index, leaf in self._leaves(custody_nodes_table, size):
             roots.push(leaf)
             yield from self._root_check(roots, anchored, "custody log", CUSTODY_ROOT_MISMATCH)
@@ -366,11 +375,15 @@ class Auditor:
                     f"custody event {index}: its stored bytes or hash are not the log's leaf",
                     {**evidence, "event_leaf_hash": hash_leaf(data).hex()},
                 )
+            elif CustodyCheckpoint.is_checkpoint(data):
+                yield from custody_map.checkpoint(index, data, previous, evidence)
             else:
                 try:
                     decoded = CustodyEvent.decode(data)
                 except EvidenceError:
                     decoded = None
+                if decoded is not None:
+                    custody_map.event(decoded.object, leaf)
                 if decoded is not None and decoded.prev != previous:
                     yield Finding(
                         CUSTODY_LINK_BROKEN,
@@ -380,6 +393,7 @@ class Auditor:
                     )
             previous = leaf
             event = next(events, None)
+        yield from custody_map.finish()
 
     # --- anchors -----------------------------------------------------------------------------
 
@@ -603,3 +617,67 @@ class AuditThread:
             except Exception as exc:
                 self.last_error = str(exc)
                 log.exception("audit sweep error")
+
+
+class _MapReplay:
+    """The custody map rebuilt from the events, to check the checkpoints: each one's position
+    and link, and the latest one's root and object count against the map of the events before
+    it (one map computed per sweep: the older checkpoints are in the anchored log, and their
+    roots were checked when they were the latest)."""
+
+    def __init__(self) -> None:
+        self.states: dict[bytes, ObjectState] = {}
+        self.before_checkpoint: dict[bytes, ObjectState | None] = {}
+        self.latest: tuple[int, CustodyCheckpoint, dict[str, object]] | None = None
+
+    def event(self, obj: CustodyObject, leaf: bytes) -> None:
+        key = object_key(obj)
+        state = self.states.get(key)
+        if key not in self.before_checkpoint:
+            self.before_checkpoint[key] = state
+        self.states[key] = ObjectState((0 if state is None else state.events) + 1, leaf)
+
+    def checkpoint(
+        self, index: int, data: bytes, previous: bytes, evidence: dict[str, object]
+    ) -> Iterator[Finding]:
+        try:
+            checkpoint = CustodyCheckpoint.decode(data)
+        except EvidenceError as exc:
+            yield Finding(
+                CUSTODY_EVENT_ALTERED,
+                f"custody leaf {index}",
+                f"custody checkpoint {index} does not decode: {exc}",
+                evidence,
+            )
+            return
+        if checkpoint.leaf_index != index or checkpoint.prev != previous:
+            yield Finding(
+                CUSTODY_LINK_BROKEN,
+                f"custody leaf {index}",
+                f"custody checkpoint {index} says it is leaf {checkpoint.leaf_index} or does not "
+                "link to the leaf before it",
+                {**evidence, "prev": checkpoint.prev.hex(), "expected": previous.hex()},
+            )
+        self.before_checkpoint = {}
+        self.latest = (index, checkpoint, evidence)
+
+    def finish(self) -> Iterator[Finding]:
+        if self.latest is None:
+            return
+        index, checkpoint, evidence = self.latest
+        snapshot = dict(self.states)
+        for key, state in self.before_checkpoint.items():
+            if state is None:
+                del snapshot[key]
+            else:
+                snapshot[key] = state
+        root = map_root(snapshot)
+        if (root, len(snapshot)) != (checkpoint.root, checkpoint.objects):
+            yield Finding(
+                CUSTODY_MAP_MISMATCH,
+                f"custody leaf {index}",
+                f"custody checkpoint {index} commits to a map of {checkpoint.objects} objects "
+                f"with root {checkpoint.root.hex()}, but the events before it give "
+                f"{len(snapshot)} objects with root {root.hex()}",
+                {**evidence, "expected_root": root.hex(), "objects": len(snapshot)},
+            )

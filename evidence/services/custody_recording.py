@@ -15,6 +15,12 @@ event too (:mod:`evidence.services.deposits`). :func:`record_event` appends one 
 transaction of its own. Every append first locks the custody log's state row, so
 writers in any process take turns and always link to the latest event; the log's append guard
 (``SqlNodeStore.append_nodes``) would still refuse a stale append, so the chain never forks.
+
+Before the custody log is anchored, :func:`append_checkpoint` appends a checkpoint leaf that
+commits to the custody map — every object's number of events and latest event — and the
+anchoring worker anchors the log exactly up to it (:data:`CUSTODY_LOG`). Exports
+(:func:`custody_export`) are paged, and prove with that map that they list every event about
+their object up to the anchored checkpoint (``docs/custody.md`` §4).
 """
 
 from __future__ import annotations
@@ -22,24 +28,38 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from evidence.errors import StorageError
 from evidence.formats.canonical_json import FORBIDDEN_IN_FREE_TEXT
 from evidence.formats.custody_event import (
+    ACTOR_DETAIL_SALT_BYTES,
     GENESIS_HASH,
     MAX_NOTE_CHARS,
     Actor,
+    ActorDetail,
     CustodyEvent,
     CustodyEventError,
     CustodyObject,
 )
-from evidence.formats.custody_export import MAX_EXPORT_EVENTS, CustodyExport, ExportedEvent
+from evidence.formats.custody_export import (
+    MAX_EXPORT_EVENTS,
+    CustodyExport,
+    ExportedCheckpoint,
+    ExportedEvent,
+)
+from evidence.formats.custody_map import (
+    CustodyCheckpoint,
+    CustodyMapError,
+    ObjectState,
+    object_key,
+)
 from evidence.services.anchoring import AnchoredLog
 from evidence.store.database import (
     custody_anchors_table,
@@ -49,10 +69,12 @@ from evidence.store.database import (
 )
 from evidence.store.group_commit import GroupCommitter, commit_with_retry
 from evidence.store.repository import Database, SqlNodeStore, latest_confirmed_anchor
+from evidence.store.versioned_map import SqlCustodyMap
 from ledger.anchor_proof import AnchorProof
 from ledger.merkle import MerkleLog
 
 __all__ = [
+    "CHECKPOINT_ACTION",
     "COMMIT_MAX",
     "COMMIT_WINDOW",
     "CUSTODY_LOG",
@@ -60,6 +82,7 @@ __all__ = [
     "CustodyRecord",
     "CustodyRecorder",
     "EventDraft",
+    "append_checkpoint",
     "append_events",
     "client_address",
     "custody_export",
@@ -87,10 +110,25 @@ def _recorded_at(session: Session, leaf_index: int) -> datetime | None:
     return None if row is None else row[0]
 
 
+CHECKPOINT_ACTION = "checkpoint"
+"""The ``action`` (and ``object_type``) column of a checkpoint leaf's row in ``custody_events``:
+no custody action or object type has this name, so no object's events include it."""
+
+
+def _checkpoint_for_anchoring(database: Database) -> int:
+    return commit_with_retry(database, append_checkpoint)
+
+
 CUSTODY_LOG = AnchoredLog(
-    "custody", custody_nodes_table, custody_state_table, custody_anchors_table, _recorded_at
+    "custody",
+    custody_nodes_table,
+    custody_state_table,
+    custody_anchors_table,
+    _recorded_at,
+    checkpoint=_checkpoint_for_anchoring,
 )
-"""The custody log, for :class:`evidence.services.anchoring.AnchoringWorker`."""
+"""The custody log, for :class:`evidence.services.anchoring.AnchoringWorker`: anchored up to a
+checkpoint (:func:`append_checkpoint`) each time."""
 
 
 def custody_store(session: Session) -> SqlNodeStore:
@@ -144,6 +182,11 @@ class CustodyRecord:
     event: CustodyEvent
     event_bytes: bytes
     event_hash: bytes
+    actor: Actor
+    """Who acted, with the token (a version 3 event commits to it instead of naming it)."""
+    client: str | None
+    detail: ActorDetail | None
+    """The opening of a version 3 event's ``actor_detail``."""
 
 
 def append_events(session: Session, drafts: Sequence[EventDraft]) -> list[CustodyRecord]:
@@ -156,23 +199,8 @@ def append_events(session: Session, drafts: Sequence[EventDraft]) -> list[Custod
     """
     if not drafts:
         return []
-    # Take the custody log's write lock first (a no-op UPDATE of its state row: the row lock
-    # on PostgreSQL, the database write lock on SQLite), so the links read below are the
-    # latest and no other writer can append before this transaction ends.
-    state = custody_state_table
-    session.execute(update(state).where(state.c.id == 1).values(size=state.c.size))
-    merkle = MerkleLog(custody_store(session))
-    start = merkle.size()
-    prev = GENESIS_HASH
-    if start:
-        row = session.execute(
-            select(custody_events_table.c.event_hash).where(
-                custody_events_table.c.leaf_index == start - 1
-            )
-        ).first()
-        if row is None:
-            raise StorageError(f"custody event {start - 1} is missing")
-        prev = bytes(row[0])
+    merkle, start = _lock_and_size(session)
+    prev = _leaf_hash_at(session, start - 1) if start else GENESIS_HASH
     last_about: dict[CustodyObject, bytes] = {}
     c = custody_events_table.c
     for draft in drafts:
@@ -187,19 +215,27 @@ def append_events(session: Session, drafts: Sequence[EventDraft]) -> list[Custod
         last_about[draft.object] = GENESIS_HASH if found is None else bytes(found[0])
     records = []
     for i, draft in enumerate(drafts):
+        detail = None
+        if draft.actor.token_id is not None or draft.client is not None:
+            detail = ActorDetail(
+                secrets.token_bytes(ACTOR_DETAIL_SALT_BYTES), draft.actor.token_id, draft.client
+            )
         event = CustodyEvent(
             draft.action,
-            draft.actor,
+            draft.actor if detail is None else draft.actor.without_token(),
             draft.object,
             draft.time,
-            draft.client,
+            None if detail is not None else draft.client,
             prev,
             last_about[draft.object],
             draft.note,
+            actor_detail=None if detail is None else detail.commitment(),
         )
         data = event.encode()
         leaf = event.leaf_hash()
-        records.append(CustodyRecord(start + i, event, data, leaf))
+        records.append(
+            CustodyRecord(start + i, event, data, leaf, draft.actor, draft.client, detail)
+        )
         prev = leaf
         last_about[draft.object] = leaf
     merkle.append_many([r.event_hash for r in records])
@@ -212,17 +248,120 @@ def append_events(session: Session, drafts: Sequence[EventDraft]) -> list[Custod
                 "action": r.event.action,
                 "object_type": r.event.object.type,
                 "object_id": r.event.object.id,
-                "actor_role": r.event.actor.role,
-                "actor_token": r.event.actor.token_id,
-                "actor_institution": r.event.actor.institution,
-                "client": r.event.client,
+                "actor_role": r.actor.role,
+                "actor_token": r.actor.token_id,
+                "actor_institution": r.actor.institution,
+                "client": r.client,
                 "recorded_at": r.event.time,
                 "event": r.event_bytes,
+                "detail_salt": None if r.detail is None else r.detail.salt,
             }
             for r in records
         ],
     )
     return records
+
+
+def _lock_and_size(session: Session) -> tuple[MerkleLog, int]:
+    # Take the custody log's write lock first (a no-op UPDATE of its state row: the row lock
+    # on PostgreSQL, the database write lock on SQLite), so the links read next are the
+    # latest and no other writer can append before this transaction ends.
+    state = custody_state_table
+    session.execute(update(state).where(state.c.id == 1).values(size=state.c.size))
+    merkle = MerkleLog(custody_store(session))
+    return merkle, merkle.size()
+
+
+def _leaf_hash_at(session: Session, index: int) -> bytes:
+    row = session.execute(
+        select(custody_events_table.c.event_hash).where(custody_events_table.c.leaf_index == index)
+    ).first()
+    if row is None:
+        raise StorageError(f"custody event {index} is missing")
+    return bytes(row[0])
+
+
+def _latest_checkpoint(session: Session, below: int) -> tuple[int, bytes] | None:
+    """The leaf index and bytes of the latest checkpoint below leaf ``below``."""
+    c = custody_events_table.c
+    row = session.execute(
+        select(c.leaf_index, c.event)
+        .where(c.action == CHECKPOINT_ACTION, c.leaf_index < below)
+        .order_by(c.leaf_index.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else (int(row.leaf_index), bytes(row.event))
+
+
+def _decode_checkpoint(index: int, data: bytes) -> CustodyCheckpoint:
+    try:
+        return CustodyCheckpoint.decode(data)
+    except CustodyMapError as exc:
+        raise StorageError(f"custody checkpoint {index} is corrupt: {exc}") from exc
+
+
+def append_checkpoint(session: Session) -> int:
+    """Append a checkpoint of the custody map for every leaf before it, in the caller's
+    transaction (the caller commits), and return the tree size to anchor: up to and including
+    that checkpoint. If the log's last leaf is a checkpoint already, nothing is appended.
+
+    The map is updated with the events since the previous checkpoint (their objects' new
+    counts and latest events) as the version of the new checkpoint's leaf index, keeping what
+    it was as of the previous checkpoint (which exports prove against until the new one is
+    anchored).
+    """
+    merkle, size = _lock_and_size(session)
+    if size == 0:
+        return 0
+    c = custody_events_table.c
+    last_row = session.execute(select(c.action).where(c.leaf_index == size - 1)).first()
+    if last_row is None:
+        raise StorageError(f"custody event {size - 1} is missing")
+    if last_row.action == CHECKPOINT_ACTION:
+        return size
+    previous = _latest_checkpoint(session, size)
+    since = -1 if previous is None else previous[0]
+    custody_map = SqlCustodyMap(session)
+    changes: dict[bytes, ObjectState] = {}
+    objects = 0 if previous is None else _decode_checkpoint(*previous).objects
+    rows = session.execute(
+        select(c.leaf_index, c.object_type, c.object_id, c.event_hash, c.action)
+        .where(c.leaf_index > since)
+        .order_by(c.leaf_index)
+    )
+    for row in rows:
+        if row.action == CHECKPOINT_ACTION:
+            raise StorageError(f"custody checkpoint {row.leaf_index} is out of place")
+        key = object_key(CustodyObject(row.object_type, row.object_id))
+        state = changes.get(key)
+        if state is None:
+            state = custody_map.state(key, since) if since >= 0 else None
+            if state is None:
+                objects += 1
+        changes[key] = ObjectState(
+            (0 if state is None else state.events) + 1, bytes(row.event_hash)
+        )
+    root = custody_map.update(size, changes, keep=None if previous is None else since)
+    checkpoint = CustodyCheckpoint(size, objects, _leaf_hash_at(session, size - 1), root, _now_ms())
+    data = checkpoint.encode()
+    leaf = checkpoint.leaf_hash()
+    merkle.append_many([leaf])
+    session.execute(
+        insert(custody_events_table).values(
+            leaf_index=size,
+            event_hash=leaf,
+            action=CHECKPOINT_ACTION,
+            object_type=CHECKPOINT_ACTION,
+            object_id=str(size),
+            actor_role="system",
+            actor_token=None,
+            actor_institution=None,
+            client=None,
+            recorded_at=checkpoint.time,
+            event=data,
+        )
+    )
+    return size + 1
 
 
 def record_event(
@@ -371,26 +510,46 @@ class CustodyRecorder:
 # --- Export ---------------------------------------------------------------------------------
 
 
-def custody_export(session: Session, obj: CustodyObject) -> CustodyExport:
-    """Every custody event about ``obj`` (the first :data:`MAX_EXPORT_EVENTS`), with inclusion
-    proofs to the latest anchored custody head and its anchor proof.
+def custody_export(
+    session: Session,
+    obj: CustodyObject,
+    *,
+    after: int | None = None,
+    limit: int = MAX_EXPORT_EVENTS,
+    viewer: str | None = None,
+) -> CustodyExport:
+    """The custody export of ``obj`` (version 2): its events after leaf ``after`` (at most
+    ``limit``; ``next`` says where the following page starts), with inclusion proofs to the
+    latest anchored custody head, its anchor proof, the head's latest checkpoint and the
+    custody map's proof of the object's state there, and the number of events held about it.
+    Version 3 events are opened (their token and client given) only for the institution
+    ``viewer`` (a name) when it is the actor's: everyone else sees institution and role.
 
-    Built from the stored event bytes and custody log nodes; StorageError if a stored event
-    no longer decodes (the database was altered behind the server's back).
+    Built from the stored leaf bytes, custody log nodes and map; StorageError if a stored
+    event no longer decodes (the database was altered behind the server's back).
     """
+    if not 1 <= limit <= MAX_EXPORT_EVENTS:
+        raise ValueError(f"limit must be 1..{MAX_EXPORT_EVENTS}")
     anchor = latest_confirmed_anchor(session, table=custody_anchors_table)
     tree_size = anchor.tree_size if anchor is not None and anchor.proof is not None else 0
     c = custody_events_table.c
-    rows = session.execute(
-        select(c.leaf_index, c.event)
-        .where(c.object_type == obj.type, c.object_id == obj.id)
+    about = (c.object_type == obj.type, c.object_id == obj.id)
+    query = (
+        select(c.leaf_index, c.event, c.actor_institution, c.actor_token, c.client, c.detail_salt)
+        .where(*about)
         .order_by(c.leaf_index)
-        .limit(MAX_EXPORT_EVENTS)
-    ).all()
+        .limit(limit + 1)
+    )
+    if after is not None:
+        query = query.where(c.leaf_index > after)
+    rows = session.execute(query).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    total = int(session.execute(select(func.count()).where(*about)).scalar_one())
     merkle = MerkleLog(custody_store(session))
     events = []
-    for leaf_index, raw in rows:
-        data = bytes(raw)
+    for row in rows:
+        leaf_index, data = int(row.leaf_index), bytes(row.event)
         try:
             event = CustodyEvent.decode(data)
         except CustodyEventError as exc:
@@ -398,15 +557,46 @@ def custody_export(session: Session, obj: CustodyObject) -> CustodyExport:
         inclusion = (
             merkle.inclusion_proof(leaf_index, tree_size) if leaf_index < tree_size else None
         )
-        events.append(ExportedEvent(int(leaf_index), data, event, inclusion))
+        disclosed = None
+        if (
+            event.actor_detail is not None
+            and row.detail_salt is not None
+            and viewer is not None
+            and row.actor_institution == viewer
+        ):
+            try:
+                disclosed = ActorDetail(bytes(row.detail_salt), row.actor_token, row.client)
+            except CustodyEventError as exc:
+                raise StorageError(f"custody event {leaf_index}: {exc}") from exc
+            if disclosed.commitment() != event.actor_detail:
+                raise StorageError(
+                    f"custody event {leaf_index}: its stored token, client or salt do not "
+                    "open its commitment (the row was altered)"
+                )
+        events.append(ExportedEvent(leaf_index, data, event, inclusion, disclosed))
     proof: AnchorProof | None = None
+    checkpoint: ExportedCheckpoint | None = None
     if tree_size:
         assert anchor is not None and anchor.proof is not None
         proof = AnchorProof.from_json(json.loads(anchor.proof))
+        found = _latest_checkpoint(session, tree_size)
+        if found is not None:
+            index, data = found
+            checkpoint = ExportedCheckpoint(
+                index,
+                data,
+                _decode_checkpoint(index, data),
+                merkle.inclusion_proof(index, tree_size),
+                SqlCustodyMap(session).proof(object_key(obj), index),
+            )
     return CustodyExport(
         subject=obj,
         tree_size=tree_size,
         root_hash=anchor.root_hash if tree_size and anchor is not None else None,
         anchor=proof,
         events=tuple(events),
+        checkpoint=checkpoint,
+        total=total,
+        after=after,
+        next=events[-1].leaf_index if more and events else None,
     )

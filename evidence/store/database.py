@@ -94,6 +94,9 @@ __all__ = [
     "cases_table",
     "custody_anchors_table",
     "custody_events_table",
+    "custody_map_keys_table",
+    "custody_map_nodes_table",
+    "custody_map_states_table",
     "custody_nodes_table",
     "custody_state_table",
     "documents_table",
@@ -293,6 +296,14 @@ class Institution(Base):
     type: Mapped[str] = mapped_column(String(MAX_INSTITUTION_TYPE_CHARS), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    bureau_id: Mapped[str | None] = mapped_column(
+        String(MAX_ID_CHARS),
+        ForeignKey("institutions.id", name="fk_institutions_bureau_id"),
+        index=True,
+    )
+    """The justice bureau (司法局) whose admins manage it (migration ``0008``); None for a
+    bureau itself, and for an institution no bureau's admin manages (only the operator's
+    ``zhenglian`` commands do)."""
 
     __table_args__ = (UniqueConstraint("name", name="uq_institutions_name"),)
 
@@ -419,6 +430,9 @@ class CustodyEventRow(Base):
     client: Mapped[str | None] = mapped_column(String(MAX_CLIENT_CHARS))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     event: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    detail_salt: Mapped[bytes | None] = mapped_column(LargeBinary(16))
+    """The salt of a version 3 event's actor detail (with ``actor_token`` and ``client`` it
+    opens the commitment; migration 0010)."""
 
 
 class CustodyAnchor(AnchorColumns, Base):
@@ -447,6 +461,50 @@ class RetiredAnchor(AnchorColumns, Base):
     log: Mapped[str] = mapped_column(String(16), nullable=False)
     contract: Mapped[bytes] = mapped_column(LargeBinary(20), nullable=False)
     retired_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+# --- The custody map (every object's latest custody state, versioned by checkpoint) ------------
+
+
+class CustodyMapKey(Base):
+    """An object's key in the custody map (``evidence.formats.custody_map.object_key``) and the
+    first checkpoint whose map holds it (a checkpoint's version is its custody leaf index)."""
+
+    __tablename__ = "custody_map_keys"
+    __table_args__ = (Index("ix_custody_map_keys_first_version", "first_version"),)
+
+    key: Mapped[bytes] = mapped_column(_hash(), primary_key=True)
+    first_version: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class CustodyMapState(Base):
+    """An object's state (number of events, latest event's leaf hash) as of ``version``, and
+    as of ``old_version`` (the checkpoint kept before; null: none)."""
+
+    __tablename__ = "custody_map_states"
+
+    key: Mapped[bytes] = mapped_column(_hash(), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    events: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    last: Mapped[bytes] = mapped_column(_hash(), nullable=False)
+    old_version: Mapped[int | None] = mapped_column(BigInteger)
+    old_events: Mapped[int | None] = mapped_column(BigInteger)
+    old_last: Mapped[bytes | None] = mapped_column(_hash())
+
+
+class CustodyMapNode(Base):
+    """The hash of a subtree of the custody map holding two or more keys — the keys whose first
+    ``depth`` bits are those of ``prefix`` (the least such key) — as of ``version``, and as of
+    ``old_version`` (the checkpoint kept before; null: none)."""
+
+    __tablename__ = "custody_map_nodes"
+
+    depth: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    prefix: Mapped[bytes] = mapped_column(_hash(), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    hash: Mapped[bytes] = mapped_column(_hash(), nullable=False)
+    old_version: Mapped[int | None] = mapped_column(BigInteger)
+    old_hash: Mapped[bytes | None] = mapped_column(_hash())
 
 
 MAX_FINDING_KIND_CHARS = 32
@@ -493,6 +551,9 @@ custody_events_table = cast(Table, CustodyEventRow.__table__)
 custody_anchors_table = cast(Table, CustodyAnchor.__table__)
 audit_findings_table = cast(Table, AuditFinding.__table__)
 retired_anchors_table = cast(Table, RetiredAnchor.__table__)
+custody_map_keys_table = cast(Table, CustodyMapKey.__table__)
+custody_map_states_table = cast(Table, CustodyMapState.__table__)
+custody_map_nodes_table = cast(Table, CustodyMapNode.__table__)
 
 Index(
     "ix_documents_institution_time", documents_table.c.institution, documents_table.c.deposited_at

@@ -11,11 +11,16 @@ fetched.
 anchor proof under an explicit :class:`~ledger.anchor_proof.ChainTrust`, that the chain anchors
 the export's head, that every event is about the object, and both hash links:
 ``object_prev`` between consecutive events of the object (so none was left out) and ``prev``
-where two listed events are neighbours in the log.
+where two listed events are neighbours in the log. For a version 2 export it also checks that
+the export is **complete**: the head's checkpoint is in the head, the custody map's proof gives
+the checkpoint's root, and the events listed before the checkpoint are exactly as many as the
+map says, ending with the one it names as the latest — so an export that leaves out the newest
+events fails, as does a page given without the others.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -28,6 +33,8 @@ from ledger.merkle import root_from_inclusion_proof
 
 __all__ = [
     "CHECK_ANCHOR_PROOF",
+    "CHECK_CHECKPOINT",
+    "CHECK_COMPLETE",
     "CHECK_TREE_HEAD",
     "CustodyVerification",
     "CustodyVerificationFailed",
@@ -37,6 +44,8 @@ __all__ = [
 
 CHECK_ANCHOR_PROOF: Final = "anchor proof"
 CHECK_TREE_HEAD: Final = "anchored tree head"
+CHECK_CHECKPOINT: Final = "checkpoint"
+CHECK_COMPLETE: Final = "complete"
 
 
 class HashLinkError(VerificationError):
@@ -64,6 +73,10 @@ class CustodyVerification:
     tree_size: int
     anchor: AnchorVerification | None
     checks: tuple[Check, ...]
+    complete_through: int | None = None
+    """Every event about the object before this custody leaf (the checkpoint) is listed, as
+    the anchored map proves; None when that is not proven (a version 1 export, or nothing
+    anchored yet)."""
 
 
 def verify_custody_export(export: CustodyExport, trust: ChainTrust) -> CustodyVerification:
@@ -127,6 +140,17 @@ def verify_custody_export(export: CustodyExport, trust: ChainTrust) -> CustodyVe
             about,
             f"{event.action} by {event.actor.role} at {event.to_json()['time']}",
         )
+        if item.disclosed is not None:
+            opened = None
+            if item.disclosed.commitment() != event.actor_detail:
+                opened = VerificationError(
+                    "the token, client and salt given do not open the event's actor_detail"
+                )
+            record(
+                f"{name} actor",
+                opened,
+                f"token {item.disclosed.token_id or '-'} from {item.disclosed.client or '-'}",
+            )
         if item.inclusion is not None and export.root_hash is not None:
             inclusion_error: Exception | None = None
             try:
@@ -146,13 +170,21 @@ def verify_custody_export(export: CustodyExport, trust: ChainTrust) -> CustodyVe
             link = HashLinkError(
                 "object_prev", item.leaf_index, expected_object_prev, event.object_prev
             )
-        record(
-            f"{name} object link",
-            link,
-            "first event about the object"
-            if previous is None
-            else f"follows event {previous.leaf_index}",
-        )
+            if previous is not None:
+                link = HashLinkError(
+                    "object_prev (events about the object are missing between the two)",
+                    item.leaf_index,
+                    expected_object_prev,
+                    event.object_prev,
+                )
+        if previous is not None or export.after is None:
+            record(
+                f"{name} object link",
+                link,
+                "first event about the object"
+                if previous is None
+                else f"follows event {previous.leaf_index}",
+            )
         if previous is not None and previous.leaf_index + 1 == item.leaf_index:
             log_link = None
             if event.prev != previous.leaf_hash:
@@ -165,6 +197,11 @@ def verify_custody_export(export: CustodyExport, trust: ChainTrust) -> CustodyVe
             record(f"{name} log link", log_link, "first entry of the custody log")
         previous = item
 
+    # 3. (Version 2) complete: the checkpoint in the head, the map's word on the object.
+    complete_through = None
+    if export.version >= 2:
+        complete_through = _completeness(export, record)
+
     final = tuple(checks)
     if causes:
         raise CustodyVerificationFailed(final, causes) from next(iter(causes.values()))
@@ -176,4 +213,92 @@ def verify_custody_export(export: CustodyExport, trust: ChainTrust) -> CustodyVe
         tree_size=export.tree_size,
         anchor=anchored,
         checks=final,
+        complete_through=complete_through,
     )
+
+
+def _completeness(
+    export: CustodyExport, record: Callable[[str, Exception | None, str], None]
+) -> int | None:
+    """Check that a version 2 export lists every event up to its head's checkpoint; return the
+    checkpoint's leaf index if it does (None if nothing is anchored yet)."""
+    listed = len(export.events)
+    missing: list[str] = []
+    if export.after is not None:
+        missing.append(f"the events up to leaf {export.after} are on another page: give every page")
+    if export.next is not None:
+        missing.append(f"more events follow leaf {export.next} on another page: give every page")
+    checkpoint = export.checkpoint
+    if checkpoint is None:
+        if export.tree_size and not missing:
+            missing.append(
+                "the anchored head holds no checkpoint of the custody map (it was anchored "
+                "before custody maps), so completeness cannot be proven: export again after the "
+                "next anchoring"
+            )
+        if missing:
+            record(CHECK_COMPLETE, VerificationError("; ".join(missing)), "")
+        else:
+            record(
+                CHECK_COMPLETE,
+                None,
+                f"nothing anchored yet: the {listed} pending events are listed, not proven",
+            )
+        return None
+    # The checkpoint: in the head, and the map proof gives its root.
+    root_error: Exception | None = None
+    try:
+        root = root_from_inclusion_proof(
+            checkpoint.leaf_index,
+            export.tree_size,
+            checkpoint.leaf_hash,
+            checkpoint.inclusion.hashes,
+        )
+        if root != export.root_hash:
+            root_error = RootMismatchError(export.root_hash or b"", root)
+        elif checkpoint.map_proof.root() != checkpoint.checkpoint.root:
+            root_error = VerificationError(
+                f"the map proof gives root {checkpoint.map_proof.root().hex()}, the checkpoint "
+                f"commits to {checkpoint.checkpoint.root.hex()}"
+            )
+    except LedgerError as exc:
+        root_error = exc
+    state = checkpoint.map_proof.state
+    record(
+        CHECK_CHECKPOINT,
+        root_error,
+        f"custody leaf {checkpoint.leaf_index} in head {export.tree_size} commits to a map of "
+        f"{checkpoint.checkpoint.objects} objects, which says: "
+        + ("no event about the object" if state is None else f"{state.events} events about it"),
+    )
+    before = [item for item in export.events if item.leaf_index < checkpoint.leaf_index]
+    count = 0 if state is None else state.events
+    if not missing:
+        if len(before) != count:
+            missing.append(
+                f"{len(before)} events listed before the checkpoint at leaf "
+                f"{checkpoint.leaf_index}, but the anchored map says {count}"
+            )
+        elif before and state is not None and before[-1].leaf_hash != state.last:
+            missing.append(
+                f"the last event listed before the checkpoint is leaf {before[-1].leaf_index}, "
+                "but the anchored map names another as the latest (newer events were left out)"
+            )
+        elif export.total is not None and listed != export.total:
+            missing.append(f"{listed} events listed, but the export says it holds {export.total}")
+    if missing:
+        record(CHECK_COMPLETE, VerificationError("; ".join(missing)), "")
+        return None
+    after_checkpoint = listed - len(before)
+    record(
+        CHECK_COMPLETE,
+        None,
+        f"all {count} events about the object up to custody leaf {checkpoint.leaf_index} are "
+        "listed, as the anchored map says"
+        + (
+            f"; {after_checkpoint} later events are listed, not yet proven complete"
+            if after_checkpoint
+            else ""
+        ),
+    )
+    return checkpoint.leaf_index

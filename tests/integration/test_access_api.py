@@ -5,13 +5,16 @@ The matrix test sends every served endpoint as every role, against the caller's 
 it; its institution or token), another institution's, and none (no object, or a well-formed
 id that nothing has), with real tokens, and compares with the expectations written out
 below — by hand, from the issue, not derived from ``evidence.access.policy`` (so a wrong policy
-table fails here).
+table fails here). Two justice bureaus share the server: the world's admin's, which made the
+world's institutions, and a neighbouring one with institutions of its own; administration is
+also sent against an institution of the caller's bureau, of the other bureau, and of none.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import json
 import threading
 import uuid
 import xml.etree.ElementTree as ET
@@ -93,8 +96,10 @@ class World:
     def url(self) -> str:
         return self.server.url
 
-    def admin_token(self, name: str, type_: str, role: str) -> dict[str, str]:
-        admin = self.headers["admin"]
+    def admin_token(
+        self, name: str, type_: str, role: str, *, admin_key: str = "admin"
+    ) -> dict[str, str]:
+        admin = self.headers[admin_key]
         r = httpx.post(
             f"{self.url}/v1/admin/institutions", headers=admin, json={"name": name, "type": type_}
         )
@@ -105,10 +110,15 @@ class World:
         assert r.status_code == 201, r.text
         return {"Authorization": f"Bearer {r.json()['token']}"}
 
-    def throwaway(self, role: str) -> Throwaway:
-        """A new institution of ``role``'s type with a token, to be disabled or revoked."""
-        admin = self.headers["admin"]
+    def throwaway(self, role: str, *, admin_key: str = "admin") -> Throwaway:
+        """A new institution of ``role``'s type with a token, to be disabled or revoked: made
+        by the admin ``admin_key`` (its bureau's), or — a bureau — by the operator."""
         name = f"一次性机构 {uuid.uuid4().hex[:12]}"
+        if role == "admin":  # bureaus are the operator's to make
+            headers = {"Authorization": f"Bearer {self.server.token(name, 'admin')}"}
+            tokens = httpx.get(f"{self.url}/v1/institutions/me/tokens", headers=headers).json()
+            return Throwaway(headers, self.institution_id(headers, name), tokens[0]["id"])
+        admin = self.headers[admin_key]
         made = httpx.post(
             f"{self.url}/v1/admin/institutions",
             headers=admin,
@@ -121,6 +131,10 @@ class World:
         assert r.status_code == 201, r.text
         headers = {"Authorization": f"Bearer {r.json()['token']}"}
         return Throwaway(headers, made.json()["id"], r.json()["id"])
+
+    def institution_id(self, admin: dict[str, str], name: str) -> str:
+        listed = httpx.get(f"{self.url}/v1/admin/institutions", headers=admin).json()
+        return str(next(i["id"] for i in listed if i["name"] == name))
 
     def new_case(self, headers: dict[str, str], type_: str, title: str = "案件") -> str:
         r = httpx.post(
@@ -251,6 +265,50 @@ def world(server: ZhenglianServer) -> World:
     w.extra["own_case"], w.extra["other_case"] = own_case, other_case
     w.extra["n1_case_doc"], w.extra["other_doc"] = n1_case_doc, other_doc
     w.extra["bystander"] = w.throwaway("lawyer")
+    # The operator, while there is one bureau: what it makes belongs to it, without a flag.
+    alone = server.cli(
+        "tokens",
+        "create",
+        "--data-dir",
+        str(server.data_dir),
+        "--institution",
+        "单局律所",
+        "--role",
+        "lawyer",
+    )
+    assert "managed by the admins of 市司法局" in alone.stderr, alone.stderr
+
+    # A neighbouring bureau with a law firm of its own; then, two bureaus being there, a law
+    # firm the operator makes belongs to neither (no --bureau): only the operator manages it.
+    w.headers["admin_b"] = {"Authorization": f"Bearer {server.token('邻市司法局', 'admin')}"}
+    w.extra["firm_b"] = "邻市律师事务所"
+    w.admin_token(w.extra["firm_b"], "law_firm", "lawyer", admin_key="admin_b")
+    data = str(server.data_dir)
+    made = server.cli(
+        "institutions",
+        "create",
+        "--data-dir",
+        data,
+        "--name",
+        "无主律师事务所",
+        "--type",
+        "law_firm",
+    )
+    assert "managed by no bureau's admins" in made.stderr, made.stderr
+    issued = server.cli(
+        "tokens",
+        "create",
+        "--data-dir",
+        data,
+        "--institution",
+        "无主律师事务所",
+        "--role",
+        "lawyer",
+    )
+    token_id = issued.stderr.split()[1]  # "token <id> for ..."
+    headers = {"Authorization": f"Bearer {issued.stdout.splitlines()[-1]}"}
+    w.extra["unlinked"] = Throwaway(headers, made.stdout.strip(), token_id)
+    w.extra["unlinked_name"] = "无主律师事务所"
     return w
 
 
@@ -316,7 +374,19 @@ def _shared_case_content(w: World, role: str, rel: str) -> httpx.Response:
 
 
 def _other_institution(w: World, role: str) -> Throwaway:
-    return w.throwaway("lawyer") if role == "admin" else w.extra["bystander"]
+    """For an admin, a new institution of the other bureau; for anyone else, the bystander."""
+    return w.throwaway("lawyer", admin_key="admin_b") if role == "admin" else w.extra["bystander"]
+
+
+def _bureau_target(w: World, rel: str) -> Throwaway:
+    """own: a new institution of the world's bureau; other: a new one of the neighbouring
+    bureau; none: the institution of no bureau."""
+    if rel == "own":
+        return w.throwaway("lawyer")
+    if rel == "other":
+        return w.throwaway("lawyer", admin_key="admin_b")
+    unlinked: Throwaway = w.extra["unlinked"]
+    return unlinked
 
 
 def _create_institution(w: World, role: str, rel: str) -> httpx.Response:
@@ -342,7 +412,7 @@ def _disable_institution(w: World, role: str, rel: str) -> httpx.Response:
 def _issue_token(w: World, role: str, rel: str) -> httpx.Response:
     institution, token_role = {
         "own": (w.institution.get(role), role),
-        "other": (w.extra["firm2"], "lawyer"),
+        "other": (w.extra["firm_b" if role == "admin" else "firm2"], "lawyer"),
         "none": ("无此机构", "lawyer"),
     }[rel]
     return httpx.post(
@@ -362,6 +432,59 @@ def _revoke_token(w: World, role: str, rel: str) -> httpx.Response:
     else:
         target = str(uuid.uuid4())
     return httpx.delete(f"{w.url}/v1/admin/tokens/{target}", headers=headers)
+
+
+def _disable_in_bureau(w: World, role: str, rel: str) -> httpx.Response:
+    target = _bureau_target(w, rel).institution_id
+    return httpx.post(f"{w.url}/v1/admin/institutions/{target}/disable", headers=w.headers[role])
+
+
+def _issue_in_bureau(w: World, role: str, rel: str) -> httpx.Response:
+    institution = {"own": w.extra["firm2"], "other": w.extra["firm_b"]}.get(
+        rel, w.extra["unlinked_name"]
+    )
+    return httpx.post(
+        f"{w.url}/v1/admin/tokens",
+        headers=w.headers[role],
+        json={"institution": institution, "role": "lawyer"},
+    )
+
+
+def _revoke_in_bureau(w: World, role: str, rel: str) -> httpx.Response:
+    target = _bureau_target(w, rel).token_id
+    return httpx.delete(f"{w.url}/v1/admin/tokens/{target}", headers=w.headers[role])
+
+
+def _remove_participant(w: World, role: str, rel: str) -> httpx.Response:
+    """Take a law firm off the case: one added for this call (own, other), or the second firm,
+    which takes part in no case (none: no such case)."""
+    case = w.case[role][rel]
+    firm = w.extra["firm2"]
+    if rel != "none":
+        # The case's owner: the neighbour's (other), the caller's own, or the notary's, which
+        # the court and the lawyer take part in (and which admin and public are sent to).
+        owner = "notary2" if rel == "other" else role if role in KIND else "notary"
+        firm = f"待移除律所 {uuid.uuid4().hex[:12]}"
+        made = httpx.post(
+            f"{w.url}/v1/admin/institutions",
+            headers=w.headers["admin"],
+            json={"name": firm, "type": "law_firm"},
+        )
+        assert made.status_code == 201, made.text
+        w.participate(w.headers[owner], case, firm)
+    return httpx.delete(f"{w.url}/v1/cases/{case}/participants/{firm}", headers=w.headers[role])
+
+
+def _own_token_custody(w: World, role: str, rel: str) -> httpx.Response:
+    headers = w.headers[role]
+    target = str(uuid.uuid4())
+    if rel == "own" and role != "public":
+        mine = httpx.get(f"{w.url}/v1/institutions/me/tokens", headers=headers)
+        assert mine.status_code == 200, mine.text
+        target = mine.json()[0]["id"]
+    elif rel == "other":
+        target = w.extra["bystander"].token_id
+    return httpx.get(f"{w.url}/v1/institutions/me/tokens/{target}/custody", headers=headers)
 
 
 SENDERS: dict[str, Send] = {
@@ -384,6 +507,7 @@ SENDERS: dict[str, Send] = {
     "GET /v1/cases/{code}/qr.png": _get(lambda w, r, rel: f"/v1/cases/{w.case[r][rel]}/qr.png"),
     "GET /v1/cases/{code}/qr.svg": _get(lambda w, r, rel: f"/v1/cases/{w.case[r][rel]}/qr.svg"),
     "POST /v1/cases/{code}/participants": _add_participant,
+    "DELETE /v1/cases/{code}/participants/{institution}": _remove_participant,
     "POST /v1/shares (document)": _share_document,
     "POST /v1/shares (case)": _share_case,
     "GET /v1/shares/{code}": _get(lambda w, r, rel: f"/v1/shares/{w.redeem[r][rel]}"),
@@ -406,6 +530,12 @@ SENDERS: dict[str, Send] = {
     "GET /v1/admin/tokens": _get(lambda w, r, rel: "/v1/admin/tokens"),
     "POST /v1/admin/tokens": _issue_token,
     "DELETE /v1/admin/tokens/{token_id}": _revoke_token,
+    "POST /v1/admin/institutions/{institution_id}/disable (bureau)": _disable_in_bureau,
+    "POST /v1/admin/tokens (bureau)": _issue_in_bureau,
+    "DELETE /v1/admin/tokens/{token_id} (bureau)": _revoke_in_bureau,
+    "GET /v1/institutions/me/tokens": _get(lambda w, r, rel: "/v1/institutions/me/tokens"),
+    "GET /v1/institutions/me/custody": _get(lambda w, r, rel: "/v1/institutions/me/custody"),
+    "GET /v1/institutions/me/tokens/{token_id}/custody": _own_token_custody,
 }
 
 Row = tuple[int | None, int | None, int | None]
@@ -442,12 +572,28 @@ _ADMIN_ONLY = _by_role(
     court=(None, None, 403),
     public=(None, None, 401),
 )
-#: Disable an institution, revoke a token: the caller's own, another's, one that is not there.
+#: Revoke a token: the caller's own, another bureau's (for an admin; for anyone else another
+#: institution's), one that is not there.
 _ADMIN_REMOVES = _by_role(
-    admin=(204, 204, 404),
+    admin=(204, 404, 404),
     depositor=(403, 403, 403),
     court=(403, 403, 403),
     public=(None, 401, 401),
+)
+#: Administration in a bureau: an institution (or its token) of the caller's bureau, of the
+#: other bureau, of no bureau. Only an admin, and only in its own bureau; the rest is hidden.
+_IN_BUREAU = _by_role(
+    admin=(204, 404, 404),
+    depositor=(403, 403, 403),
+    court=(403, 403, 403),
+    public=(401, 401, 401),
+)
+#: The caller's own institution's record: every token holder, its own only.
+_OWN_RECORD = _by_role(
+    admin=(None, None, 200),
+    depositor=(None, None, 200),
+    court=(None, None, 200),
+    public=(None, None, 401),
 )
 
 #: (own, other, none) status per endpoint and role; None where the relation does not apply.
@@ -471,6 +617,9 @@ EXPECTED: dict[str, dict[str, Row]] = {
     "GET /v1/cases/{code}/qr.svg": _READ_CASE,
     "POST /v1/cases/{code}/participants": _by_role(
         admin=(404, 404, 404), depositor=(201, 404, 404), court=(403, 404, 404)
+    ),
+    "DELETE /v1/cases/{code}/participants/{institution}": _by_role(
+        admin=(404, 404, 404), depositor=(200, 404, 404), court=(403, 404, 404)
     ),
     "POST /v1/shares (document)": _by_role(
         admin=_MAY_NOT_SHARE, depositor=(201, 404, 201), court=_MAY_NOT_SHARE
@@ -497,21 +646,33 @@ EXPECTED: dict[str, dict[str, Row]] = {
     "GET /healthz": _ANYONE,
     "GET /v1/admin/institutions": _ADMIN_ONLY,
     "POST /v1/admin/institutions": {**_ADMIN_ONLY, "admin": (None, None, 201)},
-    # An admin's own institution: 409, it would lock every admin of it out.
+    # An admin's own institution: 409, it would lock every admin of it out; another bureau's:
+    # hidden.
     "POST /v1/admin/institutions/{institution_id}/disable": _by_role(
-        admin=(409, 204, 404),
+        admin=(409, 404, 404),
         depositor=(403, 403, 403),
         court=(403, 403, 403),
         public=(None, 401, 401),
     ),
     "GET /v1/admin/tokens": _ADMIN_ONLY,
     "POST /v1/admin/tokens": _by_role(
-        admin=(201, 201, 404),
+        admin=(201, 404, 404),
         depositor=(403, 403, 403),
         court=(403, 403, 403),
         public=(None, 401, 401),
     ),
     "DELETE /v1/admin/tokens/{token_id}": _ADMIN_REMOVES,
+    "POST /v1/admin/institutions/{institution_id}/disable (bureau)": _IN_BUREAU,
+    "POST /v1/admin/tokens (bureau)": {**_IN_BUREAU, "admin": (201, 404, 404)},
+    "DELETE /v1/admin/tokens/{token_id} (bureau)": _IN_BUREAU,
+    "GET /v1/institutions/me/tokens": _OWN_RECORD,
+    "GET /v1/institutions/me/custody": _OWN_RECORD,
+    "GET /v1/institutions/me/tokens/{token_id}/custody": _by_role(
+        admin=(200, 404, 404),
+        depositor=(200, 404, 404),
+        court=(200, 404, 404),
+        public=(401, 401, 401),
+    ),
 }
 
 
@@ -854,8 +1015,11 @@ def test_cli_institutions_and_tokens(world: World) -> None:
         "北城法律援助中心",
         "--type",
         "legal_aid_centre",
+        "--bureau",  # there are two bureaus by now: no default
+        "市司法局",
     )
     assert made.returncode == 0 and made.stdout.strip()
+    assert "managed by the admins of 市司法局" in made.stderr
     again = srv.cli(
         "institutions",
         "create",
@@ -869,7 +1033,11 @@ def test_cli_institutions_and_tokens(world: World) -> None:
     )
     assert again.returncode == 2 and "already" in again.stderr
     listed = srv.cli("institutions", "list", "--data-dir", data).stdout
-    assert "北城法律援助中心" in listed and "legal_aid_centre" in listed
+    rows = {r["name"]: r for r in map(json.loads, listed.splitlines())}
+    assert rows["北城法律援助中心"]["type"] == "legal_aid_centre"
+    bureau = rows["市司法局"]["id"]
+    assert rows["北城法律援助中心"]["bureau_id"] == rows["单局律所"]["bureau_id"] == bureau
+    assert rows["无主律师事务所"]["bureau_id"] is None and rows["市司法局"]["bureau_id"] is None
     token = srv.cli(
         "tokens",
         "create",
@@ -1087,4 +1255,222 @@ def test_an_altered_original_is_never_served_complete(tmp_path: Path) -> None:
             ).json()
             fields = [e["fields"] for e in custody["events"]]
             assert [f["action"] for f in fields] == ["deposit", "fetch_content", "tamper_detected"]
-            assert (fields[-1]["actor_role"], fields[-1]["client"]) == ("system", "127.0.0.1")
+            # The server found it on someone's download; whose address is the system's to know.
+            assert (fields[-1]["actor_role"], fields[-1]["v"]) == ("system", 3)
+            assert custody["events"][-1]["actor_detail"] is None
+
+
+# --- Bureaus: an admin administers its own bureau only ----------------------------------------
+
+
+def test_an_admin_sees_and_acts_on_its_own_bureau_only(world: World) -> None:
+    """An admin lists, disables, issues and revokes only in its own bureau; another bureau's
+    institution or token is answered exactly as a missing one (finding 5)."""
+    url, admin, admin_b = world.url, world.headers["admin"], world.headers["admin_b"]
+    notary_b = world.admin_token("邻市公证处", "notary_office", "notary", admin_key="admin_b")
+    bureau = world.institution_id(admin, "市司法局")
+    bureau_b = world.institution_id(admin_b, "邻市司法局")
+
+    listed = httpx.get(f"{url}/v1/admin/institutions", headers=admin).json()
+    names = {i["name"] for i in listed}
+    assert {"市司法局", "城东公证处", "金杜律师事务所", "君合律师事务所"} <= names
+    assert not names & {"邻市司法局", "邻市律师事务所", "邻市公证处", "无主律师事务所"}
+    assert all(bureau in (i["id"], i["bureau_id"]) for i in listed)
+    listed_b = httpx.get(f"{url}/v1/admin/institutions", headers=admin_b).json()
+    assert {"邻市司法局", "邻市律师事务所", "邻市公证处"} <= {i["name"] for i in listed_b}
+    assert all(bureau_b in (i["id"], i["bureau_id"]) for i in listed_b)
+    tokens = httpx.get(f"{url}/v1/admin/tokens", headers=admin).json()
+    assert {t["institution"] for t in tokens} <= names
+    tokens_b = httpx.get(f"{url}/v1/admin/tokens", headers=admin_b).json()
+    assert "城东公证处" not in {t["institution"] for t in tokens_b}
+
+    # The review's attack: mint a notary token for another bureau's notary, disable it,
+    # revoke its token. Each is the very 404 of something that is not there.
+    mint = httpx.post(
+        f"{url}/v1/admin/tokens",
+        headers=admin,
+        json={"institution": "邻市公证处", "role": "notary"},
+    )
+    absent = httpx.post(
+        f"{url}/v1/admin/tokens",
+        headers=admin,
+        json={"institution": "无此公证处", "role": "notary"},
+    )
+    assert mint.status_code == absent.status_code == 404
+    assert mint.json()["detail"].replace("邻市公证处", "无此公证处") == absent.json()["detail"]
+    target = world.institution_id(admin_b, "邻市公证处")
+    token_b = httpx.get(f"{url}/v1/institutions/me/tokens", headers=notary_b).json()[0]["id"]
+    for method, path, nothing in (
+        (
+            "POST",
+            f"/v1/admin/institutions/{target}/disable",
+            f"/v1/admin/institutions/{uuid.uuid4()}/disable",
+        ),
+        ("DELETE", f"/v1/admin/tokens/{token_b}", f"/v1/admin/tokens/{uuid.uuid4()}"),
+        (
+            "POST",
+            f"/v1/admin/institutions/{bureau_b}/disable",
+            f"/v1/admin/institutions/{uuid.uuid4()}/disable",
+        ),
+    ):
+        hidden = httpx.request(method, f"{url}{path}", headers=admin)
+        missing = httpx.request(method, f"{url}{nothing}", headers=admin)
+        assert hidden.status_code == missing.status_code == 404, (path, hidden.text)
+        assert hidden.json() == missing.json()
+    # Nothing happened to the neighbour: its notary still works.
+    assert httpx.get(f"{url}/v1/institutions/me/tokens", headers=notary_b).status_code == 200
+
+    # What an admin creates is its bureau's; a bureau is the operator's to create.
+    made = httpx.post(
+        f"{url}/v1/admin/institutions", headers=admin, json={"name": "新设律所", "type": "law_firm"}
+    )
+    assert made.status_code == 201 and made.json()["bureau_id"] == bureau, made.text
+    another = httpx.post(
+        f"{url}/v1/admin/institutions",
+        headers=admin,
+        json={"name": "自封司法局", "type": "justice_bureau"},
+    )
+    assert another.status_code == 403, another.text
+
+
+def test_tokens_an_admin_issues_are_on_the_institutions_record(world: World) -> None:
+    """Every token issued or revoked for an institution is visible to it, with the admin who
+    did it as the actor; other institutions see nothing of it (finding 5)."""
+    url, admin, notary = world.url, world.headers["admin"], world.headers["notary"]
+    issued = httpx.post(
+        f"{url}/v1/admin/tokens",
+        headers=admin,
+        json={"institution": "城东公证处", "role": "notary"},
+    )
+    assert issued.status_code == 201, issued.text
+    token_id = issued.json()["id"]
+    own = httpx.get(f"{url}/v1/institutions/me/tokens", headers=notary).json()
+    assert token_id in {t["id"] for t in own}
+    assert {t["institution"] for t in own} == {"城东公证处"} and "token" not in own[0]
+
+    admins = {t["id"] for t in httpx.get(f"{url}/v1/institutions/me/tokens", headers=admin).json()}
+    record = f"{url}/v1/institutions/me/tokens/{token_id}/custody"
+    fields = [e["fields"] for e in httpx.get(record, headers=notary).json()["events"]]
+    assert [f["action"] for f in fields] == ["token_create"]
+    assert (fields[0]["actor_role"], fields[0]["actor_institution"]) == ("admin", "市司法局")
+    # The admin is named by institution and role; its token and address are its bureau's.
+    assert "actor_token" not in fields[0] and fields[0]["v"] == 3
+    assert admins
+    assert fields[0]["object_type"] == "token" and fields[0]["object_id"] == token_id
+
+    assert httpx.delete(f"{url}/v1/admin/tokens/{token_id}", headers=admin).status_code == 204
+    fields = [e["fields"] for e in httpx.get(record, headers=notary).json()["events"]]
+    assert [(f["action"], f["actor_role"]) for f in fields] == [
+        ("token_create", "admin"),
+        ("token_revoke", "admin"),
+    ]
+    # Anyone else: the 404 of a token that is not there.
+    for other in (world.headers["lawyer"], world.headers["notary2"], admin):
+        hidden = httpx.get(record, headers=other)
+        missing = httpx.get(
+            f"{url}/v1/institutions/me/tokens/{uuid.uuid4()}/custody", headers=other
+        )
+        assert hidden.status_code == missing.status_code == 404
+        assert hidden.json() == missing.json()
+    # The institution's own chain: created by the admin.
+    events = httpx.get(f"{url}/v1/institutions/me/custody", headers=notary).json()["events"]
+    first = events[0]["fields"]
+    assert (first["action"], first["actor_role"], first["object_type"]) == (
+        "institution_create",
+        "admin",
+        "institution",
+    )
+
+
+# --- Removing a case's participant ------------------------------------------------------------
+
+
+def test_a_removed_participant_loses_the_case_and_its_share_codes_at_once(world: World) -> None:
+    """The owner takes a law firm and a court off a case (finding 8g): from the answer on
+    they see nothing of it, their share codes for it are revoked, and the case's chain of
+    custody says so."""
+    url, notary = world.url, world.headers["notary"]
+    firm = world.admin_token("移除测试律所", "law_firm", "lawyer")
+    court = world.admin_token("移除测试法院", "court", "court")
+    code = world.new_case(notary, "notary", "将移除参与方")
+    inside = world.deposit(notary, "notary", b"in the case, then out of reach", code).json()
+    loose = world.deposit(notary, "notary", b"not in the case").json()
+    world.participate(notary, code, "移除测试律所")
+    world.participate(notary, code, "移除测试法院")
+    shares = {
+        "case": world.share(notary, "移除测试律所", case_code=code).json(),
+        "inside": world.share(notary, "移除测试律所", document_id=inside["id"]).json(),
+        "loose": world.share(notary, "移除测试律所", document_id=loose["id"]).json(),
+        "court": world.share(notary, "移除测试法院", case_code=code).json(),
+    }
+    reads = (
+        f"/v1/cases/{code}",
+        f"/v1/documents/{inside['id']}",
+        f"/v1/documents/{inside['id']}/content",
+    )
+    for path in reads:
+        assert httpx.get(f"{url}{path}", headers=firm).status_code == 200, path
+
+    gone = httpx.delete(f"{url}/v1/cases/{code}/participants/移除测试律所", headers=notary)
+    assert gone.status_code == 200, gone.text
+    assert (gone.json()["institution"], gone.json()["type"]) == ("移除测试律所", "law_firm")
+    assert set(gone.json()["revoked_shares"]) == {shares["case"]["id"], shares["inside"]["id"]}
+    missing_case = httpx.get(f"{url}/v1/cases/{MISSING_CASE}", headers=firm)
+    for path in reads:
+        r = httpx.get(f"{url}{path}", headers=firm)
+        assert r.status_code == 404, path
+    assert httpx.get(f"{url}{reads[0]}", headers=firm).json() == missing_case.json()
+    for key in ("case", "inside"):
+        r = httpx.get(f"{url}/v1/shares/{shares[key]['code']}", headers=firm)
+        assert r.status_code == 410 and "revoked" in r.json()["detail"], key
+    # A code for a document outside the case is another grant: it stays.
+    assert (
+        httpx.get(f"{url}/v1/shares/{shares['loose']['code']}/content", headers=firm).status_code
+        == 200
+    )
+    # The court is still a participant, and its code still works; then it goes too, by id.
+    assert httpx.get(f"{url}/v1/cases/{code}", headers=court).status_code == 200
+    assert httpx.get(f"{url}/v1/shares/{shares['court']['code']}", headers=court).status_code == 200
+    court_id = world.institution_id(world.headers["admin"], "移除测试法院")
+    r = httpx.delete(
+        f"{url}/v1/cases/{code.replace('-', '').lower()}/participants/{court_id}", headers=notary
+    )
+    assert r.status_code == 200 and r.json()["revoked_shares"] == [shares["court"]["id"]], r.text
+    assert httpx.get(f"{url}/v1/cases/{code}", headers=court).status_code == 404
+
+    # Refusals: no longer (or never) a participant, the owner itself, a participant asking.
+    for name in ("移除测试律所", "君合律师事务所", "无此机构"):
+        r = httpx.delete(f"{url}/v1/cases/{code}/participants/{name}", headers=notary)
+        assert r.status_code == 404 and r.json()["detail"] == "no such participant of this case"
+    owner = httpx.delete(f"{url}/v1/cases/{code}/participants/城东公证处", headers=notary)
+    assert owner.status_code == 409, owner.text
+    shared = world.extra["own_case"]["notary"]
+    r = httpx.delete(
+        f"{url}/v1/cases/{shared}/participants/金杜律师事务所", headers=world.headers["lawyer"]
+    )
+    assert r.status_code == 403
+
+    # The history: the case's chain of custody, and the shared document's.
+    events = httpx.get(f"{url}/v1/cases/{code}/custody", headers=notary).json()["events"]
+    fields = [e["fields"] for e in events]
+    assert [f["action"] for f in fields] == [
+        "case_create",
+        "case_participant_add",
+        "case_participant_add",
+        "share_create",
+        "share_create",
+        "case_participant_remove",
+        "share_revoke",
+        "case_participant_remove",
+        "share_revoke",
+    ]
+    removed = fields[5]
+    assert removed["v"] == 2 and removed["actor_role"] == "notary" and removed["object_id"] == code
+    assert "移除测试律所" in removed["note"] and shares["inside"]["id"] in removed["note"]
+    assert "移除测试法院" in fields[7]["note"]
+    doc_events = httpx.get(f"{url}/v1/documents/{inside['id']}/custody", headers=notary).json()
+    assert [e["fields"]["action"] for e in doc_events["events"]][-1] == "share_revoke"
+
+    # Adding it again is an ordinary add.
+    world.participate(notary, code, "移除测试律所")
+    assert httpx.get(f"{url}/v1/cases/{code}", headers=firm).status_code == 200

@@ -10,6 +10,7 @@ the log does not contain, halts anchoring with the reason.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -42,6 +43,10 @@ pytestmark = pytest.mark.integration
 
 #: Seconds a test waits for a transaction to be mined (blocks come every second).
 INCLUSION_TIMEOUT = 20.0
+
+#: The custody log as a plain log: these tests count heads in events, so the worker does not
+#: close each head with a checkpoint here (test_custody_e2e.py and test_security.py run it with).
+CUSTODY_LOG_WITHOUT_CHECKPOINTS = replace(CUSTODY_LOG, checkpoint=None)
 
 
 class Clock:
@@ -99,7 +104,11 @@ def _append(database: Database, count: int) -> None:
 
 def _worker(database: Database, client: LedgerClient, clock: Clock) -> AnchoringWorker:
     return AnchoringWorker(
-        database, client, AnchorPolicy(batch=1, interval=0.0), clock=clock, target=CUSTODY_LOG
+        database,
+        client,
+        AnchorPolicy(batch=1, interval=0.0),
+        clock=clock,
+        target=CUSTODY_LOG_WITHOUT_CHECKPOINTS,
     )
 
 
@@ -229,7 +238,7 @@ def test_a_head_the_log_does_not_contain_halts_anchoring(
             database,
             client,
             AnchorPolicy(batch=1, interval=0.0),
-            target=CUSTODY_LOG,
+            target=CUSTODY_LOG_WITHOUT_CHECKPOINTS,
             on_halt=lambda reason: record_halt(database, "custody", reason),
         )
         worker.start()
@@ -267,3 +276,40 @@ def test_the_backlog_counts_unanchored_entries_and_the_oldest_age(
     assert backlog.oldest_age is not None and 29 <= backlog.oldest_age <= 60
     _settle_all(worker, database, 3)
     assert worker.backlog().entries == 0
+
+
+def test_each_custody_head_ends_with_a_checkpoint_even_across_a_crash(
+    database: Database, client: SlowLookupClient
+) -> None:
+    """The worker closes every custody head with a checkpoint and anchors exactly up to it; a
+    checkpoint appended just before a crash is anchored as it is, not followed by another."""
+    from evidence.formats.custody_export import CustodyExport
+    from evidence.formats.custody_map import CustodyCheckpoint
+    from evidence.services.custody_recording import append_checkpoint, custody_export
+    from evidence.verify.custody_verifier import verify_custody_export
+    from ledger.anchor_proof import ChainTrust
+
+    worker = AnchoringWorker(
+        database, client, AnchorPolicy(batch=1, interval=0.0), clock=Clock(), target=CUSTODY_LOG
+    )
+    _append(database, 3)
+    _settle_all(worker, database, 4)
+    _append(database, 2)
+    with database.session() as session:
+        assert append_checkpoint(session) == 7  # the crash comes right after this commit
+        session.commit()
+    _settle_all(worker, database, 7)
+    assert not worker.run_once()  # nothing waits: no checkpoint of a checkpoint
+    with database.session() as session:
+        rows = session.execute(
+            select(custody_events_table.c.leaf_index, custody_events_table.c.event).where(
+                custody_events_table.c.action == "checkpoint"
+            )
+        ).all()
+        export = custody_export(session, CustodyObject("case", "C-1"))
+    checkpoints = [CustodyCheckpoint.decode(bytes(row.event)) for row in rows]
+    assert [(c.leaf_index, c.objects) for c in checkpoints] == [(3, 3), (6, 3)]
+    assert export.checkpoint is not None and export.checkpoint.leaf_index == 6
+    data = CustodyExport.from_json_bytes(export.to_json_bytes())
+    result = verify_custody_export(data, ChainTrust.unsafe_unsealed(data.anchor.chain_id))  # type: ignore[union-attr]
+    assert result.complete_through == 6 and result.anchored == 2

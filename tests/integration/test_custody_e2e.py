@@ -18,6 +18,7 @@ import pytest
 from eth_account import Account
 
 from evidence.formats.custody_event import GENESIS_HASH, CustodyEvent, CustodyObject
+from evidence.formats.custody_map import CustodyCheckpoint
 from evidence.services.custody_recording import custody_export
 from evidence.store.database import custody_events_table, open_database
 from ledger.client import LedgerClient
@@ -33,7 +34,7 @@ ANCHOR_DEADLINE = 10.0
 RATE, BURST = 5, 20
 QUOTA = 200_000
 SCHEMA = json.loads(
-    (REPO_ROOT / "evidence" / "formats" / "schema" / "custody-export-v1.schema.json").read_text()
+    (REPO_ROOT / "evidence" / "formats" / "schema" / "custody-export-v2.schema.json").read_text()
 )
 
 
@@ -151,7 +152,16 @@ def test_custody_is_recorded_anchored_and_verifies_offline(
     assert [e["action"] for e in events] == ["deposit", "fetch_receipt", "verify_by_token"]
     assert [e["actor_role"] for e in events] == ["notary", "notary", "court"]
     assert events[2]["actor_institution"] == "广元市中级人民法院"
-    assert {e["client"] for e in events} == {"127.0.0.1"}
+    # Version 3: token and address committed to, opened for the actor's own institution only.
+    assert all("client" not in e and "actor_token" not in e and e["v"] == 3 for e in events)
+    opened = [e["actor_detail"] for e in export["events"]]
+    assert opened[2] is None  # the court's verification: the notary sees institution and role
+    assert {o["client"] for o in opened[:2]} == {"127.0.0.1"}
+    assert opened[0]["token"] == opened[1]["token"] is not None
+    by_court_export = httpx.get(f"{url}/custody", headers=court).json()
+    court_opened = [e["actor_detail"] for e in by_court_export["events"]]
+    assert court_opened[:2] == [None, None] and court_opened[2]["client"] == "127.0.0.1"
+    assert court_opened[2]["token"] != opened[0]["token"]
     assert events[0]["object_prev"] == "00" * 32
     assert all(e["object_id"] == doc["id"] for e in events)
 
@@ -263,11 +273,17 @@ def test_cli_token_actions_are_recorded_and_the_whole_log_stays_one_chain(
     assert [e.event.action for e in export.events] == ["token_create", "token_revoke"]
     assert {e.event.actor.role for e in export.events} == {"operator"}
     # Server (recorder thread) and CLI processes appended to one log: one unbroken chain.
+    # The anchoring worker's checkpoints are leaves of that chain too.
     prev = GENESIS_HASH
     for index, row in enumerate(rows):
-        event = CustodyEvent.decode(bytes(row.event))
-        assert row.leaf_index == index and event.prev == prev
-        prev = hashlib.sha256(b"\x00" + bytes(row.event)).digest()
+        data = bytes(row.event)
+        leaf = (
+            CustodyCheckpoint.decode(data)
+            if CustodyCheckpoint.is_checkpoint(data)
+            else CustodyEvent.decode(data)
+        )
+        assert row.leaf_index == index and leaf.prev == prev
+        prev = hashlib.sha256(b"\x00" + data).digest()
         assert bytes(row.event_hash) == prev
 
 
@@ -280,7 +296,11 @@ def _events(server: ZhenglianServer) -> list[CustodyEvent]:
             ).all()
     finally:
         database.dispose()
-    return [CustodyEvent.decode(bytes(row.event)) for row in rows]
+    return [
+        CustodyEvent.decode(bytes(row.event))
+        for row in rows
+        if not CustodyCheckpoint.is_checkpoint(bytes(row.event))
+    ]
 
 
 def test_every_action_is_recorded_about_its_object_by_its_actor(

@@ -14,6 +14,7 @@ import pytest
 from evidence.formats.custody_event import (
     GENESIS_HASH,
     Actor,
+    ActorDetail,
     CustodyEvent,
     CustodyEventError,
     CustodyObject,
@@ -202,12 +203,16 @@ def test_a_deposit_and_its_custody_event_commit_together(
         assert get_document(session, record.id) is not None
     (row,) = rows
     event = CustodyEvent.decode(bytes(row.event))
-    assert (event.action, event.object, event.client) == (
+    assert (event.action, event.object, row.client) == (
         "deposit",
         CustodyObject.document(record.id),
         "192.0.2.7",
     )
-    assert event.actor == Actor("notary", TOKEN, "城东公证处")
+    # Version 3: the token and address are kept beside the event and committed to in it.
+    assert event.actor == Actor("notary", TOKEN, "城东公证处").without_token()
+    assert (row.actor_token, event.client) == (TOKEN, None)
+    opening = ActorDetail(bytes(row.detail_salt), row.actor_token, row.client)
+    assert opening.commitment() == event.actor_detail
     assert wakes == [1]
 
 
@@ -246,10 +251,11 @@ def test_an_action_and_its_custody_event_commit_together(
         assert get_institution(session, name="乙律所") is None  # no event, no institution
         (row,) = session.execute(custody_events_table.select()).all()
     event = CustodyEvent.decode(bytes(row.event))
-    assert (event.action, event.object.id, event.client) == (
+    assert (event.action, event.object.id, row.client, event.version) == (
         "institution_create",
         made.id,
         "192.0.2.9",
+        3,
     )
 
     routes = Path(__file__).resolve().parents[2] / "api" / "routes"

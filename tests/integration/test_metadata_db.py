@@ -67,6 +67,9 @@ TABLES = {
     "custody_state",
     "custody_nodes",
     "custody_events",
+    "custody_map_keys",
+    "custody_map_states",
+    "custody_map_nodes",
     "custody_anchors",
     "audit_findings",
     "retired_anchors",
@@ -302,6 +305,69 @@ def test_upgrade_from_0002_turns_free_text_institutions_into_institutions(url: s
         assert names == {r[0]: r[2] for r in rows}
         database.migrate()
         assert _count(database, "institutions") == 3
+    finally:
+        database.dispose()
+
+
+@pytest.mark.parametrize("bureaus", [1, 2])
+def test_upgrade_to_0008_links_institutions_to_the_only_bureau(url: str, bureaus: int) -> None:
+    """Migration 0008: with exactly one enabled bureau, every other institution belongs to it;
+    with several (or none), none does (only the operator manages them). And back again, with
+    tokens, cases and shares still pointing at the institutions."""
+    from alembic import command
+
+    database = open_database(url, migrate=False)
+    try:
+        database.migrate("0007")
+        created = datetime(2026, 1, 2, tzinfo=UTC)
+        rows = [
+            ("b1", "市司法局", "justice_bureau", None),
+            ("n1", "城东公证处", "notary_office", None),
+        ]
+        rows += [("f1", "金杜律师事务所", "law_firm", None)]
+        rows += [("b0", "旧司法局", "justice_bureau", created)]  # disabled: not counted
+        if bureaus == 2:
+            rows.append(("b2", "邻市司法局", "justice_bureau", None))
+        with database.engine.begin() as conn:
+            for id_, name, kind, disabled in rows:
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO institutions (id, name, type, created_at, disabled_at) "
+                        "VALUES (:id, :name, :type, :created, :disabled)"
+                    ),
+                    {
+                        "id": id_,
+                        "name": name,
+                        "type": kind,
+                        "created": created,
+                        "disabled": disabled,
+                    },
+                )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO api_tokens (id, token_hash, role, created_at, institution_id) "
+                    "VALUES ('t1', :hash, 'notary', :created, 'n1')"
+                ),
+                {"hash": b"\x01" * 32, "created": created},
+            )
+        database.migrate("0008")
+
+        def linked() -> dict[str, str | None]:
+            with database.engine.connect() as conn:
+                return dict(conn.execute(sa.text("SELECT id, bureau_id FROM institutions")).all())
+
+        expected = "b1" if bureaus == 1 else None
+        assert linked() == {r[0]: (expected if r[2] != "justice_bureau" else None) for r in rows}
+        # A bureau must exist: the foreign key holds.
+        with pytest.raises(sa.exc.IntegrityError), database.engine.begin() as conn:
+            conn.execute(sa.text("UPDATE institutions SET bureau_id = 'nobody' WHERE id = 'n1'"))
+        with database.engine.begin() as conn:
+            command.downgrade(alembic_config(conn), "0007")
+        with database.engine.connect() as conn:
+            columns = {c["name"] for c in sa.inspect(conn).get_columns("institutions")}
+        assert "bureau_id" not in columns and _count(database, "api_tokens") == 1
+        database.migrate("0008")
+        assert linked()["n1"] == expected
     finally:
         database.dispose()
 

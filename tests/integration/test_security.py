@@ -12,6 +12,7 @@ import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -294,3 +295,88 @@ def test_case_qr_codes_point_where_serve_listens(guarded: ZhenglianServer) -> No
         f"{guarded.url}/v1/cases", headers=notary, json={"type": "notary", "title": "QR"}
     ).json()
     assert case["verify_url"].startswith(guarded.url + "/v1/public/cases/"), json.dumps(case)
+
+
+# --- Custody exports: complete or saying they are not (finding 1) ----------------------------
+
+
+def _export_pages(server: ZhenglianServer, url: str, headers: dict[str, str]) -> list[Any]:
+    """Every page of a custody export (3 events a page), fetched while no anchoring lands."""
+    for _ in range(20):
+        pages = [httpx.get(f"{url}/custody", headers=headers, params={"limit": 3}).json()]
+        while pages[-1]["next"] is not None:
+            pages.append(
+                httpx.get(
+                    f"{url}/custody",
+                    headers=headers,
+                    params={"limit": 3, "after": pages[-1]["next"]},
+                ).json()
+            )
+        heads = {json.dumps(page["tree_head"]) for page in pages}
+        if len(heads) == 1 and all(
+            event["status"] == "anchored" for page in pages for event in page["events"]
+        ):
+            return pages
+        time.sleep(0.5)
+    pytest.fail("the custody log was not anchored in time")
+
+
+def test_a_custody_export_that_leaves_out_events_fails_offline(
+    guarded: ZhenglianServer, tmp_path: Path
+) -> None:
+    """Paged exports verify together; a page left out, the newest events cut off (with the
+    total lowered to match) or a non-owner flooding the document are each caught."""
+    notary = {"Authorization": f"Bearer {guarded.token('完整公证处', 'notary')}"}
+    court = {"Authorization": f"Bearer {guarded.token('完整法院', 'court')}"}
+    case = httpx.post(
+        f"{guarded.url}/v1/cases", headers=notary, json={"type": "notary", "title": "完整"}
+    ).json()["code"]
+    added = httpx.post(
+        f"{guarded.url}/v1/cases/{case}/participants",
+        headers=notary,
+        json={"institution": "完整法院"},
+    )
+    assert added.status_code == 201, added.text
+    doc = deposit(guarded, notary, b"complete custody", case_code=case).json()
+    wait_receipt(guarded, notary, doc["id"], ANCHOR_DEADLINE)
+    url = f"{guarded.url}/v1/documents/{doc['id']}"
+    for _ in range(6):
+        assert httpx.get(f"{url}/receipt", headers=court).status_code == 200
+    time.sleep(1.5)  # let the custody log anchor them (interval 1 s)
+    pages = _export_pages(guarded, url, notary)
+    total = pages[0]["total"]  # the deposit, 6 receipts and the polls of wait_receipt
+    assert total >= 8 and len(pages) == -(-total // 3) >= 3
+    assert pages[0]["checkpoint"]["map_proof"]["state"]["events"] == total
+    files = []
+    for number, page in enumerate(pages):
+        files.append(tmp_path / f"page{number}.json")
+        files[-1].write_text(json.dumps(page))
+    chain = httpx.get(f"{guarded.url}/v1/chain").json()
+    validators = ",".join(chain["validators"])
+
+    def verify(*paths: Path) -> Any:
+        args = [arg for path in paths for arg in ("--custody", str(path))]
+        return guarded.cli("verify", *args, "--validators", validators, check=False)
+
+    every = verify(*files)
+    assert every.returncode == 0, every.stdout + every.stderr
+    assert "complete up to custody leaf" in every.stdout
+    missing_page = verify(files[0], files[2])
+    assert missing_page.returncode == 1
+    assert "missing between" in missing_page.stderr
+    last_left_out = verify(*files[:-1])
+    assert last_left_out.returncode == 1 and "give every page" in last_left_out.stderr
+    # A server (or anyone) cutting off the newest events and lowering the total to match:
+    events = [event for page in pages for event in page["events"]]
+    whole = dict(pages[0], events=events[:-2], total=total - 2)
+    whole["next"] = None
+    cut = tmp_path / "cut.json"
+    cut.write_text(json.dumps(whole))
+    truncated = verify(cut)
+    assert truncated.returncode == 1
+    assert f"the anchored map says {total}" in truncated.stderr
+    # A party that does not own the document cannot bury its history: its reads are capped
+    # per document (the owner's are not).
+    statuses = [httpx.get(f"{url}/receipt", headers=court).status_code for _ in range(70)]
+    assert 429 in statuses and statuses.count(200) <= 60
+    assert httpx.get(f"{url}/receipt", headers=notary).status_code == 200

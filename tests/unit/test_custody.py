@@ -4,6 +4,7 @@ regenerated), offline verification with named failed checks; rate limits and quo
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from evidence.formats.custody_event import (
     MAX_CUSTODY_EVENT_BYTES,
     MAX_NOTE_CHARS,
     Actor,
+    ActorDetail,
     CustodyEvent,
     CustodyEventError,
     CustodyObject,
@@ -40,6 +42,9 @@ REPO = Path(__file__).resolve().parents[2]
 VECTORS = REPO / "tests" / "assets" / "custody"
 SCHEMA = json.loads(
     (REPO / "evidence" / "formats" / "schema" / "custody-export-v1.schema.json").read_text()
+)
+SCHEMA_V2 = json.loads(
+    (REPO / "evidence" / "formats" / "schema" / "custody-export-v2.schema.json").read_text()
 )
 MANIFEST: dict[str, Any] = json.loads((VECTORS / "cases.json").read_text())
 CASES = {case["name"]: case for case in MANIFEST["cases"]}
@@ -196,6 +201,7 @@ def test_an_event_is_written_in_the_lowest_version_that_holds_it() -> None:
             "actor": Actor.system(),
             "object": CustodyObject.log("custody"),
         },
+        {"action": "case_participant_remove", "object": CustodyObject("case", "GZ-2026-7K3M9Q-E")},
     ):
         v2 = event(**changes)
         data = v2.encode()
@@ -203,7 +209,11 @@ def test_an_event_is_written_in_the_lowest_version_that_holds_it() -> None:
         assert b'"note":' in data and data.endswith(b',"v":2}')
         assert CustodyEvent.decode(data) == v2
     # Version 1 is what every version 1 reader reads: the same bytes as before version 2.
-    assert set(ACTIONS) - set(ACTIONS_V1) == {"anchoring_halted", "anchoring_resumed"}
+    assert set(ACTIONS) - set(ACTIONS_V1) == {
+        "anchoring_halted",
+        "anchoring_resumed",
+        "case_participant_remove",
+    }
 
 
 @pytest.mark.parametrize(
@@ -211,8 +221,9 @@ def test_an_event_is_written_in_the_lowest_version_that_holds_it() -> None:
     [
         ({"note": "x", "version": 1}, "version 1"),
         ({"action": "anchoring_resumed", "version": 1}, "version 1"),
+        ({"action": "case_participant_remove", "version": 1}, "version 1"),
         ({"object": CustodyObject("log", "documents"), "version": 1}, "version 1"),
-        ({"version": 3}, "unsupported"),
+        ({"version": 4}, "unsupported"),
         ({"note": ""}, "note"),
         ({"note": "a\rb"}, "note"),
         ({"note": "x" * (MAX_NOTE_CHARS + 1)}, "note"),
@@ -285,7 +296,8 @@ def test_each_vector_is_accepted_or_refused_as_its_manifest_says(name: str) -> N
     export = CustodyExport.from_json_bytes(data)
     assert export.to_json() == json.loads(data)  # parsing loses nothing
     if not case["wantErr"]:
-        jsonschema.validate(json.loads(data), SCHEMA)
+        document = json.loads(data)
+        jsonschema.validate(document, SCHEMA if document["version"] == 1 else SCHEMA_V2)
         result = verify_custody_export(export, trust())
         assert (result.anchored, result.pending) == (case["anchored"], case["pending"])
         assert all(check.ok for check in result.checks)
@@ -415,3 +427,59 @@ def test_the_quota_meters_uploads_as_they_arrive_whatever_they_declare() -> None
     # Another institution is metered apart; a disabled quota meters nothing.
     _deposit(quota, "B", 1000)
     _deposit(UploadQuota(0, lambda _i, _d: 0), "A", 10**6, chunk=10**5)
+
+
+def test_pages_join_into_the_export_they_came_from() -> None:
+    """Each page alone is incomplete; together they are the whole, proven complete; pages of
+    different exports do not join."""
+    whole = json.loads((VECTORS / "v2-valid.json").read_bytes())
+    cut = whole["events"][1]["leaf_index"]
+    first = dict(whole, events=whole["events"][:2], next=cut)
+    second = dict(whole, events=whole["events"][2:], after=cut)
+    pages = [CustodyExport.from_json(page) for page in (second, first)]
+    for page in pages:
+        with pytest.raises(CustodyVerificationFailed) as caught:
+            verify_custody_export(page, trust())
+        assert [c.name for c in caught.value.failed] == ["complete"]
+        assert "give every page" in str(caught.value.failed[0].detail)
+    joined = CustodyExport.combine(pages)
+    assert joined.to_json()["events"] == whole["events"]
+    result = verify_custody_export(joined, trust())
+    assert result.complete_through == 15 and result.anchored == 6
+    stranger = CustodyExport.from_json(dict(second, checkpoint=None))
+    with pytest.raises(CustodyExportError, match="checkpoint differs"):
+        CustodyExport.combine([pages[1], stranger])
+
+
+def test_an_event_naming_a_token_or_an_address_commits_to_them_in_version_3() -> None:
+    """Version 3 names the actor's institution and role; its token and client address are in a
+    salted commitment (docs/custody.md §2.2) that only an opening reveals."""
+    detail = ActorDetail(bytes(range(16)), TOKEN, "192.0.2.10")
+    assert (
+        detail.commitment()
+        == hashlib.sha256(
+            b"zhenglian/custody/actor-detail\n"
+            b'{"client":"192.0.2.10","salt":"000102030405060708090a0b0c0d0e0f",'
+            b'"token":"11111111-2222-4333-8444-555555555555"}'
+        ).digest()
+    )
+    notary = Actor("notary", TOKEN, "广元市城东公证处")
+    hidden = event(actor=notary.without_token(), client=None, actor_detail=detail.commitment())
+    data = hidden.encode()
+    assert hidden.version == 3 and data.startswith(b"zhenglian/custody/v3\n")
+    assert TOKEN.encode() not in data and b"192.0.2.10" not in data
+    assert b'"actor_detail":"' + detail.commitment().hex().encode() + b'"' in data
+    assert CustodyEvent.decode(data) == hidden
+    assert ActorDetail.from_json(detail.to_json()) == detail
+    with pytest.raises(CustodyEventError, match="names no token"):
+        event(actor_detail=detail.commitment())  # named and committed
+    with pytest.raises(CustodyEventError, match="names its token"):
+        event(actor=notary.without_token(), client=None)  # hidden without a commitment
+    with pytest.raises(CustodyEventError):  # a version 3 event with the version 1 keys
+        CustodyEvent.decode(
+            data.replace(b'"actor_institution"', b'"actor_token":null,"actor_institution"')
+        )
+    with pytest.raises(CustodyEventError, match="names a token, a client"):
+        ActorDetail(bytes(16), None, None)
+    with pytest.raises(CustodyEventError, match="salt"):
+        ActorDetail(bytes(15), TOKEN, None)

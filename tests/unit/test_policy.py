@@ -31,9 +31,52 @@ def test_public_can_only_verify() -> None:
     assert allowed == {(Action.VERIFY, Relation.NONE)}
 
 
+#: Actions on evidence: documents, their originals, cases, deposits and share codes.
+EVIDENCE_ACTIONS = frozenset(Action) - {
+    Action.ADMINISTER,
+    Action.INSTITUTION_READ,
+    Action.VERIFY,
+}
+
+
 def test_admin_administers_and_sees_no_evidence() -> None:
-    allowed = {a for _, a, r in ALL if decide(Role.ADMIN, a, r)}
-    assert allowed == {Action.ADMINISTER, Action.VERIFY}
+    allowed = {(a, r) for _, a, r in ALL if decide(Role.ADMIN, a, r)}
+    assert allowed == {
+        (Action.ADMINISTER, Relation.NONE),  # list, create (in its bureau)
+        (Action.ADMINISTER, Relation.OWN),  # disable, issue, revoke: its bureau's only
+        (Action.INSTITUTION_READ, Relation.OWN),  # its own bureau's record
+        (Action.VERIFY, Relation.NONE),
+    }
+    assert not [(a, r) for a in EVIDENCE_ACTIONS for r in Relation if decide(Role.ADMIN, a, r)]
+
+
+def test_an_admin_acts_only_on_its_own_bureau_and_cannot_tell_another_exists() -> None:
+    assert decide(Role.ADMIN, Action.ADMINISTER, Relation.OWN)
+    assert not decide(Role.ADMIN, Action.ADMINISTER, Relation.OTHER)
+    assert denial(Role.ADMIN, Action.ADMINISTER, Relation.OTHER) is Denial.HIDDEN
+    for role in ROLES:  # nobody else administers anything
+        if role is not Role.ADMIN:
+            assert not may_ever(role, Action.ADMINISTER), role
+
+
+def test_every_token_holder_reads_its_own_institutions_record_and_no_other() -> None:
+    for role in ROLES:
+        assert decide(role, Action.INSTITUTION_READ, Relation.OWN) == (role is not Role.PUBLIC)
+        assert not decide(role, Action.INSTITUTION_READ, Relation.OTHER)
+        assert denial(role, Action.INSTITUTION_READ, Relation.OTHER) is Denial.HIDDEN
+
+
+def test_only_a_cases_owner_removes_its_participants() -> None:
+    for role in ROLES:
+        allowed = {r for r in Relation if decide(role, Action.CASE_REMOVE_PARTICIPANT, r)}
+        depositor = role in (Role.NOTARY, Role.FORENSIC, Role.LEGAL_AID)
+        assert allowed == ({Relation.OWN} if depositor else set()), role
+    # A participant sees the case, so it is told it may not (403); a stranger is told nothing.
+    for role in (Role.LAWYER, Role.COURT):
+        assert (
+            denial(role, Action.CASE_REMOVE_PARTICIPANT, Relation.PARTICIPANT) is Denial.FORBIDDEN
+        )
+        assert denial(role, Action.CASE_REMOVE_PARTICIPANT, Relation.OTHER) is Denial.HIDDEN
 
 
 def test_nobody_touches_other_institutions_objects() -> None:

@@ -33,24 +33,42 @@ def institutions() -> None:
 @data_dir_option
 @click.option("--name", required=True, help="The institution's name (unique).")
 @click.option("--type", "kind", required=True, type=click.Choice(INSTITUTION_TYPES))
-def create(data_dir: Path, name: str, kind: str) -> None:
+@click.option(
+    "--bureau",
+    default=None,
+    help="The justice bureau whose admins manage it (by name). Default: the only bureau, if "
+    "there is exactly one; else none (only this CLI manages it). Not for a bureau.",
+)
+def create(data_dir: Path, name: str, kind: str, bureau: str | None) -> None:
     """Register an institution; prints its id."""
-    from evidence.access.enforcement import add_institution
+    from evidence.access.enforcement import add_institution, bureau_to_join
     from zhenglian.composition import in_operator_transaction
 
-    def work(session: Session) -> InstitutionRecord:
-        made = add_institution(session, name=name, type=kind)
+    def work(session: Session) -> tuple[InstitutionRecord, InstitutionRecord | None]:
+        joins = bureau_to_join(session, type=kind, bureau=bureau)
+        made = add_institution(
+            session, name=name, type=kind, bureau_id=None if joins is None else joins.id
+        )
         record_as_operator(session, "institution_create", "institution", made.id)
-        return made
+        return made, joins
 
     try:
-        made = in_operator_transaction(data_dir, work)
+        made, joins = in_operator_transaction(data_dir, work)
     except (InputError, DuplicateRecord) as exc:
         fail(str(exc), EXIT_BAD_INPUT)
     except EvidenceError as exc:
         fail(str(exc))
-    click.echo(f"institution {made.name} ({made.type})", err=True)
+    click.echo(f"institution {made.name} ({made.type}){bureau_note(made, joins)}", err=True)
     click.echo(made.id)
+
+
+def bureau_note(made: InstitutionRecord, joins: InstitutionRecord | None) -> str:
+    """How a new institution is managed, for the operator's terminal."""
+    if joins is not None:
+        return f", managed by the admins of {joins.name}"
+    if made.type == "justice_bureau":
+        return ""
+    return ", managed by no bureau's admins (no single bureau: pass --bureau NAME to link it)"
 
 
 @institutions.command("list")
@@ -59,7 +77,9 @@ def list_institutions(data_dir: Path) -> None:
     """List institutions as JSON lines."""
     from evidence.access.enforcement import list_institutions as repo_list
 
-    echo_records(data_dir, repo_list, ("id", "name", "type", "created_at", "disabled_at"))
+    echo_records(
+        data_dir, repo_list, ("id", "name", "type", "created_at", "disabled_at", "bureau_id")
+    )
 
 
 @institutions.command("disable")

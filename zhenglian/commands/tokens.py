@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from evidence.errors import EvidenceError
+from zhenglian.commands.institutions import bureau_note
 from zhenglian.common import (
     EXIT_BAD_INPUT,
     data_dir_option,
@@ -44,41 +45,58 @@ def tokens() -> None:
     is_flag=True,
     help="Fail if the institution does not exist (default: create it, of the role's type).",
 )
+@click.option(
+    "--bureau",
+    default=None,
+    help="For an institution this creates: the justice bureau whose admins manage it (by "
+    "name). Default: the only bureau, if there is exactly one.",
+)
 def create(
     data_dir: Path,
     institution: str,
     role: str,
     expires_days: int,
     no_create_institution: bool,
+    bureau: str | None,
 ) -> None:
     """Create a token; it is printed once, as the last line, and stored only as its hash.
 
     A missing institution is created with the type the role belongs to (notary ->
     notary_office, forensic -> forensic_institution, legal_aid -> legal_aid_centre, court ->
     court, lawyer -> law_firm, admin -> justice_bureau); an existing one must be of that type.
+    A created institution belongs to the bureau named by --bureau, else to the only bureau if
+    there is exactly one (docs/access.md).
     """
     from api.auth import ROLES
-    from evidence.access.enforcement import issue_token
+    from evidence.access.enforcement import bureau_to_join, get_institution, issue_token
+    from evidence.access.policy import INSTITUTION_TYPE_OF_ROLE, Role
 
     if role not in ROLES:
         fail(f"unknown role {role!r}; roles: {', '.join(ROLES)}", EXIT_BAD_INPUT)
     from zhenglian.composition import in_operator_transaction
 
-    def work(session: Session) -> tuple[str, TokenRecord, InstitutionRecord | None]:
+    def work(
+        session: Session,
+    ) -> tuple[tuple[str, TokenRecord, InstitutionRecord | None], InstitutionRecord | None]:
+        joins = None
+        if not no_create_institution and get_institution(session, name=institution) is None:
+            kind = INSTITUTION_TYPE_OF_ROLE[Role(role)]
+            joins = bureau_to_join(session, type=kind, bureau=bureau)
         made = issue_token(
             session,
             institution=institution,
             role=role,
             expires_in=timedelta(days=expires_days),
             create_institution=not no_create_institution,
+            bureau_id=None if joins is None else joins.id,
         )
         if made[2] is not None:
             record_as_operator(session, "institution_create", "institution", made[2].id)
         record_as_operator(session, "token_create", "token", made[1].id)
-        return made
+        return made, joins
 
     try:
-        token, record, created = in_operator_transaction(data_dir, work)
+        (token, record, created), joins = in_operator_transaction(data_dir, work)
     except EvidenceError as exc:
         fail(str(exc), EXIT_BAD_INPUT if _bad_input(exc) else 1)
     click.echo(
@@ -87,7 +105,10 @@ def create(
         err=True,
     )
     if created is not None:
-        click.echo(f"created institution {created.name} ({created.type})", err=True)
+        note = bureau_note(created, joins)
+        click.echo(f"created institution {created.name} ({created.type}){note}", err=True)
+    elif bureau is not None:
+        click.echo(f"--bureau ignored: {record.institution} exists already", err=True)
     click.echo(token)
 
 

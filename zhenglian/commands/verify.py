@@ -115,21 +115,34 @@ def _anchor_index(receipt: Receipt) -> int:
     ).anchor_index
 
 
+#: Most page files one ``verify --custody`` joins (5,000 events each).
+MAX_CUSTODY_PAGES = 2000
+
+
 def _verify_custody(
-    path: Path, validators: str | None, contract: str | None, as_json: bool
+    paths: tuple[Path, ...], validators: str | None, contract: str | None, as_json: bool
 ) -> None:
-    """Check a custody export offline: proofs, anchor, hash links; one line per failed check."""
+    """Check a custody export (all its pages) offline: proofs, anchor, hash links, complete;
+    one line per check."""
     from evidence.formats.custody_export import MAX_EXPORT_BYTES, CustodyExport
     from evidence.verify.custody_verifier import CustodyVerificationFailed, verify_custody_export
 
     if validators is None:
         fail("give --validators: custody exports are verified offline", EXIT_BAD_INPUT)
+    if len(paths) > MAX_CUSTODY_PAGES:
+        fail(f"at most {MAX_CUSTODY_PAGES} pages (--custody) at once", EXIT_BAD_INPUT)
+    pages = []
+    for path in paths:
+        try:
+            with path.open("rb") as fh:
+                data = fh.read(MAX_EXPORT_BYTES + 1)
+            pages.append(CustodyExport.from_json_bytes(data))
+        except OSError as exc:
+            fail(f"cannot read {exc.filename}: {exc.strerror}", EXIT_BAD_INPUT)
+        except InputError as exc:
+            fail(f"bad custody export {path}: {exc}", EXIT_BAD_INPUT)
     try:
-        with path.open("rb") as fh:
-            data = fh.read(MAX_EXPORT_BYTES + 1)
-        export = CustodyExport.from_json_bytes(data)
-    except OSError as exc:
-        fail(f"cannot read {exc.filename}: {exc.strerror}", EXIT_BAD_INPUT)
+        export = CustodyExport.combine(pages)
     except InputError as exc:
         fail(f"bad custody export: {exc}", EXIT_BAD_INPUT)
     pinned = None
@@ -145,7 +158,13 @@ def _verify_custody(
         checks = result.checks
         summary = (
             f"{result.anchored} events anchored in custody head {result.tree_size}, "
-            f"{result.pending} pending (not yet proven)"
+            f"{result.pending} pending (not yet proven); "
+            + (
+                f"complete up to custody leaf {result.complete_through}"
+                if result.complete_through is not None
+                else "completeness not proven"
+                + (" (a version 1 export)" if export.version == 1 else " (nothing anchored yet)")
+            )
         )
     except CustodyVerificationFailed as exc:
         checks = exc.checks
@@ -185,10 +204,11 @@ def _verify_custody(
 )
 @click.option(
     "--custody",
-    "custody_path",
-    default=None,
+    "custody_paths",
+    multiple=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Instead: a custody export (GET /v1/documents/ID/custody), checked offline.",
+    help="Instead: a custody export (GET /v1/documents/ID/custody), checked offline; "
+    "repeat it for every page of a paged export.",
 )
 @click.option(
     "--validators",
@@ -217,7 +237,7 @@ def _verify_custody(
 def verify(
     file: Path | None,
     receipt_path: Path | None,
-    custody_path: Path | None,
+    custody_paths: tuple[Path, ...],
     validators: str | None,
     contract: str | None,
     rpc: str | None,
@@ -228,15 +248,15 @@ def verify(
 ) -> None:
     """Is FILE the document the receipt was issued for, deposited and anchored as it says?
 
-    With --custody EXPORT (and no FILE): is the document's chain of custody complete and
-    anchored as the export says? (--contract: the custody log's LogAnchor address.)
+    With --custody EXPORT (and no FILE; once per page): is the document's chain of custody
+    complete and anchored as the export says? (--contract: the custody log's LogAnchor.)
 
     Exit status: 0 intact; 1 a check failed; 2 bad input or usage; 3 could not check (the
     node is unreachable or lacks the block)."""
-    if custody_path is not None:
+    if custody_paths:
         if file is not None or receipt_path is not None or rpc is not None:
             fail("--custody takes no FILE, --receipt or --rpc", EXIT_BAD_INPUT)
-        _verify_custody(custody_path, validators, contract, as_json)
+        _verify_custody(custody_paths, validators, contract, as_json)
         return
     if file is None or receipt_path is None:
         fail("give FILE and --receipt RECEIPT (or --custody EXPORT)", EXIT_BAD_INPUT)

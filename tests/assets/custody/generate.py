@@ -48,7 +48,8 @@ anchors = receipts.anchors
 
 PREFIX = b"zhenglian/custody/v1\n"
 PREFIX_V2 = b"zhenglian/custody/v2\n"
-V2_ACTIONS = ("anchoring_halted", "anchoring_resumed")
+PREFIX_V3 = b"zhenglian/custody/v3\n"
+V2_ACTIONS = ("anchoring_halted", "anchoring_resumed", "case_participant_remove")
 ZERO = "00" * 32
 SUBJECT = "5f0c3a52-8d1e-4b7a-9c2f-0e6d4a1b7c93"
 OTHER_DOCUMENT = "0b6f3c1e-2a4d-4e8f-9b7a-6c5d4e3f2a10"
@@ -97,7 +98,8 @@ EVENTS: list[tuple[Any, ...]] = [
 
 def encode(fields: dict[str, Any]) -> bytes:
     body = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return (PREFIX if fields["v"] == 1 else PREFIX_V2) + body.encode("utf-8")
+    prefix = {1: PREFIX, 2: PREFIX_V2, 3: PREFIX_V3}[fields["v"]]
+    return prefix + body.encode("utf-8")
 
 
 def leaf_hash(data: bytes) -> bytes:
@@ -178,6 +180,172 @@ def valid_log_export() -> dict[str, Any]:
         "anchor": anchor(LOG_SIZE, LOG_ROOT),
         "events": [exported_event(i, LOG_SIZE) for i in (10, 12)],
     }
+
+
+# --- Version 2: the custody map and its checkpoint (docs/custody.md §4) -----------------------
+
+CHECKPOINT_PREFIX = b"zhenglian/custody-map/v1\n"
+ABSENT_TOKEN = "99999999-8888-4777-8666-555555555555"  # no event is about it
+
+#: Version 3 events (docs/custody.md §2.2) after the 13: the actor's token and client are
+#: committed to with a salt. (action, (role, token, institution), client, time, salt)
+V3_EVENTS: list[tuple[Any, ...]] = [
+    ("fetch_receipt", LAWYER, "203.0.113.5", DAY + "09:10.000Z", "a5" * 16),
+    ("verify_by_token", JUDGE, "198.51.100.7", DAY + "09:20.000Z", "5a" * 16),
+]
+
+
+def actor_detail(token: str | None, client: str | None, salt: str) -> dict[str, Any]:
+    return {"client": client, "salt": salt, "token": token}
+
+
+def commitment(detail: dict[str, Any]) -> str:
+    body = json.dumps(detail, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(b"zhenglian/custody/actor-detail\n" + body.encode("utf-8")).hexdigest()
+
+
+def build_v3() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The version 3 events about the document, linked after the 13, and their openings."""
+    fields_out, details = [], []
+    prev = LEAVES[-1].hex()
+    object_prev = leaf_hash(encode(LOG[8])).hex()  # the document's latest event
+    for action, (role, token, institution), client, time, salt in V3_EVENTS:
+        detail = actor_detail(token, client, salt)
+        fields = {
+            "action": action,
+            "actor_detail": commitment(detail),
+            "actor_institution": institution,
+            "actor_role": role,
+            "note": None,
+            "object_id": SUBJECT,
+            "object_prev": object_prev,
+            "object_type": "document",
+            "prev": prev,
+            "time": time,
+            "v": 3,
+        }
+        prev = object_prev = leaf_hash(encode(fields)).hex()
+        fields_out.append(fields)
+        details.append(detail)
+    return fields_out, details
+
+
+V3_LOG, V3_DETAILS = build_v3()
+ALL = LOG + V3_LOG
+ALL_LEAVES = [leaf_hash(encode(f)) for f in ALL]
+CHECKPOINT_INDEX = len(ALL)  # 15: the checkpoint after every event
+V2_SIZE = CHECKPOINT_INDEX + 1
+
+
+def map_key(otype: str, oid: str) -> bytes:
+    body = json.dumps({"id": oid, "type": otype}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(b"zhenglian/custody-map/key\n" + body.encode("utf-8")).digest()
+
+
+def map_states() -> dict[bytes, tuple[int, bytes]]:
+    """Each object's (number of events, latest leaf hash) over the 15 events."""
+    states: dict[bytes, tuple[int, bytes]] = {}
+    for fields, leaf in zip(ALL, ALL_LEAVES, strict=True):
+        key = map_key(fields["object_type"], fields["object_id"])
+        states[key] = (states.get(key, (0, b""))[0] + 1, leaf)
+    return states
+
+
+def bit(key: bytes, depth: int) -> int:
+    return (key[depth // 8] >> (7 - depth % 8)) & 1
+
+
+def state_hash(key: bytes, state: tuple[int, bytes]) -> bytes:
+    return hashlib.sha256(b"\x00" + key + state[0].to_bytes(8, "big") + state[1]).digest()
+
+
+def subtree(states: dict[bytes, tuple[int, bytes]], depth: int) -> bytes:
+    if not states:
+        return bytes(32)
+    if len(states) == 1:
+        ((key, state),) = states.items()
+        return state_hash(key, state)
+    left = {k: v for k, v in states.items() if bit(k, depth) == 0}
+    right = {k: v for k, v in states.items() if bit(k, depth) == 1}
+    return hashlib.sha256(b"\x01" + subtree(left, depth + 1) + subtree(right, depth + 1)).digest()
+
+
+def map_proof(states: dict[bytes, tuple[int, bytes]], key: bytes) -> dict[str, Any]:
+    siblings, depth, members = [], 0, dict(states)
+    while len(members) > 1:
+        side = {k: v for k, v in members.items() if bit(k, depth) == bit(key, depth)}
+        other = {k: v for k, v in members.items() if bit(k, depth) != bit(key, depth)}
+        siblings.append(subtree(other, depth + 1).hex())
+        members, depth = side, depth + 1
+    state = members.get(key)
+    other_leaf = None
+    if state is None and members:
+        ((other_key, (events, last)),) = members.items()
+        other_leaf = {"key": other_key.hex(), "events": events, "last": last.hex()}
+    return {
+        "state": None if state is None else {"events": state[0], "last": state[1].hex()},
+        "siblings": siblings,
+        "other": other_leaf,
+    }
+
+
+STATES = map_states()
+MAP_ROOT = subtree(STATES, 0)
+CHECKPOINT = {
+    "leaf_index": CHECKPOINT_INDEX,
+    "objects": len(STATES),
+    "prev": ALL_LEAVES[-1].hex(),
+    "root": MAP_ROOT.hex(),
+    "time": "2024-06-01T00:09:30.000Z",
+}
+CHECKPOINT_BYTES = CHECKPOINT_PREFIX + json.dumps(
+    CHECKPOINT, sort_keys=True, separators=(",", ":")
+).encode("utf-8")
+V2_LEAVES = [*ALL_LEAVES, leaf_hash(CHECKPOINT_BYTES)]
+V2_ROOT = receipts.mth(V2_LEAVES)
+
+
+def v2_export(otype: str, oid: str, indexes: tuple[int, ...]) -> dict[str, Any]:
+    events = []
+    for index in indexes:
+        fields = ALL[index]
+        events.append(
+            {
+                "leaf_index": index,
+                "status": "anchored",
+                "event": encode(fields).hex(),
+                "fields": fields,
+                "inclusion_proof": [h.hex() for h in receipts.path(index, V2_LEAVES)],
+                # The law firm's own event is opened for it (the export is the firm's).
+                "actor_detail": V3_DETAILS[0] if index == LOG_SIZE else None,
+            }
+        )
+    return {
+        "type": "zhenglian-custody-export",
+        "version": 2,
+        "object": {"type": otype, "id": oid},
+        "exported_at": "2024-06-01T00:10:00Z",
+        "tree_head": {"tree_size": V2_SIZE, "root_hash": V2_ROOT.hex()},
+        "anchor": anchor(V2_SIZE, V2_ROOT),
+        "checkpoint": {
+            "leaf_index": CHECKPOINT_INDEX,
+            "leaf": CHECKPOINT_BYTES.hex(),
+            "inclusion_proof": [h.hex() for h in receipts.path(CHECKPOINT_INDEX, V2_LEAVES)],
+            "map_proof": map_proof(STATES, map_key(otype, oid)),
+        },
+        "total": len(events),
+        "after": None,
+        "next": None,
+        "events": events,
+    }
+
+
+def valid_v2_export() -> dict[str, Any]:
+    return v2_export("document", SUBJECT, (1, 2, 5, 8, 13, 14))
+
+
+def absent_v2_export() -> dict[str, Any]:
+    return v2_export("token", ABSENT_TOKEN, ())
 
 
 def dump(export: dict[str, Any]) -> bytes:
@@ -270,6 +438,44 @@ def _v1_with_note(e: dict[str, Any]) -> None:
     fields = dict(LOG[1], note="added later")
     body = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     e["events"][0]["event"] = (PREFIX + body.encode()).hex()
+
+
+def _newest_cut(e: dict[str, Any]) -> None:
+    del e["events"][-1]  # leaf 14, the newest: every link of what is left still holds
+    e["total"] = 5
+
+
+def _map_lies(e: dict[str, Any]) -> None:
+    _newest_cut(e)  # ... and the map proof rewritten to say 5 events, ending at leaf 13
+    e["checkpoint"]["map_proof"]["state"] = {"events": 5, "last": ALL_LEAVES[13].hex()}
+
+
+def _page_alone(e: dict[str, Any]) -> None:
+    e["events"] = e["events"][2:]  # the second page (after leaf 2) given without the first
+    e["after"] = 2
+
+
+def _checkpoint_altered(e: dict[str, Any]) -> None:
+    altered = CHECKPOINT_BYTES.replace(b'"objects":5', b'"objects":4')
+    assert altered != CHECKPOINT_BYTES
+    e["checkpoint"]["leaf"] = altered.hex()
+
+
+def _checkpoint_outside_head(e: dict[str, Any]) -> None:
+    e["checkpoint"]["leaf_index"] = V2_SIZE
+
+
+def _detail_forged(e: dict[str, Any]) -> None:
+    e["events"][4]["actor_detail"]["client"] = "203.0.113.6"  # not what the event commits to
+
+
+def _detail_on_v1_event(e: dict[str, Any]) -> None:
+    e["events"][0]["actor_detail"] = V3_DETAILS[1]
+
+
+def _absence_claimed(e: dict[str, Any]) -> None:
+    e["events"], e["total"] = [], 0  # every event left out, the map proof claiming none
+    e["checkpoint"]["map_proof"]["state"] = None
 
 
 def _verify(*failed: str) -> dict[str, Any]:
@@ -374,10 +580,80 @@ LOG_CASES: list[tuple[str, str, Mutation, dict[str, Any] | None]] = [
 ]
 
 
+#: Cases of version 2 exports: complete (the checkpoint at leaf 13 and the map's proof), or not.
+V2_CASES: list[tuple[str, str, Mutation, dict[str, Any] | None]] = [
+    (
+        "v2-valid",
+        "version 2: the document's six events (two of version 3, the law firm's opened for "
+        "it), proven complete",
+        _no_change,
+        None,
+    ),
+    (
+        "v2-newest-event-cut",
+        "the newest event (leaf 14) left out and the total lowered to match",
+        _newest_cut,
+        _verify("complete"),
+    ),
+    (
+        "v2-map-proof-altered",
+        "the newest event left out and the map proof rewritten to agree",
+        _map_lies,
+        _verify("checkpoint"),
+    ),
+    (
+        "v2-page-alone",
+        "the page after leaf 2 given without the page before it",
+        _page_alone,
+        _verify("complete"),
+    ),
+    (
+        "v2-actor-detail-forged",
+        "the opening of event 13 names another client address",
+        _detail_forged,
+        _verify("event 13 actor"),
+    ),
+    (
+        "v2-actor-detail-on-v1-event",
+        "an opening given for a version 1 event (which names its actor itself)",
+        _detail_on_v1_event,
+        _parse(),
+    ),
+    (
+        "v2-checkpoint-altered",
+        "the checkpoint leaf rewritten (4 objects)",
+        _checkpoint_altered,
+        _verify("checkpoint"),
+    ),
+    (
+        "v2-checkpoint-outside-head",
+        "the checkpoint's leaf index is past the tree head",
+        _checkpoint_outside_head,
+        _parse(),
+    ),
+    (
+        "v2-absence-claimed",
+        "no events listed and the map proof claiming the document has none",
+        _absence_claimed,
+        _verify("checkpoint"),
+    ),
+]
+
+#: A version 2 export of an object no event is about: the map proves its absence.
+ABSENT_CASES: list[tuple[str, str, Mutation, dict[str, Any] | None]] = [
+    ("v2-absent", "a token no event is about: its absence proven by the map", _no_change, None),
+]
+
+
 def generate() -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     manifest_cases = []
-    bases = [(valid_export(), CASES, (3, 1)), (valid_log_export(), LOG_CASES, (2, 0))]
+    bases = [
+        (valid_export(), CASES, (3, 1)),
+        (valid_log_export(), LOG_CASES, (2, 0)),
+        (valid_v2_export(), V2_CASES, (6, 0)),
+        (absent_v2_export(), ABSENT_CASES, (0, 0)),
+    ]
     for base, (anchored, pending), name, description, mutate, expectation in (
         (base, counts, *case) for base, cases, counts in bases for case in cases
     ):
@@ -406,7 +682,9 @@ def generate() -> dict[str, bytes]:
         "description": (
             f"Custody export vectors: generated by generate.py. Document {SUBJECT} in a custody "
             f"log of {LOG_SIZE} events, head {TREE_SIZE} anchored in a sealed block; the log- "
-            f"cases: the document log's version 2 events, head {LOG_SIZE} anchored."
+            f"cases: the document log's version 2 events, head {LOG_SIZE} anchored; the v2- "
+            f"cases: version 2 exports, two version 3 events after the {LOG_SIZE} and the "
+            f"checkpoint at leaf {CHECKPOINT_INDEX}, head {V2_SIZE} anchored."
         ),
         "trust": trust,
         "cases": manifest_cases,
