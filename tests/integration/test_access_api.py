@@ -1465,7 +1465,8 @@ def test_a_removed_participant_loses_the_case_and_its_share_codes_at_once(world:
         "share_revoke",
     ]
     removed = fields[5]
-    assert removed["v"] == 2 and removed["actor_role"] == "notary" and removed["object_id"] == code
+    # A note (version 2) by a token (version 3: its token and address committed to).
+    assert removed["v"] == 3 and removed["actor_role"] == "notary" and removed["object_id"] == code
     assert "移除测试律所" in removed["note"] and shares["inside"]["id"] in removed["note"]
     assert "移除测试法院" in fields[7]["note"]
     doc_events = httpx.get(f"{url}/v1/documents/{inside['id']}/custody", headers=notary).json()
