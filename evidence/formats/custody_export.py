@@ -460,20 +460,24 @@ def _checkpoint(raw: object, tree_size: int, key: bytes) -> ExportedCheckpoint:
         raise CustodyExportError(
             f"checkpoint.leaf_index {leaf_index} is not in the tree head ({tree_size})"
         )
-    nodes = fields["inclusion_proof"]
+    inclusion = _inclusion(fields["inclusion_proof"], "checkpoint", leaf_index, tree_size)
+    return ExportedCheckpoint(leaf_index, leaf, checkpoint, inclusion, map_proof)
+
+
+def _inclusion(nodes: object, path: str, leaf_index: int, tree_size: int) -> InclusionProof:
+    """``{path}.inclusion_proof``: the proof of leaf ``leaf_index`` in the head of ``tree_size``."""
     if not isinstance(nodes, list) or len(nodes) > MAX_PROOF_NODES:
         raise CustodyExportError(
-            f"checkpoint.inclusion_proof must be an array of at most {MAX_PROOF_NODES} hashes"
+            f"{path}.inclusion_proof must be an array of at most {MAX_PROOF_NODES} hashes"
         )
     hashes = tuple(
-        _FIELDS.hex(node, f"checkpoint.inclusion_proof[{i}]", HASH_SIZE, exact=True)
+        _FIELDS.hex(node, f"{path}.inclusion_proof[{i}]", HASH_SIZE, exact=True)
         for i, node in enumerate(nodes)
     )
     try:
-        inclusion = InclusionProof(leaf_index, tree_size, hashes)
+        return InclusionProof(leaf_index, tree_size, hashes)
     except LedgerError as exc:
-        raise CustodyExportError(f"checkpoint.inclusion_proof: {exc}") from None
-    return ExportedCheckpoint(leaf_index, leaf, checkpoint, inclusion, map_proof)
+        raise CustodyExportError(f"{path}.inclusion_proof: {exc}") from None
 
 
 def _anchor(fields: dict[str, object]) -> AnchorProof:
@@ -514,18 +518,7 @@ def _event(raw: object, path: str, tree_size: int, version: int) -> ExportedEven
     nodes = fields["inclusion_proof"]
     inclusion = None
     if covered:
-        if not isinstance(nodes, list) or len(nodes) > MAX_PROOF_NODES:
-            raise CustodyExportError(
-                f"{path}.inclusion_proof must be an array of at most {MAX_PROOF_NODES} hashes"
-            )
-        hashes = tuple(
-            _FIELDS.hex(node, f"{path}.inclusion_proof[{i}]", HASH_SIZE, exact=True)
-            for i, node in enumerate(nodes)
-        )
-        try:
-            inclusion = InclusionProof(leaf_index, tree_size, hashes)
-        except LedgerError as exc:
-            raise CustodyExportError(f"{path}.inclusion_proof: {exc}") from None
+        inclusion = _inclusion(nodes, path, leaf_index, tree_size)
     elif nodes is not None:
         raise CustodyExportError(f"{path}.inclusion_proof must be null for a pending event")
     disclosed = None

@@ -50,6 +50,15 @@ BULK_ROWS = 500
 _KEYS = custody_map_keys_table.c
 _STATES = custody_map_states_table.c
 _NODES = custody_map_nodes_table.c
+#: A state row's two slots (as read by every state query).
+_STATE_SLOTS = (
+    _STATES.version,
+    _STATES.events,
+    _STATES.last,
+    _STATES.old_version,
+    _STATES.old_events,
+    _STATES.old_last,
+)
 
 
 def _as_of(row: Any, version: int, new: str, old: str) -> Any:
@@ -80,12 +89,7 @@ class SqlCustodyMap:
         """
         row = self._session.execute(
             select(
-                _STATES.version,
-                _STATES.events,
-                _STATES.last,
-                _STATES.old_version,
-                _STATES.old_events,
-                _STATES.old_last,
+                *_STATE_SLOTS,
             ).where(_STATES.key == key)
         ).first()
         if row is None:
@@ -123,12 +127,7 @@ class SqlCustodyMap:
         rows = self._session.execute(
             select(
                 _KEYS.key,
-                _STATES.version,
-                _STATES.events,
-                _STATES.last,
-                _STATES.old_version,
-                _STATES.old_events,
-                _STATES.old_last,
+                *_STATE_SLOTS,
             )
             .join(custody_map_states_table, _STATES.key == _KEYS.key)
             .where(_KEYS.key >= low, _KEYS.key <= high, _KEYS.first_version <= version)
@@ -328,15 +327,9 @@ class SqlCustodyMap:
         keys = list(changes)
         for start in range(0, len(keys), BULK_ROWS):
             for row in self._session.execute(
-                select(
-                    _STATES.key,
-                    _STATES.version,
-                    _STATES.events,
-                    _STATES.last,
-                    _STATES.old_version,
-                    _STATES.old_events,
-                    _STATES.old_last,
-                ).where(_STATES.key.in_(keys[start : start + BULK_ROWS]))
+                select(_STATES.key, *_STATE_SLOTS).where(
+                    _STATES.key.in_(keys[start : start + BULK_ROWS])
+                )
             ).all():
                 existing[bytes(row.key)] = row
         inserts: list[dict[str, Any]] = []
