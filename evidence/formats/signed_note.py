@@ -33,6 +33,10 @@ __all__ = [
     "NoteSignature",
     "NoteVerificationError",
     "VerifierKey",
+    "check_key_name",
+    "format_vkey",
+    "key_id",
+    "parse_vkey",
     "sign_note",
     "verify_note",
 ]
@@ -59,7 +63,7 @@ class NoteVerificationError(NoteError):
     """No signature of a trusted key verifies, or one of them fails."""
 
 
-def _check_name(name: str) -> str:
+def check_key_name(name: str) -> str:
     if not name or _NAME_FORBIDDEN.search(name):
         raise NoteError(f"key name {name!r:.80} is empty or has a space or '+'")
     return name
@@ -72,6 +76,38 @@ def key_id(name: str, signature_type: int, public_key: bytes) -> bytes:
     ).digest()[:4]
 
 
+def parse_vkey(text: str, signature_type: int) -> tuple[str, bytes, bytes]:
+    """Parse a verifier key ``<name>+<hex key ID>+base64(type || 32-byte Ed25519 key)`` of
+    ``signature_type`` into its name, key ID and public key.
+
+    :raises NoteError: not that form, another signature type, or a key ID that is not the
+        key's.
+    """
+    parts = text.strip().split("+", 2)  # the base64 key may itself contain "+"
+    if len(parts) != 3:
+        raise NoteError(f"verifier key {text!r:.120} is not NAME+KEYID+KEY")
+    name, hex_id, b64 = parts
+    check_key_name(name)
+    try:
+        identifier = bytes.fromhex(hex_id)
+        material = base64.b64decode(b64, validate=True)
+    except (ValueError, binascii.Error):
+        raise NoteError(f"verifier key {text!r:.120}: bad hex or base64") from None
+    if len(identifier) != 4 or len(material) != 33 or material[0] != signature_type:
+        raise NoteError(
+            f"verifier key {text!r:.120} is not an Ed25519 key of type 0x{signature_type:02x}"
+        )
+    if key_id(name, signature_type, material[1:]) != identifier:
+        raise NoteError(f"verifier key {text!r:.120}: the key ID is not the key's")
+    return name, identifier, material[1:]
+
+
+def format_vkey(name: str, signature_type: int, public_key: bytes) -> str:
+    """``<name>+<hex key ID>+base64(type || key)``."""
+    material = base64.b64encode(bytes([signature_type]) + public_key).decode()
+    return f"{name}+{key_id(name, signature_type, public_key).hex()}+{material}"
+
+
 @dataclass(frozen=True)
 class VerifierKey:
     """A trusted key: its name, ID and Ed25519 public key."""
@@ -82,7 +118,7 @@ class VerifierKey:
 
     @classmethod
     def for_key(cls, name: str, public_key: bytes) -> VerifierKey:
-        return cls(_check_name(name), key_id(name, ED25519, public_key), public_key)
+        return cls(check_key_name(name), key_id(name, ED25519, public_key), public_key)
 
     @classmethod
     def from_text(cls, text: str) -> VerifierKey:
@@ -91,26 +127,11 @@ class VerifierKey:
         :raises NoteError: not that form, another signature type, or a key ID that is not
             the key's.
         """
-        parts = text.strip().split("+", 2)  # the base64 key may itself contain "+"
-        if len(parts) != 3:
-            raise NoteError(f"verifier key {text!r:.120} is not NAME+KEYID+KEY")
-        name, hex_id, b64 = parts
-        _check_name(name)
-        try:
-            identifier = bytes.fromhex(hex_id)
-            material = base64.b64decode(b64, validate=True)
-        except (ValueError, binascii.Error):
-            raise NoteError(f"verifier key {text!r:.120}: bad hex or base64") from None
-        if len(identifier) != 4 or len(material) != 33 or material[0] != ED25519:
-            raise NoteError(f"verifier key {text!r:.120} is not an Ed25519 key")
-        key = cls(name, identifier, material[1:])
-        if key_id(name, ED25519, key.public_key) != identifier:
-            raise NoteError(f"verifier key {text!r:.120}: the key ID is not the key's")
-        return key
+        name, identifier, public_key = parse_vkey(text, ED25519)
+        return cls(name, identifier, public_key)
 
     def to_text(self) -> str:
-        material = base64.b64encode(bytes([ED25519]) + self.public_key).decode()
-        return f"{self.name}+{self.key_id.hex()}+{material}"
+        return format_vkey(self.name, ED25519, self.public_key)
 
 
 @dataclass(frozen=True)
@@ -158,7 +179,7 @@ class Note:
                 raise NoteError("a signature is not base64") from None
             if len(raw) < 5:
                 raise NoteError("a signature is shorter than its key ID")
-            signatures.append(NoteSignature(_check_name(match.group(1)), raw[:4], raw[4:]))
+            signatures.append(NoteSignature(check_key_name(match.group(1)), raw[:4], raw[4:]))
             position = match.end()
         if not signatures:
             raise NoteError("note has no signature")
@@ -180,7 +201,8 @@ def sign_note(text: str, name: str, key: Ed25519PrivateKey) -> Note:
         raise NoteError("note text must end in a newline and have no control characters")
     public = key.public_key().public_bytes_raw()
     signature = key.sign(text.encode("utf-8"))
-    return Note(text, (NoteSignature(_check_name(name), key_id(name, ED25519, public), signature),))
+    line = NoteSignature(check_key_name(name), key_id(name, ED25519, public), signature)
+    return Note(text, (line,))
 
 
 def verify_note(note: Note, trusted: Sequence[VerifierKey]) -> tuple[VerifierKey, ...]:
