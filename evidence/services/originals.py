@@ -5,17 +5,18 @@ checked_stream`), which is too late for a download: the altered bytes would all 
 :func:`checked_original` therefore holds the last chunk back until the digest and the
 recorded size have been confirmed, so a client never receives the complete original of a
 tampered blob — the response is cut short (or, for an original of one chunk, never starts).
-A mismatch is logged at WARNING as tampering, with the document id, and reported to the
+A mismatch — or an original missing from the store — is logged at WARNING as tampering, with the document id, and reported to the
 caller's ``on_tampering`` (the API records a ``tamper_detected`` custody event with it).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable, Iterator
 
 from evidence.errors import TamperingDetected
-from evidence.store.blob_store import BlobStore
+from evidence.store.blob_store import BlobNotFound, BlobStore
 from evidence.store.repository import DocumentRecord
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,14 @@ def checked_original(
     sent = 0
     held: bytes | None = None
     try:
-        for chunk in blobs.open(record.sha256):
+        try:
+            chunks = iter(blobs.open(record.sha256))
+            first = next(chunks, None)
+        except BlobNotFound:
+            # The row and its anchored entry say it was deposited: a missing original is
+            # tampering (or loss), never "no such document".
+            raise TamperingDetected("the stored original is missing") from None
+        for chunk in itertools.chain([] if first is None else [first], chunks):
             if not chunk:
                 continue
             sent += len(chunk)

@@ -233,6 +233,26 @@ def test_an_open_finding_degrades_health_and_is_a_custody_event(
         assert count.fetchone() == (0,)
 
 
+def test_a_deleted_original_is_tampering_on_download_not_an_unknown_document(
+    clean: tuple[Path, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    source, docs = clean
+    data_dir = tmp_path / "data"
+    shutil.copytree(source, data_dir)
+    doc = docs[1]
+    _original(data_dir, doc["sha256"]).unlink()
+    with running_server(data_dir) as srv:
+        headers = {"Authorization": f"Bearer {srv.token('城东公证处', 'notary')}"}
+        got = httpx.get(f"{srv.url}/v1/documents/{doc['id']}/content", headers=headers)
+        assert got.status_code == 409, got.text
+        assert "missing" in got.json()["detail"]
+    with sqlite3.connect(data_dir / "zhenglian.sqlite") as db:
+        events = db.execute(
+            "SELECT object_id FROM custody_events WHERE action='tamper_detected'"
+        ).fetchall()
+    assert events == [(doc["id"],)]
+
+
 def test_an_anchor_the_chain_does_not_hold_is_found_against_the_chain(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     with running_server(data_dir) as srv:

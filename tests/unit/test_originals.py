@@ -90,3 +90,12 @@ def test_a_failing_report_never_hides_the_tampering(
         list(checked_original(store, record, broken))
     assert "could not report it" in caplog.text
     assert f"tampering: document {record.id}" in caplog.text
+
+
+def test_a_missing_original_is_tampering_reported_not_an_unknown_document(tmp_path: Path) -> None:
+    store, record, path = _stored(tmp_path, b"original")
+    path.unlink()
+    reports: list[TamperingDetected] = []
+    with pytest.raises(TamperingDetected, match="missing"):
+        list(checked_original(store, record, reports.append))
+    assert len(reports) == 1
