@@ -5,8 +5,9 @@ checked_stream`), which is too late for a download: the altered bytes would all 
 :func:`checked_original` therefore holds the last chunk back until the digest and the
 recorded size have been confirmed, so a client never receives the complete original of a
 tampered blob — the response is cut short (or, for an original of one chunk, never starts).
-A mismatch — or an original missing from the store — is logged at WARNING as tampering, with the document id, and reported to the
-caller's ``on_tampering`` (the API records a ``tamper_detected`` custody event with it).
+A mismatch — or an original missing from the store — is logged at WARNING as tampering, with
+the document id, and reported to the caller's ``on_tampering`` (the API records a
+``tamper_detected`` custody event with it).
 """
 
 from __future__ import annotations
