@@ -21,6 +21,7 @@ from zhenglian.commands.log import log
 from zhenglian.commands.serve import serve
 from zhenglian.commands.tokens import tokens
 from zhenglian.commands.verify import verify
+from zhenglian.commands.witness import witness
 
 
 @click.group()
@@ -46,6 +47,7 @@ for command in (
     deposit,
     verify,
     audit,
+    witness,
 ):
     main.add_command(command)
 

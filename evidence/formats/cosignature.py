@@ -89,7 +89,8 @@ class WitnessKey:
     def from_text(cls, text: str) -> WitnessKey:
         """Parse ``<name>+<hex key ID>+base64(0x04 || public key)``.
 
-        :raises CosignatureError: not that form, another signature type, or a wrong key ID.
+        :raises CosignatureError: not that form, another signature type, a wrong key ID, or a
+            name that is not a witness name (:func:`check_witness_name`).
         """
         try:
             name, identifier, public_key = parse_vkey(text, COSIGNATURE_V1)
@@ -97,7 +98,7 @@ class WitnessKey:
             raise
         except NoteError as exc:
             raise CosignatureError(f"witness key: {exc}") from None
-        return cls(name, identifier, public_key)
+        return cls(check_witness_name(name), identifier, public_key)
 
     def to_text(self) -> str:
         return format_vkey(self.name, COSIGNATURE_V1, self.public_key)

@@ -35,8 +35,9 @@ __all__ = [
 MAX_PROOF_LINES: Final = 63
 """Most consistency proof lines a request may carry (the specification's limit)."""
 
-MAX_ADD_CHECKPOINT_BYTES: Final = MAX_NOTE_BYTES + 16 + MAX_PROOF_LINES * 45
-"""Largest add-checkpoint body read."""
+MAX_ADD_CHECKPOINT_BYTES: Final = len("old \n\n") + 19 + MAX_PROOF_LINES * 45 + MAX_NOTE_BYTES
+"""Largest add-checkpoint body read: the old size line (at most 19 digits) and the empty line,
+63 proof lines of 44 base64 characters and a newline, and the largest note."""
 
 SIZE_CONTENT_TYPE: Final = "text/x.tlog.size"
 
