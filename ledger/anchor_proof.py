@@ -29,11 +29,19 @@ An anchor proof is a chain of hashes from a trusted block signer down to one eve
    ``receipt_proof`` at key ``rlp(tx_index)``, to exactly ``receipt`` (consensus encoding);
 3. the receipt has status 1 and its log ``log_index`` is
    ``TreeHeadAnchored(uint256 indexed index, uint64 treeSize, bytes32 rootHash,
-   address indexed anchorer)`` emitted by the anchoring contract.
+   address indexed anchorer)`` emitted by the anchoring contract;
+4. only in an *anchor proof with transaction* (``transaction`` and ``transaction_proof``
+   present): the header's ``transactionsRoot`` (field 4) commits, through
+   ``transaction_proof`` at the same key ``rlp(tx_index)``, to exactly ``transaction`` (the
+   raw typed transaction); ``keccak(transaction) == tx_hash``; the transaction (type 2
+   EIP-1559, type 1 EIP-2930 or legacy EIP-155) is signed for the trusted chain id, is sent
+   to the anchoring contract, and its signature (low s) recovers the *anchoring account*,
+   which must be the trusted one when the trust names one.
 
-What it does not show: ``tx_hash`` is a locator, not proven (the transactions trie is not
-part of the proof), and a seal shows that trusted validators signed this block, not that
-the block is on the canonical chain (a Clique validator, or a QBFT quorum, could sign a fork).
+What it does not show: without the transaction, ``tx_hash`` is a locator, not proven, and
+nothing says which account anchored; with it, both are proven. A seal shows that trusted
+validators signed this block, not that the block is on the canonical chain (a Clique
+validator, or a QBFT quorum, could sign a fork).
 
 JSON layout (version 1)
 -----------------------
@@ -51,18 +59,24 @@ JSON layout (version 1)
       "txIndex": 1,                          # JSON integer
       "receipt": "0x<consensus receipt: [type byte ||] rlp([status, gas, bloom, logs])>",
       "receiptProof": ["0x<RLP of node>", ...],   # root first, leaf last
-      "logIndex": 0                          # JSON integer, index within the receipt's logs
+      "logIndex": 0,                         # JSON integer, index within the receipt's logs
+      "transaction": "0x<raw tx: [type byte ||] rlp(signed fields)>",  # with transaction
+      "transactionProof": ["0x<RLP of node>", ...]  # only: both keys or neither
     }
 
-Hex strings are lowercase, ``0x``-prefixed, with an even number of digits. Unknown and
-missing keys are errors. Duplicate JSON keys must be rejected by the caller's JSON parser.
+The last two keys make an *anchor proof with transaction*; the layout is otherwise the same,
+and a proof without them (every proof issued before them, and those in version 1 receipts)
+parses and verifies exactly as before. Hex strings are lowercase, ``0x``-prefixed, with an
+even number of digits. Unknown and missing keys are errors, and so is one of the two
+transaction keys without the other. Duplicate JSON keys must be rejected by the caller's
+JSON parser.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final, Literal, TypeAlias
 
 import rlp
@@ -73,6 +87,7 @@ from eth_utils.exceptions import ValidationError as EthValidationError
 from rlp.exceptions import DecodingError as RLPDecodingError
 
 from ledger.errors import (
+    AnchoringAccountMismatchError,
     AnchorProofFormatError,
     BlockHashMismatchError,
     BlockHeaderError,
@@ -85,13 +100,22 @@ from ledger.errors import (
     MalformedQbftExtraDataError,
     MalformedReceiptError,
     MalformedSealError,
+    MalformedTransactionError,
     MissingSealError,
+    MissingTransactionError,
     ProofNodeHashMismatchError,
     ReceiptMismatchError,
+    ReceiptProofError,
     ReceiptProofShapeError,
     SealError,
     SealKindMismatchError,
+    TransactionChainIdError,
     TransactionFailedError,
+    TransactionHashMismatchError,
+    TransactionMismatchError,
+    TransactionNotProvenError,
+    TransactionRecipientError,
+    UnsupportedTransactionTypeError,
     UntrustedSignerError,
     UntrustedValidatorSetError,
 )
@@ -130,6 +154,14 @@ MAX_NODE_BYTES: Final = 1024
 #: Largest last (leaf) proof node: it holds the receipt itself plus a short path.
 MAX_LEAF_NODE_BYTES: Final = MAX_RECEIPT_BYTES + 64
 
+#: Largest anchoring transaction accepted. ``anchor(uint64, bytes32, bytes32[])`` with a
+#: consistency proof of the largest log (about 2 * 64 hashes of 32 bytes) is under 4.5 KiB
+#: with its envelope and signature; an access list does not belong in it.
+MAX_TRANSACTION_BYTES: Final = 16 * 1024
+
+#: Largest last (leaf) node of a transaction proof: the transaction plus a short path.
+MAX_TRANSACTION_LEAF_NODE_BYTES: Final = MAX_TRANSACTION_BYTES + 64
+
 #: Largest chain id and block number (uint64, as in the header and EIP-155 practice).
 MAX_UINT64: Final = 2**64 - 1
 
@@ -146,6 +178,7 @@ HASH_BYTES: Final = 32
 
 #: Fields every header has (Frontier .. Prague): the first 15 of the RLP list.
 HEADER_MIN_FIELDS: Final = 15
+HEADER_TRANSACTIONS_ROOT: Final = 4
 HEADER_RECEIPTS_ROOT: Final = 5
 HEADER_NUMBER: Final = 8
 HEADER_TIMESTAMP: Final = 11
@@ -254,9 +287,25 @@ def _require_int(field: str, value: object, *, minimum: int, maximum: int) -> No
         raise AnchorProofFormatError(field, f"{value} is outside [{minimum}, {maximum}]")
 
 
+def _require_proof_nodes(field: str, nodes: object, *, leaf_limit: int) -> None:
+    if not isinstance(nodes, tuple):
+        raise AnchorProofFormatError(field, "must be a tuple of bytes")
+    if not 1 <= len(nodes) <= MAX_PROOF_NODES:
+        raise AnchorProofFormatError(
+            field, f"has {len(nodes)} nodes, must have 1 to {MAX_PROOF_NODES}"
+        )
+    last = len(nodes) - 1
+    for i, node in enumerate(nodes):
+        _require_bytes(f"{field}[{i}]", node, limit=leaf_limit if i == last else MAX_NODE_BYTES)
+
+
 @dataclass(frozen=True)
 class AnchorProof:
     """Everything needed to check one anchoring event offline (see the module docstring).
+
+    ``transaction`` (the raw anchoring transaction) and ``transaction_proof`` (its nodes in
+    the block's transactions trie) are both present — an *anchor proof with transaction* —
+    or both None, as in every proof issued before they existed.
 
     Construction checks types, lengths and limits (raising :class:`AnchorProofFormatError`);
     it checks nothing cryptographic: that is :func:`verify_anchor_proof`.
@@ -272,6 +321,8 @@ class AnchorProof:
     receipt: bytes
     receipt_proof: tuple[bytes, ...]
     log_index: int
+    transaction: bytes | None = None
+    transaction_proof: tuple[bytes, ...] | None = None
 
     def __post_init__(self) -> None:
         _require_int("chainId", self.chain_id, minimum=1, maximum=MAX_UINT64)
@@ -282,22 +333,38 @@ class AnchorProof:
         _require_bytes("header", self.header_rlp, limit=MAX_HEADER_BYTES)
         _require_int("txIndex", self.tx_index, minimum=0, maximum=MAX_TX_INDEX)
         _require_bytes("receipt", self.receipt, limit=MAX_RECEIPT_BYTES)
-        if not isinstance(self.receipt_proof, tuple):
-            raise AnchorProofFormatError("receiptProof", "must be a tuple of bytes")
-        if not 1 <= len(self.receipt_proof) <= MAX_PROOF_NODES:
-            raise AnchorProofFormatError(
-                "receiptProof",
-                f"has {len(self.receipt_proof)} nodes, must have 1 to {MAX_PROOF_NODES}",
-            )
-        last = len(self.receipt_proof) - 1
-        for i, node in enumerate(self.receipt_proof):
-            limit = MAX_LEAF_NODE_BYTES if i == last else MAX_NODE_BYTES
-            _require_bytes(f"receiptProof[{i}]", node, limit=limit)
+        _require_proof_nodes("receiptProof", self.receipt_proof, leaf_limit=MAX_LEAF_NODE_BYTES)
         _require_int("logIndex", self.log_index, minimum=0, maximum=MAX_LOG_INDEX)
+        if (self.transaction is None) != (self.transaction_proof is None):
+            raise AnchorProofFormatError("$", _HALF_TRANSACTION)
+        if self.transaction is not None:
+            _require_bytes("transaction", self.transaction, limit=MAX_TRANSACTION_BYTES)
+            _require_proof_nodes(
+                "transactionProof",
+                self.transaction_proof,
+                leaf_limit=MAX_TRANSACTION_LEAF_NODE_BYTES,
+            )
+
+    @property
+    def has_transaction(self) -> bool:
+        """Whether this is an anchor proof with transaction (see the module docstring)."""
+        return self.transaction is not None
+
+    def without_transaction(self) -> AnchorProof:
+        """This proof without the transaction and its proof: what a version 1 receipt holds.
+
+        It verifies exactly as before, with :attr:`AnchorVerification.anchoring_account`
+        None, under any trust that does not require the transaction.
+        """
+        return replace(self, transaction=None, transaction_proof=None)
 
     def to_json(self) -> dict[str, object]:
-        """The JSON object of this proof (version 1), ready for ``json.dumps``."""
-        return {
+        """The JSON object of this proof (version 1), ready for ``json.dumps``.
+
+        The keys ``transaction`` and ``transactionProof`` are written only for an anchor
+        proof with transaction; without them the object is exactly what it always was.
+        """
+        document: dict[str, object] = {
             "type": PROOF_TYPE,
             "version": PROOF_VERSION,
             "chainId": self.chain_id,
@@ -311,6 +378,10 @@ class AnchorProof:
             "receiptProof": [_hex(node) for node in self.receipt_proof],
             "logIndex": self.log_index,
         }
+        if self.transaction is not None and self.transaction_proof is not None:
+            document["transaction"] = _hex(self.transaction)
+            document["transactionProof"] = [_hex(node) for node in self.transaction_proof]
+        return document
 
     @classmethod
     def from_json(cls, obj: object) -> AnchorProof:
@@ -322,31 +393,31 @@ class AnchorProof:
         if not isinstance(obj, Mapping):
             raise AnchorProofFormatError("$", f"must be a JSON object, not {type(obj).__name__}")
         keys = set(obj)
-        if keys != _JSON_KEYS:
-            missing = sorted(str(k) for k in _JSON_KEYS - keys)
-            unknown = sorted(str(k) for k in keys - _JSON_KEYS)
+        present = keys & _TRANSACTION_JSON_KEYS
+        if present and present != _TRANSACTION_JSON_KEYS:
+            raise AnchorProofFormatError("$", _HALF_TRANSACTION)
+        expected = _JSON_KEYS | present
+        if keys != expected:
+            missing = sorted(str(k) for k in expected - keys)
+            unknown = sorted(str(k) for k in keys - expected)
             raise AnchorProofFormatError("$", f"missing keys {missing}, unknown keys {unknown}")
         if obj["type"] != PROOF_TYPE:
             raise AnchorProofFormatError("type", f"must be {PROOF_TYPE!r}")
         version = obj["version"]
         if not isinstance(version, int) or isinstance(version, bool) or version != PROOF_VERSION:
             raise AnchorProofFormatError("version", f"unsupported version {version!r}")
-        nodes = obj["receiptProof"]
-        if not isinstance(nodes, list):
-            raise AnchorProofFormatError("receiptProof", "must be a JSON array")
-        if not 1 <= len(nodes) <= MAX_PROOF_NODES:
-            raise AnchorProofFormatError(
-                "receiptProof", f"has {len(nodes)} nodes, must have 1 to {MAX_PROOF_NODES}"
-            )
-        last = len(nodes) - 1
-        proof_nodes = tuple(
-            _unhex(
-                f"receiptProof[{i}]",
-                node,
-                limit=MAX_LEAF_NODE_BYTES if i == last else MAX_NODE_BYTES,
-            )
-            for i, node in enumerate(nodes)
+        proof_nodes = _json_proof_nodes(
+            "receiptProof", obj["receiptProof"], leaf_limit=MAX_LEAF_NODE_BYTES
         )
+        transaction: bytes | None = None
+        transaction_nodes: tuple[bytes, ...] | None = None
+        if present:
+            transaction = _unhex("transaction", obj["transaction"], limit=MAX_TRANSACTION_BYTES)
+            transaction_nodes = _json_proof_nodes(
+                "transactionProof",
+                obj["transactionProof"],
+                leaf_limit=MAX_TRANSACTION_LEAF_NODE_BYTES,
+            )
         return cls(
             chain_id=_json_int("chainId", obj["chainId"]),
             contract=_unhex("contract", obj["contract"], limit=ADDRESS_BYTES),
@@ -358,8 +429,32 @@ class AnchorProof:
             receipt=_unhex("receipt", obj["receipt"], limit=MAX_RECEIPT_BYTES),
             receipt_proof=proof_nodes,
             log_index=_json_int("logIndex", obj["logIndex"]),
+            transaction=transaction,
+            transaction_proof=transaction_nodes,
         )
 
+
+def _json_proof_nodes(field: str, nodes: object, *, leaf_limit: int) -> tuple[bytes, ...]:
+    if not isinstance(nodes, list):
+        raise AnchorProofFormatError(field, "must be a JSON array")
+    if not 1 <= len(nodes) <= MAX_PROOF_NODES:
+        raise AnchorProofFormatError(
+            field, f"has {len(nodes)} nodes, must have 1 to {MAX_PROOF_NODES}"
+        )
+    last = len(nodes) - 1
+    return tuple(
+        _unhex(f"{field}[{i}]", node, limit=leaf_limit if i == last else MAX_NODE_BYTES)
+        for i, node in enumerate(nodes)
+    )
+
+
+_HALF_TRANSACTION: Final = (
+    "transaction and transactionProof come together (an anchor proof with transaction) "
+    "or not at all"
+)
+
+#: The keys of an anchor proof with transaction, beyond :data:`_JSON_KEYS`: both or neither.
+_TRANSACTION_JSON_KEYS: Final = frozenset({"transaction", "transactionProof"})
 
 _JSON_KEYS: Final = frozenset(
     {
@@ -413,6 +508,12 @@ class ChainTrust:
     read from the header). Use the named constructors: :meth:`sealed` for production,
     :meth:`unsafe_unsealed` for development chains.
 
+    The anchoring transaction (an anchor proof with transaction): ``require_transaction``
+    refuses proofs without it (:class:`MissingTransactionError`; version 2 receipts require
+    it, version 1 receipts never carry it). ``anchoring_account`` (if given) is the only
+    sender accepted for a transaction the proof carries; it does not by itself refuse
+    proofs without one — set ``require_transaction`` for that.
+
     :raises ValueError: on malformed arguments (a configuration error, not a proof failure).
     """
 
@@ -421,6 +522,8 @@ class ChainTrust:
     contract: bytes | None = None
     require_seal: bool = True
     seal_kind: SealKind | None = None
+    anchoring_account: bytes | None = None
+    require_transaction: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.chain_id, int) or isinstance(self.chain_id, bool):
@@ -442,6 +545,15 @@ class ChainTrust:
             raise ValueError("a trust that requires seals needs at least one validator")
         if self.seal_kind is not None and self.seal_kind not in SEAL_KINDS:
             raise ValueError(f"seal_kind must be one of {SEAL_KINDS} or None")
+        if self.anchoring_account is not None and (
+            not isinstance(self.anchoring_account, bytes)
+            or len(self.anchoring_account) != ADDRESS_BYTES
+        ):
+            raise ValueError(
+                f"anchoring_account {self.anchoring_account!r} is not a 20-byte address"
+            )
+        if not isinstance(self.require_transaction, bool):
+            raise ValueError("require_transaction must be a bool")
 
     @classmethod
     def sealed(
@@ -451,21 +563,47 @@ class ChainTrust:
         contract: bytes | None = None,
         *,
         seal_kind: SealKind | None = None,
+        anchoring_account: bytes | None = None,
+        require_transaction: bool = False,
     ) -> ChainTrust:
         """Accept only blocks sealed by ``validators``: the production policy.
 
         Clique: one seal by a validator. QBFT: committed seals by a BFT quorum of them.
         ``seal_kind`` pins the consensus (recommended once the network is known).
+        ``anchoring_account`` pins the sender of a carried anchoring transaction;
+        ``require_transaction`` refuses proofs that carry none (see the class docstring).
         """
-        return cls(chain_id, frozenset(validators), contract, True, seal_kind)
+        return cls(
+            chain_id,
+            frozenset(validators),
+            contract,
+            True,
+            seal_kind,
+            anchoring_account,
+            require_transaction,
+        )
 
     @classmethod
-    def unsafe_unsealed(cls, chain_id: int, contract: bytes | None = None) -> ChainTrust:
+    def unsafe_unsealed(
+        cls,
+        chain_id: int,
+        contract: bytes | None = None,
+        *,
+        anchoring_account: bytes | None = None,
+        require_transaction: bool = False,
+    ) -> ChainTrust:
         """UNSAFE: accept blocks without a trusted seal (dev chains such as Hardhat).
 
         Anyone can forge such a proof: the result's ``seal`` is always ``unsealed``.
         """
-        return cls(chain_id, frozenset(), contract, require_seal=False)
+        return cls(
+            chain_id,
+            frozenset(),
+            contract,
+            require_seal=False,
+            anchoring_account=anchoring_account,
+            require_transaction=require_transaction,
+        )
 
 
 @dataclass(frozen=True)
@@ -533,7 +671,10 @@ class SealStatus:
 class AnchorVerification:
     """What a verified anchor proof establishes.
 
-    ``tx_hash`` is copied from the proof, not proven (see the module docstring).
+    ``anchoring_account`` is the sender recovered from the anchoring transaction of an
+    anchor proof with transaction, and then ``tx_hash`` is proven too (the transaction in
+    the block hashes to it). For a proof without the transaction, ``anchoring_account`` is
+    None and ``tx_hash`` is copied from the proof, not proven (see the module docstring).
     ``seal`` is ``unsealed`` only under an explicitly unsafe :class:`ChainTrust`.
     """
 
@@ -548,6 +689,7 @@ class AnchorVerification:
     root_hash: bytes
     anchorer: bytes
     seal: SealStatus
+    anchoring_account: bytes | None = None
 
 
 # --- RLP helpers -------------------------------------------------------------------------
@@ -596,6 +738,7 @@ def _uint(value: bytes, *, max_bytes: int) -> int:
 @dataclass(frozen=True)
 class _Header:
     fields: tuple[object, ...]
+    transactions_root: bytes
     receipts_root: bytes
     number: int
     timestamp: int
@@ -643,6 +786,7 @@ def _decode_header(header_rlp: bytes) -> _Header:
         )
     return _Header(
         fields=tuple(item),
+        transactions_root=classic[HEADER_TRANSACTIONS_ROOT],
         receipts_root=classic[HEADER_RECEIPTS_ROOT],
         number=int.from_bytes(classic[HEADER_NUMBER], "big"),
         timestamp=int.from_bytes(classic[HEADER_TIMESTAMP], "big"),
@@ -1258,6 +1402,205 @@ def _decode_event(log: _Log) -> _TreeHeadAnchored:
     )
 
 
+# --- Anchoring transaction -------------------------------------------------------------------
+#
+# The raw transaction, as the transactions trie holds it and its hash covers it (EIP-2718):
+#
+#   legacy (EIP-155): rlp([nonce, gasPrice, gas, to, value, data, v, r, s]),
+#                     v = 35 + 2 * chainId + yParity (27/28: no chain id, refused)
+#                     signed: keccak(rlp([nonce, gasPrice, gas, to, value, data, chainId, 0, 0]))
+#   type 1 (EIP-2930): 0x01 || rlp([chainId, nonce, gasPrice, gas, to, value, data,
+#                     accessList, yParity, r, s]); signed: keccak(0x01 || rlp(first 8 items))
+#   type 2 (EIP-1559): 0x02 || rlp([chainId, nonce, maxPriorityFeePerGas, maxFeePerGas, gas,
+#                     to, value, data, accessList, yParity, r, s]);
+#                     signed: keccak(0x02 || rlp(first 9 items))
+#
+# to is empty (contract creation) or 20 bytes; integers are canonical (no leading zero byte),
+# at most 32 bytes; accessList is [[address, [32-byte key, ...]], ...]; the signature has
+# r in [1, n-1], s in [1, n/2] (EIP-2, as every node requires) and yParity 0 or 1.
+
+#: EIP-2718 transaction types verified here.
+TX_TYPE_LEGACY: Final = 0
+TX_TYPE_ACCESS_LIST: Final = 1
+TX_TYPE_DYNAMIC_FEE: Final = 2
+
+#: The RLP items of each transaction type, in order; the last three are the signature.
+_TX_FIELDS: Final[dict[int, tuple[str, ...]]] = {
+    TX_TYPE_LEGACY: ("nonce", "gasPrice", "gas", "to", "value", "data", "v", "r", "s"),
+    TX_TYPE_ACCESS_LIST: (
+        *("chainId", "nonce", "gasPrice", "gas", "to", "value", "data", "accessList"),
+        *("yParity", "r", "s"),
+    ),
+    TX_TYPE_DYNAMIC_FEE: (
+        *("chainId", "nonce", "maxPriorityFeePerGas", "maxFeePerGas", "gas", "to", "value"),
+        *("data", "accessList", "yParity", "r", "s"),
+    ),
+}
+
+#: Items of a transaction that are not integers.
+_TX_NON_INTEGER_FIELDS: Final = frozenset({"to", "data", "accessList"})
+
+#: Smallest legacy ``v`` that carries a chain id (EIP-155: 35 + 2 * chainId + yParity).
+_EIP155_V_OFFSET: Final = 35
+
+#: The ``v`` values of a legacy signature without a chain id (pre-EIP-155).
+_PRE_EIP155_V: Final = (27, 28)
+
+
+@dataclass(frozen=True)
+class _Transaction:
+    tx_type: int
+    chain_id: int | None  # None: a legacy transaction without EIP-155 replay protection
+    to: bytes | None  # None: contract creation
+    signing_hash: bytes
+    signature: bytes  # r || s || yParity, 65 bytes
+
+
+def _tx_uint(what: str, value: object) -> int:
+    if not isinstance(value, bytes):
+        raise MalformedTransactionError(f"transaction {what} is a list, not an integer")
+    try:
+        return _uint(value, max_bytes=32)
+    except ValueError as exc:
+        raise MalformedTransactionError(f"transaction {what}: {exc}") from exc
+
+
+def _check_access_list(value: object) -> None:
+    if not isinstance(value, list):
+        raise MalformedTransactionError("transaction accessList is not a list")
+    for entry in value:
+        if not (
+            isinstance(entry, list)
+            and len(entry) == 2
+            and isinstance(entry[0], bytes)
+            and len(entry[0]) == ADDRESS_BYTES
+            and isinstance(entry[1], list)
+            and all(isinstance(key, bytes) and len(key) == HASH_BYTES for key in entry[1])
+        ):
+            raise MalformedTransactionError(
+                "transaction accessList entry is not [address, [32-byte storage keys]]"
+            )
+
+
+def _decode_transaction(raw: bytes) -> _Transaction:
+    """The fields of a raw signed transaction that the anchor check needs.
+
+    :raises MalformedTransactionError: not a well-formed signed transaction.
+    :raises UnsupportedTransactionTypeError: an EIP-2718 type other than 1 or 2.
+    """
+    if not raw:
+        raise MalformedTransactionError("transaction is empty")
+    if raw[0] >= 0xC0:  # legacy: the RLP list itself
+        tx_type, payload = TX_TYPE_LEGACY, raw
+    elif 0x01 <= raw[0] <= 0x7F:  # EIP-2718: type byte || payload
+        tx_type, payload = raw[0], raw[1:]
+    else:
+        raise MalformedTransactionError(
+            f"transaction starts with 0x{raw[0]:02x}: neither an RLP list nor a type byte"
+        )
+    names = _TX_FIELDS.get(tx_type)
+    if names is None:
+        raise UnsupportedTransactionTypeError(tx_type)
+    try:
+        item = _rlp_decode(payload)
+    except ValueError as exc:
+        raise MalformedTransactionError(f"transaction is not valid RLP: {exc}") from exc
+    if not isinstance(item, list) or len(item) != len(names):
+        raise MalformedTransactionError(
+            f"type {tx_type} transaction is not an RLP list of {len(names)} items "
+            f"[{', '.join(names)}]"
+        )
+    fields = dict(zip(names, item, strict=True))
+    integers = {
+        name: _tx_uint(name, value)
+        for name, value in fields.items()
+        if name not in _TX_NON_INTEGER_FIELDS
+    }
+    to = fields["to"]
+    if not isinstance(to, bytes) or len(to) not in (0, ADDRESS_BYTES):
+        raise MalformedTransactionError("transaction `to` is neither empty nor a 20-byte address")
+    if not isinstance(fields["data"], bytes):
+        raise MalformedTransactionError("transaction data is a list, not a byte string")
+    if "accessList" in fields:
+        _check_access_list(fields["accessList"])
+    v, r, s = (integers[name] for name in names[-3:])
+    unsigned = item[:-3]
+    chain_id: int | None
+    if tx_type == TX_TYPE_LEGACY:
+        if v in _PRE_EIP155_V:
+            chain_id, parity = None, v - _PRE_EIP155_V[0]
+            signing_hash = keccak(_rlp_encode(unsigned))
+        elif v >= _EIP155_V_OFFSET:
+            chain_id, parity = divmod(v - _EIP155_V_OFFSET, 2)
+            eip155 = [*unsigned, chain_id.to_bytes((chain_id.bit_length() + 7) // 8, "big")]
+            eip155 += [b"", b""]
+            signing_hash = keccak(_rlp_encode(eip155))
+        else:
+            raise MalformedTransactionError(f"legacy transaction v is {v}: not 27, 28 or >= 35")
+    else:
+        chain_id = integers["chainId"]
+        if v > 1:
+            raise MalformedTransactionError(f"transaction yParity is {v}, must be 0 or 1")
+        parity = v
+        signing_hash = keccak(bytes([tx_type]) + _rlp_encode(unsigned))
+    signature = r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([parity])
+    return _Transaction(tx_type, chain_id, to or None, signing_hash, signature)
+
+
+def _transaction_sender(tx: _Transaction) -> bytes:
+    problem = _signature_value_problem(tx.signature, low_s=True)
+    if problem is not None:
+        raise MalformedTransactionError(f"transaction signature: {problem}")
+    try:
+        return _recover(tx.signing_hash, tx.signature)
+    except MalformedSealError as exc:
+        raise MalformedTransactionError("transaction signature recovers no public key") from exc
+
+
+def _proof_problem(exc: ReceiptProofError) -> tuple[int, str]:
+    """``(node index, reason)`` of a failed Merkle-Patricia walk, for a transaction proof."""
+    if isinstance(exc, ProofNodeHashMismatchError):
+        return exc.node_index, (
+            f"hashes to {exc.calculated_hash.hex()}, expected {exc.expected_hash.hex()}"
+        )
+    if isinstance(exc, ReceiptProofShapeError):
+        return exc.node_index, exc.reason
+    return -1, str(exc)
+
+
+def _check_transaction(proof: AnchorProof, header: _Header, trust: ChainTrust) -> bytes | None:
+    """Verify the anchoring transaction of ``proof``; its sender, or None if not carried.
+
+    Order: present (if required); in the transactions trie at ``tx_index``; hashes to
+    ``tx_hash``; decodes; chain id; recipient; signature; trusted account (if pinned).
+    """
+    if proof.transaction is None or proof.transaction_proof is None:
+        if trust.require_transaction:
+            raise MissingTransactionError()
+        return None
+    try:
+        proven = value_from_proof(
+            header.transactions_root, rlp.encode(proof.tx_index), proof.transaction_proof
+        )
+    except ReceiptProofError as exc:
+        node_index, reason = _proof_problem(exc)
+        raise TransactionNotProvenError(proof.tx_index, node_index, reason) from exc
+    if proven != proof.transaction:
+        raise TransactionMismatchError(proof.tx_index, keccak(proof.transaction), keccak(proven))
+    calculated_hash = keccak(proof.transaction)
+    if calculated_hash != proof.tx_hash:
+        raise TransactionHashMismatchError(proof.tx_hash, calculated_hash)
+    tx = _decode_transaction(proof.transaction)
+    if tx.chain_id != trust.chain_id:
+        raise TransactionChainIdError(trust.chain_id, tx.chain_id)
+    if tx.to != proof.contract:
+        raise TransactionRecipientError(proof.contract, tx.to)
+    sender = _transaction_sender(tx)
+    if trust.anchoring_account is not None and sender != trust.anchoring_account:
+        raise AnchoringAccountMismatchError(trust.anchoring_account, sender)
+    return sender
+
+
 # --- Verification ------------------------------------------------------------------------------
 
 
@@ -1265,13 +1608,21 @@ def verify_anchor_proof(proof: AnchorProof, trust: ChainTrust) -> AnchorVerifica
     """Check ``proof`` against ``trust`` and return what it establishes.
 
     Order of checks: chain id; header hash; header shape and number; seal; contract;
-    receipt proof under receiptsRoot; receipt status; the event at ``log_index``.
+    receipt proof under receiptsRoot; receipt status; the event at ``log_index``; then the
+    anchoring transaction (see :func:`_check_transaction`), which a proof without it skips
+    unless ``trust.require_transaction``. A proof without the transaction is checked exactly
+    as before the transaction existed.
 
     :raises AnchorProofError: a subclass naming the first failed check and its values:
         :class:`ChainIdMismatchError`, :class:`BlockHashMismatchError`,
         :class:`BlockHeaderError`, :class:`BlockNumberMismatchError`, :class:`SealError`
         subclasses, :class:`ReceiptProofError` subclasses, :class:`AnchorEventError`
-        subclasses (incl. :class:`ContractMismatchError`, :class:`TransactionFailedError`).
+        subclasses (incl. :class:`ContractMismatchError`, :class:`TransactionFailedError`),
+        :class:`TransactionProofError` subclasses (:class:`MissingTransactionError`,
+        :class:`TransactionNotProvenError`, :class:`TransactionMismatchError`,
+        :class:`TransactionHashMismatchError`, :class:`MalformedTransactionError`,
+        :class:`TransactionChainIdError`, :class:`TransactionRecipientError`,
+        :class:`AnchoringAccountMismatchError`).
     """
     if proof.chain_id != trust.chain_id:
         raise ChainIdMismatchError(trust.chain_id, proof.chain_id)
@@ -1304,6 +1655,7 @@ def verify_anchor_proof(proof: AnchorProof, trust: ChainTrust) -> AnchorVerifica
     if log.address != proof.contract:
         raise ContractMismatchError("log emitted by another contract", proof.contract, log.address)
     event = _decode_event(log)
+    anchoring_account = _check_transaction(proof, header, trust)
     return AnchorVerification(
         chain_id=proof.chain_id,
         contract=proof.contract,
@@ -1316,4 +1668,5 @@ def verify_anchor_proof(proof: AnchorProof, trust: ChainTrust) -> AnchorVerifica
         root_hash=event.root_hash,
         anchorer=event.anchorer,
         seal=seal,
+        anchoring_account=anchoring_account,
     )

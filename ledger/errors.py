@@ -243,6 +243,117 @@ class MalformedAnchorEventError(AnchorEventError):
     """The log is not a well-formed TreeHeadAnchored event (signature, topics, data)."""
 
 
+class TransactionProofError(AnchorProofError):
+    """The anchoring transaction carried by the proof (and its transactions-trie proof) does
+    not establish what it must: in the block, with the proof's hash, for the trusted chain,
+    sent to the contract, by the trusted account."""
+
+
+class MissingTransactionError(TransactionProofError):
+    """The trust requires the anchoring transaction, and the proof does not carry it."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the trust requires the anchoring transaction and its transactions-trie proof "
+            "(an anchor proof with transaction), the proof carries neither"
+        )
+
+
+class TransactionNotProvenError(TransactionProofError):
+    """The transaction proof does not lead from the header's transactionsRoot to a value at
+    the transaction index: a node is altered, missing or superfluous, or the key is absent."""
+
+    def __init__(self, tx_index: int, node_index: int, reason: str) -> None:
+        self.tx_index = tx_index
+        self.node_index = node_index
+        self.reason = reason
+        super().__init__(
+            f"transaction proof proves no transaction at index {tx_index} under the header's "
+            f"transactionsRoot: node {node_index}: {reason}"
+        )
+
+
+class TransactionMismatchError(TransactionProofError):
+    """The transactions trie holds another transaction at the index than the one carried."""
+
+    def __init__(self, tx_index: int, carried_hash: bytes, proven_hash: bytes) -> None:
+        self.tx_index = tx_index
+        self.carried_hash = carried_hash
+        self.proven_hash = proven_hash
+        super().__init__(
+            f"the block's transaction {tx_index} is 0x{proven_hash.hex()}, "
+            f"the proof carries transaction 0x{carried_hash.hex()}: not in the block there"
+        )
+
+
+class TransactionHashMismatchError(TransactionProofError):
+    """The carried transaction does not hash to the proof's ``txHash``."""
+
+    def __init__(self, expected_hash: bytes, calculated_hash: bytes) -> None:
+        self.expected_hash = expected_hash
+        self.calculated_hash = calculated_hash
+        super().__init__(
+            f"transaction hashes to 0x{calculated_hash.hex()}, "
+            f"proof claims txHash 0x{expected_hash.hex()}"
+        )
+
+
+class MalformedTransactionError(TransactionProofError):
+    """The carried transaction does not decode as a signed transaction, or its signature
+    values are invalid (high s, out of range) or recover no public key."""
+
+
+class UnsupportedTransactionTypeError(MalformedTransactionError):
+    """The transaction has an EIP-2718 type this verifier does not decode (only 0, 1, 2)."""
+
+    def __init__(self, tx_type: int) -> None:
+        self.tx_type = tx_type
+        super().__init__(
+            f"transaction type 0x{tx_type:02x} is not supported: only legacy (EIP-155), "
+            f"type 1 (EIP-2930) and type 2 (EIP-1559) transactions are verified"
+        )
+
+
+class TransactionChainIdError(TransactionProofError):
+    """The transaction is signed for another chain than the trusted one (or, a legacy
+    transaction without EIP-155 replay protection, for no chain at all)."""
+
+    def __init__(self, trusted_chain_id: int, transaction_chain_id: int | None) -> None:
+        self.trusted_chain_id = trusted_chain_id
+        self.transaction_chain_id = transaction_chain_id
+        if transaction_chain_id is None:
+            signed = "signed for no chain (a legacy transaction without EIP-155)"
+        else:
+            signed = f"signed for chain {transaction_chain_id}"
+        super().__init__(f"anchoring transaction is {signed}, trusted chain is {trusted_chain_id}")
+
+
+class TransactionRecipientError(TransactionProofError):
+    """The transaction is sent to another address than the anchoring contract (or creates
+    a contract)."""
+
+    def __init__(self, expected_contract: bytes, recipient: bytes | None) -> None:
+        self.expected_contract = expected_contract
+        self.recipient = recipient
+        sent = "creates a contract" if recipient is None else f"is sent to 0x{recipient.hex()}"
+        super().__init__(
+            f"anchoring transaction {sent}, not to the anchoring contract "
+            f"0x{expected_contract.hex()}"
+        )
+
+
+class AnchoringAccountMismatchError(TransactionProofError):
+    """The transaction was signed by another account than the trusted anchoring account."""
+
+    def __init__(self, trusted_account: bytes, sender: bytes) -> None:
+        self.trusted_account = trusted_account
+        self.sender = sender
+        super().__init__(
+            f"anchoring transaction is signed by 0x{sender.hex()}, "
+            f"the trusted anchoring account is 0x{trusted_account.hex()}"
+        )
+
+
 # --- Embedded node -----------------------------------------------------------------
 
 
@@ -359,6 +470,32 @@ class ReceiptsRootMismatchError(NodeDataError):
         super().__init__(
             f"receipts of block {block_hash.hex()} rebuild to root {calculated_root.hex()}, "
             f"header says {receipts_root.hex()}"
+        )
+
+
+class TransactionReencodingError(NodeDataError):
+    """A transaction rebuilt from the node's JSON does not hash to the transaction's hash."""
+
+    def __init__(self, tx_hash: bytes, calculated_hash: bytes) -> None:
+        self.tx_hash = tx_hash
+        self.calculated_hash = calculated_hash
+        super().__init__(
+            f"transaction rebuilt from the node's JSON hashes to 0x{calculated_hash.hex()}, "
+            f"not to 0x{tx_hash.hex()}"
+        )
+
+
+class TransactionsRootMismatchError(NodeDataError):
+    """The transactions rebuilt from the node's JSON do not form the header's
+    transactionsRoot."""
+
+    def __init__(self, block_hash: bytes, transactions_root: bytes, calculated_root: bytes) -> None:
+        self.block_hash = block_hash
+        self.transactions_root = transactions_root
+        self.calculated_root = calculated_root
+        super().__init__(
+            f"transactions of block {block_hash.hex()} rebuild to root "
+            f"{calculated_root.hex()}, header says {transactions_root.hex()}"
         )
 
 

@@ -3,9 +3,13 @@
 This is the I/O side of anchor proofs: it asks a node for the anchoring transaction's
 receipt, its block header and every receipt of that block, re-encodes them in consensus
 form, and checks each step against the hashes the node itself committed to (block hash,
-receiptsRoot) before building the proof. The result is then verified structurally with
-:func:`~ledger.anchor_proof.verify_anchor_proof` under an unsealed trust (the collector
-has no trust of its own: the reader of the proof brings it).
+receiptsRoot) before building the proof. With ``with_transaction=True`` it also takes the
+block's transactions (``eth_getBlockByHash`` with full transactions: neither the embedded
+node nor Hardhat answers ``eth_getRawTransactionByHash``), re-encodes each one from its JSON,
+checks it against its hash and all of them against transactionsRoot, and adds the anchoring
+transaction and its transactions-trie proof (an anchor proof with transaction). The result
+is then verified structurally with :func:`~ledger.anchor_proof.verify_anchor_proof` under
+an unsealed trust (the collector has no trust of its own: the reader of the proof brings it).
 
 Requests go straight to the provider (``w3.provider.make_request``), not through web3's
 middleware and result formatters: we need the node's raw JSON to re-encode it, and web3's
@@ -18,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 import rlp
+from eth_hash.auto import keccak
 from trie.hexary import HexaryTrie
 from web3 import Web3
 from web3.exceptions import Web3Exception
@@ -29,6 +34,7 @@ from ledger.anchor_proof import (
     ChainTrust,
     header_block_hash,
     receipt_from_proof,
+    value_from_proof,
     verify_anchor_proof,
 )
 from ledger.errors import (
@@ -41,6 +47,8 @@ from ledger.errors import (
     NodeUnavailable,
     ReceiptsRootMismatchError,
     TransactionNotFound,
+    TransactionReencodingError,
+    TransactionsRootMismatchError,
 )
 
 #: Most transactions in a block whose receipts we fetch to rebuild its receipts trie.
@@ -231,6 +239,73 @@ def encode_receipt_json(receipt: Mapping[str, Any]) -> bytes:
     return bytes([tx_type]) + payload
 
 
+def _access_list_json(value: Any) -> list[list[Any]]:
+    if not isinstance(value, list):
+        raise NodeDataError(f"transaction accessList is not a list: {value!r}")
+    entries = []
+    for entry in value:
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("storageKeys"), list):
+            raise NodeDataError("transaction accessList entry is not {address, storageKeys}")
+        entries.append(
+            [
+                _data("accessList address", entry.get("address"), _ADDRESS),
+                [_data("accessList storage key", k, _BYTES32) for k in entry["storageKeys"]],
+            ]
+        )
+    return entries
+
+
+def encode_transaction_json(tx: Mapping[str, Any]) -> bytes:
+    """The consensus encoding of a signed transaction (as in the transactions trie, and
+    hashed to its hash) from its JSON-RPC transaction object.
+
+    Legacy (type 0): ``rlp([nonce, gasPrice, gas, to, value, input, v, r, s])``; type 1
+    (EIP-2930) and type 2 (EIP-1559): ``type byte || rlp([chainId, ..., accessList,
+    yParity, r, s])``, ``yParity`` read from ``yParity`` or, if absent (Hardhat), ``v``.
+
+    :raises NodeDataError: a field is missing or malformed, or the type is not 0, 1 or 2.
+    """
+
+    def uint(name: str) -> bytes:
+        return _uint_bytes(_quantity(name, tx.get(name)))
+
+    tx_type = _quantity("type", tx["type"]) if tx.get("type") is not None else 0
+    to = b"" if tx.get("to") is None else _data("to", tx["to"], _ADDRESS)
+    data = _data("input", tx["input"] if tx.get("input") is not None else tx.get("data"))
+    if tx_type == 0:
+        legacy = [uint("nonce"), uint("gasPrice"), uint("gas"), to, uint("value"), data]
+        return rlp.encode([*legacy, uint("v"), uint("r"), uint("s")])  # type: ignore[no-any-return]
+    if tx_type not in (1, 2):
+        raise NodeDataError(
+            f"cannot re-encode a type {tx_type} transaction from JSON (only types 0, 1, 2)"
+        )
+    y_parity = _quantity("yParity", tx["yParity"]) if tx.get("yParity") is not None else None
+    v = _quantity("v", tx["v"]) if tx.get("v") is not None else None
+    if y_parity is not None and v is not None and y_parity != v:
+        raise NodeDataError(f"transaction yParity {y_parity} and v {v} disagree")
+    parity = y_parity if y_parity is not None else v
+    if parity is None:
+        raise NodeDataError("typed transaction has neither yParity nor v")
+    fees = (
+        [uint("gasPrice")] if tx_type == 1 else [uint("maxPriorityFeePerGas"), uint("maxFeePerGas")]
+    )
+    fields = [
+        uint("chainId"),
+        uint("nonce"),
+        *fees,
+        uint("gas"),
+        to,
+        uint("value"),
+        data,
+        _access_list_json(tx.get("accessList")),
+        _uint_bytes(parity),
+        uint("r"),
+        uint("s"),
+    ]
+    payload: bytes = rlp.encode(fields)
+    return bytes([tx_type]) + payload
+
+
 # --- Collection --------------------------------------------------------------------------------
 
 
@@ -242,18 +317,50 @@ def _fetch_receipts(w3: Web3, tx_hashes: Sequence[str]) -> list[Any]:
     return receipts
 
 
+def _index_trie_proof(values: Sequence[bytes], index: int) -> tuple[bytes, tuple[bytes, ...]]:
+    """``(root, proof of values[index])`` of the trie ``rlp(i) -> values[i]`` of a block
+    (its receipts or its transactions)."""
+    trie = HexaryTrie({})
+    for i, value in enumerate(values):
+        trie.set(rlp.encode(i), value)  # type: ignore[no-untyped-call]
+    raw_nodes = trie.get_proof(rlp.encode(index))  # type: ignore[no-untyped-call]
+    nodes = [rlp.encode(node) for node in raw_nodes]
+    # Nodes shorter than 32 bytes are embedded in their parent, not referenced by hash.
+    return trie.root_hash, (nodes[0], *(node for node in nodes[1:] if len(node) >= 32))
+
+
 def _receipts_trie_proof(
     block_hash: bytes, receipts_root: bytes, encoded: Sequence[bytes], tx_index: int
 ) -> tuple[bytes, ...]:
-    trie = HexaryTrie({})
-    for index, receipt in enumerate(encoded):
-        trie.set(rlp.encode(index), receipt)  # type: ignore[no-untyped-call]
-    if trie.root_hash != receipts_root:
-        raise ReceiptsRootMismatchError(block_hash, receipts_root, trie.root_hash)
-    raw_nodes = trie.get_proof(rlp.encode(tx_index))  # type: ignore[no-untyped-call]
-    nodes = [rlp.encode(node) for node in raw_nodes]
-    # Nodes shorter than 32 bytes are embedded in their parent, not referenced by hash.
-    return (nodes[0], *(node for node in nodes[1:] if len(node) >= 32))
+    calculated_root, nodes = _index_trie_proof(encoded, tx_index)
+    if calculated_root != receipts_root:
+        raise ReceiptsRootMismatchError(block_hash, receipts_root, calculated_root)
+    return nodes
+
+
+def _block_transactions(block_hash: bytes, transactions: Sequence[Any]) -> list[bytes]:
+    """The raw transactions of a block from its JSON transaction objects, each checked
+    against its own hash, block and position."""
+    encoded = []
+    for index, tx in enumerate(transactions):
+        _checked("transaction blockHash", tx.get("blockHash"), block_hash, _data)
+        _checked("transaction transactionIndex", tx.get("transactionIndex"), index, _quantity)
+        tx_hash = _data("transaction hash", tx.get("hash"), _BYTES32)
+        raw = encode_transaction_json(tx)
+        calculated_hash = keccak(raw)
+        if calculated_hash != tx_hash:
+            raise TransactionReencodingError(tx_hash, calculated_hash)
+        encoded.append(raw)
+    return encoded
+
+
+def _transactions_trie_proof(
+    block_hash: bytes, transactions_root: bytes, encoded: Sequence[bytes], tx_index: int
+) -> tuple[bytes, ...]:
+    calculated_root, nodes = _index_trie_proof(encoded, tx_index)
+    if calculated_root != transactions_root:
+        raise TransactionsRootMismatchError(block_hash, transactions_root, calculated_root)
+    return nodes
 
 
 def _anchor_log_index(receipt: Mapping[str, Any], tx_hash: bytes, contract: bytes) -> int:
@@ -274,17 +381,26 @@ def _checked(what: str, got: Any, want: Any, convert: Callable[[str, Any], Any])
         raise NodeDataError(f"{what} is {got!r}, expected {want!r}")
 
 
-def collect_anchor_proof(w3: Web3, tx_hash: bytes, *, contract: bytes) -> AnchorProof:
+def collect_anchor_proof(
+    w3: Web3, tx_hash: bytes, *, contract: bytes, with_transaction: bool = False
+) -> AnchorProof:
     """Build the offline proof of the TreeHeadAnchored event that ``tx_hash`` emitted.
 
     :param contract: 20-byte address of the anchoring contract; the proof names the first
         TreeHeadAnchored log from it in the transaction's receipt.
+    :param with_transaction: also prove the anchoring transaction itself in the block's
+        transactions trie (an anchor proof with transaction, for version 2 receipts).
+        Off by default: version 1 receipts and custody exports embed the stored proof as
+        it is, and their readers refuse the two extra keys.
     :raises TransactionNotFound: the node knows no mined transaction ``tx_hash``.
     :raises AnchorEventNotFound: the receipt has no TreeHeadAnchored log from ``contract``.
     :raises BlockTooLargeError: the block has more than MAX_BLOCK_TRANSACTIONS transactions.
     :raises NodeDataError: the node's JSON is malformed or does not re-encode to the block
-        hash (:class:`HeaderReencodingError`) or receiptsRoot
-        (:class:`ReceiptsRootMismatchError`), e.g. after a reorganisation mid-collection.
+        hash (:class:`HeaderReencodingError`), receiptsRoot
+        (:class:`ReceiptsRootMismatchError`), a transaction's hash
+        (:class:`TransactionReencodingError`) or transactionsRoot
+        (:class:`TransactionsRootMismatchError`), e.g. after a reorganisation
+        mid-collection, or holds a transaction type that cannot be re-encoded.
     :raises NodeUnavailable: the node cannot be reached or times out.
     :raises ClientError: the node answered with an error.
     :raises AnchorProofError: the collected proof does not verify structurally (e.g. the
@@ -304,7 +420,7 @@ def collect_anchor_proof(w3: Web3, tx_hash: bytes, *, contract: bytes) -> Anchor
     block_hash = _data("blockHash", receipt["blockHash"], _BYTES32)
     tx_index = _quantity("transactionIndex", receipt.get("transactionIndex"))
 
-    block = _call(w3, "eth_getBlockByHash", ["0x" + block_hash.hex(), False])
+    block = _call(w3, "eth_getBlockByHash", ["0x" + block_hash.hex(), with_transaction])
     if block is None:
         raise NodeDataError(f"block {block_hash.hex()} of the receipt is unknown (reorg?)")
     header_rlp = encode_header_json(block)
@@ -312,7 +428,15 @@ def collect_anchor_proof(w3: Web3, tx_hash: bytes, *, contract: bytes) -> Anchor
     calculated_hash = header_block_hash(header_rlp)
     if calculated_hash != block_hash:
         raise HeaderReencodingError(block_hash, calculated_hash)
-    tx_hashes = block.get("transactions")
+    transactions = block.get("transactions")
+    if with_transaction:
+        if not isinstance(transactions, list) or not all(
+            isinstance(t, Mapping) and isinstance(t.get("hash"), str) for t in transactions
+        ):
+            raise NodeDataError("block transactions are not a list of transaction objects")
+        tx_hashes = [t["hash"] for t in transactions]
+    else:
+        tx_hashes = transactions
     if not isinstance(tx_hashes, list) or not all(isinstance(h, str) for h in tx_hashes):
         raise NodeDataError("block transactions are not a list of hashes")
     if len(tx_hashes) > MAX_BLOCK_TRANSACTIONS:
@@ -334,6 +458,20 @@ def collect_anchor_proof(w3: Web3, tx_hash: bytes, *, contract: bytes) -> Anchor
     if receipt_from_proof(receipts_root, tx_index, proof_nodes) != encoded[tx_index]:
         raise NodeDataError("receipt proof does not prove the receipt")  # a bug of ours
 
+    transaction: bytes | None = None
+    transaction_nodes: tuple[bytes, ...] | None = None
+    if with_transaction:
+        raw_transactions = _block_transactions(block_hash, transactions)
+        transactions_root = _data("transactionsRoot", block["transactionsRoot"], _BYTES32)
+        transaction = raw_transactions[tx_index]
+        transaction_nodes = _transactions_trie_proof(
+            block_hash, transactions_root, raw_transactions, tx_index
+        )
+        if value_from_proof(transactions_root, rlp.encode(tx_index), transaction_nodes) != (
+            transaction
+        ):
+            raise NodeDataError("transaction proof does not prove the transaction")  # ours
+
     proof = AnchorProof(
         chain_id=_quantity("chainId", _call(w3, "eth_chainId", [])),
         contract=contract,
@@ -345,6 +483,11 @@ def collect_anchor_proof(w3: Web3, tx_hash: bytes, *, contract: bytes) -> Anchor
         receipt=encoded[tx_index],
         receipt_proof=proof_nodes,
         log_index=log_index,
+        transaction=transaction,
+        transaction_proof=transaction_nodes,
     )
-    verify_anchor_proof(proof, ChainTrust.unsafe_unsealed(proof.chain_id, contract))
+    trust = ChainTrust.unsafe_unsealed(
+        proof.chain_id, contract, require_transaction=with_transaction
+    )
+    verify_anchor_proof(proof, trust)
     return proof

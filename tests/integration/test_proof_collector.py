@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,20 +26,26 @@ from ledger.anchor_proof import (
     SealStatus,
     verify_anchor_proof,
 )
-from ledger.client import make_web3
+from ledger.client import JsonDeploymentStore, LedgerClient, make_web3
 from ledger.errors import (
     AnchorEventNotFound,
+    AnchoringAccountMismatchError,
     HeaderReencodingError,
     NodeDataError,
     NodeUnavailable,
     ReceiptsRootMismatchError,
     SealError,
+    TransactionChainIdError,
     TransactionNotFound,
+    TransactionReencodingError,
+    TransactionsRootMismatchError,
 )
 from ledger.proof_collector import (
+    _transactions_trie_proof,
     collect_anchor_proof,
     encode_header_json,
     encode_receipt_json,
+    encode_transaction_json,
 )
 from tests.support.servers import free_port
 
@@ -181,6 +188,41 @@ def test_collected_proof_verifies_offline(
 
 
 @pytest.mark.integration
+@pytest.mark.parametrize("which", ["first_anchor_tx", "second_anchor_tx"])
+def test_collected_proof_with_transaction_names_the_anchoring_account(
+    anchored_block: AnchoredBlock, which: str
+) -> None:
+    """The block holds a legacy transfer and two EIP-1559 anchors: a trie of mixed types."""
+    w3, contract, anchorer = anchored_block.w3, anchored_block.contract, anchored_block.anchorer
+    tx_hash = getattr(anchored_block, which)
+    proof = collect_anchor_proof(w3, tx_hash, contract=contract, with_transaction=True)
+    assert proof.transaction is not None and proof.transaction[0] == 2
+    assert keccak(proof.transaction) == tx_hash
+    # Without the transaction, it is exactly the proof collected as before.
+    assert proof.without_transaction() == collect_anchor_proof(w3, tx_hash, contract=contract)
+
+    restored = AnchorProof.from_json(json.loads(json.dumps(proof.to_json())))
+    assert restored == proof
+    trust = ChainTrust.unsafe_unsealed(
+        HARDHAT_CHAIN_ID, contract, anchoring_account=anchorer, require_transaction=True
+    )
+    result = verify_anchor_proof(restored, trust)
+    assert result.anchoring_account == anchorer == result.anchorer
+    with pytest.raises(AnchoringAccountMismatchError):
+        verify_anchor_proof(restored, replace(trust, anchoring_account=b"\x01" * 20))
+
+
+@pytest.mark.integration
+def test_default_collection_keeps_the_first_release_layout(anchored_block: AnchoredBlock) -> None:
+    """Version 1 receipts and custody exports embed the stored proof: no new keys in it."""
+    proof = collect_anchor_proof(
+        anchored_block.w3, anchored_block.first_anchor_tx, contract=anchored_block.contract
+    )
+    assert not proof.has_transaction
+    assert "transaction" not in proof.to_json() and "transactionProof" not in proof.to_json()
+
+
+@pytest.mark.integration
 def test_hardhat_blocks_are_not_sealed(anchored_block: AnchoredBlock) -> None:
     proof = collect_anchor_proof(
         anchored_block.w3, anchored_block.first_anchor_tx, contract=anchored_block.contract
@@ -280,6 +322,61 @@ def test_node_answers_that_do_not_match_their_hashes(
     w3 = Web3(TamperingProvider(hardhat_rpc_url, method, change))
     with pytest.raises(error):
         collect_anchor_proof(w3, anchored_block.first_anchor_tx, contract=anchored_block.contract)
+
+
+def _in_full_block(index: int, change: Any) -> Any:
+    """Change transaction ``index`` of a block with full transactions (others pass as is)."""
+
+    def tamper(block: dict[str, Any]) -> dict[str, Any]:
+        transactions = block.get("transactions")
+        if not transactions or not isinstance(transactions[0], dict):
+            return block
+        transactions = [dict(tx) for tx in transactions]
+        transactions[index] = change(transactions[index])
+        return {**block, "transactions": transactions}
+
+    return tamper
+
+
+def _swap_first_and_last(block: dict[str, Any]) -> dict[str, Any]:
+    transactions = block.get("transactions")
+    if not transactions or not isinstance(transactions[0], dict):
+        return block
+    swapped = [dict(tx) for tx in transactions]
+    swapped[0], swapped[-1] = swapped[-1], swapped[0]
+    return {**block, "transactions": swapped}
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        (_in_full_block(0, lambda tx: {**tx, "value": _bump_hex(tx["value"])}), None),
+        (_in_full_block(1, lambda tx: {**tx, "input": tx["input"] + "00"}), None),
+        (_in_full_block(1, lambda tx: {**tx, "maxFeePerGas": _bump_hex(tx["maxFeePerGas"])}), None),
+        (_in_full_block(1, lambda tx: {**tx, "chainId": "0x1"}), None),
+        (_in_full_block(0, lambda tx: {**tx, "type": "0x3"}), NodeDataError),
+        (
+            _in_full_block(
+                1, lambda tx: {k: v for k, v in tx.items() if k not in ("v", "yParity")}
+            ),
+            NodeDataError,
+        ),
+        (_in_full_block(0, lambda tx: {**tx, "transactionIndex": "0x1"}), NodeDataError),
+        (_swap_first_and_last, NodeDataError),
+    ],
+)
+def test_node_transactions_that_do_not_match_their_hashes(
+    anchored_block: AnchoredBlock, hardhat_rpc_url: str, change: Any, error: type | None
+) -> None:
+    w3 = Web3(TamperingProvider(hardhat_rpc_url, "eth_getBlockByHash", change))
+    with pytest.raises(error or TransactionReencodingError):
+        collect_anchor_proof(
+            w3,
+            anchored_block.first_anchor_tx,
+            contract=anchored_block.contract,
+            with_transaction=True,
+        )
 
 
 # --- JSON re-encoding (no node) --------------------------------------------------------------
@@ -400,6 +497,82 @@ def test_receipt_json_encodings() -> None:
         encode_receipt_json({k: v for k, v in receipt.items() if k != "status"})
 
 
+_TX_ACCOUNT = Account.from_key(keccak(b"test_proof_collector transaction json"))
+
+
+def _transaction_json(tx: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
+    """(raw, the JSON-RPC object a node returns) of ``tx`` signed by eth-account."""
+    signed = _TX_ACCOUNT.sign_transaction(tx)
+    document: dict[str, Any] = {
+        "hash": "0x" + bytes(signed.hash).hex(),
+        "nonce": hex(tx["nonce"]),
+        "to": tx.get("to"),
+        "value": hex(tx["value"]),
+        "gas": hex(tx["gas"]),
+        "input": "0x" + tx["data"].hex(),
+        "v": hex(signed.v),
+        "r": hex(signed.r),
+        "s": hex(signed.s),
+    }
+    if "type" in tx:
+        document.update(
+            type=hex(tx["type"]),
+            chainId=hex(tx["chainId"]),
+            yParity=hex(signed.v),
+            accessList=tx["accessList"],
+        )
+    for fee in ("gasPrice", "maxFeePerGas", "maxPriorityFeePerGas"):
+        if fee in tx:
+            document[fee] = hex(tx[fee])
+    return bytes(signed.raw_transaction), document
+
+
+_ACCESS_LIST = [
+    {"address": Web3.to_checksum_address("0x" + "c0" * 20), "storageKeys": ["0x" + "01" * 32]}
+]
+_TX_COMMON = {"nonce": 9, "gas": 90_000, "value": 1, "data": b"\x01\x02", "chainId": 1234}
+
+
+@pytest.mark.parametrize(
+    "tx",
+    [
+        {**_TX_COMMON, "gasPrice": 7, "to": Web3.to_checksum_address("0x" + "c0" * 20)},
+        {k: v for k, v in _TX_COMMON.items() if k != "chainId"} | {"gasPrice": 7},  # pre-EIP-155
+        {**_TX_COMMON, "type": 1, "gasPrice": 7, "accessList": _ACCESS_LIST},
+        {**_TX_COMMON, "type": 2, "maxFeePerGas": 9, "maxPriorityFeePerGas": 2, "accessList": []},
+    ],
+    ids=["legacy", "pre-eip155", "type-1", "type-2-creation"],
+)
+def test_transaction_json_encodings(tx: dict[str, Any]) -> None:
+    raw, document = _transaction_json(tx)
+    assert encode_transaction_json(document) == raw
+    assert keccak(raw).hex() == document["hash"][2:]
+    if "type" in tx:  # Hardhat writes v but no yParity
+        assert encode_transaction_json({**document, "yParity": None}) == raw
+        with pytest.raises(NodeDataError, match="disagree"):
+            encode_transaction_json({**document, "v": hex(1 - int(document["yParity"], 16))})
+    with pytest.raises(NodeDataError):
+        encode_transaction_json({**document, "gas": None})
+    with pytest.raises(NodeDataError):
+        encode_transaction_json({**document, "to": "0x" + "c0" * 19})
+
+
+def test_transaction_json_of_other_types_is_refused() -> None:
+    _, document = _transaction_json(
+        {**_TX_COMMON, "type": 2, "maxFeePerGas": 9, "maxPriorityFeePerGas": 2, "accessList": []}
+    )
+    for tx_type in ("0x3", "0x4", "0x7e"):
+        with pytest.raises(NodeDataError, match="cannot re-encode"):
+            encode_transaction_json({**document, "type": tx_type})
+
+
+def test_transactions_root_is_checked() -> None:
+    raws = [_transaction_json({**_TX_COMMON, "nonce": n, "gasPrice": 7})[0] for n in range(3)]
+    with pytest.raises(TransactionsRootMismatchError) as info:
+        _transactions_trie_proof(b"\xbb" * 32, b"\xaa" * 32, raws, 1)
+    assert info.value.transactions_root == b"\xaa" * 32
+
+
 # --- Embedded chain (Clique-sealed) ------------------------------------------------------------
 
 
@@ -432,3 +605,57 @@ def test_embedded_chain_proof_is_sealed_by_its_validator(
     assert (result.anchor_index, result.tree_size, result.root_hash) == (0, 1, ROOT_1)
     with pytest.raises(SealError):
         verify_anchor_proof(proof, ChainTrust.sealed(chain_id, [b"\x01" * 20], contract))
+
+
+def _trust_of(w3: Web3, contract: bytes, **transaction_trust: Any) -> ChainTrust:
+    """Sealed by the validators of the genesis extraData (embedded chain), else unsafe."""
+    chain_id = w3.eth.chain_id
+    genesis_extra = bytes.fromhex(rpc(w3, "eth_getBlockByNumber", ["0x0", False])["extraData"][2:])
+    signers = genesis_extra[32:-65]
+    if not signers:  # Hardhat: no validators, no seals
+        return ChainTrust.unsafe_unsealed(chain_id, contract, **transaction_trust)
+    validators = [signers[i : i + 20] for i in range(0, len(signers), 20)]
+    return ChainTrust.sealed(chain_id, validators, contract, **transaction_trust)
+
+
+@pytest.mark.integration
+def test_client_anchor_proves_chain_id_and_anchoring_account(
+    chain_endpoint: tuple[str, str], tmp_path: Path
+) -> None:
+    """The anchoring client's own EIP-1559 transaction, on the embedded node and on Hardhat."""
+    url, key = chain_endpoint
+    client = LedgerClient(url, key)
+    client.ensure_deployed(JsonDeploymentStore(tmp_path / "deployments.json"))
+    contract = client.contract_address
+    assert contract is not None
+    anchored = client.anchor(1, ROOT_1, [])
+    proof = collect_anchor_proof(
+        client.w3, anchored.tx_hash, contract=contract, with_transaction=True
+    )
+    assert proof.transaction is not None and proof.transaction[0] == 2  # EIP-1559
+    account = bytes.fromhex(client.account.address[2:])
+
+    restored = AnchorProof.from_json(json.loads(json.dumps(proof.to_json())))
+    trust = _trust_of(client.w3, contract, anchoring_account=account, require_transaction=True)
+    result = verify_anchor_proof(restored, trust)
+    assert result.anchoring_account == account == result.anchorer
+    assert result.seal.is_sealed == trust.require_seal
+    assert (result.tree_size, result.root_hash) == (1, ROOT_1)
+
+    with pytest.raises(AnchoringAccountMismatchError) as info:
+        verify_anchor_proof(restored, replace(trust, anchoring_account=b"\x01" * 20))
+    assert account.hex() in str(info.value) and "01" * 20 in str(info.value)
+    # The same block relabelled as another chain's: neither the header nor its seal nor the
+    # receipt names the chain, the signed transaction does.
+    relabelled = replace(restored, chain_id=trust.chain_id + 1)
+    other_chain = replace(trust, chain_id=trust.chain_id + 1)
+    without = verify_anchor_proof(
+        relabelled.without_transaction(), replace(other_chain, require_transaction=False)
+    )
+    assert without.chain_id == trust.chain_id + 1  # without the transaction: not detected
+    with pytest.raises(TransactionChainIdError) as chain_info:
+        verify_anchor_proof(relabelled, other_chain)
+    assert (chain_info.value.trusted_chain_id, chain_info.value.transaction_chain_id) == (
+        trust.chain_id + 1,
+        trust.chain_id,
+    )

@@ -687,11 +687,14 @@ def test_direct_construction_is_checked_too() -> None:
 
 
 def _fixture_trust(trust: dict[str, Any]) -> ChainTrust:
+    account = trust.get("anchoringAccount")
     return ChainTrust(
         chain_id=trust["chainId"],
         validators=frozenset(bytes.fromhex(v[2:]) for v in trust["validators"]),
         contract=bytes.fromhex(trust["contract"][2:]),
         require_seal=trust["requireSeal"],
+        anchoring_account=None if account is None else bytes.fromhex(account[2:]),
+        require_transaction=trust.get("requireTransaction", False),
     )
 
 
@@ -720,6 +723,12 @@ def test_there_are_valid_and_corrupted_vectors() -> None:
 def test_vector(path: Path) -> None:
     case = json.loads(path.read_text())
     trust = _fixture_trust(case["trust"])
+    if case.get("stage") == "parse":
+        assert case["wantErr"]
+        with pytest.raises(AnchorProofError) as parse_info:
+            AnchorProof.from_json(case["proof"])
+        assert type(parse_info.value).__name__ == case["error"], str(parse_info.value)
+        return
     proof = AnchorProof.from_json(case["proof"])
     if not case["wantErr"]:
         assert case["error"] is None
@@ -733,6 +742,9 @@ def test_vector(path: Path) -> None:
         assert "0x" + result.anchorer.hex() == want["anchorer"]
         assert result.seal.signer is not None
         assert "0x" + result.seal.signer.hex() == want["sealSigner"]
+        account = result.anchoring_account
+        assert want.get("anchoringAccount") == (None if account is None else "0x" + account.hex())
+        assert proof.has_transaction == (account is not None)
         return
     with pytest.raises(AnchorProofError) as info:
         verify_anchor_proof(proof, trust)
