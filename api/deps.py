@@ -20,8 +20,10 @@ from api.settings import Settings
 from evidence.access.enforcement import authenticate
 from evidence.errors import Unauthenticated
 from evidence.formats.custody_event import Actor, CustodyObject
+from evidence.formats.trust_bundle import TrustBundle
 from evidence.services.anchoring import AnchoringWorker
 from evidence.services.audit import AuditThread
+from evidence.services.cosigning import CheckpointCosigner
 from evidence.services.custody_recording import (
     CustodyRecorder,
     append_events,
@@ -31,6 +33,9 @@ from evidence.services.custody_recording import (
 )
 from evidence.services.deposits import DepositService
 from evidence.services.log_signer import LogSigner
+from evidence.services.online_verification import ServerTrust
+from evidence.services.receipt_assembly import ReceiptPolicy
+from evidence.verify.receipt_verifier import IndependenceTrust
 from ledger.anchor_proof import ChainTrust
 from ledger.client import LedgerClient
 
@@ -68,6 +73,17 @@ class Services:
     """Signs the log's acknowledgement of each deposit (the 201 carries it)."""
     audit: AuditThread | None = None
     """The background integrity sweep (``evidence.services.audit``), when enabled."""
+    cosigner: CheckpointCosigner | None = None
+    """Signs checkpoints of anchored heads, has witnesses cosign and an authority stamp them."""
+    independence: IndependenceTrust | None = None
+    """The log key, witnesses, quorum and time-stamp roots version 2 receipts are checked by."""
+    receipt_policy: ReceiptPolicy | None = None
+    """Which receipts are issued (None: version 1, anchored heads only)."""
+    trust_bundle: TrustBundle | None = None
+    """What a verifier of these receipts pins (``GET /v1/trust``)."""
+
+    def server_trust(self) -> ServerTrust:
+        return ServerTrust(self.trust, self.chain_info, self.independence, self.receipt_policy)
 
 
 def get_services(request: Request) -> Services:

@@ -18,8 +18,9 @@ from fastapi.openapi.utils import get_openapi
 __all__ = ["JSON_SCHEMAS", "install", "schema_ref"]
 
 JSON_SCHEMAS: dict[str, str] = {
-    "Receipt": "receipt-v1.schema.json",
+    "Receipt": "receipt-v2.schema.json",
     "CustodyExport": "custody-export-v2.schema.json",
+    "TrustBundle": "trust-bundle-v1.schema.json",
 }
 """Component name → schema file in ``evidence/formats/schema``."""
 

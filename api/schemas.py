@@ -106,7 +106,7 @@ class VerifyRequest(BaseModel):
 
 
 class VerificationPublic(BaseModel):
-    result: Literal["intact", "altered", "unknown", "pending"]
+    result: Literal["intact", "altered", "receipt-invalid", "untrusted", "unknown", "pending"]
     sha256: str | None = None
     document_id: str | None = None
     institution: str | None = None
@@ -117,6 +117,12 @@ class VerificationPublic(BaseModel):
     seal: str | None = None
     """The trusted validator(s) whose seal(s) the anchoring block carries, or "unsealed"."""
     seal_kind: Literal["clique", "qbft"] | None = None
+    receipt_version: int | None = None
+    proven_time: datetime | None = None
+    """The document existed no later than this: the earliest witness cosignature or time
+    stamp over its checkpoint (version 2 receipts); ``deposited_at`` is the service's claim."""
+    witnesses: list[str] = []
+    """The pinned witnesses that cosigned the checkpoint."""
     checks: list[CheckPublic] = []
     matches: int = 0
 

@@ -33,14 +33,22 @@
 | ZHENGLIAN_MIN_BODY_BYTES | 10240 | ... this many bytes in every window of that many seconds |
 | ZHENGLIAN_KEEP_ALIVE_TIMEOUT | 5 | seconds an idle kept-alive connection stays open |
 | ZHENGLIAN_MAX_CONNECTIONS | 512 | open connections at most (lowered to fit the descriptor limit) |
+| ZHENGLIAN_WITNESSES | (none) | JSON list ``[{"key": "NAME+ID+KEY", "url": "http://h:p"}]`` |
+| ZHENGLIAN_WITNESS_QUORUM | all of them | cosignatures a checkpoint needs to count as witnessed |
+| ZHENGLIAN_WITNESS_STALL_SECONDS | 120 | /healthz degraded while the latest head waits longer |
+| | | without its quorum (or its time stamp) |
+| ZHENGLIAN_TSA_URL | (none) | RFC 3161 time-stamp authority stamping each witnessed checkpoint |
+| ZHENGLIAN_TSA_ROOTS | | PEM file of the roots that authority's certificate chains to |
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from evidence.services.cosigning import WitnessEndpoint, WitnessingPolicy, parse_witnesses
 
 #: Default largest document (4 GiB).
 DEFAULT_MAX_UPLOAD_BYTES = 4 * 1024**3
@@ -89,12 +97,49 @@ class Settings(BaseSettings):
     min_body_bytes: int = Field(default=10 * 1024, ge=0, le=2**30)
     keep_alive_timeout: float = Field(default=5.0, gt=0, le=600)
     max_connections: int = Field(default=512, ge=1, le=1_000_000)
+    witnesses: str | None = Field(default=None, max_length=64 * 1024)
+    witness_quorum: int | None = Field(default=None, ge=0, le=32)
+    witness_stall_seconds: float = Field(default=120.0, gt=0, le=86400)
+    tsa_url: str | None = Field(
+        default=None, max_length=500, pattern=r"^https?://[^\s/?#]+(/[^\s#]*)?$"
+    )
+    tsa_roots: Path | None = None
     public_url: str = Field(
         default="http://127.0.0.1:8000",
         max_length=200,
         pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
         description="base URL that case QR codes point to (no query, no fragment)",
     )
+
+    @field_validator("witnesses")
+    @classmethod
+    def _witnesses_parse(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_witnesses(value)
+        return value
+
+    @model_validator(mode="after")
+    def _witnessing_is_possible(self) -> Settings:
+        count = len(self.witness_endpoints())
+        if self.witness_quorum is not None and self.witness_quorum > count:
+            raise ValueError(
+                f"ZHENGLIAN_WITNESS_QUORUM={self.witness_quorum} is more than the "
+                f"{count} witnesses of ZHENGLIAN_WITNESSES"
+            )
+        if self.tsa_url and self.tsa_roots is None:
+            raise ValueError(
+                "ZHENGLIAN_TSA_URL needs ZHENGLIAN_TSA_ROOTS (a PEM file of the authority's roots)"
+            )
+        return self
+
+    def witness_endpoints(self) -> tuple[WitnessEndpoint, ...]:
+        return parse_witnesses(self.witnesses) if self.witnesses else ()
+
+    def witnessing_policy(self) -> WitnessingPolicy:
+        """The witnesses and the quorum (all of them unless ``ZHENGLIAN_WITNESS_QUORUM``)."""
+        endpoints = self.witness_endpoints()
+        quorum = len(endpoints) if self.witness_quorum is None else self.witness_quorum
+        return WitnessingPolicy(endpoints, quorum)
 
     def public_case_url(self, code: str) -> str:
         """The public verification page of a case (what its QR code encodes)."""

@@ -801,8 +801,9 @@ class LedgerClient:
         """Anchor a head with its consistency proof from the last anchored head; wait for it."""
         return self.anchor_receipt(self.submit_anchor(tree_size, root_hash, proof))
 
-    def anchor_proof(self, tx_hash: bytes) -> AnchorProof:
-        """Collect the offline proof of an anchoring transaction (header, receipt proof)."""
+    def anchor_proof(self, tx_hash: bytes, *, with_transaction: bool = False) -> AnchorProof:
+        """Collect the offline proof of an anchoring transaction (header, receipt proof; with
+        ``with_transaction`` also the transaction and its transactions-trie proof)."""
         if self.contract_address is None:
             raise ContractError("LogAnchor is not deployed or attached yet")
         if len(tx_hash) != 32:
@@ -810,7 +811,9 @@ class LedgerClient:
         contract = self.contract_address
         return self._rpc(
             f"anchor proof of 0x{tx_hash.hex()}",
-            lambda: collect_anchor_proof(self.w3, tx_hash, contract=contract),
+            lambda: collect_anchor_proof(
+                self.w3, tx_hash, contract=contract, with_transaction=with_transaction
+            ),
         )
 
     def head_count(self) -> int:

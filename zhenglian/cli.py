@@ -20,6 +20,7 @@ from zhenglian.commands.ledger import ledger
 from zhenglian.commands.log import log
 from zhenglian.commands.serve import serve
 from zhenglian.commands.tokens import tokens
+from zhenglian.commands.trust import trust
 from zhenglian.commands.verify import verify
 from zhenglian.commands.witness import witness
 
@@ -47,6 +48,7 @@ for command in (
     deposit,
     verify,
     audit,
+    trust,
     witness,
 ):
     main.add_command(command)

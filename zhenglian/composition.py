@@ -33,7 +33,11 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from api.deps import Services
+    from evidence.formats.signed_note import VerifierKey
+    from evidence.formats.trust_bundle import TrustBundle
     from evidence.services.audit import AuditReport
+    from evidence.services.cosigning import WitnessingPolicy
+    from evidence.services.time_stamping import HttpTimeStampAuthority
     from evidence.store.findings import Finding
     from ledger.client import LedgerClient
     from zhenglian.chain_process import ChainProcess
@@ -339,6 +343,8 @@ class Runtime:
         try:
             if self.services.audit is not None:
                 self.services.audit.stop()
+            if self.services.cosigner is not None:
+                self.services.cosigner.stop()
             self.services.worker.stop()
             if self.services.custody_worker is not None:
                 self.services.custody_worker.stop()
@@ -385,6 +391,83 @@ def _parse_validators(raw: str | None) -> list[bytes]:
     return out
 
 
+TRUST_FILE = "trust.json"
+"""The trust bundle serve last published (``GET /v1/trust``), kept in the data directory for
+``zhenglian trust export``."""
+
+
+def _trust_bundle(
+    client: LedgerClient,
+    *,
+    contract: bytes,
+    custody_contract: bytes,
+    validators: list[bytes],
+    sealed: bool,
+    log_key: VerifierKey,
+    witnessing: WitnessingPolicy,
+    time_stamp_roots: tuple[bytes, ...],
+) -> TrustBundle:
+    """What a verifier of this server's receipts pins: the chain, contracts, anchoring account,
+    validators, log key, witnesses and quorum, time-stamp roots."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from eth_utils.address import to_canonical_address
+
+    from evidence.formats.trust_bundle import TrustBundle, Validator
+
+    genesis = client.block_hash(0)
+    if genesis is None:
+        raise NodeError(f"{client.rpc_url} has no genesis block")
+    return TrustBundle(
+        chain_id=client.chain_id,
+        genesis_hash=genesis,
+        documents_contract=contract,
+        custody_contract=custody_contract,
+        anchoring_account=bytes(to_canonical_address(client.account.address)),
+        sealed=sealed,
+        validators=tuple(Validator(v, 0) for v in validators),
+        log_key=log_key,
+        witnesses=tuple(w.key for w in witnessing.witnesses),
+        witness_quorum=witnessing.quorum,
+        time_stamp_roots=tuple(
+            x509.load_der_x509_certificate(der).public_bytes(Encoding.PEM).decode()
+            for der in time_stamp_roots
+        ),
+    )
+
+
+def export_trust_bundle(data_dir: Path) -> bytes:
+    """The trust bundle serve last published for ``data_dir``, checked.
+
+    :raises StorageError: serve has not published one yet, or it does not parse.
+    """
+    from evidence.errors import StorageError
+    from evidence.formats.trust_bundle import MAX_TRUST_BUNDLE_BYTES, TrustBundle
+
+    path = data_dir / TRUST_FILE
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(MAX_TRUST_BUNDLE_BYTES + 1)
+    except FileNotFoundError:
+        raise StorageError(
+            f"{path} does not exist: start `zhenglian serve --data-dir {data_dir}` once, it "
+            "publishes the trust bundle there"
+        ) from None
+    except OSError as exc:
+        raise StorageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    return TrustBundle.from_json_bytes(data).to_json_bytes()
+
+
+def _time_stamp_authority(settings: Settings) -> HttpTimeStampAuthority | None:
+    """The RFC 3161 authority of ``ZHENGLIAN_TSA_URL`` (its roots from ZHENGLIAN_TSA_ROOTS)."""
+    if not settings.tsa_url:
+        return None
+    from evidence.services.time_stamping import HttpTimeStampAuthority, load_time_stamp_roots
+
+    assert settings.tsa_roots is not None  # the settings require both
+    return HttpTimeStampAuthority(settings.tsa_url, load_time_stamp_roots(settings.tsa_roots))
+
+
 def start_runtime(
     settings: Settings,
     *,
@@ -404,13 +487,16 @@ def start_runtime(
     from evidence.errors import ChainDivergence
     from evidence.services.anchoring import AnchoringWorker, AnchorPolicy
     from evidence.services.audit import Auditor, AuditThread, record_tamper_events, run_audit
+    from evidence.services.cosigning import CheckpointCosigner
     from evidence.services.custody_recording import CUSTODY_LOG, CustodyRecorder
     from evidence.services.deposits import DepositService
     from evidence.services.log_signer import LogSigner
+    from evidence.services.receipt_assembly import ReceiptPolicy
     from evidence.store.log_key import load_or_create_log_key
+    from evidence.verify.receipt_verifier import IndependenceTrust
     from ledger.anchor_proof import ChainTrust
     from ledger.client import JsonDeploymentStore, LedgerClient
-    from ledger.node.keystore import resolve_passphrase
+    from ledger.node.keystore import resolve_passphrase, write_private
     from zhenglian.chain_process import ChainProcess
 
     data_dir: Path = settings.data_dir
@@ -514,13 +600,39 @@ def start_runtime(
                 settings.audit_interval,
             )
             audit.start()
-        log_signer = LogSigner(
-            load_or_create_log_key(data_dir, resolve_passphrase(data_dir, create=True))
+        log_key = load_or_create_log_key(data_dir, resolve_passphrase(data_dir, create=True))
+        log_signer = LogSigner(log_key)
+        witnessing = settings.witnessing_policy()
+        time_stamps = _time_stamp_authority(settings)
+        cosigner = CheckpointCosigner(database, log_key, witnessing, time_stamps=time_stamps)
+        worker.on_confirm = cosigner.poke
+        cosigner.start()
+        independence = IndependenceTrust(
+            log_key.verifier,
+            tuple(w.key for w in witnessing.witnesses),
+            witnessing.quorum,
+            time_stamps.roots if time_stamps is not None else (),
+        )
+        receipt_policy = ReceiptPolicy(
+            tuple(w.key_text for w in witnessing.witnesses),
+            witnessing.quorum,
+            time_stamped=time_stamps is not None,
         )
         custody = CustodyRecorder(database, on_append=custody_worker.poke)
         deposits = DepositService(
             database, blobs, max_upload_bytes=settings.max_upload_bytes, custody=custody
         )
+        bundle = _trust_bundle(
+            client,
+            contract=contract,
+            custody_contract=custody_deployment.address,
+            validators=validators,
+            sealed=trust.require_seal,
+            log_key=log_key.verifier,
+            witnessing=witnessing,
+            time_stamp_roots=independence.time_stamp_roots,
+        )
+        write_private(data_dir / TRUST_FILE, bundle.to_json_bytes())
     except BaseException:
         if chain is not None:
             chain.stop()
@@ -559,5 +671,9 @@ def start_runtime(
         anonymous_verifications=ConcurrencyLimit(settings.anonymous_verify_concurrency),
         audit=audit,
         log_signer=log_signer,
+        cosigner=cosigner,
+        independence=independence,
+        receipt_policy=receipt_policy,
+        trust_bundle=bundle,
     )
     return Runtime(services=services, chain=chain)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 
 from api.deps import ServicesDep
+from api.openapi import schema_ref
+from api.problems import Problem
 from api.schemas import ChainPublic
 
 router = APIRouter(prefix="/v1", tags=["chain"])
@@ -14,3 +17,21 @@ router = APIRouter(prefix="/v1", tags=["chain"])
 def chain(services: ServicesDep) -> ChainPublic:
     """Everything a third party needs to cross-check receipts against the chain."""
     return ChainPublic(**services.chain_info)
+
+
+@router.get(
+    "/trust",
+    responses={
+        200: {"description": "the trust bundle", "content": schema_ref("TrustBundle")},
+        404: {},
+    },
+)
+def trust_bundle(services: ServicesDep) -> JSONResponse:
+    """The trust bundle (docs/trust.md): what a verifier of this server's receipts pins —
+    chain id and genesis block, LogAnchor contracts, anchoring account, validators, the log's
+    key, the witnesses and their quorum, the time-stamp authorities' roots. Saved as it is, it
+    is a bundle file for ``zhenglian verify --trust``. It is the operator's word: pin the
+    witnesses' keys as the witnesses themselves publish them."""
+    if services.trust_bundle is None:
+        raise Problem(404, "Not found", "this server publishes no trust bundle")
+    return JSONResponse(services.trust_bundle.to_json())

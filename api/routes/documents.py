@@ -145,10 +145,11 @@ def get_document_status(
 def get_receipt(
     document_id: str, request: Request, principal: PrincipalDep, services: ServicesDep
 ) -> Any:
-    """The document's receipt; 202 while its entry is not anchored yet."""
+    """The document's receipt (version 2: anchored, cosigned by the configured witnesses'
+    quorum and time-stamped when an authority is configured); 202 until then."""
     record = _visible(services, principal, document_id, Action.DOCUMENT_READ)
     with services.database.session() as session:
-        receipt = receipt_for(session, record)
+        receipt = receipt_for(session, record, services.receipt_policy)
     record_custody(
         services,
         request,

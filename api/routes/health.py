@@ -18,7 +18,10 @@ router = APIRouter(tags=["health"])
 def healthz(services: ServicesDep) -> Any:
     """200 when the database and the chain answer and anchoring keeps up; 503 naming what
     does not. ``anchoring`` gives each log's backlog: entries not yet anchored and the age in
-    seconds of the oldest (degraded past ``ZHENGLIAN_ANCHOR_STALL_SECONDS``)."""
+    seconds of the oldest (degraded past ``ZHENGLIAN_ANCHOR_STALL_SECONDS``). ``witnessing``
+    gives the latest checkpoint, its cosignatures against the quorum, whether it is
+    time-stamped, how long the oldest unwitnessed one waits (degraded past
+    ``ZHENGLIAN_WITNESS_STALL_SECONDS``) and each witness's last failure."""
     problems = []
     backlogs: dict[str, Any] = {}
     stall = services.settings.anchor_stall_seconds
@@ -55,6 +58,33 @@ def healthz(services: ServicesDep) -> Any:
             problems.append(f"{label} halted: {worker.halted[:400]}")
         elif worker.last_error:
             problems.append(f"{label}: {worker.last_error[:200]}")
+    witnessing: dict[str, Any] | None = None
+    if services.cosigner is not None:
+        try:
+            status = services.cosigner.status()
+        except Exception as exc:
+            problems.append(f"witnessing: {type(exc).__name__}")
+        else:
+            witnessing = {
+                "checkpoint": status.checkpoint,
+                "cosigned": status.cosigned,
+                "quorum": status.quorum,
+                "time_stamped": status.time_stamped,
+                "waiting_s": status.waiting_s,
+                "errors": status.errors,
+            }
+            bound = services.settings.witness_stall_seconds
+            if status.waiting_s is not None and status.waiting_s > bound:
+                reasons = "; ".join(f"{k}: {v[:200]}" for k, v in sorted(status.errors.items()))
+                problems.append(
+                    f"witnessing stalled: checkpoint {status.checkpoint} has {status.cosigned} "
+                    f"of {status.quorum} cosignatures"
+                    + ("" if status.time_stamped in (None, True) else " and no time stamp")
+                    + f", waiting {status.waiting_s:.0f} s (bound {bound:.0f} s)"
+                    + (f" ({reasons})" if reasons else "")
+                )
+        if services.cosigner.last_error:
+            problems.append(f"witnessing: {services.cosigner.last_error[:200]}")
     findings: dict[str, Any] = {"open": None}
     try:
         found = open_findings_now(services.database)
@@ -75,5 +105,6 @@ def healthz(services: ServicesDep) -> Any:
         "audit": findings,
         "problems": problems,
         "anchoring": backlogs,
+        "witnessing": witnessing,
     }
     return JSONResponse(body, status_code=200 if not problems else 503)

@@ -14,6 +14,7 @@ from api.schemas import AnchorPublic, ConsistencyPublic, ExportAfter, ExportLimi
 from evidence.errors import InputError
 from evidence.formats.custody_event import CustodyObject
 from evidence.formats.custody_export import MAX_EXPORT_EVENTS
+from evidence.services.cosigning import cosigned_checkpoint
 from evidence.services.custody_recording import custody_export
 from evidence.services.receipt_assembly import anchor_view
 from evidence.services.tree_heads import consistency_between, current_head
@@ -42,6 +43,22 @@ def log_key(services: ServicesDep) -> str:
     if services.log_signer is None:
         raise Problem(404, "Not found", "this log signs no acknowledgements")
     return services.log_signer.verifier_key + "\n"
+
+
+@router.get("/checkpoint", response_class=PlainTextResponse, responses={404: {}})
+def log_checkpoint(
+    services: ServicesDep, size: int | None = Query(None, ge=1, le=MAX_TREE_SIZE)
+) -> PlainTextResponse:
+    """The log's checkpoint (C2SP tlog-checkpoint) of its latest anchored head, or of the head
+    of ``size``: a signed note by the log's key followed by the cosignatures of the witnesses
+    that vouched for it so far (C2SP tlog-cosignature). 404 while none is signed."""
+    with services.database.session() as session:
+        note = cosigned_checkpoint(session, size)
+    if note is None:
+        raise Problem(
+            404, "Not found", "no checkpoint of that size" if size else "no checkpoint yet"
+        )
+    return PlainTextResponse(note, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/consistency", response_model=ConsistencyPublic, responses={400: {}})

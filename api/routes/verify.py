@@ -59,7 +59,9 @@ _VERIFY_BODY = {
     dependencies=[Depends(limit_public)],
 )
 async def verify(request: Request, services: ServicesDep) -> VerificationPublic:
-    """Is this document intact, altered, unknown or still pending?
+    """Is this document intact, altered, unknown or still pending? (``receipt-invalid``: a
+    receipt given does not prove a deposit; ``untrusted``: its proofs hold but not by the keys
+    this server trusts, or too few witnesses cosigned.)
 
     Without a token: by digest (``{"sha256": ...}``), or a file only where
     ``ZHENGLIAN_ANONYMOUS_VERIFY_MAX_BYTES`` allows (size and concurrency capped). The answer
@@ -109,13 +111,17 @@ def _may_read(services: Services, principal: Principal, document_id: str | None)
 
 def _verdict_only(result: VerificationPublic) -> VerificationPublic:
     """What a caller who may not read the document learns: the verdict, the digest it sent,
-    when and how it was anchored — not which document, institution, case, kind or date."""
+    when and how it was anchored, witnessed and time-stamped — not which document,
+    institution, case, kind or date."""
     return VerificationPublic(
         result=result.result,
         sha256=result.sha256,
         anchor=result.anchor,
         seal=result.seal,
         seal_kind=result.seal_kind,
+        receipt_version=result.receipt_version,
+        proven_time=result.proven_time,
+        witnesses=result.witnesses,
         checks=result.checks,
     )
 
@@ -184,5 +190,5 @@ async def _verify(request: Request, services: Services, limit: int) -> Verificat
     )
 
 
-def _ctx(services: Services) -> tuple[Any, Any, Any, Any]:
-    return services.database, services.blobs, services.trust, services.chain_info
+def _ctx(services: Services) -> tuple[Any, Any, Any]:
+    return services.database, services.blobs, services.server_trust()

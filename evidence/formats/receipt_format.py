@@ -23,6 +23,8 @@ tree_size``. It proves nothing: that is :func:`evidence.verify.receipt_verifier.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from dataclasses import dataclass, field
@@ -37,6 +39,7 @@ from evidence.formats.canonical_json import (
     json_type,
     strict_loads,
 )
+from evidence.formats.checkpoint import Checkpoint
 from evidence.formats.log_entry import (
     MAX_ENTRY_BYTES,
     EntryError,
@@ -44,6 +47,8 @@ from evidence.formats.log_entry import (
     format_time,
     parse_time,
 )
+from evidence.formats.signed_note import Note, NoteError
+from evidence.formats.tlog_proof import TlogProof
 from ledger.anchor_proof import AnchorProof, header_timestamp
 from ledger.errors import AnchorProofError, IndexOutOfRangeError, MerkleError
 from ledger.merkle import HASH_SIZE, MAX_PROOF_NODES, MAX_TREE_SIZE, InclusionProof
@@ -53,8 +58,11 @@ __all__ = [
     "MAX_RECEIPT_BYTES",
     "RECEIPT_TYPE",
     "RECEIPT_VERSION",
+    "RECEIPT_VERSIONS",
+    "RECEIPT_VERSION_WITNESSED",
     "Receipt",
     "ReceiptAnchorError",
+    "ReceiptCheckpointError",
     "ReceiptDuplicateKeyError",
     "ReceiptEntryError",
     "ReceiptError",
@@ -72,7 +80,17 @@ RECEIPT_TYPE: Final = "zhenglian-receipt"
 """Value of the JSON ``"type"`` field."""
 
 RECEIPT_VERSION: Final = 1
-"""Value of the JSON ``"version"`` field this module reads and writes."""
+"""The first version: tree head, inclusion proof and anchor proof (still read)."""
+
+RECEIPT_VERSION_WITNESSED: Final = 2
+"""Version 2 adds the proof of independence: the log's checkpoint of the tree head with the
+witnesses' cosignatures, as a C2SP tlog-proof (``tlog_proof``), and an RFC 3161 time-stamp
+token over the signed checkpoint (``time_stamp``, base64 DER, or null)."""
+
+RECEIPT_VERSIONS: Final = (RECEIPT_VERSION, RECEIPT_VERSION_WITNESSED)
+
+MAX_TIME_STAMP_BYTES: Final = 64 * 1024
+"""Largest time-stamp token a receipt carries."""
 
 MAX_RECEIPT_BYTES: Final = 256 * 1024
 """Largest receipt accepted, checked before anything is parsed. A real receipt is about
@@ -99,6 +117,7 @@ _RECEIPT_KEYS: Final = (
     "inclusion_proof",
     "anchor",
 )
+_RECEIPT_V2_KEYS: Final = (*_RECEIPT_KEYS, "tlog_proof", "time_stamp")
 _TREE_HEAD_KEYS: Final = ("tree_size", "root_hash")
 _ANCHOR_KEYS: Final = ("chain_id", "contract", "tx_hash", "block_number", "block_time", "proof")
 
@@ -159,6 +178,11 @@ class ReceiptAnchorError(ReceiptError):
     """The anchor proof is malformed, or a human-readable anchor field disagrees with it."""
 
 
+class ReceiptCheckpointError(ReceiptError):
+    """A version 2 receipt's tlog-proof or time stamp is malformed, or disagrees with the
+    receipt's leaf index, inclusion proof or tree head."""
+
+
 # --- The receipt -----------------------------------------------------------------------
 
 
@@ -186,6 +210,10 @@ class Receipt:
     inclusion: InclusionProof
     anchor: AnchorProof
     issued_at: datetime = field(default_factory=_now)
+    tlog_proof: TlogProof | None = None
+    """The checkpoint of the tree head with its cosignatures (version 2; None: version 1)."""
+    time_stamp: bytes | None = None
+    """The RFC 3161 token (DER) over the log-signed checkpoint (version 2 only; may be None)."""
     block_time: datetime = field(init=False)
 
     def __post_init__(self) -> None:
@@ -225,6 +253,60 @@ class Receipt:
             raise ReceiptFieldError("issued_at", str(exc)) from None
         object.__setattr__(self, "issued_at", issued_at)
         object.__setattr__(self, "block_time", _block_time(self.anchor))
+        self._check_witnessed_parts()
+
+    def _check_witnessed_parts(self) -> None:
+        if self.tlog_proof is None:
+            if self.time_stamp is not None:
+                raise ReceiptCheckpointError("a time stamp comes only with a tlog-proof")
+            if self.anchor.has_transaction:
+                raise ReceiptAnchorError(
+                    "a version 1 receipt's anchor proof carries no transaction (version 2 does)"
+                )
+            return
+        if not self.anchor.has_transaction:
+            raise ReceiptAnchorError(
+                "a version 2 receipt's anchor proof carries the anchoring transaction"
+            )
+        proof = self.tlog_proof
+        if proof.index != self.leaf_index or proof.hashes != self.inclusion.hashes:
+            raise ReceiptCheckpointError(
+                "tlog_proof: its index and hashes must be the receipt's leaf_index and "
+                "inclusion_proof"
+            )
+        try:
+            checkpoint = Checkpoint.from_text(proof.checkpoint.text)
+        except NoteError as exc:
+            raise ReceiptCheckpointError(f"tlog_proof checkpoint: {exc}") from None
+        if (checkpoint.size, checkpoint.root) != (self.tree_size, self.root_hash):
+            raise ReceiptCheckpointError(
+                f"tlog_proof: the checkpoint is of size {checkpoint.size}, the tree head of "
+                f"size {self.tree_size} (or their roots differ)"
+            )
+        if self.time_stamp is not None and (
+            not isinstance(self.time_stamp, bytes)
+            or not 0 < len(self.time_stamp) <= MAX_TIME_STAMP_BYTES
+        ):
+            raise ReceiptCheckpointError(f"time_stamp: 1 to {MAX_TIME_STAMP_BYTES} bytes")
+
+    @property
+    def version(self) -> int:
+        return RECEIPT_VERSION if self.tlog_proof is None else RECEIPT_VERSION_WITNESSED
+
+    @property
+    def checkpoint(self) -> Checkpoint | None:
+        """The checkpoint of the tree head (version 2), as the log signed it."""
+        if self.tlog_proof is None:
+            return None
+        return Checkpoint.from_text(self.tlog_proof.checkpoint.text)
+
+    def log_signed_checkpoint(self, log_key_name: str) -> bytes | None:
+        """The checkpoint note with only the log's signature: what the time stamp is over."""
+        if self.tlog_proof is None:
+            return None
+        note = self.tlog_proof.checkpoint
+        mine = tuple(s for s in note.signatures if s.name == log_key_name)
+        return Note(note.text, mine).to_bytes() if mine else None
 
     @property
     def leaf_hash(self) -> bytes:
@@ -232,11 +314,11 @@ class Receipt:
         return self.entry.leaf_hash()
 
     def to_json(self) -> dict[str, object]:
-        """The receipt's JSON object (version 1); the same receipt always gives the same one."""
+        """The receipt's JSON object; the same receipt always gives the same one."""
         anchor = self.anchor
-        return {
+        out: dict[str, object] = {
             "type": RECEIPT_TYPE,
-            "version": RECEIPT_VERSION,
+            "version": self.version,
             "document_id": self.document_id,
             "issued_at": format_time(self.issued_at),
             "entry_fields": self.entry.to_json(),
@@ -253,6 +335,12 @@ class Receipt:
                 "proof": anchor.to_json(),
             },
         }
+        if self.tlog_proof is not None:
+            out["tlog_proof"] = self.tlog_proof.to_text()
+            out["time_stamp"] = (
+                base64.b64encode(self.time_stamp).decode() if self.time_stamp else None
+            )
+        return out
 
     def to_json_bytes(self) -> bytes:
         """The receipt as a file: UTF-8 JSON, 2-space indent, newline at the end."""
@@ -287,13 +375,18 @@ class Receipt:
 
         :raises ReceiptError: a subclass naming what is wrong.
         """
-        fields = _FIELDS.exact_object(obj, "$", _RECEIPT_KEYS)
+        version = obj.get("version", RECEIPT_VERSION) if isinstance(obj, dict) else 1
+        if type(version) is not int or version not in RECEIPT_VERSIONS:
+            raise ReceiptFieldError(
+                "version", f"unsupported version {version!r:.20}, only 1 and 2 are read"
+            )
+        keys = _RECEIPT_KEYS if version == RECEIPT_VERSION else _RECEIPT_V2_KEYS
+        fields = _FIELDS.exact_object(obj, "$", keys)
         if type(fields["type"]) is not str or fields["type"] != RECEIPT_TYPE:
             raise ReceiptFieldError("type", f"must be {RECEIPT_TYPE!r}, got {fields['type']!r:.40}")
-        if type(fields["version"]) is not int or fields["version"] != RECEIPT_VERSION:
-            raise ReceiptFieldError(
-                "version", f"unsupported version {fields['version']!r:.20}, only {RECEIPT_VERSION}"
-            )
+        tlog_proof, time_stamp = None, None
+        if version == RECEIPT_VERSION_WITNESSED:
+            tlog_proof, time_stamp = _witnessed_parts(fields["tlog_proof"], fields["time_stamp"])
         document_id = fields["document_id"]
         if not isinstance(document_id, str):
             raise ReceiptFieldError(
@@ -350,12 +443,34 @@ class Receipt:
             inclusion=inclusion,
             anchor=anchor,
             issued_at=issued_at,
+            tlog_proof=tlog_proof,
+            time_stamp=time_stamp,
         )
         _check_anchor_fields(anchor_fields, receipt)
         return receipt
 
 
 # --- Parsing helpers ---------------------------------------------------------------------
+
+
+def _witnessed_parts(proof: object, stamp: object) -> tuple[TlogProof, bytes | None]:
+    if not isinstance(proof, str):
+        raise ReceiptFieldError("tlog_proof", f"must be a string, not {json_type(proof)}")
+    try:
+        tlog_proof = TlogProof.parse(proof)
+    except NoteError as exc:
+        raise ReceiptCheckpointError(f"tlog_proof: {exc}") from None
+    if stamp is None:
+        return tlog_proof, None
+    if not isinstance(stamp, str) or len(stamp) > (MAX_TIME_STAMP_BYTES * 4) // 3 + 4:
+        raise ReceiptFieldError("time_stamp", "must be base64 (at most 64 KiB) or null")
+    try:
+        token = base64.b64decode(stamp, validate=True)
+    except binascii.Error:
+        raise ReceiptFieldError("time_stamp", "is not base64") from None
+    if not token or base64.b64encode(token).decode() != stamp:
+        raise ReceiptFieldError("time_stamp", "is not canonical base64 of a token")
+    return tlog_proof, token
 
 
 def _check_anchor_fields(fields: dict[str, object], receipt: Receipt) -> None:

@@ -81,13 +81,21 @@ class AnchoredLog:
     checkpoint: Callable[[Database], int] | None = None
     """Called (when given) once the worker decides to anchor: appends what must close the
     anchored head (the custody log's checkpoint) and returns the size to anchor."""
+    prove_transaction: bool = False
+    """Whether anchor proofs carry the anchoring transaction (the document log's do: version
+    2 receipts require it; custody exports keep the proof without it)."""
 
     def store(self, session: Session) -> SqlNodeStore:
         return SqlNodeStore(session, nodes_table=self.nodes_table, state_table=self.state_table)
 
 
 DOCUMENT_LOG = AnchoredLog(
-    "documents", log_nodes_table, log_state_table, anchors_table, _deposit_time
+    "documents",
+    log_nodes_table,
+    log_state_table,
+    anchors_table,
+    _deposit_time,
+    prove_transaction=True,
 )
 """The document log (deposits), anchored in the first LogAnchor."""
 
@@ -135,6 +143,8 @@ class AnchoringWorker:
         """Why anchoring stopped for good (a :class:`ChainDivergence`), or None."""
         self._reconciled = False
         self._on_halt = on_halt
+        self.on_confirm: Callable[[], None] | None = None
+        """Called after a head is recorded as confirmed (serve pokes the cosigner)."""
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -294,7 +304,7 @@ class AnchoringWorker:
         self, tree_size: int, tx_hash: bytes, block_number: int, anchor_index: int
     ) -> None:
         """Record the submitted anchor of ``tree_size`` as confirmed by ``tx_hash``."""
-        proof = self.client.anchor_proof(tx_hash)
+        proof = self.client.anchor_proof(tx_hash, with_transaction=self.target.prove_transaction)
         block_time = self.client.block_timestamp(block_number)
         with self.database.session() as session:
             confirm_anchor(
@@ -309,6 +319,8 @@ class AnchoringWorker:
             )
             session.commit()
         log.info("%s head %d anchored in block %d", self.target.name, tree_size, block_number)
+        if self.on_confirm is not None:
+            self.on_confirm()
 
     # --- reconciliation with the chain ---------------------------------------------------
 

@@ -8,12 +8,13 @@ never as "intact".
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from evidence.digest import DocumentDigest
 from evidence.errors import EvidenceError, TamperingDetected
 from evidence.formats.receipt_format import Receipt
-from evidence.services.receipt_assembly import anchor_view, receipt_for
+from evidence.services.receipt_assembly import ReceiptPolicy, anchor_view, receipt_for
 from evidence.store.blob_store import BlobStore
 from evidence.store.repository import (
     Database,
@@ -23,11 +24,23 @@ from evidence.store.repository import (
 )
 from evidence.verify.receipt_verifier import (
     Check,
+    IndependenceTrust,
     VerificationFailed,
     VerificationResult,
     verify_receipt,
 )
 from ledger.anchor_proof import ChainTrust
+
+
+@dataclass(frozen=True)
+class ServerTrust:
+    """What the server verifies against: its chain trust and, for version 2 receipts, its
+    log key, witnesses, quorum and time-stamp roots; which receipts it issues."""
+
+    chain: ChainTrust
+    chain_info: dict[str, Any] = field(default_factory=dict)
+    independence: IndependenceTrust | None = None
+    receipts: ReceiptPolicy | None = None
 
 
 def _checks(checks: tuple[Check, ...]) -> list[dict[str, Any]]:
@@ -38,8 +51,12 @@ def _intact(
     result: VerificationResult, chain_info: dict[str, Any], extra: list[Check]
 ) -> dict[str, Any]:
     r, a = result.receipt, result.anchor
+    proven = result.proven_time
     return {
-        "result": "intact",
+        "result": result.verdict,
+        "receipt_version": r.version,
+        "proven_time": proven,
+        "witnesses": [c.witness.name for c in result.cosignatures],
         "sha256": r.entry.sha256.hex(),
         "document_id": r.document_id,
         "institution": r.entry.institution,
@@ -67,18 +84,23 @@ def _intact(
 def verify_with_receipt(
     database: Database,
     blobs: BlobStore,
-    trust: ChainTrust,
-    chain_info: dict[str, Any],
+    trust: ServerTrust,
     document: DocumentDigest,
     receipt: Receipt,
 ) -> dict[str, Any]:
+    chain_info = trust.chain_info
     try:
         result = verify_receipt(
-            receipt, document.sha256, trust, sm3=document.sm3, size=document.size
+            receipt,
+            document.sha256,
+            trust.chain,
+            sm3=document.sm3,
+            size=document.size,
+            independence=trust.independence,
         )
     except VerificationFailed as exc:
         return {
-            "result": "altered",
+            "result": exc.verdict,
             "sha256": document.sha256.hex(),
             "document_id": receipt.document_id,
             "checks": _checks(exc.checks),
@@ -104,33 +126,35 @@ def verify_with_receipt(
 def verify_digest(
     database: Database,
     blobs: BlobStore,
-    trust: ChainTrust,
-    chain_info: dict[str, Any],
+    trust: ServerTrust,
     sha256: bytes,
     document: DocumentDigest | None,
 ) -> dict[str, Any]:
+    chain_info = trust.chain_info
     with database.session() as session:
         records = find_by_sha256(session, sha256)
         if not records:
             return {"result": "unknown", "sha256": sha256.hex(), "matches": 0}
         record = records[0]
+        pending = {
+            "result": "pending",
+            "sha256": sha256.hex(),
+            "document_id": record.id,
+            "matches": len(records),
+        }
         if anchor_covering(session, record.leaf_index) is None:
-            return {
-                "result": "pending",
-                "sha256": sha256.hex(),
-                "document_id": record.id,
-                "matches": len(records),
-            }
+            return pending
         try:
-            receipt = receipt_for(session, record)
-        except EvidenceError as exc:
+            receipt = receipt_for(session, record, trust.receipts)
+        except EvidenceError as exc:  # the stored entry or proof no longer forms a receipt
             return {
-                "result": "altered",
+                "result": "receipt-invalid",
                 "sha256": sha256.hex(),
                 "document_id": record.id,
                 "checks": [{"name": "stored entry", "ok": False, "detail": str(exc)}],
             }
-    assert receipt is not None
+    if receipt is None:  # anchored, not yet witnessed (or time-stamped)
+        return pending
     extra: list[Check] = []
     try:
         stored = blobs.verify(sha256)
@@ -142,13 +166,14 @@ def verify_digest(
         result = verify_receipt(
             receipt,
             sha256,
-            trust,
+            trust.chain,
             sm3=document.sm3 if document else None,
             size=document.size if document else None,
+            independence=trust.independence,
         )
     except VerificationFailed as exc:
         return {
-            "result": "altered",
+            "result": exc.verdict,
             "sha256": sha256.hex(),
             "document_id": record.id,
             "checks": _checks(exc.checks + tuple(extra)),
@@ -161,4 +186,4 @@ def verify_digest(
     return out
 
 
-__all__ = ["anchor_view", "verify_digest", "verify_with_receipt"]
+__all__ = ["ServerTrust", "anchor_view", "verify_digest", "verify_with_receipt"]

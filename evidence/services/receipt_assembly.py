@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -10,7 +11,20 @@ from sqlalchemy.orm import Session
 from evidence.errors import EvidenceError, TamperingDetected
 from evidence.formats.log_entry import LogEntry
 from evidence.formats.receipt_format import Receipt, ReceiptError
-from evidence.store.repository import AnchorRecord, DocumentRecord, SqlNodeStore, anchor_covering
+from evidence.formats.signed_note import Note, NoteError
+from evidence.formats.tlog_proof import TlogProof
+from evidence.store.repository import (
+    AnchorRecord,
+    DocumentRecord,
+    SqlNodeStore,
+    anchor_covering,
+    anchor_of_size,
+)
+from evidence.store.witnessed_heads import (
+    CheckpointRecord,
+    cosignatures_of,
+    first_witnessed_checkpoint,
+)
 from ledger.anchor_proof import AnchorProof
 from ledger.errors import AnchorProofError
 from ledger.merkle import MerkleLog
@@ -79,8 +93,22 @@ def document_fields(
     }
 
 
-def receipt_for(session: Session, record: DocumentRecord) -> Receipt | None:
-    """The receipt of a document, or None while its entry is not anchored yet.
+@dataclass(frozen=True)
+class ReceiptPolicy:
+    """Which receipts serve issues: version 2, proven by the first checkpoint covering the
+    document that ``quorum`` of ``witnesses`` (verifier keys) cosigned and, with
+    ``time_stamped``, that an authority stamped. Until one exists the receipt is pending."""
+
+    witnesses: tuple[str, ...] = ()
+    quorum: int = 0
+    time_stamped: bool = False
+
+
+def receipt_for(
+    session: Session, record: DocumentRecord, policy: ReceiptPolicy | None = None
+) -> Receipt | None:
+    """The receipt of a document, or None while its entry is not anchored (and, with a
+    ``policy``, witnessed and time-stamped) yet. Without a policy: version 1.
 
     Built from the stored entry bytes and log nodes — never from the metadata columns — so an
     altered row yields a receipt that fails verification rather than a false one. The receipt
@@ -90,11 +118,34 @@ def receipt_for(session: Session, record: DocumentRecord) -> Receipt | None:
         TamperingDetected: the stored entry or anchor proof no longer forms a well-formed
             receipt (the row was altered).
     """
-    anchor = anchor_covering(session, record.leaf_index)
+    checkpoint: CheckpointRecord | None = None
+    if policy is None:
+        anchor = anchor_covering(session, record.leaf_index)
+    else:
+        checkpoint = first_witnessed_checkpoint(
+            session,
+            covering=record.leaf_index,
+            witnesses=policy.witnesses,
+            quorum=policy.quorum,
+            time_stamped=policy.time_stamped,
+        )
+        if checkpoint is None:
+            return None
+        anchor = anchor_of_size(session, tree_size=checkpoint.tree_size)
     if anchor is None or anchor.proof is None:
         return None
     merkle = MerkleLog(SqlNodeStore(session))
     inclusion = merkle.inclusion_proof(record.leaf_index, anchor.tree_size)
+    tlog_proof = None
+    if checkpoint is not None:
+        lines = "".join(f"{c.line}\n" for c in cosignatures_of(session, checkpoint.tree_size))
+        try:
+            note = Note.parse((checkpoint.note + lines).encode("utf-8"))
+        except NoteError as exc:
+            raise TamperingDetected(
+                f"checkpoint {checkpoint.tree_size}: its stored note no longer parses ({exc})"
+            ) from exc
+        tlog_proof = TlogProof(record.leaf_index, inclusion.hashes, note)
     try:
         return Receipt(
             document_id=record.id,
@@ -104,14 +155,25 @@ def receipt_for(session: Session, record: DocumentRecord) -> Receipt | None:
             tree_size=anchor.tree_size,
             root_hash=anchor.root_hash,
             inclusion=inclusion,
-            anchor=AnchorProof.from_json(json.loads(anchor.proof)),
-            issued_at=(anchor.confirmed_at or anchor.created_at).replace(microsecond=0),
+            anchor=_anchor_proof(anchor.proof, witnessed=checkpoint is not None),
+            issued_at=(
+                checkpoint.created_at if checkpoint else anchor.confirmed_at or anchor.created_at
+            ).replace(microsecond=0),
+            tlog_proof=tlog_proof,
+            time_stamp=checkpoint.time_stamp if checkpoint else None,
         )
     except (ReceiptError, AnchorProofError) as exc:
         raise TamperingDetected(
             f"document {record.id}: the stored entry or anchor proof no longer forms a receipt "
             f"({exc})"
         ) from exc
+
+
+def _anchor_proof(stored: str, *, witnessed: bool) -> AnchorProof:
+    """The stored anchor proof as a receipt of that version carries it: version 1 receipts
+    never carry the anchoring transaction (their schema and older readers refuse it)."""
+    proof = AnchorProof.from_json(json.loads(stored))
+    return proof if witnessed else proof.without_transaction()
 
 
 def _decodes(data: bytes) -> bool:

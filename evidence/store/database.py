@@ -92,6 +92,8 @@ __all__ = [
     "api_tokens_table",
     "case_participants_table",
     "cases_table",
+    "checkpoints_table",
+    "cosignatures_table",
     "custody_anchors_table",
     "custody_events_table",
     "custody_map_keys_table",
@@ -507,6 +509,44 @@ class CustodyMapNode(Base):
     old_hash: Mapped[bytes | None] = mapped_column(_hash())
 
 
+MAX_WITNESS_KEY_CHARS = 400
+"""Longest witness verifier key stored (``NAME+KEYID+BASE64``)."""
+
+
+class SignedCheckpoint(Base):
+    """The log's signed checkpoint of an anchored head of the document log (migration
+    ``0011``): the note (``evidence.formats.checkpoint``, signed by the log's key) and, once
+    asked for, the RFC 3161 time-stamp token over that note."""
+
+    __tablename__ = "checkpoints"
+
+    tree_size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root_hash: Mapped[bytes] = mapped_column(_hash(), nullable=False)
+    note: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    time_stamp: Mapped[bytes | None] = mapped_column(LargeBinary)
+    time_stamped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Cosignature(Base):
+    """A witness's cosignature on a checkpoint (``evidence.formats.cosignature``): its note
+    signature line, checked against the witness's key before it is stored."""
+
+    __tablename__ = "cosignatures"
+    __table_args__ = (Index("ix_cosignatures_witness_tree_size", "witness", "tree_size"),)
+
+    tree_size: Mapped[int] = mapped_column(
+        BigInteger,
+        ForeignKey("checkpoints.tree_size", name="fk_cosignatures_tree_size"),
+        primary_key=True,
+        autoincrement=False,
+    )
+    witness: Mapped[str] = mapped_column(String(MAX_WITNESS_KEY_CHARS), primary_key=True)
+    cosigned_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    line: Mapped[str] = mapped_column(Text, nullable=False)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
 MAX_FINDING_KIND_CHARS = 32
 """Longest finding kind (``evidence.services.audit`` names them)."""
 
@@ -554,6 +594,8 @@ retired_anchors_table = cast(Table, RetiredAnchor.__table__)
 custody_map_keys_table = cast(Table, CustodyMapKey.__table__)
 custody_map_states_table = cast(Table, CustodyMapState.__table__)
 custody_map_nodes_table = cast(Table, CustodyMapNode.__table__)
+checkpoints_table = cast(Table, SignedCheckpoint.__table__)
+cosignatures_table = cast(Table, Cosignature.__table__)
 
 Index(
     "ix_documents_institution_time", documents_table.c.institution, documents_table.c.deposited_at

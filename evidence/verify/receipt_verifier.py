@@ -30,39 +30,65 @@ document it was issued for). Both are :class:`VerificationFailed` and carry ever
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Final, Protocol
 
 from evidence.errors import EvidenceError, InputError
+from evidence.formats.checkpoint import Checkpoint
+from evidence.formats.cosignature import Cosignature, WitnessKey, verify_cosignatures
 from evidence.formats.log_entry import DocumentKind, LogEntry
 from evidence.formats.receipt_format import Receipt
+from evidence.formats.signed_note import NoteError, VerifierKey
+from evidence.verify.time_stamp_check import TimeStampError, TimeStampFacts, verify_time_stamp
 from ledger.anchor_proof import (
     AnchorVerification,
     ChainTrust,
     SealStatus,
     verify_anchor_proof,
 )
-from ledger.errors import LedgerError, RootMismatchError
+from ledger.errors import (
+    AnchoringAccountMismatchError,
+    ChainIdMismatchError,
+    ContractMismatchError,
+    InsufficientSealsError,
+    LedgerError,
+    MissingSealError,
+    RootMismatchError,
+    TransactionChainIdError,
+    UntrustedSignerError,
+    UntrustedValidatorSetError,
+)
 from ledger.merkle import HASH_SIZE, hash_leaf, root_from_inclusion_proof
 
 __all__ = [
     "CHECK_ANCHOR_PROOF",
+    "CHECK_CHECKPOINT",
+    "CHECK_CLAIMED_TIME",
     "CHECK_DOCUMENT_DIGEST",
     "CHECK_INCLUSION_PROOF",
     "CHECK_LEAF_HASH",
     "CHECK_LEAF_INDEX",
+    "CHECK_TIME_STAMP",
     "CHECK_TREE_HEAD",
+    "CHECK_WITNESSES",
+    "VERDICTS",
+    "VERDICT_ALTERED",
+    "VERDICT_INTACT",
+    "VERDICT_RECEIPT_INVALID",
+    "VERDICT_UNTRUSTED",
     "Check",
     "DigestMismatchError",
     "DocumentAltered",
     "DocumentDigestError",
     "HasDigests",
+    "IndependenceTrust",
     "ReceiptInvalid",
     "TreeHeadMismatchError",
     "VerificationError",
     "VerificationFailed",
     "VerificationResult",
+    "verdict_of",
     "verify_receipt",
 ]
 
@@ -72,6 +98,52 @@ CHECK_LEAF_INDEX: Final = "leaf index"
 CHECK_INCLUSION_PROOF: Final = "inclusion proof"
 CHECK_ANCHOR_PROOF: Final = "anchor proof"
 CHECK_TREE_HEAD: Final = "anchored tree head"
+CHECK_CHECKPOINT: Final = "checkpoint"
+CHECK_WITNESSES: Final = "witnesses"
+CHECK_TIME_STAMP: Final = "time stamp"
+CHECK_CLAIMED_TIME: Final = "claimed time"
+
+VERDICT_INTACT: Final = "intact"
+"""Every required check passed."""
+VERDICT_ALTERED: Final = "altered"
+"""The receipt holds, but the document does not match it."""
+VERDICT_RECEIPT_INVALID: Final = "receipt-invalid"
+"""The receipt is malformed or one of its proofs fails."""
+VERDICT_UNTRUSTED: Final = "untrusted"
+"""The proofs hold, but not by the pinned keys, or the quorum is not met, or unsealed."""
+VERDICTS: Final = (VERDICT_INTACT, VERDICT_ALTERED, VERDICT_RECEIPT_INVALID, VERDICT_UNTRUSTED)
+
+CLAIMED_TIME_TOLERANCE: Final = timedelta(hours=1)
+"""How far before the proven time bound the entry's claimed time may lie unflagged (deposits
+are anchored, witnessed and stamped within seconds)."""
+
+#: Anchor-proof failures that mean "not what the verifier pinned", not "a broken proof".
+_TRUST_ERRORS: Final = (
+    AnchoringAccountMismatchError,
+    TransactionChainIdError,
+    ChainIdMismatchError,
+    ContractMismatchError,
+    UntrustedSignerError,
+    UntrustedValidatorSetError,
+    InsufficientSealsError,
+    MissingSealError,
+)
+
+
+@dataclass(frozen=True)
+class IndependenceTrust:
+    """What a verifier pins beyond the chain: the log's key (its checkpoints), the witnesses
+    whose cosignatures count and how many are needed, and the time-stamp authorities' roots
+    (DER; none pinned: time stamps are not required)."""
+
+    log_key: VerifierKey
+    witnesses: tuple[WitnessKey, ...] = ()
+    quorum: int = 0
+    time_stamp_roots: tuple[bytes, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.quorum <= len(self.witnesses):
+            raise ValueError(f"a quorum of {self.quorum} from {len(self.witnesses)} witnesses")
 
 
 class HasDigests(Protocol):
@@ -89,11 +161,17 @@ class HasDigests(Protocol):
 
 @dataclass(frozen=True)
 class Check:
-    """One verification step: its name, whether it passed, and one readable line why."""
+    """One verification step: its name, whether it passed, and one readable line why.
+
+    ``trust`` marks a check whose failure means *not by what the verifier pinned* (another
+    validator, contract, chain, anchoring account, log key; too few witnesses; an authority
+    not trusted; an unsealed chain): the proofs may hold, but they prove nothing to this
+    verifier (verdict ``untrusted``), unlike a broken proof (``receipt-invalid``)."""
 
     name: str
     ok: bool
     detail: str
+    trust: bool = False
 
     def __str__(self) -> str:
         return f"{'ok' if self.ok else 'FAILED'} {self.name}: {self.detail}"
@@ -155,8 +233,24 @@ class VerificationFailed(VerificationError):
         super().__init__("; ".join(f"{c.name}: {c.detail}" for c in self.failed))
 
     @property
+    def verdict(self) -> str:
+        return verdict_of(self.checks)
+
+    @property
     def failed(self) -> tuple[Check, ...]:
         return tuple(check for check in self.checks if not check.ok)
+
+
+def verdict_of(checks: tuple[Check, ...]) -> str:
+    """The verdict of a list of checks (see the ``VERDICT_*`` constants)."""
+    failed = [c for c in checks if not c.ok]
+    if not failed:
+        return VERDICT_INTACT
+    if any(not c.trust and c.name != CHECK_DOCUMENT_DIGEST for c in failed):
+        return VERDICT_RECEIPT_INVALID
+    if any(c.trust for c in failed):
+        return VERDICT_UNTRUSTED
+    return VERDICT_ALTERED
 
 
 class ReceiptInvalid(VerificationFailed):
@@ -203,6 +297,24 @@ class VerificationResult:
     checks: tuple[Check, ...]
     receipt: Receipt
     anchor: AnchorVerification
+    cosignatures: tuple[Cosignature, ...] = ()
+    """The pinned witnesses' cosignatures on the receipt's checkpoint (version 2)."""
+    time_stamp: TimeStampFacts | None = None
+    """The verified time stamp over the checkpoint (version 2, when one is pinned)."""
+
+    @property
+    def verdict(self) -> str:
+        """``intact``, or ``untrusted`` when the trust accepted an unsealed chain."""
+        return VERDICT_UNTRUSTED if self.seal.signer is None else VERDICT_INTACT
+
+    @property
+    def proven_time(self) -> datetime | None:
+        """The document existed no later than this: the earliest of the time stamp and the
+        witnesses' cosignatures (None: a version 1 receipt, or nothing independent)."""
+        times = [datetime.fromtimestamp(c.time, UTC) for c in self.cosignatures]
+        if self.time_stamp is not None:
+            times.append(self.time_stamp.time)
+        return min(times) if times else None
 
     @property
     def sealed_by(self) -> bytes | None:
@@ -225,12 +337,19 @@ def verify_receipt(
     *,
     sm3: bytes | None = None,
     size: int | None = None,
+    independence: IndependenceTrust | None = None,
 ) -> VerificationResult:
     """Check that ``document`` is the document ``receipt`` proves was deposited and anchored.
 
     ``document`` is a :class:`HasDigests` (SHA-256, SM3 and size are all compared) or a
     32-byte SHA-256 alone, optionally with ``sm3`` and ``size``. ``trust`` says which chain,
     validators and contract are trusted. Pure: nothing is fetched.
+
+    A version 2 receipt is also checked against ``independence`` (without it, it is
+    ``untrusted``): its checkpoint is signed by the pinned log key and names the tree head,
+    at least ``quorum`` pinned witnesses cosigned it, and — when authorities are pinned — its
+    time stamp is over the log-signed checkpoint by one of them. A version 1 receipt carries
+    none of these and is checked as before.
 
     :raises DocumentAltered: the receipt is valid but the document is not the deposited one.
     :raises ReceiptInvalid: the receipt does not prove a deposit (see the module docstring).
@@ -240,11 +359,11 @@ def verify_receipt(
     checks: list[Check] = []
     causes: dict[str, Exception] = {}
 
-    def record(name: str, error: Exception | None, detail: str) -> None:
+    def record(name: str, error: Exception | None, detail: str, *, trust: bool = False) -> None:
         if error is None:
             checks.append(Check(name, True, detail))
         else:
-            checks.append(Check(name, False, str(error)))
+            checks.append(Check(name, False, str(error), trust or isinstance(error, _TRUST_ERRORS)))
             causes[name] = error
 
     entry = receipt.entry
@@ -302,7 +421,10 @@ def verify_receipt(
         f"the entry is in the tree of size {receipt.tree_size} with root {receipt.root_hash.hex()}",
     )
 
-    # 5. The anchor proof verifies under the trust.
+    # 5. The anchor proof verifies under the trust (a version 2 receipt's must carry the
+    # anchoring transaction: its signature binds the chain id and the anchoring account).
+    if receipt.tlog_proof is not None and not trust.require_transaction:
+        trust = replace(trust, require_transaction=True)
     anchored: AnchorVerification | None = None
     anchor_error: Exception | None = None
     try:
@@ -337,6 +459,29 @@ def verify_receipt(
             f"the chain anchors this tree head (size {anchored.tree_size})",
         )
 
+    # 7-9. Version 2: the checkpoint, the witnesses, the time stamp.
+    cosignatures: tuple[Cosignature, ...] = ()
+    stamp: TimeStampFacts | None = None
+    if receipt.tlog_proof is not None:
+        cosignatures, stamp = _independence_checks(receipt, independence, record)
+        bound = [datetime.fromtimestamp(c.time, UTC) for c in cosignatures]
+        bound += [stamp.time] if stamp is not None else []
+        if bound:
+            proven = min(bound)
+            claimed = entry.deposited_at
+            gap = proven - claimed
+            warning = (
+                f"; WARNING: claimed {gap} before the proven bound (back-dated?)"
+                if gap > CLAIMED_TIME_TOLERANCE
+                else ""
+            )
+            record(
+                CHECK_CLAIMED_TIME,
+                None,
+                f"the service claims deposit at {claimed.isoformat()}; proven to exist no "
+                f"later than {proven.isoformat()}{warning}",
+            )
+
     final = tuple(checks)
     if causes:
         first = next(iter(causes.values()))
@@ -365,7 +510,107 @@ def verify_receipt(
         checks=final,
         receipt=receipt,
         anchor=anchored,
+        cosignatures=cosignatures,
+        time_stamp=stamp,
     )
+
+
+class _Record(Protocol):
+    def __call__(
+        self, name: str, error: Exception | None, detail: str, *, trust: bool = False
+    ) -> None: ...
+
+
+def _independence_checks(
+    receipt: Receipt, independence: IndependenceTrust | None, record: _Record
+) -> tuple[tuple[Cosignature, ...], TimeStampFacts | None]:
+    """Checks 7-9 of a version 2 receipt; the cosignatures and time stamp that held."""
+    assert receipt.tlog_proof is not None
+    note = receipt.tlog_proof.checkpoint
+    if independence is None:
+        record(
+            CHECK_CHECKPOINT,
+            VerificationError("no log key pinned: the checkpoint cannot be checked"),
+            "",
+            trust=True,
+        )
+        return (), None
+    # 7. The checkpoint is the log's (its pinned key) and names the receipt's tree head.
+    try:
+        checkpoint = Checkpoint.verify(note, independence.log_key)
+        record(
+            CHECK_CHECKPOINT,
+            None,
+            f"signed by the log key {independence.log_key.name} for the tree head of size "
+            f"{checkpoint.size}",
+        )
+    except NoteError as exc:
+        record(CHECK_CHECKPOINT, exc, "", trust=True)
+    # 8. Enough pinned witnesses cosigned it.
+    cosignatures: tuple[Cosignature, ...] = ()
+    try:
+        cosignatures = verify_cosignatures(note, independence.witnesses)
+    except NoteError as exc:
+        record(CHECK_WITNESSES, exc, "")
+    else:
+        names = ", ".join(
+            f"{c.witness.name} at {datetime.fromtimestamp(c.time, UTC).isoformat()}"
+            for c in cosignatures
+        )
+        if len(cosignatures) < independence.quorum:
+            record(
+                CHECK_WITNESSES,
+                VerificationError(
+                    f"{len(cosignatures)} of the pinned witnesses cosigned, "
+                    f"{independence.quorum} are required" + (f" ({names})" if names else "")
+                ),
+                "",
+                trust=True,
+            )
+        elif independence.quorum == 0:
+            record(
+                CHECK_WITNESSES,
+                None,
+                "no independent witness is required by this trust (quorum 0): the head rests "
+                "on the operator and the chain" + (f"; cosigned by {names}" if names else ""),
+            )
+        else:
+            record(
+                CHECK_WITNESSES,
+                None,
+                f"{len(cosignatures)} of {len(independence.witnesses)} pinned witnesses "
+                f"cosigned (quorum {independence.quorum}): {names}",
+            )
+    # 9. The time stamp is over the log-signed checkpoint, by a pinned authority.
+    stamp: TimeStampFacts | None = None
+    if not independence.time_stamp_roots:
+        record(
+            CHECK_TIME_STAMP,
+            None,
+            "no time-stamp authority pinned: time rests on the witnesses and the chain",
+        )
+        return cosignatures, None
+    signed = receipt.log_signed_checkpoint(independence.log_key.name)
+    if receipt.time_stamp is None or signed is None:
+        record(
+            CHECK_TIME_STAMP,
+            VerificationError("the receipt carries no time stamp over its checkpoint"),
+            "",
+            trust=True,
+        )
+        return cosignatures, None
+    try:
+        stamp = verify_time_stamp(receipt.time_stamp, signed, independence.time_stamp_roots)
+    except TimeStampError as exc:
+        record(CHECK_TIME_STAMP, exc, "", trust=exc.reason in ("untrusted", "roots"))
+        return cosignatures, None
+    record(
+        CHECK_TIME_STAMP,
+        None,
+        f"the checkpoint existed no later than {stamp.time.isoformat()} "
+        f"(RFC 3161, {stamp.authority}, serial {stamp.serial})",
+    )
+    return cosignatures, stamp
 
 
 def _document_digests(

@@ -16,6 +16,7 @@ import hashlib
 import io
 import json
 import threading
+import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
@@ -321,6 +322,16 @@ def _get(path: Callable[[World, str, str], str]) -> Send:
     return lambda w, role, rel: httpx.get(f"{w.url}{path(w, role, rel)}", headers=w.headers[role])
 
 
+def _checkpoint(w: World, role: str, rel: str) -> httpx.Response:
+    """The latest checkpoint: public; signed once the first deposits are anchored."""
+    deadline = time.monotonic() + 60
+    while True:
+        r = httpx.get(f"{w.url}/v1/log/checkpoint", headers=w.headers[role])
+        if r.status_code != 404 or time.monotonic() > deadline:
+            return r
+        time.sleep(0.2)
+
+
 def _deposit(w: World, role: str, rel: str) -> httpx.Response:
     case = None if rel == "none" else w.case[role][rel]
     content = f"matrix deposit {role} {rel} {uuid.uuid4()}".encode()
@@ -521,8 +532,10 @@ SENDERS: dict[str, Send] = {
     "GET /v1/log/head": _get(lambda w, r, rel: "/v1/log/head"),
     "GET /v1/log/consistency": _get(lambda w, r, rel: "/v1/log/consistency?first=1&second=2"),
     "GET /v1/log/key": _get(lambda w, r, rel: "/v1/log/key"),
+    "GET /v1/log/checkpoint": _checkpoint,
     "GET /v1/log/custody": _get(lambda w, r, rel: "/v1/log/custody"),
     "GET /v1/chain": _get(lambda w, r, rel: "/v1/chain"),
+    "GET /v1/trust": _get(lambda w, r, rel: "/v1/trust"),
     "GET /healthz": _get(lambda w, r, rel: "/healthz"),
     "GET /v1/admin/institutions": _get(lambda w, r, rel: "/v1/admin/institutions"),
     "POST /v1/admin/institutions": _create_institution,
@@ -641,8 +654,10 @@ EXPECTED: dict[str, dict[str, Row]] = {
     "GET /v1/log/head": _ANYONE,
     "GET /v1/log/consistency": _ANYONE,
     "GET /v1/log/key": _ANYONE,
+    "GET /v1/log/checkpoint": _ANYONE,
     "GET /v1/log/custody": _ANYONE,
     "GET /v1/chain": _ANYONE,
+    "GET /v1/trust": _ANYONE,
     "GET /healthz": _ANYONE,
     "GET /v1/admin/institutions": _ADMIN_ONLY,
     "POST /v1/admin/institutions": {**_ADMIN_ONLY, "admin": (None, None, 201)},

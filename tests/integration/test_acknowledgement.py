@@ -61,20 +61,9 @@ def test_acknowledgements_catch_a_log_restored_from_a_backup(tmp_path: Path) -> 
 
     with running_server(data_dir) as srv:
         first, doc, receipt, ack = _deposit_and_wait(srv, token, b"the will", tmp_path, "first")
-        validators = _validators(srv)
+        offline = srv.trust_args(tmp_path)  # pins the log key too
     assert first["acknowledgement"].startswith("zhenglian/ack/v1\n")
-    offline = ["--validators", validators]
-    ok = _cli(
-        "verify",
-        str(doc),
-        "--receipt",
-        str(receipt),
-        *offline,
-        "--ack",
-        str(ack),
-        "--log-key",
-        log_key,
-    )
+    ok = _cli("verify", str(doc), "--receipt", str(receipt), *offline, "--ack", str(ack))
     assert ok.returncode == 0, ok.stderr
     assert "acknowledged leaf" in ok.stdout
 
@@ -88,17 +77,7 @@ def test_acknowledgements_catch_a_log_restored_from_a_backup(tmp_path: Path) -> 
     )
     alone = _cli("verify", str(doc2), "--receipt", str(receipt2), *offline)
     assert alone.returncode == 0, alone.stderr  # each receipt verifies alone ...
-    against_ack = _cli(
-        "verify",
-        str(doc2),
-        "--receipt",
-        str(receipt2),
-        *offline,
-        "--ack",
-        str(ack),
-        "--log-key",
-        log_key,
-    )
+    against_ack = _cli("verify", str(doc2), "--receipt", str(receipt2), *offline, "--ack", str(ack))
     assert against_ack.returncode == 1  # ... but not against the first depositor's acknowledgement
     assert "the acknowledged leaf was replaced" in against_ack.stderr
     together = _cli(
@@ -113,14 +92,14 @@ def test_an_acknowledgement_by_another_key_is_bad_input(tmp_path: Path) -> None:
         token = srv.token("城东公证处", "notary")
         _, doc, receipt, ack = _deposit_and_wait(srv, token, b"a deed", tmp_path, "deed")
         validators = _validators(srv)
+        contract = httpx.get(f"{srv.url}/v1/chain").json()["contract"]
     other = _cli("log", "key", "--data-dir", str(tmp_path / "elsewhere")).stdout.strip()
     bad = _cli(
         "verify",
         str(doc),
         "--receipt",
         str(receipt),
-        "--validators",
-        validators,
+        *("--validators", validators, "--contract", contract, "--quorum", "0"),
         "--ack",
         str(ack),
         "--log-key",

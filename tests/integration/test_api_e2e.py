@@ -116,7 +116,7 @@ def test_deposit_is_anchored_within_seconds_and_verifies(
     receipt = wait_receipt(server, notary, doc["id"], ANCHOR_DEADLINE)
     assert time.monotonic() - t0 < ANCHOR_DEADLINE + 1
     schema = json.loads(
-        (REPO_ROOT / "evidence" / "formats" / "schema" / "receipt-v1.schema.json").read_text()
+        (REPO_ROOT / "evidence" / "formats" / "schema" / "receipt-v2.schema.json").read_text()
     )
     jsonschema.validate(receipt, schema)  # the committed schema describes what is served
     for broken in (
@@ -158,54 +158,47 @@ def test_deposit_is_anchored_within_seconds_and_verifies(
     unknown = httpx.post(f"{server.url}/v1/verify", json={"sha256": "ab" * 32}).json()
     assert unknown["result"] == "unknown"
 
-    # Offline, with nothing but the file, the receipt and the validators' addresses.
+    # Offline, with nothing but the file, the receipt and the trust bundle.
     doc_path, receipt_path = tmp_path / "will.pdf", tmp_path / "receipt.json"
     doc_path.write_bytes(content)
     receipt_path.write_text(json.dumps(receipt))
     chain = httpx.get(f"{server.url}/v1/chain").json()
-    validators = ",".join(chain["validators"])
-    ok = server.cli(
-        "verify",
-        str(doc_path),
-        "--receipt",
-        str(receipt_path),
-        "--validators",
-        validators,
-        "--contract",
-        chain["contract"],
-        check=False,
-    )
+    pinned = server.trust_args(tmp_path)
+    ok = server.cli("verify", str(doc_path), "--receipt", str(receipt_path), *pinned, check=False)
     assert ok.returncode == 0, ok.stderr
+    assert "verdict: intact" in ok.stdout
     bad_path = tmp_path / "forged.pdf"
     bad_path.write_bytes(content[:-1] + b"X")
-    bad = server.cli(
-        "verify",
-        str(bad_path),
-        "--receipt",
-        str(receipt_path),
-        "--validators",
-        validators,
-        check=False,
-    )
-    assert bad.returncode == 1 and bad.stderr.strip()
+    bad = server.cli("verify", str(bad_path), "--receipt", str(receipt_path), *pinned, check=False)
+    assert bad.returncode == 1 and "verdict: altered" in bad.stdout, bad.stdout
+    log_key = httpx.get(f"{server.url}/v1/log/key").text.strip()
     wrong_validator = server.cli(
         "verify",
         str(doc_path),
         "--receipt",
         str(receipt_path),
-        "--validators",
-        "0x" + "12" * 20,
+        *("--validators", "0x" + "12" * 20, "--contract", chain["contract"]),
+        *("--log-key", log_key, "--quorum", "0"),
         check=False,
     )
-    assert wrong_validator.returncode == 1
-    online = server.cli(
+    assert wrong_validator.returncode == 1 and "verdict: untrusted" in wrong_validator.stdout
+    rpc_only = server.cli(
         "verify",
         str(doc_path),
         "--receipt",
         str(receipt_path),
         "--rpc",
         server.rpc_url,
-        "--json",
+        check=False,
+    )
+    assert rpc_only.returncode == 2 and "pin what you trust" in rpc_only.stderr
+    online = server.cli(
+        "verify",
+        str(doc_path),
+        "--receipt",
+        str(receipt_path),
+        *pinned,
+        *("--rpc", server.rpc_url, "--json"),
         check=False,
     )
     assert online.returncode == 0, online.stderr
@@ -378,7 +371,8 @@ def test_tampering_is_detected(tmp_path: Path) -> None:
         blob.write_bytes(b"original a")
         r = httpx.post(f"{srv.url}/v1/verify", json={"sha256": a["sha256"]}).json()
         assert r["result"] == "altered", r
-        # A metadata row altered in the database: caught by the log.
+        # A metadata row altered in the database: caught by the log (the receipt the server
+        # rebuilds from it no longer proves anything).
         conn = sqlite3.connect(data_dir / "zhenglian.sqlite")
         conn.execute(
             "UPDATE documents SET entry = replace(entry, 'notary', 'forensic') WHERE id = ?",
@@ -387,7 +381,7 @@ def test_tampering_is_detected(tmp_path: Path) -> None:
         conn.commit()
         conn.close()
         r = httpx.post(f"{srv.url}/v1/verify", json={"sha256": b["sha256"]}).json()
-        assert r["result"] == "altered", r
+        assert r["result"] == "receipt-invalid", r
         # A stored entry cut short no longer forms a receipt: 409, not a receipt or a 400.
         conn = sqlite3.connect(data_dir / "zhenglian.sqlite")
         conn.execute("UPDATE documents SET entry = substr(entry, 1, 10) WHERE id = ?", (c["id"],))
@@ -397,7 +391,7 @@ def test_tampering_is_detected(tmp_path: Path) -> None:
         assert got.status_code == 409, got.text
         assert got.headers["content-type"] == "application/problem+json"
         r = httpx.post(f"{srv.url}/v1/verify", json={"sha256": c["sha256"]}).json()
-        assert r["result"] == "altered", r
+        assert r["result"] == "receipt-invalid", r
 
 
 def test_kill_after_acknowledgement_loses_nothing(tmp_path: Path) -> None:

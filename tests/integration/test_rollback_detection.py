@@ -86,15 +86,14 @@ def _verify_receipt(
     doc.write_bytes(content)
     path.write_text(json.dumps(receipt))
     chain = httpx.get(f"{srv.url}/v1/chain").json()
+    log_key = httpx.get(f"{srv.url}/v1/log/key").text.strip()
     return srv.cli(
         "verify",
         str(doc),
         "--receipt",
         str(path),
-        "--validators",
-        ",".join(chain["validators"]),
-        "--contract",
-        contract,
+        *("--validators", ",".join(chain["validators"]), "--contract", contract),
+        *("--log-key", log_key, "--quorum", "0"),
         check=False,
     )
 

@@ -37,10 +37,17 @@ def _one_line(proc: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
+def test_rpc_alone_pins_nothing_and_is_refused(tmp_path: Path) -> None:
+    receipt = str(VECTORS / "valid.json")
+    proc = _verify(tmp_path, "deposited", "--receipt", receipt, "--rpc", "http://127.0.0.1:1")
+    assert proc.returncode == 2
+    assert "pin what you trust" in _one_line(proc) and "--contract" in _one_line(proc)
+
+
 def test_a_node_that_does_not_answer_is_could_not_check(tmp_path: Path) -> None:
     receipt = str(VECTORS / "valid.json")
     down = f"http://127.0.0.1:{free_port()}"
-    proc = _verify(tmp_path, "deposited", "--receipt", receipt, "--rpc", down)
+    proc = _verify(tmp_path, "deposited", "--receipt", receipt, *_OFFLINE, "--rpc", down)
     assert proc.returncode == 3
     assert _one_line(proc).startswith("zhenglian: error: could not check against")
 
@@ -50,14 +57,19 @@ def test_a_node_without_the_block_is_could_not_check(
 ) -> None:
     url, _, _ = embedded_chain  # a young chain: no block 4096
     receipt = str(VECTORS / "valid.json")
-    proc = _verify(tmp_path, "deposited", "--receipt", receipt, "--rpc", url)
+    proc = _verify(tmp_path, "deposited", "--receipt", receipt, *_OFFLINE, "--rpc", url)
     assert proc.returncode == 3
     assert "has no block 4096" in _one_line(proc)
 
 
+_OFFLINE = [
+    *("--validators", ",".join(MANIFEST["trust"]["validators"])),
+    *("--contract", MANIFEST["trust"]["contract"]),
+]
+
+
 def test_the_other_statuses_of_the_table(tmp_path: Path) -> None:
-    trust = MANIFEST["trust"]
-    offline = ["--validators", ",".join(trust["validators"]), "--contract", trust["contract"]]
+    offline = _OFFLINE
     receipt = str(VECTORS / "valid.json")
     assert _verify(tmp_path, "deposited", "--receipt", receipt, *offline).returncode == 0
     assert _verify(tmp_path, "altered", "--receipt", receipt, *offline).returncode == 1

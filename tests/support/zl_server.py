@@ -48,6 +48,13 @@ class ZhenglianServer:
         )
         return out.stdout.strip().splitlines()[-1]
 
+    def trust_args(self, directory: Path) -> list[str]:
+        """``--trust FILE`` with the server's trust bundle (``GET /v1/trust``) saved in
+        ``directory``: what ``zhenglian verify`` pins."""
+        path = directory / f"trust-{self.url.rsplit(':', 1)[1]}.json"
+        path.write_text(httpx.get(f"{self.url}/v1/trust", timeout=30).text)
+        return ["--trust", str(path)]
+
     def kill(self) -> None:
         """Kill -9: no clean shutdown at all."""
         self.proc.send_signal(signal.SIGKILL)

@@ -314,7 +314,12 @@ def test_no_flipped_bit_verifies_with_other_proven_content(position: int, bit: i
 
 def test_checks_and_failures_are_plain_records() -> None:
     check = Check("leaf hash", True, "leaf hash 00")
-    assert check.__dict__ == {"name": "leaf hash", "ok": True, "detail": "leaf hash 00"}
+    assert check.__dict__ == {
+        "name": "leaf hash",
+        "ok": True,
+        "detail": "leaf hash 00",
+        "trust": False,
+    }
     assert str(Check("x", False, "why")) == "FAILED x: why"
     with pytest.raises(VerificationFailed) as caught:
         verify_receipt(receipt("wrong-leaf-index"), DEPOSITED, TRUST)

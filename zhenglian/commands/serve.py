@@ -51,6 +51,19 @@ def _listening_url(host: str, port: int) -> str:
     return f"http://{host}:{port}"
 
 
+def configuration_error(exc: ValueError) -> str:
+    """One line naming each wrong setting (pydantic's own text spans several)."""
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return str(exc).splitlines()[0]
+    parts = []
+    for error in errors():
+        where = "_".join(str(part) for part in error.get("loc", ())).upper()
+        message = str(error.get("msg", "")).removeprefix("Value error, ")
+        parts.append(f"ZHENGLIAN_{where}: {message}" if where else message)
+    return "; ".join(parts)
+
+
 @click.command()
 @data_dir_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address of the API.")
@@ -96,7 +109,7 @@ def serve(data_dir: Path, host: str, port: int, rpc_port: int, block_time: float
         if "ZHENGLIAN_PUBLIC_URL" not in os.environ:  # QR codes point where serve listens
             settings = Settings(data_dir=data_dir, public_url=_listening_url(host, port))
     except ValueError as exc:
-        fail(f"bad configuration: {exc}".splitlines()[0], 2)
+        fail(f"bad configuration: {configuration_error(exc)}", 2)
     try:
         runtime = start_runtime(settings, rpc_port=rpc_port, block_time=block_time)
     except ChainDivergence as exc:

@@ -1,14 +1,21 @@
 """``zhenglian verify``: check a document against its receipt, offline or cross-checked online;
 or (``--custody``) a document's custody export, offline.
 
+The verdict (docs/trust.md) is one word: ``intact`` (every required check passed),
+``altered`` (the document does not match the receipt), ``receipt-invalid`` (the receipt is
+malformed or a proof fails), ``untrusted`` (the proofs hold, but not by what is pinned:
+another validator, contract, chain, anchoring account or log key, too few witnesses, an
+authority not pinned, or an unsealed chain).
+
 Exit status (the same for every verifying command, docs/reliability.md):
-0 intact; 1 a check failed (one line per failed check); 2 bad input or usage; 3 could not
-check (the node is unreachable or lacks the block).
+0 intact; 1 a check failed (altered, receipt-invalid, untrusted; one line per failed check);
+2 bad input or usage; 3 could not check (the node is unreachable or lacks the block).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +25,13 @@ from eth_utils.address import is_hex_address, to_canonical_address
 from evidence.digest import digest_file
 from evidence.errors import InputError
 from evidence.formats.receipt_format import MAX_RECEIPT_BYTES, Receipt
-from evidence.verify.receipt_verifier import VerificationFailed, verify_receipt
+from evidence.verify.receipt_verifier import (
+    VERDICT_INTACT,
+    VERDICT_RECEIPT_INVALID,
+    IndependenceTrust,
+    VerificationFailed,
+    verify_receipt,
+)
 from ledger.anchor_proof import ChainTrust
 from ledger.errors import LedgerError
 from zhenglian.common import EXIT_BAD_INPUT, EXIT_CANNOT_CHECK, EXIT_FAILED, fail
@@ -104,6 +117,102 @@ def _promise_checks(
         except ForkDetected as exc:
             checks.append((f"same history as {path.name}", False, str(exc)))
     return checks
+
+
+@dataclass(frozen=True)
+class _Pinned:
+    chain: ChainTrust
+    independence: IndependenceTrust | None
+
+
+def _pinned(
+    receipt: Receipt,
+    trust_path: Path | None,
+    validators: str | None,
+    contract: str | None,
+    log_key: str | None,
+    witness_keys: tuple[str, ...],
+    quorum: int | None,
+) -> _Pinned:
+    """What the verifier pins, from a bundle or from flags; refused (exit 2) when something a
+    verdict depends on is not pinned, with what to pin."""
+    from evidence.formats.cosignature import WitnessKey
+    from evidence.formats.signed_note import NoteError, VerifierKey
+    from evidence.formats.trust_bundle import MAX_TRUST_BUNDLE_BYTES, TrustBundle
+
+    witnesses: tuple[WitnessKey, ...] | None = None
+    if witness_keys:
+        try:
+            witnesses = tuple(WitnessKey.from_text(k) for k in witness_keys)
+        except NoteError as exc:
+            fail(f"--witness: {exc}", EXIT_BAD_INPUT)
+    v2 = receipt.version == 2
+    if trust_path is not None:
+        if validators is not None or contract is not None or log_key is not None:
+            fail("--trust pins validators, contract and log key: give none of those", 2)
+        try:
+            with trust_path.open("rb") as fh:
+                bundle = TrustBundle.from_json_bytes(fh.read(MAX_TRUST_BUNDLE_BYTES + 1))
+            if witnesses is not None or quorum is not None:
+                bundle = bundle.with_witnesses(
+                    witnesses if witnesses is not None else bundle.witnesses,
+                    quorum if quorum is not None else bundle.witness_quorum,
+                )
+        except OSError as exc:
+            fail(f"cannot read {exc.filename}: {exc.strerror}", EXIT_BAD_INPUT)
+        except InputError as exc:
+            fail(f"bad trust bundle {trust_path}: {exc}", EXIT_BAD_INPUT)
+        addresses = [v.address for v in bundle.validators]
+        kwargs: dict[str, Any] = {
+            "contract": bundle.documents_contract,
+            "anchoring_account": bundle.anchoring_account,
+            "require_transaction": v2,
+        }
+        chain = (
+            ChainTrust.sealed(bundle.chain_id, addresses, **kwargs)
+            if bundle.sealed
+            else ChainTrust.unsafe_unsealed(bundle.chain_id, **kwargs)
+        )
+        return _Pinned(
+            chain,
+            IndependenceTrust(
+                bundle.log_key,
+                bundle.witnesses,
+                bundle.witness_quorum,
+                bundle.time_stamp_roots_der(),
+            ),
+        )
+    missing = []
+    if validators is None:
+        missing.append("--validators (the chain's validators)")
+    if contract is None:
+        missing.append("--contract (the LogAnchor you trust; --rpc alone lets a stranger's do)")
+    if v2 and log_key is None:
+        missing.append("--log-key (the log's key, for the checkpoint)")
+    if v2 and quorum is None:
+        missing.append("--quorum (how many --witness must have cosigned; 0 for none)")
+    if missing:
+        fail("pin what you trust: give --trust BUNDLE, or " + ", ".join(missing), 2)
+    assert validators is not None and contract is not None
+    if not is_hex_address(contract):
+        fail(f"--contract is not an address: {contract!r}", EXIT_BAD_INPUT)
+    chain = ChainTrust.sealed(
+        receipt.anchor.chain_id,
+        _addresses(validators),
+        contract=bytes(to_canonical_address(contract)),
+        require_transaction=v2,
+    )
+    independence = None
+    if v2:
+        assert log_key is not None and quorum is not None
+        try:
+            key = VerifierKey.from_text(log_key)
+            independence = IndependenceTrust(key, witnesses or (), quorum)
+        except NoteError as exc:
+            fail(f"--log-key: {exc}", EXIT_BAD_INPUT)
+        except ValueError as exc:
+            fail(f"--quorum: {exc}", EXIT_BAD_INPUT)
+    return _Pinned(chain, independence)
 
 
 def _anchor_index(receipt: Receipt) -> int:
@@ -233,6 +342,27 @@ def _verify_custody(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Another receipt of the same log: the two must not give one leaf two entries.",
 )
+@click.option(
+    "--trust",
+    "trust_path",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A trust bundle (GET /v1/trust, zhenglian trust export): chain, contract, anchoring "
+    "account, validators, log key, witnesses and quorum, time-stamp roots, all pinned at once.",
+)
+@click.option(
+    "--witness",
+    "witness_keys",
+    multiple=True,
+    help="A witness's verifier key, as the witness publishes it; repeat for each. Replaces "
+    "the bundle's witnesses.",
+)
+@click.option(
+    "--quorum",
+    type=click.IntRange(0, 32),
+    default=None,
+    help="How many of the pinned witnesses must have cosigned (default: the bundle's).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def verify(
     file: Path | None,
@@ -244,6 +374,9 @@ def verify(
     ack_path: Path | None,
     log_key: str | None,
     also_paths: tuple[Path, ...],
+    trust_path: Path | None,
+    witness_keys: tuple[str, ...],
+    quorum: int | None,
     as_json: bool,
 ) -> None:
     """Is FILE the document the receipt was issued for, deposited and anchored as it says?
@@ -251,8 +384,13 @@ def verify(
     With --custody EXPORT (and no FILE; once per page): is the document's chain of custody
     complete and anchored as the export says? (--contract: the custody log's LogAnchor.)
 
-    Exit status: 0 intact; 1 a check failed; 2 bad input or usage; 3 could not check (the
-    node is unreachable or lacks the block)."""
+    Pin what you trust: --trust BUNDLE (everything at once), or --validators and --contract
+    (and, for a version 2 receipt, --log-key, --witness and --quorum). --rpc alone is not
+    enough: a stranger can anchor anything in a contract of their own.
+
+    Verdict: intact, altered, receipt-invalid or untrusted. Exit status: 0 intact; 1 a check
+    failed (altered, receipt-invalid, untrusted); 2 bad input or usage; 3 could not check
+    (the node is unreachable or lacks the block)."""
     if custody_paths:
         if file is not None or receipt_path is not None or rpc is not None:
             fail("--custody takes no FILE, --receipt or --rpc", EXIT_BAD_INPUT)
@@ -260,10 +398,8 @@ def verify(
         return
     if file is None or receipt_path is None:
         fail("give FILE and --receipt RECEIPT (or --custody EXPORT)", EXIT_BAD_INPUT)
-    if validators is None and rpc is None:
-        fail("give --validators (offline) or --rpc (online)", EXIT_BAD_INPUT)
-    if (ack_path is None) != (log_key is None):
-        fail("--ack and --log-key go together", EXIT_BAD_INPUT)
+    if ack_path is not None and log_key is None and trust_path is None:
+        fail("--ack needs the log's key: --log-key or --trust", EXIT_BAD_INPUT)
     try:
         data = receipt_path.read_bytes()[: MAX_RECEIPT_BYTES + 1]
         receipt = Receipt.from_json_bytes(data)
@@ -272,42 +408,57 @@ def verify(
         fail(f"cannot read {exc.filename}: {exc.strerror}", EXIT_BAD_INPUT)
     except InputError as exc:
         fail(f"bad receipt: {exc}", EXIT_BAD_INPUT)
-    pinned = None
-    if contract is not None:
-        if not is_hex_address(contract):
-            fail(f"--contract is not an address: {contract!r}", EXIT_BAD_INPUT)
-        pinned = bytes(to_canonical_address(contract))
-    if validators is not None:
-        trust = ChainTrust.sealed(receipt.anchor.chain_id, _addresses(validators), contract=pinned)
-    else:
-        trust = ChainTrust.unsafe_unsealed(receipt.anchor.chain_id, contract=pinned)
+    pinned = _pinned(receipt, trust_path, validators, contract, log_key, witness_keys, quorum)
+    trust, independence = pinned.chain, pinned.independence
+    if log_key is None and pinned.independence is not None and ack_path is not None:
+        log_key = pinned.independence.log_key.to_text()
     failed: list[str] = []
     result_checks: list[dict[str, Any]] = []
+    verdict = VERDICT_INTACT
+    proven_time = None
     try:
-        result = verify_receipt(receipt, digest.sha256, trust, sm3=digest.sm3, size=digest.size)
+        result = verify_receipt(
+            receipt,
+            digest.sha256,
+            trust,
+            sm3=digest.sm3,
+            size=digest.size,
+            independence=independence,
+        )
         result_checks = [c.__dict__ for c in result.checks]
+        verdict = result.verdict
+        proven_time = result.proven_time
+        if verdict != VERDICT_INTACT:
+            failed.append("seal: the pinned trust accepts unsealed blocks (no validator vouches)")
     except VerificationFailed as exc:
         result_checks = [c.__dict__ for c in exc.checks]
         failed = [f"{c.name}: {c.detail}" for c in exc.checks if not c.ok]
+        verdict = exc.verdict
     for name, ok, detail in _promise_checks(receipt, ack_path, log_key, also_paths):
-        result_checks.append({"name": name, "ok": ok, "detail": detail})
+        result_checks.append({"name": name, "ok": ok, "detail": detail, "trust": False})
         if not ok:
             failed.append(f"{name}: {detail}")
+            if verdict == VERDICT_INTACT:
+                verdict = VERDICT_RECEIPT_INVALID
     if rpc is not None and not failed:
         try:
             for name, ok, detail in _online_checks(rpc, receipt):
-                result_checks.append({"name": name, "ok": ok, "detail": detail})
+                result_checks.append({"name": name, "ok": ok, "detail": detail, "trust": False})
                 if not ok:
                     failed.append(f"{name}: {detail}")
+                    verdict = VERDICT_RECEIPT_INVALID
         except LedgerError as exc:
             fail(f"could not check against {rpc}: {exc}", EXIT_CANNOT_CHECK)
     if as_json:
         click.echo(
             json.dumps(
                 {
-                    "result": "intact" if not failed else "failed",
+                    "result": verdict,
                     "document_id": receipt.document_id,
+                    "receipt_version": receipt.version,
                     "deposited_at": receipt.entry.deposited_at.isoformat(),
+                    "deposited_at_is": "claimed by the service",
+                    "proven_time": proven_time.isoformat() if proven_time else None,
                     "institution": receipt.entry.institution,
                     "checks": result_checks,
                 },
@@ -318,9 +469,13 @@ def verify(
     else:
         for c in result_checks:
             click.echo(f"{'ok  ' if c['ok'] else 'FAIL'} {c['name']}: {c['detail']}")
+        if receipt.version == 1:
+            click.echo(
+                "note: a version 1 receipt: no witness cosigned its head and no independent "
+                "authority stamped its time"
+            )
+        click.echo(f"verdict: {verdict}")
     if failed:
         for line in failed:
-            click.echo(f"zhenglian: verification failed: {line}", err=True)
+            click.echo(f"zhenglian: {verdict}: {line}", err=True)
         raise SystemExit(EXIT_FAILED)
-    if validators is None:
-        click.echo("note: no --validators given: the block seal was NOT checked", err=True)

@@ -1,0 +1,45 @@
+"""``zhenglian trust export``: the trust bundle a verifier of this server's receipts pins."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from zhenglian.common import data_dir_option, fail
+
+
+@click.group()
+def trust() -> None:
+    """The trust bundle (docs/trust.md): chain, contracts, keys, witnesses, authorities."""
+
+
+@trust.command("export")
+@data_dir_option
+@click.option(
+    "-o",
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the bundle (JSON); '-' for standard output.",
+)
+def export(data_dir: Path, out: Path) -> None:
+    """Write the trust bundle serve last published for the data directory (the same as
+    ``GET /v1/trust``), checked. Give it to verifiers; they should still pin the witnesses'
+    keys as the witnesses themselves publish them (``zhenglian verify --witness``)."""
+    from evidence.errors import EvidenceError
+    from zhenglian.composition import export_trust_bundle
+
+    try:
+        data = export_trust_bundle(data_dir)
+    except EvidenceError as exc:
+        fail(str(exc))
+    if str(out) == "-":
+        click.echo(data.decode("utf-8"), nl=False)
+        return
+    try:
+        out.write_bytes(data)
+    except OSError as exc:
+        fail(f"cannot write {out}: {exc.strerror or exc}")
+    click.echo(f"trust bundle written to {out}", err=True)
