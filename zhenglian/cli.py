@@ -18,6 +18,7 @@ from zhenglian.commands.digest import digest
 from zhenglian.commands.institutions import institutions
 from zhenglian.commands.ledger import ledger
 from zhenglian.commands.log import log
+from zhenglian.commands.report import report
 from zhenglian.commands.serve import serve
 from zhenglian.commands.tokens import tokens
 from zhenglian.commands.trust import trust
@@ -47,6 +48,7 @@ for command in (
     digest,
     deposit,
     verify,
+    report,
     audit,
     trust,
     witness,
