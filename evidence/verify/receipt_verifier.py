@@ -72,6 +72,7 @@ __all__ = [
     "CHECK_TIME_STAMP",
     "CHECK_TREE_HEAD",
     "CHECK_WITNESSES",
+    "CLAIMED_TIME_TOLERANCE",
     "VERDICTS",
     "VERDICT_ALTERED",
     "VERDICT_INTACT",
@@ -306,6 +307,13 @@ class VerificationResult:
     def verdict(self) -> str:
         """``intact``, or ``untrusted`` when the trust accepted an unsealed chain."""
         return VERDICT_UNTRUSTED if self.seal.signer is None else VERDICT_INTACT
+
+    @property
+    def back_dated(self) -> bool:
+        """Whether the entry's claimed time lies more than :data:`CLAIMED_TIME_TOLERANCE`
+        before :attr:`proven_time` (False when nothing independent bounds the time)."""
+        proven = self.proven_time
+        return proven is not None and proven - self.deposited_at > CLAIMED_TIME_TOLERANCE
 
     @property
     def proven_time(self) -> datetime | None:

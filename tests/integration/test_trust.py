@@ -7,9 +7,12 @@ PostgreSQL."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,10 +23,18 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from evidence.digest import digest_file
+from evidence.formats.checkpoint import Checkpoint
 from evidence.formats.cosignature import WitnessKey, verify_cosignatures
+from evidence.formats.log_entry import LogEntry
 from evidence.formats.receipt_format import Receipt
+from evidence.formats.tlog_proof import TlogProof
 from evidence.formats.trust_bundle import TrustBundle
+from evidence.store.log_key import load_or_create_log_key
 from evidence.verify.time_stamp_check import verify_time_stamp
+from ledger.client import LedgerClient
+from ledger.merkle import InclusionProof, hash_leaf
+from ledger.node.keystore import keystore_path, load_key, resolve_passphrase
 from tests.integration.test_api_e2e import deposit
 from tests.support.postgres import postgres_url  # noqa: F401 - fixture
 from tests.support.tsa import RunningAuthority, running_authority
@@ -328,3 +339,71 @@ def test_a_witness_down_delays_the_receipt_never_the_deposit(deployment: Deploym
     assert parsed.tlog_proof is not None
     keys = [WitnessKey.from_text(w.key) for w in d.witnesses]
     assert len(verify_cosignatures(parsed.tlog_proof.checkpoint, keys)) == 2
+
+
+def test_the_operator_forgery_fails_for_want_of_witnesses(deployment: Deployment) -> None:
+    """The review's forgery: the operator, with its own keys (validator, anchoring account,
+    log key), starts a fresh chain, anchors a back-dated entry for a document never deposited
+    and signs its checkpoint. Every chain check passes against the court's bundle — same
+    chain id, validator, contract and account — and only the witnesses (and the time-stamp
+    authority) stop it. Without them (quorum 0, no authority: the old trust) it passes."""
+    d = deployment
+    forger = d.workdir / "forger"
+    forger.mkdir()
+    for name in ("keystore", "keystore-passphrase", "log-key.json"):
+        source = d.server.data_dir / name
+        if source.is_dir():
+            shutil.copytree(source, forger / name)
+        else:
+            shutil.copy2(source, forger / name)
+    content = b"a will nobody deposited in 2019"
+    document = d.workdir / "forged-will.pdf"
+    document.write_bytes(content)
+    digest = digest_file(document)
+    entry = LogEntry(
+        sha256=digest.sha256,
+        sm3=digest.sm3,
+        size=digest.size,
+        salt=os.urandom(32),
+        kind="notary",
+        institution="城东公证处",
+        case_code=None,
+        deposited_at=datetime(2019, 3, 1, 9, 30, tzinfo=UTC),
+    )
+    with running_server(forger) as fake:  # a fresh chain and database, the same keys
+        passphrase = resolve_passphrase(forger, create=False)
+        anchorer = load_key(keystore_path(forger, "anchorer"), passphrase)
+        client = LedgerClient(fake.rpc_url, anchorer.to_bytes())
+        client.attach(bytes.fromhex(httpx.get(f"{fake.url}/v1/chain").json()["contract"][2:]))
+        leaf = entry.encode()
+        root = hash_leaf(leaf)
+        anchored = client.anchor(1, root, ())
+        proof = client.anchor_proof(anchored.tx_hash, with_transaction=True)
+    log_key = load_or_create_log_key(forger, passphrase)
+    note = Checkpoint(log_key.name, 1, root).sign(log_key.private_key)
+    inclusion = InclusionProof(0, 1, ())
+    forged = Receipt(
+        document_id=str(uuid.uuid4()),
+        entry=entry,
+        entry_bytes=leaf,
+        leaf_index=0,
+        tree_size=1,
+        root_hash=root,
+        inclusion=inclusion,
+        anchor=proof,
+        tlog_proof=TlogProof(0, (), note),
+    )
+    path = d.workdir / "forged.receipt.json"
+    path.write_bytes(forged.to_json_bytes())
+    court = d.workdir / "court-trust.json"
+    court.write_text(httpx.get(f"{d.server.url}/v1/trust").text)
+    done = _verify(str(document), "--receipt", str(path), "--trust", str(court), "--json")
+    result = json.loads(done.stdout)
+    assert (done.returncode, result["result"]) == (1, "untrusted"), done.stdout
+    failed = {c["name"] for c in result["checks"] if not c["ok"]}
+    assert failed == {"witnesses", "time stamp"}, result["checks"]
+    # The old trust — the chain alone — would have called the forgery intact.
+    old = _changed_bundle(court, d.workdir / "chain-only.json", witnesses=[], witness_quorum=0)
+    old = _changed_bundle(old, old, time_stamp_roots=[])
+    done = _verify(str(document), "--receipt", str(path), "--trust", str(old))
+    assert done.returncode == 0 and "verdict: intact" in done.stdout, done.stdout

@@ -35,7 +35,7 @@ from evidence.verify.receipt_verifier import (
     VerificationResult,
     verify_receipt,
 )
-from zhenglian.commands.verify import _pinned
+from zhenglian.commands.verify import pinned_trust
 from zhenglian.common import EXIT_BAD_INPUT, EXIT_CANNOT_CHECK, EXIT_FAILED, fail
 
 #: The forms ``-o`` may name, by suffix.
@@ -140,7 +140,7 @@ def report(
         receipt = Receipt.from_json_bytes(receipt_bytes)
     except InputError as exc:
         fail(f"bad receipt: {exc}", EXIT_BAD_INPUT)
-    pinned = _pinned(receipt, trust_path, None, None, None, (), None)
+    pinned = pinned_trust(receipt, trust_path, None, None, None, (), None)
     trust_bytes = _read(trust_path, MAX_TRUST_BUNDLE_BYTES)
     try:
         bundle = TrustBundle.from_json_bytes(trust_bytes)

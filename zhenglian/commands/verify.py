@@ -120,12 +120,14 @@ def _promise_checks(
 
 
 @dataclass(frozen=True)
-class _Pinned:
+class PinnedTrust:
+    """What a verifier pinned: the chain trust and, for version 2 receipts, the rest."""
+
     chain: ChainTrust
     independence: IndependenceTrust | None
 
 
-def _pinned(
+def pinned_trust(
     receipt: Receipt,
     trust_path: Path | None,
     validators: str | None,
@@ -133,7 +135,7 @@ def _pinned(
     log_key: str | None,
     witness_keys: tuple[str, ...],
     quorum: int | None,
-) -> _Pinned:
+) -> PinnedTrust:
     """What the verifier pins, from a bundle or from flags; refused (exit 2) when something a
     verdict depends on is not pinned, with what to pin."""
     from evidence.formats.cosignature import WitnessKey
@@ -173,7 +175,7 @@ def _pinned(
             if bundle.sealed
             else ChainTrust.unsafe_unsealed(bundle.chain_id, **kwargs)
         )
-        return _Pinned(
+        return PinnedTrust(
             chain,
             IndependenceTrust(
                 bundle.log_key,
@@ -212,7 +214,7 @@ def _pinned(
             fail(f"--log-key: {exc}", EXIT_BAD_INPUT)
         except ValueError as exc:
             fail(f"--quorum: {exc}", EXIT_BAD_INPUT)
-    return _Pinned(chain, independence)
+    return PinnedTrust(chain, independence)
 
 
 def _anchor_index(receipt: Receipt) -> int:
@@ -408,7 +410,7 @@ def verify(
         fail(f"cannot read {exc.filename}: {exc.strerror}", EXIT_BAD_INPUT)
     except InputError as exc:
         fail(f"bad receipt: {exc}", EXIT_BAD_INPUT)
-    pinned = _pinned(receipt, trust_path, validators, contract, log_key, witness_keys, quorum)
+    pinned = pinned_trust(receipt, trust_path, validators, contract, log_key, witness_keys, quorum)
     trust, independence = pinned.chain, pinned.independence
     if log_key is None and pinned.independence is not None and ack_path is not None:
         log_key = pinned.independence.log_key.to_text()
@@ -416,6 +418,7 @@ def verify(
     result_checks: list[dict[str, Any]] = []
     verdict = VERDICT_INTACT
     proven_time = None
+    back_dated = False
     try:
         result = verify_receipt(
             receipt,
@@ -428,6 +431,7 @@ def verify(
         result_checks = [c.__dict__ for c in result.checks]
         verdict = result.verdict
         proven_time = result.proven_time
+        back_dated = result.back_dated
         if verdict != VERDICT_INTACT:
             failed.append("seal: the pinned trust accepts unsealed blocks (no validator vouches)")
     except VerificationFailed as exc:
@@ -459,6 +463,7 @@ def verify(
                     "deposited_at": receipt.entry.deposited_at.isoformat(),
                     "deposited_at_is": "claimed by the service",
                     "proven_time": proven_time.isoformat() if proven_time else None,
+                    "back_dated": back_dated,
                     "institution": receipt.entry.institution,
                     "checks": result_checks,
                 },
