@@ -14,7 +14,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -244,6 +244,20 @@ def test_what_is_not_pinned_is_untrusted_and_a_broken_proof_is_invalid(
                 )
             ),
         ],
+        "a validator counted only from a later block": [
+            "--trust",
+            str(
+                _changed_bundle(
+                    bundle_path,
+                    d.workdir / "b6.json",
+                    validators=[
+                        {**v, "from_block": 10**9}
+                        for v in json.loads(bundle_path.read_text())["validators"]
+                    ]
+                    + [{"address": "0x" + "33" * 20, "from_block": 0}],
+                )
+            ),
+        ],
         "another log key": [
             "--trust",
             str(
@@ -289,6 +303,15 @@ def test_what_is_not_pinned_is_untrusted_and_a_broken_proof_is_invalid(
     forged_path.write_text(json.dumps(forged))
     done = _verify(str(document), "--receipt", str(forged_path), "--trust", str(bundle_path))
     assert (done.returncode, _verdict(done)) == (1, "verdict: receipt-invalid"), done.stdout
+    # A time stamp over another checkpoint (a later receipt's) does not date this one.
+    *_, later = _files(d, "deed-later", b"a later deed, witnessed")
+    assert later["tree_head"] != json.loads(receipt_path.read_text())["tree_head"]
+    forged = json.loads(receipt_path.read_text())
+    forged["time_stamp"] = later["time_stamp"]
+    forged_path.write_text(json.dumps(forged))
+    done = _verify(str(document), "--receipt", str(forged_path), "--trust", str(bundle_path))
+    assert (done.returncode, _verdict(done)) == (1, "verdict: receipt-invalid"), done.stdout
+    assert "FAIL time stamp: the time stamp is not over this checkpoint" in done.stdout
     # The chain id claimed by the receipt is covered by the proof: changing it is refused.
     forged = json.loads(receipt_path.read_text())
     forged["anchor"]["chain_id"] = 1
@@ -333,7 +356,7 @@ def test_a_witness_down_delays_the_receipt_never_the_deposit(deployment: Deploym
         r = httpx.get(f"{d.server.url}/v1/documents/{doc_id}/receipt", headers=d.headers)
         assert r.status_code == 202, r.text
     finally:
-        d.witnesses[1] = start_witness(down.data_dir, [d.log_key], port=port)
+        d.witnesses[1] = start_witness(down.data_dir, [d.log_key], key=down.key, port=port)
     receipt = _witnessed_receipt(d, doc_id, WITNESSED_DEADLINE + 60)
     parsed = Receipt.from_json_bytes(json.dumps(receipt).encode())
     assert parsed.tlog_proof is not None
@@ -379,6 +402,11 @@ def test_the_operator_forgery_fails_for_want_of_witnesses(deployment: Deployment
         root = hash_leaf(leaf)
         anchored = client.anchor(1, root, ())
         proof = client.anchor_proof(anchored.tx_hash, with_transaction=True)
+        # A stranger's way: a LogAnchor of one's own (here on the same fresh chain).
+        stranger = LedgerClient(fake.rpc_url, anchorer.to_bytes())
+        stranger.deploy()
+        elsewhere = stranger.anchor(1, root, ())
+        stranger_proof = stranger.anchor_proof(elsewhere.tx_hash, with_transaction=True)
     log_key = load_or_create_log_key(forger, passphrase)
     note = Checkpoint(log_key.name, 1, root).sign(log_key.private_key)
     inclusion = InclusionProof(0, 1, ())
@@ -402,6 +430,23 @@ def test_the_operator_forgery_fails_for_want_of_witnesses(deployment: Deployment
     assert (done.returncode, result["result"]) == (1, "untrusted"), done.stdout
     failed = {c["name"] for c in result["checks"] if not c["ok"]}
     assert failed == {"witnesses", "time stamp"}, result["checks"]
+    # The stranger's contract is refused whatever is pinned, and nothing pinned is refused.
+    strangers = d.workdir / "stranger.receipt.json"
+    strangers.write_bytes(replace(forged, anchor=stranger_proof).to_json_bytes())
+    done = _verify(str(document), "--receipt", str(strangers), "--trust", str(court), "--json")
+    result = json.loads(done.stdout)
+    assert (done.returncode, result["result"]) == (1, "untrusted"), done.stdout
+    anchor_check = next(c for c in result["checks"] if c["name"] == "anchor proof")
+    assert not anchor_check["ok"] and "contract" in anchor_check["detail"], anchor_check
+    chain = httpx.get(f"{d.server.url}/v1/chain").json()
+    flags = [
+        *("--validators", ",".join(chain["validators"]), "--contract", chain["contract"]),
+        *("--log-key", d.log_key, "--quorum", "0"),
+    ]
+    done = _verify(str(document), "--receipt", str(strangers), *flags)
+    assert (done.returncode, _verdict(done)) == (1, "verdict: untrusted"), done.stdout
+    done = _verify(str(document), "--receipt", str(strangers), "--rpc", d.server.rpc_url)
+    assert done.returncode == 2 and "pin what you trust" in done.stderr
     # The old trust — the chain alone — would have called the forgery intact.
     old = _changed_bundle(court, d.workdir / "chain-only.json", witnesses=[], witness_quorum=0)
     old = _changed_bundle(old, old, time_stamp_roots=[])

@@ -40,34 +40,47 @@ def init_witness(data_dir: Path, name: str) -> str:
 
 @dataclass
 class RunningWitness:
-    name: str
     key: str
     """Its verifier key (``NAME+KEYID+BASE64``, type 0x04)."""
     url: str
     data_dir: Path
     process: subprocess.Popen[bytes]
+    log_path: Path
+    """Where its output goes."""
+
+    @property
+    def name(self) -> str:
+        return self.key.split("+", 1)[0]
 
     def stop(self) -> None:
         stop(self.process)
 
 
-def start_witness(data_dir: Path, log_keys: list[str], port: int | None = None) -> RunningWitness:
-    """``zhenglian witness serve`` on ``data_dir`` (made by :func:`init_witness`), trusting
-    ``log_keys``; returns once it answers."""
-    key = witness_cli("witness", "key", "--data-dir", str(data_dir)).stdout.strip().splitlines()
+def start_witness(
+    data_dir: Path, log_keys: list[str], *, key: str | None = None, port: int | None = None
+) -> RunningWitness:
+    """``zhenglian witness serve`` on ``data_dir`` (made by :func:`init_witness`, whose
+    verifier key is ``key``: asked with ``witness key`` when not given), trusting
+    ``log_keys``, on ``port`` (default: a free one); returns once it answers ``/healthz``."""
+    if key is None:
+        listed = witness_cli("witness", "key", "--data-dir", str(data_dir)).stdout
+        key = listed.strip().splitlines()[-1]
     port = port or free_port()
-    log = (data_dir.parent / f"{data_dir.name}-witness.log").open("ab")
+    log_path = data_dir.parent / f"{data_dir.name}-witness.log"
     args = [sys.executable, "-m", "zhenglian.cli", "witness", "serve", "--data-dir", str(data_dir)]
     for log_key in log_keys:
         args += ["--log", log_key]
-    process = subprocess.Popen(
-        [*args, "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=WITNESS_ENV
-    )
+    with log_path.open("ab") as out:
+        process = subprocess.Popen(
+            [*args, "--port", str(port)], stdout=out, stderr=subprocess.STDOUT, env=WITNESS_ENV
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + SERVER_START_TIMEOUT
     while True:
         if process.poll() is not None:
-            raise RuntimeError(f"witness serve exited with {process.returncode}")
+            raise RuntimeError(
+                f"witness serve exited with {process.returncode}: {log_path.read_text()[-2000:]}"
+            )
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
                 break
@@ -75,14 +88,13 @@ def start_witness(data_dir: Path, log_keys: list[str], port: int | None = None) 
             stop(process)
             raise RuntimeError(f"witness serve did not answer in {SERVER_START_TIMEOUT} s")
         time.sleep(0.1)
-    return RunningWitness(key[-1].split("+", 1)[0], key[-1], url, data_dir, process)
+    return RunningWitness(key, url, data_dir, process, log_path)
 
 
 @contextlib.contextmanager
 def running_witness(data_dir: Path, name: str, log_keys: list[str]) -> Iterator[RunningWitness]:
     """A new witness named ``name`` in ``data_dir``, serving until the block ends."""
-    init_witness(data_dir, name)
-    witness = start_witness(data_dir, log_keys)
+    witness = start_witness(data_dir, log_keys, key=init_witness(data_dir, name))
     try:
         yield witness
     finally:

@@ -334,7 +334,10 @@ def test_docs_formats_md_lists_the_versions_the_code_reads() -> None:
     events = ", ".join(map(str, custody_event.CUSTODY_VERSIONS))
     versions = {  # format: (versions read, versions written)
         "log entry": (str(log_entry.ENTRY_VERSION),) * 2,
-        "receipt": (str(receipt_format.RECEIPT_VERSION),) * 2,
+        "receipt": (
+            ", ".join(map(str, receipt_format.RECEIPT_VERSIONS)),
+            str(receipt_format.RECEIPT_VERSION_WITNESSED),
+        ),
         "custody event": (events, events),
         "custody export": (
             ", ".join(map(str, custody_export.EXPORT_VERSIONS)),

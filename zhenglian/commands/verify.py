@@ -164,12 +164,16 @@ def pinned_trust(
             fail(f"cannot read {exc.filename}: {exc.strerror}", EXIT_BAD_INPUT)
         except InputError as exc:
             fail(f"bad trust bundle {trust_path}: {exc}", EXIT_BAD_INPUT)
-        addresses = [v.address for v in bundle.validators]
+        # A validator counts from its block on: a seal older than that is not its to make.
+        block = receipt.anchor.block_number
+        addresses = [v.address for v in bundle.validators if v.from_block <= block]
         kwargs: dict[str, Any] = {
             "contract": bundle.documents_contract,
             "anchoring_account": bundle.anchoring_account,
             "require_transaction": v2,
         }
+        if bundle.sealed and not addresses:
+            fail(f"the bundle names no validator counting at block {block}", EXIT_BAD_INPUT)
         chain = (
             ChainTrust.sealed(bundle.chain_id, addresses, **kwargs)
             if bundle.sealed
@@ -326,7 +330,9 @@ def _verify_custody(
     default=None,
     help="Trusted validator addresses, comma-separated (offline: no network at all).",
 )
-@click.option("--contract", default=None, help="The LogAnchor address you trust (recommended).")
+@click.option(
+    "--contract", default=None, help="The LogAnchor address you trust (required without --trust)."
+)
 @click.option("--rpc", default=None, help="Also cross-check against this JSON-RPC node.")
 @click.option(
     "--ack",
@@ -334,9 +340,13 @@ def _verify_custody(
     default=None,
     type=click.Path(dir_okay=False, path_type=Path),
     help="The log's acknowledgement of the deposit (from its 201): the receipt must prove "
-    "the leaf it promised. Needs --log-key.",
+    "the leaf it promised. Needs --log-key or --trust.",
 )
-@click.option("--log-key", default=None, help="The log's verifier key (NAME+KEYID+KEY).")
+@click.option(
+    "--log-key",
+    default=None,
+    help="The log's verifier key (NAME+KEYID+KEY): checkpoints of version 2 receipts, and --ack.",
+)
 @click.option(
     "--also",
     "also_paths",
