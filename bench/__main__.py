@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import anchors, api_load, custody_map, hashing, merkle_store, soak
+from bench import anchors, api_load, confirmation_latency, custody_map, hashing, merkle_store, soak
 
 BENCHMARKS = {
     "anchors": anchors.main,
@@ -12,6 +12,7 @@ BENCHMARKS = {
     "merkle": merkle_store.main,
     "custody-map": custody_map.main,
     "api": api_load.main,
+    "confirmation": confirmation_latency.main,
     "soak": soak.main,
 }
 
