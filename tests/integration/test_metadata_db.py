@@ -73,6 +73,8 @@ TABLES = {
     "custody_anchors",
     "audit_findings",
     "retired_anchors",
+    "checkpoints",
+    "cosignatures",
 }
 CST = timezone(timedelta(hours=8))  # China Standard Time
 
