@@ -89,9 +89,16 @@ def deployment(
         }
         if request.param == "postgresql":
             env["ZHENGLIAN_DATABASE_URL"] = request.getfixturevalue("postgres_url")
-        with running_server(data_dir, env) as srv:
-            headers = {"Authorization": f"Bearer {srv.token('城东公证处', 'notary')}"}
-            yield Deployment(srv, [w1, w2], authority, log_key, headers, work)
+        deployment = None
+        try:
+            with running_server(data_dir, env) as srv:
+                headers = {"Authorization": f"Bearer {srv.token('城东公证处', 'notary')}"}
+                deployment = Deployment(srv, [w1, w2], authority, log_key, headers, work)
+                yield deployment
+        finally:
+            # A test may have replaced a witness by a restarted process: stop those too.
+            for witness in deployment.witnesses if deployment is not None else ():
+                witness.stop()
 
 
 def _witnessed_receipt(d: Deployment, doc_id: str, deadline: float) -> dict[str, Any]:
