@@ -19,6 +19,7 @@ from api.routes import (
     health,
     institutions,
     log,
+    pki,
     shares,
     verify,
 )
@@ -49,5 +50,6 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(verify.router)
     app.include_router(log.router)
     app.include_router(chain.router)
+    app.include_router(pki.router)
     app.include_router(health.router)
     return app

@@ -18,6 +18,7 @@ from zhenglian.commands.digest import digest
 from zhenglian.commands.institutions import institutions
 from zhenglian.commands.ledger import ledger
 from zhenglian.commands.log import log
+from zhenglian.commands.pki import pki
 from zhenglian.commands.report import report
 from zhenglian.commands.serve import serve
 from zhenglian.commands.tokens import tokens
@@ -52,6 +53,7 @@ for command in (
     audit,
     trust,
     witness,
+    pki,
 ):
     main.add_command(command)
 

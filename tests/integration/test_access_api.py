@@ -536,6 +536,8 @@ SENDERS: dict[str, Send] = {
     "GET /v1/log/custody": _get(lambda w, r, rel: "/v1/log/custody"),
     "GET /v1/chain": _get(lambda w, r, rel: "/v1/chain"),
     "GET /v1/trust": _get(lambda w, r, rel: "/v1/trust"),
+    "GET /v1/pki/ca": _get(lambda w, r, rel: "/v1/pki/ca"),
+    "GET /v1/pki/crl": _get(lambda w, r, rel: "/v1/pki/crl"),
     "GET /healthz": _get(lambda w, r, rel: "/healthz"),
     "GET /v1/admin/institutions": _get(lambda w, r, rel: "/v1/admin/institutions"),
     "POST /v1/admin/institutions": _create_institution,
@@ -658,6 +660,9 @@ EXPECTED: dict[str, dict[str, Row]] = {
     "GET /v1/log/custody": _ANYONE,
     "GET /v1/chain": _ANYONE,
     "GET /v1/trust": _ANYONE,
+    # Public; this server has no PKI, so 404 for everyone (test_pki.py serves one).
+    "GET /v1/pki/ca": {role: (None, None, 404) for role in ROLES},
+    "GET /v1/pki/crl": {role: (None, None, 404) for role in ROLES},
     "GET /healthz": _ANYONE,
     "GET /v1/admin/institutions": _ADMIN_ONLY,
     "POST /v1/admin/institutions": {**_ADMIN_ONLY, "admin": (None, None, 201)},

@@ -27,13 +27,23 @@ def trust() -> None:
 def export(data_dir: Path, out: Path) -> None:
     """Write the trust bundle serve last published for the data directory (the same as
     ``GET /v1/trust``), checked. Give it to verifiers; they should still pin the witnesses'
-    keys as the witnesses themselves publish them (``zhenglian verify --witness``)."""
+    keys as the witnesses themselves publish them (``zhenglian verify --witness``).
+    ``pki_roots`` holds the institutions' root certificate as DATA_DIR/pki has it now."""
+    from dataclasses import replace
+
+    from certs.errors import CertsError
+    from certs.store.publication import PublishedPki
     from evidence.errors import EvidenceError
+    from evidence.formats.trust_bundle import TrustBundle
     from zhenglian.composition import export_trust_bundle
 
     try:
         data = export_trust_bundle(data_dir)
-    except EvidenceError as exc:
+        root = PublishedPki(data_dir).root_pem()
+        if root is not None:
+            bundle = TrustBundle.from_json_bytes(data)
+            data = replace(bundle, pki_roots=(root.decode("ascii"),)).to_json_bytes()
+    except (EvidenceError, CertsError) as exc:
         fail(str(exc))
     if str(out) == "-":
         click.echo(data.decode("utf-8"), nl=False)

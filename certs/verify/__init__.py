@@ -1,0 +1,2 @@
+"""Pure offline checks of institution certificates (trust, time and revocation data are
+arguments)."""
