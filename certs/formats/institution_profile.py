@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Final
 
 from cryptography import x509
@@ -48,13 +48,18 @@ __all__ = [
     "MAX_NAME_CHARS",
     "ROOT_CERTIFICATE_DAYS",
     "SERIAL_BITS",
+    "SM2_CURVE_DER",
+    "SM2_NOT_YET",
     "InstitutionCertificate",
     "InstitutionSubject",
     "InstitutionType",
     "IssuanceRequest",
     "build_institution_certificate",
     "build_root_certificate",
+    "check_name",
     "check_p256_public_key",
+    "institution_type",
+    "load_certificate",
     "parse_institution_certificate",
     "root_subject",
 ]
@@ -422,10 +427,3 @@ def load_certificate(data: bytes) -> x509.Certificate:
         return x509.load_der_x509_certificate(data)
     except ValueError as exc:
         raise ProfileError(f"not a certificate: {exc}") from exc
-
-
-def utc(moment: datetime) -> datetime:
-    """``moment`` in UTC (a naive time is refused)."""
-    if moment.tzinfo is None:
-        raise ProfileError("a time must say its zone")
-    return moment.astimezone(UTC)
