@@ -29,6 +29,7 @@ from certs.store.authority import (
     INDEX_FILE,
     ISSUED_DIRECTORY,
     MAX_INDEX_BYTES,
+    list_certificates,
     pki_directory,
 )
 from certs.store.pki_files import exclusive_lock, make_private_directory, read_bounded, write_atomic
@@ -141,6 +142,10 @@ def publish(source_data_dir: Path, target_data_dir: Path) -> PublicationReport:
         number = crl_number(crl)
     except ProfileError as exc:
         raise CertsInputError(f"{source}: {exc}") from exc
+    try:
+        list_certificates(source_data_dir)  # the index must parse before it is published
+    except AuthorityError as exc:
+        raise CertsInputError(str(exc)) from exc
     root_key = root.public_key()
     if (
         crl.issuer != root.subject

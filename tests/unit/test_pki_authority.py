@@ -372,6 +372,12 @@ def test_an_offline_root_is_published_to_the_server(tmp_path: Path) -> None:
         publish(stranger, server)
     with pytest.raises(AuthorityNotInitialised):
         publish(tmp_path / "empty", server)
+    (pki_directory(stale) / "crl.der").write_bytes(
+        (pki_directory(offline) / "crl.der").read_bytes()
+    )
+    (pki_directory(stale) / "index.json").write_text("{not json")
+    with pytest.raises(CertsInputError, match="not a PKI index"):
+        publish(stale, server)
 
 
 # --- the CLI --------------------------------------------------------------------------------
