@@ -15,6 +15,7 @@
 | ZHENGLIAN_MAX_UPLOAD_BYTES | 4 GiB | largest document accepted |
 | ZHENGLIAN_ANCHOR_BATCH | 1000 | anchor as soon as this many deposits wait ... |
 | ZHENGLIAN_ANCHOR_INTERVAL | 1.0 | ... or this many seconds after the oldest waiting one |
+| ZHENGLIAN_ANCHOR_IN_FLIGHT | 3 | most document-log anchors sent and not yet mined |
 | ZHENGLIAN_AUDIT_INTERVAL | 3600 | seconds between background integrity sweeps (0: off) |
 | ZHENGLIAN_ANCHOR_STALL_SECONDS | 120 | /healthz degraded while an entry waits longer unanchored |
 | ZHENGLIAN_PUBLIC_URL | serve's http://HOST:PORT | this server's public base URL (QR codes) |
@@ -78,6 +79,7 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=DEFAULT_MAX_UPLOAD_BYTES, ge=0, le=2**40)
     anchor_batch: int = Field(default=1000, ge=1, le=1_000_000)
     anchor_interval: float = Field(default=1.0, gt=0, le=3600)
+    anchor_in_flight: int = Field(default=3, ge=1, le=16)
     anchor_stall_seconds: float = Field(default=120.0, gt=0, le=86400)
     audit_interval: float = Field(default=3600.0, ge=0, le=30 * 86400)
 

@@ -569,7 +569,11 @@ def start_runtime(
         worker = AnchoringWorker(
             database,
             client,
-            AnchorPolicy(batch=settings.anchor_batch, interval=settings.anchor_interval),
+            AnchorPolicy(
+                batch=settings.anchor_batch,
+                interval=settings.anchor_interval,
+                in_flight=settings.anchor_in_flight,
+            ),
             on_halt=lambda reason: record_halt(database, "documents", reason),
         )
         custody_worker = AnchoringWorker(

@@ -16,6 +16,15 @@ mined (its head is covered by a larger one, it reverted, or its nonce is spent).
 healed — the chain lost heads recorded as anchored, holds another root for a recorded size, or
 holds a head the log does not contain — raises :class:`~evidence.errors.ChainDivergence`:
 the worker stops anchoring and :attr:`AnchoringWorker.halted` says why (``/healthz`` shows it).
+
+Pipelining: a log that allows it (the document log) has up to :attr:`AnchorPolicy.in_flight`
+anchoring transactions sent and not yet mined: the next head is sent ``interval`` seconds after
+the previous one, proving consistency from it, without waiting for it to be mined — so a deposit
+waits for the next send, not for the anchor in flight to be mined and recorded first. The
+account's nonces order them on chain; they are settled oldest first. If one reverts, those
+sent behind it revert too (their proofs start from a head the chain does not hold) and are
+dropped in turn, and the log is anchored afresh. The custody log sends one at a time: its map
+keeps the version of one unanchored checkpoint only.
 """
 
 from __future__ import annotations
@@ -42,7 +51,9 @@ from evidence.store.repository import (
     discard_anchor,
     get_document_by_leaf,
     latest_confirmed_anchor,
+    latest_submitted_anchor,
     pending_anchor,
+    pending_anchor_count,
     record_anchor_submitted,
 )
 from ledger.client import transaction_nonce
@@ -84,6 +95,9 @@ class AnchoredLog:
     prove_transaction: bool = False
     """Whether anchor proofs carry the anchoring transaction (the document log's do: version
     2 receipts require it; custody exports keep the proof without it)."""
+    pipelined: bool = False
+    """Whether the next head may be sent while earlier ones are in flight (see the module's
+    docstring); the custody log may not (its map keeps one unanchored checkpoint's version)."""
 
     def store(self, session: Session) -> SqlNodeStore:
         return SqlNodeStore(session, nodes_table=self.nodes_table, state_table=self.state_table)
@@ -96,6 +110,7 @@ DOCUMENT_LOG = AnchoredLog(
     anchors_table,
     _deposit_time,
     prove_transaction=True,
+    pipelined=True,
 )
 """The document log (deposits), anchored in the first LogAnchor."""
 
@@ -111,10 +126,16 @@ class Backlog:
 
 @dataclass(frozen=True)
 class AnchorPolicy:
-    """When to anchor: ``batch`` deposits waiting, or the oldest waiting for ``interval`` s."""
+    """When to anchor: ``batch`` deposits waiting, or the oldest waiting for ``interval`` s;
+    with at most ``in_flight`` anchoring transactions sent and not yet mined (a pipelined log)."""
 
     batch: int = 1000
     interval: float = 2.0
+    in_flight: int = 3
+
+    def __post_init__(self) -> None:
+        if self.batch < 1 or self.interval < 0 or self.in_flight < 1:
+            raise ValueError(f"invalid anchor policy {self}")
 
 
 class AnchoringWorker:
@@ -142,6 +163,8 @@ class AnchoringWorker:
         self.halted: str | None = None
         """Why anchoring stopped for good (a :class:`ChainDivergence`), or None."""
         self._reconciled = False
+        self._draining = False
+        """An anchor in flight reverted: nothing is sent behind those left until they settle."""
         self._on_halt = on_halt
         self.on_confirm: Callable[[], None] | None = None
         """Called after a head is recorded as confirmed (serve pokes the cosigner)."""
@@ -219,18 +242,33 @@ class AnchoringWorker:
         if not self._reconciled:
             self.reconcile()
             self._reconciled = True
+        table = self.target.anchors_table
         with self.database.session() as session:
-            pending = pending_anchor(session, table=self.target.anchors_table)
-        if pending is not None:
-            return self._settle(pending)
-        return self._maybe_anchor()
+            pending = pending_anchor(session, table=table)
+            in_flight = pending_anchor_count(session, table=table) if pending else 0
+        if pending is None:
+            self._draining = False
+            return self._maybe_anchor()
+        # A pipelined log sends the next head (if one is due) before settling the oldest in
+        # flight, so that recording an anchor (its proof collected) never delays the next.
+        limit = self.policy.in_flight if self.target.pipelined and not self._draining else 1
+        sent = in_flight < limit and self._maybe_anchor()
+        if self._settle(pending) or sent:
+            return True
+        # Not mined yet: wait for the block here — deposits' pokes must not turn this into a
+        # busy loop of receipt queries while the chain seals the block.
+        self._stop.wait(SETTLE_POLL_INTERVAL)
+        return True
 
     def _maybe_anchor(self) -> bool:
+        """Send the log's head if anchoring is due (past the last head sent, confirmed or in
+        flight); True if one was sent."""
         with self.database.session() as session:
             store = self.target.store(session)
             size = store.size()
-            last = latest_confirmed_anchor(session, table=self.target.anchors_table)
+            last = latest_submitted_anchor(session, table=self.target.anchors_table)
             last_size = last.tree_size if last is not None else 0
+            behind_pending = last is not None and not last.confirmed
             waiting = size - last_size
             if waiting <= 0:
                 return False
@@ -259,11 +297,17 @@ class AnchoringWorker:
                 )
                 s.commit()
 
-        self.client.submit_anchor(size, root, proof, before_send=record)
+        # Behind an anchor in flight the proof starts from a head the chain does not hold yet:
+        # no dry run (it would fail); the nonce orders the two on chain.
+        self.client.submit_anchor(
+            size, root, proof, before_send=record, preflight=not behind_pending
+        )
         log.info("anchoring %s head %d (%d new entries)", self.target.name, size, waiting)
         return True
 
     def _settle(self, pending: AnchorRecord) -> bool:
+        """Settle the oldest anchor in flight if it was mined (confirm it, or drop it if it
+        reverted); re-send it if it waited too long. False: it is not mined yet."""
         assert pending.tx_hash is not None
         receipt = self.client.receipt_if_mined(pending.tx_hash)
         if receipt is None:
@@ -282,12 +326,12 @@ class AnchoringWorker:
                     self.reconcile()
                     self._give_up_if_unminable(pending)
                     return True
-            # Wait for the block here: deposits' pokes must not turn this into a busy loop
-            # of receipt queries (one per deposit) while the chain seals the block.
-            self._stop.wait(SETTLE_POLL_INTERVAL)
-            return True
+            return False
         if receipt["status"] != 1:
             log.error("anchor of head %d reverted on chain; reading the chain", pending.tree_size)
+            # Those sent behind it revert too (their proofs start from its head): send no more
+            # behind them, or each would, one after the other, for ever.
+            self._draining = True
             self.reconcile()  # another transaction may have anchored this very head
             if self._still_pending(pending):
                 self._discard(pending)
@@ -438,6 +482,7 @@ class AnchoringWorker:
             self._discard(pending)
 
     def _discard(self, pending: AnchorRecord) -> None:
+        self._draining = True  # any sent behind it prove consistency from its head
         with self.database.session() as session:
             discard_anchor(session, tree_size=pending.tree_size, table=self.target.anchors_table)
             session.commit()

@@ -23,10 +23,12 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
@@ -74,6 +76,8 @@ WITNESS_TIMEOUT = 5.0
 """Seconds a witness has to answer one request."""
 POLL_INTERVAL = 0.25
 """Seconds between two looks for a newly anchored head."""
+MAX_CONCURRENT_WITNESSES = 8
+"""Most witnesses asked at the same time."""
 RETRY_AFTER = 2.0
 """Seconds before a witness or authority that failed is asked again (doubling to 60)."""
 MAX_RETRY_AFTER = 60.0
@@ -103,21 +107,31 @@ class TimeStamper(Protocol):
 
 
 class HttpWitnessTransport:
-    """The witness protocol over HTTP (``requests``, kept-alive connections)."""
+    """The witness protocol over HTTP (``requests``, kept-alive connections: one session per
+    witness, so that witnesses are asked at once)."""
 
     def __init__(self, timeout: float = WITNESS_TIMEOUT) -> None:
+        self._timeout = timeout
+        self._sessions: dict[str, tuple[Any, threading.Lock]] = {}
+        self._lock = threading.Lock()
+
+    def _session_for(self, url: str) -> tuple[Any, threading.Lock]:
         import requests
 
-        self._timeout = timeout
-        self._session = requests.Session()
-        self._lock = threading.Lock()
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        with self._lock:
+            if origin not in self._sessions:
+                self._sessions[origin] = (requests.Session(), threading.Lock())
+            return self._sessions[origin]
 
     def post(self, url: str, body: bytes) -> WitnessAnswer:
         import requests
 
+        session, lock = self._session_for(url)
         try:
-            with self._lock:
-                response = self._session.post(
+            with lock:
+                response = session.post(
                     url,
                     data=body,
                     timeout=self._timeout,
@@ -222,6 +236,16 @@ class CosigningStatus:
     """The last failure of each witness (by name) and of the authority (``"time stamp"``)."""
 
 
+@dataclass(frozen=True)
+class _Cosigned:
+    """A witness's cosignature, checked, not yet stored."""
+
+    witness: WitnessEndpoint
+    cosigned_at: datetime
+    line: str
+    """The cosignature line as it is stored and served (``— NAME BASE64``)."""
+
+
 @dataclass
 class _Backoff:
     until: float = 0.0
@@ -277,6 +301,8 @@ class CheckpointCosigner:
         self._errors: dict[str, str] = {}
         self._incomplete_since: datetime | None = None
         self.last_error: str | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        """Threads asking witnesses at once (made on first use)."""
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -289,6 +315,8 @@ class CheckpointCosigner:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(30)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
     def poke(self) -> None:
         self._wake.set()
@@ -316,15 +344,17 @@ class CheckpointCosigner:
             return False
         with self.database.session() as session:
             have = {c.witness for c in cosignatures_of(session, checkpoint.tree_size)}
-        for witness in self.policy.witnesses:
-            if witness.key_text in have or not self._due(witness.key_text):
-                continue
-            if self._ask(witness, checkpoint):
-                have.add(witness.key_text)
+        due = [w for w in self.policy.witnesses if w.key_text not in have and self._due(w.key_text)]
+        cosigned = self._ask_all(due, checkpoint)
+        have.update(c.witness.key_text for c in cosigned)
         witnessed = len(have) >= self.policy.quorum
         stamped = checkpoint.time_stamp is not None
+        token = None
         if witnessed and not stamped and self._time_stamps is not None and self._due("tsa"):
-            stamped = self._stamp(checkpoint)
+            token = self._stamp(checkpoint)
+            stamped = token is not None
+        if cosigned or token is not None:
+            self._record(checkpoint, cosigned, token)
         complete = witnessed and (stamped or self._time_stamps is None)
         if complete:
             self._incomplete_since = None
@@ -399,8 +429,50 @@ class CheckpointCosigner:
         if self._errors.pop(label, None) is not None:
             log.info("%s answers again", label)
 
-    def _ask(self, witness: WitnessEndpoint, checkpoint: CheckpointRecord) -> bool:
-        """Offer ``checkpoint`` to ``witness``; True once its cosignature is stored."""
+    def _ask_all(
+        self, witnesses: Sequence[WitnessEndpoint], checkpoint: CheckpointRecord
+    ) -> list[_Cosigned]:
+        """Offer ``checkpoint`` to each of ``witnesses`` at once; their checked cosignatures."""
+        if len(witnesses) <= 1:
+            answers = [self._ask(w, checkpoint) for w in witnesses]
+        else:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(
+                    max_workers=min(len(self.policy.witnesses), MAX_CONCURRENT_WITNESSES),
+                    thread_name_prefix="zl-witness",
+                )
+            pool = self._pool
+            answers = list(pool.map(lambda w: self._ask(w, checkpoint), witnesses))
+        return [a for a in answers if a is not None]
+
+    def _record(
+        self, checkpoint: CheckpointRecord, cosigned: Sequence[_Cosigned], token: bytes | None
+    ) -> None:
+        """Store the cosignatures and the time stamp in one transaction."""
+        now = self._clock()
+        with self.database.session() as session:
+            for c in cosigned:
+                add_cosignature(
+                    session,
+                    tree_size=checkpoint.tree_size,
+                    witness=c.witness.key_text,
+                    cosigned_at=c.cosigned_at,
+                    line=c.line,
+                    recorded_at=now,
+                )
+            if token is not None:
+                set_time_stamp(session, tree_size=checkpoint.tree_size, token=token, at=now)
+            session.commit()
+        for c in cosigned:
+            self._known[c.witness.key_text] = checkpoint.tree_size
+            self._succeeded(c.witness.key_text, f"witness {c.witness.name}")
+            log.info("checkpoint %d cosigned by %s", checkpoint.tree_size, c.witness.name)
+        if token is not None:
+            self._succeeded("tsa", "time stamp")
+            log.info("checkpoint %d time-stamped", checkpoint.tree_size)
+
+    def _ask(self, witness: WitnessEndpoint, checkpoint: CheckpointRecord) -> _Cosigned | None:
+        """Offer ``checkpoint`` to ``witness``; its checked cosignature (None: see _failed)."""
         key, label = witness.key_text, f"witness {witness.name}"
         note = Note.parse(checkpoint.note.encode("utf-8"))
         if key not in self._known:
@@ -415,7 +487,7 @@ class CheckpointCosigner:
                     f"has cosigned a tree of {old} entries, larger than the log's latest "
                     f"checkpoint ({checkpoint.tree_size}): the log was rolled back or forked",
                 )
-                return False
+                return None
             with self.database.session() as session:
                 merkle = MerkleLog(SqlNodeStore(session))
                 proof = (
@@ -430,67 +502,49 @@ class CheckpointCosigner:
                 )
             except WitnessUnavailable as exc:
                 self._failed(key, label, f"unreachable: {exc}")
-                return False
+                return None
             if answer.status == 409:
                 try:
                     self._known[key] = parse_size(answer.body)
                 except NoteError as exc:
                     self._failed(key, label, f"409 without its size: {exc}")
-                    return False
+                    return None
                 if self._known[key] == old:
                     self._failed(key, label, f"409 for the size it names ({old})")
-                    return False
+                    return None
                 continue
             if answer.status != 200:
                 text = answer.body[:200].decode("utf-8", errors="replace").strip()
                 self._failed(
                     key, label, f"refused checkpoint {checkpoint.tree_size}: {answer.status} {text}"
                 )
-                return False
-            return self._store(witness, note, answer.body)
-        return False
+                return None
+            return self._check(witness, note, answer.body)
+        return None
 
-    def _store(self, witness: WitnessEndpoint, note: Note, body: bytes) -> bool:
+    def _check(self, witness: WitnessEndpoint, note: Note, body: bytes) -> _Cosigned | None:
+        """The cosignature by ``witness``'s pinned key in its answer ``body``, checked."""
         key, label = witness.key_text, f"witness {witness.name}"
         try:
             lines = parse_cosignature_lines(note.text, body)
             found = verify_cosignatures(Note(note.text, lines), [witness.key])
         except NoteError as exc:
             self._failed(key, label, f"answered an invalid cosignature: {exc}")
-            return False
+            return None
         if not found:
             self._failed(key, label, "answered no cosignature by its pinned key")
-            return False
+            return None
         line = next(
             s for s in lines if (s.name, s.key_id) == (witness.key.name, witness.key.key_id)
         )
         text = f"\u2014 {line.name} {base64.b64encode(line.key_id + line.signature).decode()}"
-        size = Checkpoint.from_text(note.text).size
-        with self.database.session() as session:
-            add_cosignature(
-                session,
-                tree_size=size,
-                witness=key,
-                cosigned_at=datetime.fromtimestamp(found[0].time, UTC),
-                line=text,
-                recorded_at=self._clock(),
-            )
-            session.commit()
-        self._known[key] = size
-        self._succeeded(key, label)
-        log.info("checkpoint %d cosigned by %s", size, witness.name)
-        return True
+        return _Cosigned(witness, datetime.fromtimestamp(found[0].time, UTC), text)
 
-    def _stamp(self, checkpoint: CheckpointRecord) -> bool:
+    def _stamp(self, checkpoint: CheckpointRecord) -> bytes | None:
+        """A checked time-stamp token over ``checkpoint`` (None: see _failed)."""
         assert self._time_stamps is not None
         try:
-            token = self._time_stamps.stamp(checkpoint.note.encode("utf-8"))
+            return self._time_stamps.stamp(checkpoint.note.encode("utf-8"))
         except EvidenceError as exc:
             self._failed("tsa", "time stamp", str(exc)[:300])
-            return False
-        with self.database.session() as session:
-            set_time_stamp(session, tree_size=checkpoint.tree_size, token=token, at=self._clock())
-            session.commit()
-        self._succeeded("tsa", "time stamp")
-        log.info("checkpoint %d time-stamped", checkpoint.tree_size)
-        return True
+            return None

@@ -69,7 +69,7 @@ from evidence.store.database import (
 )
 from evidence.store.group_commit import GroupCommitter, commit_with_retry
 from evidence.store.repository import Database, SqlNodeStore, latest_confirmed_anchor
-from evidence.store.versioned_map import SqlCustodyMap
+from evidence.store.versioned_map import MapPlan, SqlCustodyMap
 from ledger.anchor_proof import AnchorProof
 from ledger.merkle import MerkleLog
 
@@ -116,7 +116,11 @@ no custody action or object type has this name, so no object's events include it
 
 
 def _checkpoint_for_anchoring(database: Database) -> int:
-    return commit_with_retry(database, append_checkpoint)
+    # The map's update is worked out first, without the write lock (deposits append custody
+    # events meanwhile); the write transaction then adds only what was appended since.
+    with database.session() as session:
+        plan = plan_checkpoint(session)
+    return commit_with_retry(database, lambda session: append_checkpoint(session, plan=plan))
 
 
 CUSTODY_LOG = AnchoredLog(
@@ -300,7 +304,69 @@ def _decode_checkpoint(index: int, data: bytes) -> CustodyCheckpoint:
         raise StorageError(f"custody checkpoint {index} is corrupt: {exc}") from exc
 
 
-def append_checkpoint(session: Session) -> int:
+@dataclass(frozen=True)
+class CheckpointPlan:
+    """The custody map's update for the events up to ``size`` after the checkpoint at leaf
+    ``since`` (-1: none), worked out by reading only (:func:`plan_checkpoint`)."""
+
+    since: int
+    size: int
+    objects: int
+    """The number of objects in the map once the plan is written."""
+    map_plan: MapPlan
+
+
+def _map_changes(
+    session: Session, custody_map: SqlCustodyMap, start: int, end: int, version: int | None
+) -> tuple[dict[bytes, ObjectState], int]:
+    """The map's changes for the events at leaves ``start`` to ``end - 1``, from the states as
+    of ``version`` (None: an empty map), and how many of their objects it does not hold."""
+    c = custody_events_table.c
+    changes: dict[bytes, ObjectState] = {}
+    new_objects = 0
+    rows = session.execute(
+        select(c.leaf_index, c.object_type, c.object_id, c.event_hash, c.action)
+        .where(c.leaf_index >= start, c.leaf_index < end)
+        .order_by(c.leaf_index)
+    )
+    for row in rows:
+        if row.action == CHECKPOINT_ACTION:
+            raise StorageError(f"custody checkpoint {row.leaf_index} is out of place")
+        key = object_key(CustodyObject(row.object_type, row.object_id))
+        state = changes.get(key)
+        if state is None:
+            state = custody_map.state(key, version) if version is not None else None
+            if state is None:
+                new_objects += 1
+        changes[key] = ObjectState(
+            (0 if state is None else state.events) + 1, bytes(row.event_hash)
+        )
+    return changes, new_objects
+
+
+def plan_checkpoint(session: Session) -> CheckpointPlan | None:
+    """The map's update for the next checkpoint, for the events appended so far: worked out
+    by reading only, before :func:`append_checkpoint` takes the write lock (None: the log is
+    empty or ends with a checkpoint)."""
+    size = MerkleLog(custody_store(session)).size()
+    if size == 0:
+        return None
+    c = custody_events_table.c
+    last_row = session.execute(select(c.action).where(c.leaf_index == size - 1)).first()
+    if last_row is None or last_row.action == CHECKPOINT_ACTION:
+        return None
+    previous = _latest_checkpoint(session, size)
+    since = -1 if previous is None else previous[0]
+    custody_map = SqlCustodyMap(session)
+    keep = None if previous is None else since
+    changes, new_objects = _map_changes(session, custody_map, since + 1, size, keep)
+    objects = new_objects + (0 if previous is None else _decode_checkpoint(*previous).objects)
+    # Read as of ``size``: no version of the map lies between ``since`` and it.
+    map_plan = custody_map.plan(size, changes, keep=keep)
+    return CheckpointPlan(since, size, objects, map_plan)
+
+
+def append_checkpoint(session: Session, *, plan: CheckpointPlan | None = None) -> int:
     """Append a checkpoint of the custody map for every leaf before it, in the caller's
     transaction (the caller commits), and return the tree size to anchor: up to and including
     that checkpoint. If the log's last leaf is a checkpoint already, nothing is appended.
@@ -308,7 +374,8 @@ def append_checkpoint(session: Session) -> int:
     The map is updated with the events since the previous checkpoint (their objects' new
     counts and latest events) as the version of the new checkpoint's leaf index, keeping what
     it was as of the previous checkpoint (which exports prove against until the new one is
-    anchored).
+    anchored). With a ``plan`` worked out earlier (:func:`plan_checkpoint`) from the same
+    previous checkpoint, only the events appended after it are worked out here, under the lock.
     """
     merkle, size = _lock_and_size(session)
     if size == 0:
@@ -321,27 +388,17 @@ def append_checkpoint(session: Session) -> int:
         return size
     previous = _latest_checkpoint(session, size)
     since = -1 if previous is None else previous[0]
+    keep = None if previous is None else since
     custody_map = SqlCustodyMap(session)
-    changes: dict[bytes, ObjectState] = {}
-    objects = 0 if previous is None else _decode_checkpoint(*previous).objects
-    rows = session.execute(
-        select(c.leaf_index, c.object_type, c.object_id, c.event_hash, c.action)
-        .where(c.leaf_index > since)
-        .order_by(c.leaf_index)
-    )
-    for row in rows:
-        if row.action == CHECKPOINT_ACTION:
-            raise StorageError(f"custody checkpoint {row.leaf_index} is out of place")
-        key = object_key(CustodyObject(row.object_type, row.object_id))
-        state = changes.get(key)
-        if state is None:
-            state = custody_map.state(key, since) if since >= 0 else None
-            if state is None:
-                objects += 1
-        changes[key] = ObjectState(
-            (0 if state is None else state.events) + 1, bytes(row.event_hash)
-        )
-    root = custody_map.update(size, changes, keep=None if previous is None else since)
+    if plan is not None and plan.since == since and plan.size <= size:
+        custody_map.apply(plan.map_plan, size)
+        changes, new_objects = _map_changes(session, custody_map, plan.size, size, size)
+        objects = plan.objects + new_objects
+        root = custody_map.update(size, changes, keep=keep) if changes else plan.map_plan.root
+    else:
+        changes, new_objects = _map_changes(session, custody_map, since + 1, size, keep)
+        objects = new_objects + (0 if previous is None else _decode_checkpoint(*previous).objects)
+        root = custody_map.update(size, changes, keep=keep)
     checkpoint = CustodyCheckpoint(size, objects, _leaf_hash_at(session, size - 1), root, _now_ms())
     data = checkpoint.encode()
     leaf = checkpoint.leaf_hash()

@@ -735,6 +735,58 @@ def _set_wal(cur: Any) -> None:
             time.sleep(0.01)
 
 
+_WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER", "BEGIN")
+_HOLDS_WRITE_MUTEX = "zl_holds_write_mutex"
+
+
+class SqliteWriteMutex:
+    """Queues this process's writers to one SQLite file on a mutex.
+
+    SQLite lets one writer at a time hold its write lock; the others poll (the busy handler
+    sleeps 1, 2, 5 … up to 100 ms between tries), so a writer may sleep on after the lock is
+    free, and which one gets it next is luck. Here a connection takes the mutex before its
+    first write statement (where pysqlite begins the transaction) and gives it back when it
+    returns to the pool, after its commit or rollback: this process's writers queue, and each
+    starts as soon as the one before ends. Between processes (``zhenglian tokens`` beside
+    ``serve``) the busy timeout still arbitrates. A writer that waits longer than the busy
+    timeout fails as SQLite would ("database is locked").
+    """
+
+    def __init__(self, timeout_s: float = SQLITE_BUSY_TIMEOUT_MS / 1000) -> None:
+        self._lock = threading.Lock()
+        self._timeout_s = timeout_s
+
+    def install(self, engine: Engine) -> None:
+        event.listen(engine, "before_cursor_execute", self._before_execute)
+        event.listen(engine, "checkin", self._checkin)
+
+    def _before_execute(
+        self,
+        conn: Connection,
+        _cursor: Any,
+        statement: str,
+        _parameters: Any,
+        _context: Any,
+        _executemany: bool,
+    ) -> None:
+        record = conn.connection.record_info
+        if record is None or record.get(_HOLDS_WRITE_MUTEX):
+            return
+        if not statement.lstrip()[:8].upper().startswith(_WRITE_VERBS):
+            return
+        if not self._lock.acquire(timeout=self._timeout_s):
+            raise sqlite3.OperationalError(
+                f"database is locked (another writer of this process held it for "
+                f"{self._timeout_s:g} s)"
+            )
+        record[_HOLDS_WRITE_MUTEX] = True
+
+    def _checkin(self, _dbapi_conn: Any, connection_record: Any) -> None:
+        # record_info outlives an invalidated connection (info does not): never left held.
+        if connection_record.record_info.pop(_HOLDS_WRITE_MUTEX, False):
+            self._lock.release()
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     try:
@@ -757,6 +809,8 @@ def _engine(url: URL) -> Engine:
             **({"poolclass": StaticPool} if memory else {"pool_timeout": POOL_TIMEOUT_S}),
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+        if not memory:  # one connection shared by every thread: nothing to queue
+            SqliteWriteMutex().install(engine)
         return engine
     if backend == "postgresql":
         if url.get_driver_name() != "psycopg":

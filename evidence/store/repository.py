@@ -93,9 +93,11 @@ __all__ = [
     "get_document",
     "get_document_by_leaf",
     "latest_confirmed_anchor",
+    "latest_submitted_anchor",
     "metadata",
     "open_database",
     "pending_anchor",
+    "pending_anchor_count",
     "record_anchor_submitted",
     "retire_anchors",
     "rowcount",
@@ -636,6 +638,27 @@ def pending_anchor(session: Session, *, table: Table = anchors_table) -> AnchorR
         select(table)
         .where(table.c.status == AnchorStatus.SUBMITTED.value)
         .order_by(table.c.tree_size),
+    )
+
+
+@wrap_errors
+def latest_submitted_anchor(
+    session: Session, *, table: Table = anchors_table
+) -> AnchorRecord | None:
+    """The anchor (submitted or confirmed) with the largest tree size: the head the next one
+    is sent after, and proves consistency from."""
+    return _one_anchor(session, select(table).order_by(table.c.tree_size.desc()))
+
+
+@wrap_errors
+def pending_anchor_count(session: Session, *, table: Table = anchors_table) -> int:
+    """How many anchors are submitted and not yet confirmed (in flight)."""
+    return int(
+        session.execute(
+            select(func.count())
+            .select_from(table)
+            .where(table.c.status == AnchorStatus.SUBMITTED.value)
+        ).scalar_one()
     )
 
 

@@ -11,12 +11,18 @@ the new one waits to be anchored. Reading "as of version v" takes the newest slo
 An update touches only the paths of the keys that changed: about ``log2(objects)`` primary-key
 lookups and one row written per level and changed object, and nothing is ever deleted (a row
 per subtree of two or more keys, and per key).
+
+An update is worked out by reading only (:meth:`SqlCustodyMap.plan`: the rows to write and the
+new root) and then written (:meth:`SqlCustodyMap.apply`, a few bulk statements), so that the
+reading can be done before the writer takes the database's write lock (see
+``evidence.services.custody_recording.plan_checkpoint``).
 """
 
 from __future__ import annotations
 
 import bisect
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, select, update
@@ -39,7 +45,7 @@ from evidence.store.database import (
     custody_map_states_table,
 )
 
-__all__ = ["SqlCustodyMap"]
+__all__ = ["MapPlan", "SqlCustodyMap"]
 
 #: Depths whose node rows are fetched in bulk before an update or a proof (a map of n objects
 #: is about log2(n) + 2 deep: 24 covers a million objects; deeper nodes are read one by one).
@@ -72,6 +78,22 @@ def _as_of(row: Any, version: int, new: str, old: str) -> Any:
     return None
 
 
+@dataclass(frozen=True)
+class MapPlan:
+    """A new version of the map worked out without writing: its root and the rows to write.
+
+    Row values leave out the version (and a key's first version), which :meth:`SqlCustodyMap.
+    apply` sets: the plan can be worked out before the version number is known."""
+
+    root: bytes
+    changes: Mapping[bytes, ObjectState]
+    new_keys: list[bytes] = field(default_factory=list)
+    state_inserts: list[dict[str, Any]] = field(default_factory=list)
+    state_updates: list[dict[str, Any]] = field(default_factory=list)
+    node_inserts: list[dict[str, Any]] = field(default_factory=list)
+    node_updates: list[dict[str, Any]] = field(default_factory=list)
+
+
 class SqlCustodyMap:
     """The custody map's tables, in the caller's transaction (the caller commits)."""
 
@@ -79,6 +101,9 @@ class SqlCustodyMap:
         self._session = session
         self._nodes: dict[tuple[int, bytes], Any] = {}
         """Node rows read in bulk for the update or proof under way (None: no such row)."""
+        self._overlay: tuple[list[bytes], Mapping[bytes, ObjectState]] | None = None
+        """While a plan is worked out: its new keys (sorted) and the states it writes, which
+        reads see as if written."""
 
     # --- reading as of a version ---------------------------------------------------------------
 
@@ -134,10 +159,18 @@ class SqlCustodyMap:
             .order_by(_KEYS.key)
             .limit(2)
         ).all()
-        if len(rows) != 1:
-            return len(rows), EMPTY
-        (row,) = rows
-        found = bytes(row.key)
+        found_rows: list[tuple[bytes, Any]] = [(bytes(row.key), row) for row in rows]
+        if self._overlay is not None:
+            new_keys, planned = self._overlay
+            start = bisect.bisect_left(new_keys, low)
+            found_rows += [(k, None) for k in new_keys[start : start + 2] if k <= high]
+            found_rows = sorted(found_rows, key=lambda pair: pair[0])[:2]
+            if len(found_rows) == 1 and found_rows[0][0] in planned:
+                found = found_rows[0][0]
+                return 1, state_leaf_hash(found, planned[found])
+        if len(found_rows) != 1:
+            return len(found_rows), EMPTY
+        ((found, row),) = found_rows
         if row.version <= version:
             state = ObjectState(int(row.events), bytes(row.last))
         elif row.old_version is not None and row.old_version <= version:
@@ -249,30 +282,70 @@ class SqlCustodyMap:
         written before) and the subtrees they change; return the new root. Each row rewritten
         keeps its value as of ``keep`` (the previous checkpoint; None: none) in its old slot.
         """
+        return self.apply(self.plan(version, changes, keep=keep), version)
+
+    def plan(
+        self, version: int, changes: Mapping[bytes, ObjectState], *, keep: int | None
+    ) -> MapPlan:
+        """What :meth:`update` would write, worked out by reading only.
+
+        ``version`` is the version the reads are made as of: any number above every version
+        written, or the version being written when the plan adds to rows already written at
+        that version in this transaction (another plan, applied).
+        """
         if not changes:
-            return self.root(version)
+            return MapPlan(self.root(version), changes)
         if self._session.execute(select(_KEYS.key).limit(1)).first() is None:
-            return self._build(version, changes)
+            return self._plan_build(changes)
         known = self._known_keys(list(changes))
-        new_keys = [key for key in changes if key not in known]
-        if new_keys:
-            self._session.execute(
-                insert(custody_map_keys_table),
-                [{"key": key, "first_version": version} for key in new_keys],
-            )
-        self._write_states(version, changes, keep)
+        new_keys = sorted(key for key in changes if key not in known)
+        state_inserts, state_updates = self._plan_states(changes, keep)
         self._prefetch(list(changes))
+        self._overlay = (new_keys, changes)
         try:
             written: dict[tuple[int, bytes], bytes] = {}
             root = self._rebuild(sorted(changes), 0, bytes(32), version, written)
-            self._write_nodes(version, written, keep)
+            node_inserts, node_updates = self._plan_nodes(written, keep)
         finally:
             self._nodes = {}
-        return root
+            self._overlay = None
+        return MapPlan(
+            root, changes, new_keys, state_inserts, state_updates, node_inserts, node_updates
+        )
 
-    def _build(self, version: int, entries: Mapping[bytes, ObjectState]) -> bytes:
+    def apply(self, plan: MapPlan, version: int) -> bytes:
+        """Write ``plan`` as ``version``; return its root."""
+        v = {"version": version}
+        if plan.new_keys:
+            self._insert(
+                custody_map_keys_table,
+                [{"key": key, "first_version": version} for key in plan.new_keys],
+            )
+        if plan.state_inserts:
+            self._insert(custody_map_states_table, [row | v for row in plan.state_inserts])
+        if plan.state_updates:
+            self._update_many(
+                custody_map_states_table,
+                [_STATES.key == bindparam("k")],
+                [row | v for row in plan.state_updates],
+            )
+        if plan.node_inserts:
+            self._insert(custody_map_nodes_table, [row | v for row in plan.node_inserts])
+        if plan.node_updates:
+            self._update_many(
+                custody_map_nodes_table,
+                [_NODES.depth == bindparam("d"), _NODES.prefix == bindparam("p")],
+                [row | v for row in plan.node_updates],
+            )
+        return plan.root
+
+    def _insert(self, table: Table, values: list[dict[str, Any]]) -> None:
+        for start in range(0, len(values), 10_000):
+            self._session.execute(insert(table), values[start : start + 10_000])
+
+    def _plan_build(self, entries: Mapping[bytes, ObjectState]) -> MapPlan:
         """The first version of an empty map: built in memory from the sorted keys (no query
-        per node: an upgraded server's whole custody log at once), written in bulk."""
+        per node: an upgraded server's whole custody log at once)."""
         keys = sorted(entries)
         nodes: list[dict[str, Any]] = []
 
@@ -284,29 +357,15 @@ class SqlCustodyMap:
             left = subtree(lo, split, depth + 1) if split > lo else EMPTY
             right = subtree(split, hi, depth + 1) if split < hi else EMPTY
             digest = node_hash(left, right)
-            nodes.append(
-                {"depth": depth, "prefix": low, "version": version, "hash": digest}
-                | _no_old("hash")
-            )
+            nodes.append({"depth": depth, "prefix": low, "hash": digest} | _no_old("hash"))
             return digest
 
         root = subtree(0, len(keys), 0)
-        rows = [
-            (custody_map_keys_table, [{"key": k, "first_version": version} for k in keys]),
-            (
-                custody_map_states_table,
-                [
-                    {"key": k, "version": version, "events": v.events, "last": v.last}
-                    | _no_old("events", "last")
-                    for k, v in entries.items()
-                ],
-            ),
-            (custody_map_nodes_table, nodes),
+        states = [
+            {"key": k, "events": v.events, "last": v.last} | _no_old("events", "last")
+            for k, v in entries.items()
         ]
-        for table, values in rows:
-            for start in range(0, len(values), 10_000):
-                self._session.execute(insert(table), values[start : start + 10_000])
-        return root
+        return MapPlan(root, entries, keys, states, [], nodes, [])
 
     def _known_keys(self, keys: list[bytes]) -> set[bytes]:
         known: set[bytes] = set()
@@ -320,9 +379,9 @@ class SqlCustodyMap:
             )
         return known
 
-    def _write_states(
-        self, version: int, changes: Mapping[bytes, ObjectState], keep: int | None
-    ) -> None:
+    def _plan_states(
+        self, changes: Mapping[bytes, ObjectState], keep: int | None
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         existing: dict[bytes, Any] = {}
         keys = list(changes)
         for start in range(0, len(keys), BULK_ROWS):
@@ -336,36 +395,26 @@ class SqlCustodyMap:
         updates: list[dict[str, Any]] = []
         for key, state in changes.items():
             current = existing.get(key)
-            values = {"version": version, "events": state.events, "last": state.last}
+            values = {"events": state.events, "last": state.last}
             if current is None:
                 inserts.append({"key": key, **values, **_no_old("events", "last")})
                 continue
-            old = _kept(current, keep, ("events", "last"))
-            updates.append({"k": key, **values, **old})
-        if inserts:
-            self._session.execute(insert(custody_map_states_table), inserts)
-        if updates:
-            self._update_many(custody_map_states_table, [_STATES.key == bindparam("k")], updates)
+            updates.append({"k": key, **values, **_kept(current, keep, ("events", "last"))})
+        return inserts, updates
 
-    def _write_nodes(
-        self, version: int, written: dict[tuple[int, bytes], bytes], keep: int | None
-    ) -> None:
+    def _plan_nodes(
+        self, written: dict[tuple[int, bytes], bytes], keep: int | None
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         inserts, updates = [], []
         for (depth, prefix), digest in written.items():
             row = self._node_row(depth, prefix)
-            values = {"version": version, "hash": digest}
             if row is None:
-                inserts.append({"depth": depth, "prefix": prefix, **values, **_no_old("hash")})
+                inserts.append(
+                    {"depth": depth, "prefix": prefix, "hash": digest, **_no_old("hash")}
+                )
                 continue
-            updates.append({"d": depth, "p": prefix, **values, **_kept(row, keep, ("hash",))})
-        if inserts:
-            self._session.execute(insert(custody_map_nodes_table), inserts)
-        if updates:
-            self._update_many(
-                custody_map_nodes_table,
-                [_NODES.depth == bindparam("d"), _NODES.prefix == bindparam("p")],
-                updates,
-            )
+            updates.append({"d": depth, "p": prefix, "hash": digest, **_kept(row, keep, ("hash",))})
+        return inserts, updates
 
     def _update_many(self, table: Table, where: list[Any], rows: list[dict[str, Any]]) -> None:
         columns = [name for name in rows[0] if name not in ("k", "d", "p")]

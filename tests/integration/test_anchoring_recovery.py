@@ -313,3 +313,84 @@ def test_each_custody_head_ends_with_a_checkpoint_even_across_a_crash(
     data = CustodyExport.from_json_bytes(export.to_json_bytes())
     result = verify_custody_export(data, ChainTrust.unsafe_unsealed(data.anchor.chain_id))  # type: ignore[union-attr]
     assert result.complete_through == 6 and result.anchored == 2
+
+
+#: The log as a pipelined one (the document log is): heads are sent behind those in flight.
+PIPELINED_LOG = replace(CUSTODY_LOG_WITHOUT_CHECKPOINTS, pipelined=True)
+
+
+def _submitted(database: Database) -> list[int]:
+    """The tree sizes of the anchors in flight (submitted, not confirmed), smallest first."""
+    c = custody_anchors_table.c
+    with database.session() as session:
+        return [
+            int(size)
+            for (size,) in session.execute(
+                select(c.tree_size).where(c.status == "submitted").order_by(c.tree_size)
+            ).all()
+        ]
+
+
+def test_a_pipelined_log_sends_the_next_head_while_one_is_in_flight(
+    database: Database, client: SlowLookupClient
+) -> None:
+    worker = AnchoringWorker(
+        database, client, AnchorPolicy(batch=1, interval=0.0, in_flight=2), target=PIPELINED_LOG
+    )
+    _append(database, 2)
+    assert worker.run_once() and _submitted(database) == [2]
+    _append(database, 2)
+    client.misses = 1  # head 2 is not mined yet: head 4 goes behind it, proving from 2
+    assert worker.run_once() and _submitted(database) == [2, 4]
+    _append(database, 1)
+    client.misses = 1  # two in flight: the limit; head 5 waits
+    worker.run_once()
+    assert _submitted(database) == [2, 4]
+    _settle_all(worker, database, 5)
+    heads = [client.head_at(i) for i in range(client.head_count())]
+    assert [(h.tree_size, h.root_hash) for h in heads] == [
+        (n, _root(database, n)) for n in (2, 4, 5)
+    ]
+    assert worker.halted is None and _submitted(database) == []
+
+
+def test_anchors_behind_one_that_reverts_are_dropped_and_the_log_anchored_afresh(
+    database: Database, client: SlowLookupClient
+) -> None:
+    """A head sent behind one in flight proves consistency from it; when the chain holds
+    another head in between (anchored by another process), it reverts: the worker adopts the
+    chain's head, drops the reverted one, sends nothing more behind those left, and anchors
+    the log again from the chain's head."""
+    worker = AnchoringWorker(
+        database, client, AnchorPolicy(batch=1, interval=0.0, in_flight=3), target=PIPELINED_LOG
+    )
+    _append(database, 2)
+    assert worker.run_once() and _submitted(database) == [2]
+    _append(database, 1)
+    with database.session() as session:
+        from_2 = MerkleLog(custody_store(session)).consistency_proof(2, 3).hashes
+    # Another process anchors head 3, mined behind head 2 (the same account's nonces).
+    client.anchor_receipt(client.submit_anchor(3, _root(database, 3), from_2, preflight=False))
+    _append(database, 2)
+    client.misses = 1
+    assert worker.run_once() and _submitted(database) == [2, 5]  # from 2: the chain holds 3
+    _append(database, 1)
+    client.misses = 1
+    assert worker.run_once() and _submitted(database) == [2, 5, 6]
+    worker.run_once()  # head 2 is mined and confirmed
+    assert _confirmed(database) is not None and _confirmed(database)[0] == 2  # type: ignore[index]
+    for _ in range(200):  # head 5 reverts: head 3 is adopted, head 5 dropped
+        worker.run_once()
+        if 5 not in _submitted(database):
+            break
+    assert _confirmed(database)[0] == 3  # type: ignore[index]
+    _append(database, 1)
+    before = _submitted(database)
+    assert before in ([6], [])  # head 6 reverts in turn (it proves from 5)
+    if before:
+        client.misses = 1
+        worker.run_once()  # while it is in flight nothing is sent behind it
+        assert _submitted(database) == [6]
+    _settle_all(worker, database, 7)
+    heads = [client.head_at(i).tree_size for i in range(client.head_count())]
+    assert heads == [2, 3, 7] and worker.halted is None and _submitted(database) == []

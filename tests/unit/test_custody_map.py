@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from evidence.formats.custody_event import CustodyObject
+from evidence.formats.custody_event import Actor, CustodyObject
 from evidence.formats.custody_map import (
     EMPTY,
     CustodyCheckpoint,
@@ -25,7 +25,10 @@ from evidence.formats.custody_map import (
     object_key,
     state_leaf_hash,
 )
-from evidence.store.database import metadata
+from evidence.services.custody_recording import append_checkpoint, plan_checkpoint, record_event
+from evidence.store.database import custody_events_table, metadata
+from evidence.store.group_commit import commit_with_retry
+from evidence.store.repository import open_database
 from evidence.store.versioned_map import SqlCustodyMap
 
 keys = st.binary(min_size=32, max_size=32)
@@ -183,3 +186,77 @@ def test_the_store_keeps_every_needed_version_provable(
                         assert proof == reference_proof(snapshot, key)
     finally:
         engine.dispose()
+
+
+#: Rounds of events about objects (by number): appended before a checkpoint's plan is worked
+#: out, then while it is (deposits go on during the plan, which holds no lock).
+checkpoint_rounds = st.lists(
+    st.tuples(st.lists(st.integers(0, 15), max_size=8), st.lists(st.integers(0, 15), max_size=6)),
+    min_size=1,
+    max_size=5,
+)
+
+
+@settings(max_examples=12, deadline=None)
+@given(checkpoint_rounds)
+def test_a_checkpoint_planned_before_the_lock_commits_to_every_event_before_it(
+    tmp_path_factory: pytest.TempPathFactory, rounds: list[tuple[list[int], list[int]]]
+) -> None:
+    """The anchoring worker works the map's update out by reading only (``plan_checkpoint``),
+    then, holding the write lock, adds the events appended since (``append_checkpoint(plan=)``).
+    Every checkpoint must still commit to the map of every event before it — checked against
+    the reference root and proofs computed from the events themselves, at the new checkpoint
+    and at the one before it (which exports prove against until the new one is anchored)."""
+    database = open_database(f"sqlite:///{tmp_path_factory.mktemp('plan') / 'meta.sqlite'}")
+    c = custody_events_table.c
+    objects = [CustodyObject("case", f"C-{n}") for n in range(16)]
+
+    def snapshot(below: int) -> dict[bytes, ObjectState]:
+        """The map of the events before leaf ``below``, from the events table."""
+        entries: dict[bytes, ObjectState] = {}
+        with database.session() as session:
+            rows = session.execute(
+                select(c.object_type, c.object_id, c.event_hash, c.action)
+                .where(c.leaf_index < below)
+                .order_by(c.leaf_index)
+            ).all()
+        for row in rows:
+            if row.action == "checkpoint":
+                continue
+            key = object_key(CustodyObject(row.object_type, row.object_id))
+            before = entries.get(key)
+            entries[key] = ObjectState((before.events if before else 0) + 1, bytes(row.event_hash))
+        return entries
+
+    def record(numbers: list[int]) -> None:
+        for n in numbers:
+            record_event(database, "case_create", Actor.operator(), objects[n])
+
+    try:
+        checkpoints: list[int] = []
+        for before, during in rounds:
+            record(before)
+            with database.session() as session:
+                plan = plan_checkpoint(session)
+            record(during)
+            size = commit_with_retry(database, lambda s, p=plan: append_checkpoint(s, plan=p))
+            if size == 0 or (checkpoints and size - 1 == checkpoints[-1]):
+                continue  # nothing appended since the last checkpoint
+            checkpoints.append(size - 1)
+            with database.session() as session:
+                data = session.execute(select(c.event).where(c.leaf_index == size - 1)).scalar_one()
+            checkpoint = CustodyCheckpoint.decode(bytes(data))
+            expected = snapshot(size - 1)
+            assert checkpoint.leaf_index == size - 1
+            assert checkpoint.objects == len(expected)
+            assert checkpoint.root == map_root(expected)
+            for version in checkpoints[-2:]:
+                entries = snapshot(version)
+                with database.session() as session:
+                    store = SqlCustodyMap(session)
+                    assert store.root(version) == map_root(entries)
+                    for obj in objects[::3]:
+                        key = object_key(obj)
+                        assert store.proof(key, version) == reference_proof(entries, key)
+    finally:
+        database.dispose()
