@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import sys
 
-from bench import anchors, api_load, confirmation_latency, custody_map, hashing, merkle_store, soak
+from bench import (
+    anchors,
+    api_load,
+    confirmation_latency,
+    custody_map,
+    hashing,
+    merkle_store,
+    sm2_bindings,
+    soak,
+)
 
 BENCHMARKS = {
     "anchors": anchors.main,
@@ -14,6 +23,7 @@ BENCHMARKS = {
     "api": api_load.main,
     "confirmation": confirmation_latency.main,
     "soak": soak.main,
+    "sm2": sm2_bindings.main,
 }
 
 
