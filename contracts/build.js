@@ -23,7 +23,10 @@ const NODE_MODULES = path.join(REPO_ROOT, "node_modules");
 const SOLC_VERSION = "0.8.28+commit.7893614a";
 
 /** Contracts written to contracts/build/<name>.json: [source unit, contract name]. */
-const OUTPUTS = [["contracts/src/LogAnchor.sol", "LogAnchor"]];
+const OUTPUTS = [
+  ["contracts/src/LogAnchor.sol", "LogAnchor"],
+  ["contracts/src/CertificateRegistry.sol", "CertificateRegistry"],
+];
 
 /** Import prefixes resolved from node_modules (everything else must be in contracts/src). */
 const NODE_MODULE_PREFIXES = ["@openzeppelin/contracts/"];
