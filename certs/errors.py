@@ -59,3 +59,21 @@ class UnknownCertificate(CertsInputError):
 
 class AlreadyRevoked(CertsInputError):
     """The certificate is already revoked (a revocation is final, never overwritten)."""
+
+
+class StatusSignatureError(CertsError):
+    """An institution's signature over a certificate status statement does not verify: not a
+    signature of the statement by the certificate's key, or by another institution than the
+    statement names."""
+
+
+class StatusSignerMismatch(StatusSignatureError):
+    """The statement names another issuer than the signing certificate's institution."""
+
+    def __init__(self, statement_issuer: str, certificate_issuer: str) -> None:
+        self.statement_issuer = statement_issuer
+        self.certificate_issuer = certificate_issuer
+        super().__init__(
+            f"the statement names issuer {statement_issuer}, the signing certificate is "
+            f"{certificate_issuer}'s"
+        )
