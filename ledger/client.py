@@ -773,9 +773,13 @@ class LedgerClient:
         gas = ANCHOR_GAS_BASE + ANCHOR_GAS_PER_NODE * len(proof)
         return self.send(self.contract_address, data, what, gas=gas, before_send=before_send)
 
-    def anchor_receipt(self, tx_hash: bytes) -> AnchorReceipt:
-        """Wait for an anchoring transaction and read its TreeHeadAnchored event."""
-        receipt = self.wait_for_receipt(tx_hash, "anchor")
+    def anchor_receipt(self, tx_hash: bytes, receipt: TxReceipt | None = None) -> AnchorReceipt:
+        """Wait for an anchoring transaction (unless its ``receipt`` is given, successful) and
+        read its TreeHeadAnchored event."""
+        if receipt is None:
+            receipt = self.wait_for_receipt(tx_hash, "anchor")
+        elif receipt["status"] != 1:
+            raise ContractError(f"anchor 0x{tx_hash.hex()} reverted on chain")
         try:
             for entry in receipt["logs"]:
                 topics = entry["topics"]
@@ -809,10 +813,15 @@ class LedgerClient:
         if len(tx_hash) != 32:
             raise ClientError(f"not a transaction hash: 0x{tx_hash.hex()}")
         contract = self.contract_address
+        chain_id = self.chain_id
         return self._rpc(
             f"anchor proof of 0x{tx_hash.hex()}",
             lambda: collect_anchor_proof(
-                self.w3, tx_hash, contract=contract, with_transaction=with_transaction
+                self.w3,
+                tx_hash,
+                contract=contract,
+                with_transaction=with_transaction,
+                chain_id=chain_id,
             ),
         )
 

@@ -382,7 +382,12 @@ def _checked(what: str, got: Any, want: Any, convert: Callable[[str, Any], Any])
 
 
 def collect_anchor_proof(
-    w3: Web3, tx_hash: bytes, *, contract: bytes, with_transaction: bool = False
+    w3: Web3,
+    tx_hash: bytes,
+    *,
+    contract: bytes,
+    with_transaction: bool = False,
+    chain_id: int | None = None,
 ) -> AnchorProof:
     """Build the offline proof of the TreeHeadAnchored event that ``tx_hash`` emitted.
 
@@ -392,6 +397,8 @@ def collect_anchor_proof(
         transactions trie (an anchor proof with transaction, for version 2 receipts).
         Off by default: version 1 receipts and custody exports embed the stored proof as
         it is, and their readers refuse the two extra keys.
+    :param chain_id: the node's chain id when the caller knows it already (one request
+        less); None: asked.
     :raises TransactionNotFound: the node knows no mined transaction ``tx_hash``.
     :raises AnchorEventNotFound: the receipt has no TreeHeadAnchored log from ``contract``.
     :raises BlockTooLargeError: the block has more than MAX_BLOCK_TRANSACTIONS transactions.
@@ -473,7 +480,9 @@ def collect_anchor_proof(
             raise NodeDataError("transaction proof does not prove the transaction")  # ours
 
     proof = AnchorProof(
-        chain_id=_quantity("chainId", _call(w3, "eth_chainId", [])),
+        chain_id=(
+            chain_id if chain_id is not None else _quantity("chainId", _call(w3, "eth_chainId", []))
+        ),
         contract=contract,
         tx_hash=tx_hash,
         block_number=_quantity("number", block["number"]),

@@ -56,6 +56,7 @@ from evidence.store.repository import (
     pending_anchor_count,
     record_anchor_submitted,
 )
+from ledger.anchor_proof import header_timestamp
 from ledger.client import transaction_nonce
 from ledger.errors import AnchorRejected, LedgerError
 from ledger.merkle import MerkleLog
@@ -336,7 +337,7 @@ class AnchoringWorker:
             if self._still_pending(pending):
                 self._discard(pending)
             return True
-        anchored = self.client.anchor_receipt(pending.tx_hash)
+        anchored = self.client.anchor_receipt(pending.tx_hash, receipt)
         if (anchored.tree_size, anchored.root_hash) != (pending.tree_size, pending.root_hash):
             raise AnchorRejected(
                 f"chain anchored head {anchored.tree_size} for recorded head {pending.tree_size}"
@@ -349,7 +350,7 @@ class AnchoringWorker:
     ) -> None:
         """Record the submitted anchor of ``tree_size`` as confirmed by ``tx_hash``."""
         proof = self.client.anchor_proof(tx_hash, with_transaction=self.target.prove_transaction)
-        block_time = self.client.block_timestamp(block_number)
+        block_time = header_timestamp(proof.header_rlp)  # the proven header's: no request
         with self.database.session() as session:
             confirm_anchor(
                 session,
