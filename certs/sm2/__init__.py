@@ -9,6 +9,8 @@ Modules, by what they are:
 * ``keys`` — key generation, PKCS#8 (PBES2-encrypted at rest), SubjectPublicKeyInfo (pure);
 * ``signing`` — message signatures with SM3 and a signer ID (pure, given an engine);
 * ``certificates`` — GM/T 0015 certificates: build, parse, check at a time (pure);
+* ``csr`` — PKCS#10 requests signed SM2-with-SM3, and the proof-of-possession check (pure);
+* ``crl`` — CRLs signed SM2-with-SM3: build, parse, check at a time (pure);
 * ``detached_signature`` — CMS SignedData per GM/T 0010 or RFC 5652 (pure);
 * ``errors`` — :class:`~certs.sm2.errors.SM2Error` under :class:`certs.errors.CertsError`.
 

@@ -202,7 +202,7 @@ def _attribute_text(value: core.Asn1Value) -> object:
     return native if isinstance(native, str) else value.dump().hex()
 
 
-def _name(attributes: NameAttributes) -> x509.Name:
+def distinguished_name(attributes: NameAttributes) -> x509.Name:
     if not attributes:
         raise MalformedSM2Data("certificate name", "empty")
     rdns = []
@@ -222,7 +222,7 @@ def _name(attributes: NameAttributes) -> x509.Name:
     return x509.Name(name="", value=x509.RDNSequence(rdns))
 
 
-def _time(moment: datetime) -> x509.Time:
+def x509_time(moment: datetime) -> x509.Time:
     if moment.tzinfo is None:
         raise MalformedSM2Data("certificate validity", "datetime without a time zone")
     moment = moment.astimezone(UTC).replace(microsecond=0)
@@ -263,7 +263,7 @@ def build_certificate(
     if issuer_certificate is None:
         if issuer_key.public_key != public_key:
             raise MalformedSM2Data("self-signed certificate", "issuer key is not the subject key")
-        issuer_name_der = bytes(_name(subject).dump())
+        issuer_name_der = bytes(distinguished_name(subject).dump())
         authority_id = key_identifier(public_key)
     else:
         if issuer_key.public_key != issuer_certificate.public_key:
@@ -300,9 +300,9 @@ def build_certificate(
             "signature": algorithm,
             "issuer": x509.Name.load(issuer_name_der),
             "validity": x509.Validity(
-                {"not_before": _time(not_before), "not_after": _time(not_after)}
+                {"not_before": x509_time(not_before), "not_after": x509_time(not_after)}
             ),
-            "subject": _name(subject),
+            "subject": distinguished_name(subject),
             "subject_public_key_info": public_key_info(public_key),
             "extensions": x509.Extensions([_extension(e) for e in all_extensions]),
         }
