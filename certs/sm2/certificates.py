@@ -128,7 +128,7 @@ class SM2Certificate:
             for algorithm in (outer_algorithm, inner_algorithm):
                 if algorithm["algorithm"].dotted != oids.SM2_WITH_SM3:
                     raise MalformedSM2Data("SM2 certificate", "signature is not SM2-with-SM3")
-                if algorithm["parameters"].native is not None:
+                if algorithm["parameters"].native is not None:  # absent or NULL only
                     raise MalformedSM2Data("SM2 certificate", "SM2-with-SM3 has parameters")
             if tbs["version"].native != "v3":
                 raise MalformedSM2Data("SM2 certificate", "not an X.509 v3 certificate")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import gmssl_pyx
 import pytest
+from asn1crypto import algos, core
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509 as cx509
 
@@ -167,6 +168,23 @@ def test_gmssl_verifies_the_certificate_signature(
     assert gmssl_pyx.sm2_verify(
         root.public_key.raw, root.tbs_der, root.signature, DEFAULT_SIGNER_ID
     )
+
+
+def test_null_algorithm_parameters_are_read(notary: SM2Certificate) -> None:
+    cert = asn1_x509.Certificate.load(notary.der)
+    with_null = algos.SignedDigestAlgorithm(
+        {"algorithm": oids.SM2_WITH_SM3, "parameters": core.Null()}
+    )
+    cert["signature_algorithm"] = with_null
+    cert["tbs_certificate"]["signature"] = with_null
+    parsed = SM2Certificate.from_der(bytes(cert.dump(force=True)))
+    assert parsed.public_key == notary.public_key
+    with_int = algos.SignedDigestAlgorithm(
+        {"algorithm": oids.SM2_WITH_SM3, "parameters": core.Integer(1)}
+    )
+    cert["signature_algorithm"] = with_int
+    with pytest.raises(MalformedSM2Data, match="parameters"):
+        SM2Certificate.from_der(bytes(cert.dump(force=True)))
 
 
 def test_pem_round_trip(notary: SM2Certificate) -> None:
