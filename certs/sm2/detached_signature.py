@@ -81,8 +81,9 @@ def sign_detached(
 ) -> bytes:
     """A DER ContentInfo holding a detached SignedData over the document whose SM3 digest is
     ``content_digest``. ``certificate`` must certify ``key``; ``extra_certificates`` (e.g. the
-    issuing CA) are included after it. ``signer_id`` other than the default is for interop
-    tests only (OpenSSL 3.0 checks CMS SM2 signatures with the empty ID)."""
+    issuing CA) are included too (a SET OF: in DER order, not in the order given).
+    ``signer_id`` other than the default is for interop tests only (OpenSSL 3.0 checks CMS SM2
+    signatures with the empty ID)."""
     if len(content_digest) != SM3_DIGEST_BYTES:
         raise MalformedSM2Data("document digest", f"expected {SM3_DIGEST_BYTES} bytes of SM3")
     if certificate.public_key != key.public_key:
