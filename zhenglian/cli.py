@@ -12,6 +12,7 @@ import os
 import click
 
 from zhenglian.commands.audit import audit
+from zhenglian.commands.certificate import certificate
 from zhenglian.commands.chain import chain
 from zhenglian.commands.deposit import deposit
 from zhenglian.commands.digest import digest
@@ -54,6 +55,7 @@ for command in (
     trust,
     witness,
     pki,
+    certificate,
 ):
     main.add_command(command)
 

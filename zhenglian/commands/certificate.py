@@ -1,0 +1,301 @@
+"""``zhenglian certificate``: the issuer's side of registered e-certificates (电子证照,
+docs/e-certificates.md).
+
+``issue FIELDS.json --key K --cert C --public-url URL -o DIR`` checks the fields, checks that
+the signing certificate names the issuer of the fields and that its institution type may
+issue this certificate type, assigns the identifier, and writes ``DIR/<identifier>.json``
+(the canonical encoding), ``DIR/<identifier>.sig`` (ECDSA P-256 / SHA-256 over it, DER) and
+``DIR/<identifier>.pdf`` (the public view with a QR code to
+``URL/v1/certificates/<identifier>``). ``show FILE.json [--public]`` prints a certificate's
+full or public view as JSON.
+
+The key's passphrase comes from ``ZHENGLIAN_SIGNING_PASSPHRASE`` only, never from the command
+line. Exit status: 0 done; 1 failed (unreadable files, a wrong passphrase, the PDF's font not
+installed, a file that cannot be written); 2 bad input (a field, the public URL, a signing
+certificate or key that does not fit, a certificate already issued into DIR). Errors are one
+line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+import click
+
+from zhenglian.commands.pki import PUBLIC_URL_ENV, SIGNING_PASSPHRASE_ENV, _passphrase
+from zhenglian.commands.report import _tool_version
+from zhenglian.common import EXIT_BAD_INPUT, EXIT_FAILED, fail
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+MAX_KEY_BYTES: Final = 16 * 1024
+"""Largest private key file read."""
+
+
+def _read(path: Path, limit: int, what: str) -> bytes:
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        fail(f"cannot read {what} {path}: {exc.strerror}", EXIT_FAILED)
+    if len(data) > limit:
+        fail(f"{what} {path} is larger than {limit} bytes", EXIT_BAD_INPUT)
+    return data
+
+
+def _created_at(raw: str | None) -> datetime:
+    if raw is None:
+        return datetime.now(UTC).replace(microsecond=0)
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        fail(f"--created-at: not an ISO 8601 time: {raw!r:.60}", EXIT_BAD_INPUT)
+    if value.tzinfo is None:
+        fail("--created-at: give the offset (Z or +08:00)", EXIT_BAD_INPUT)
+    return value.astimezone(UTC)
+
+
+def _private_key(path: Path) -> ec.EllipticCurvePrivateKey:
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    data = _read(path, MAX_KEY_BYTES, "the key")
+    passphrase = _passphrase(SIGNING_PASSPHRASE_ENV)
+    try:
+        key = load_pem_private_key(data, password=passphrase)
+    except TypeError:
+        fail(f"the key {path} is not encrypted: keep institution keys encrypted", EXIT_BAD_INPUT)
+    except ValueError:
+        fail(
+            f"cannot read the key {path}: wrong {SIGNING_PASSPHRASE_ENV}, or not a PEM private key",
+            EXIT_FAILED,
+        )
+    except UnsupportedAlgorithm as exc:  # e.g. an SM2 key inside the PKCS #8
+        fail(f"the key {path} is not an ECDSA P-256 key: {exc}", EXIT_BAD_INPUT)
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
+        fail(f"the key {path} is not an ECDSA P-256 key", EXIT_BAD_INPUT)
+    return key
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    """Write ``path`` whole (temporary file, fsync, rename); it must not exist yet."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with temporary.open("xb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.link(temporary, path)  # fails if path appeared meanwhile: never overwrite
+    except FileExistsError:
+        fail(f"{path} exists: this certificate was issued into this directory already", 2)
+    except OSError as exc:
+        fail(f"cannot write {path}: {exc.strerror}", EXIT_FAILED)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+@click.group()
+def certificate() -> None:
+    """Registered e-certificates (电子证照): issue and show (docs/e-certificates.md)."""
+
+
+@certificate.command("issue")
+@click.argument("fields_path", metavar="FIELDS.json", type=click.Path(path_type=Path))
+@click.option(
+    "--key",
+    "key_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The institution's private key (PKCS #8 PEM, encrypted with "
+    f"${SIGNING_PASSPHRASE_ENV}), as written by zhenglian pki issue --out.",
+)
+@click.option(
+    "--cert",
+    "cert_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The institution's certificate for that key (PEM or DER).",
+)
+@click.option(
+    "--public-url",
+    default=lambda: os.environ.get(PUBLIC_URL_ENV),
+    help="The server's public base URL the QR code points to (URL/v1/certificates/ID); "
+    f"never a loopback or unspecified address. Default ${PUBLIC_URL_ENV}.",
+)
+@click.option(
+    "-o",
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory to write ID.json, ID.sig and ID.pdf into (made if missing).",
+)
+@click.option(
+    "--created-at",
+    default=None,
+    metavar="TIME",
+    help="The PDF's creation time, ISO 8601 with offset (default: now). The same "
+    "certificate, URL and time give the same PDF bytes.",
+)
+def issue(
+    fields_path: Path,
+    key_path: Path,
+    cert_path: Path,
+    public_url: str | None,
+    out: Path,
+    created_at: str | None,
+) -> None:
+    """Issue the e-certificate described by FIELDS.json: identifier, canonical encoding,
+    detached signature and PDF, written into the directory given by -o.
+
+    FIELDS.json holds type, number, issued, valid_from, valid_until (optional), holder
+    (name, id_type, id_number, address (optional)), issuer (name, credit_code), details
+    (the type's fields) and optionally serial (10 characters; derived from the number when
+    left out). Prints the identifier and the files as one JSON line."""
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from certs.errors import CertsInputError
+    from certs.formats.institution_profile import (
+        MAX_CERTIFICATE_BYTES,
+        load_certificate,
+        parse_institution_certificate,
+    )
+    from evidence.formats.e_certificate import MAX_FIELDS_BYTES, ECertificateError, IssueFields
+    from evidence.formats.e_certificate_views import PublicUrlError, verification_url
+    from evidence.verify.e_certificate_signature import (
+        ECertificateSignatureError,
+        certificate_fingerprint,
+        sign_e_certificate,
+        verify_e_certificate_signature,
+    )
+    from zhenglian.report_rendering import FontMissing, check_font
+
+    when = _created_at(created_at)
+    if not public_url:
+        fail(f"give --public-url or set {PUBLIC_URL_ENV}: the QR code needs it", EXIT_BAD_INPUT)
+    try:
+        fields = IssueFields.from_json_bytes(_read(fields_path, MAX_FIELDS_BYTES, "the fields"))
+    except ECertificateError as exc:
+        fail(f"{fields_path}: {exc}", EXIT_BAD_INPUT)
+    try:
+        url = verification_url(public_url, fields.identifier.text)
+    except PublicUrlError as exc:
+        fail(f"--public-url: {exc}", EXIT_BAD_INPUT)
+    try:
+        check_font()
+    except FontMissing as exc:
+        fail(str(exc), EXIT_FAILED)
+
+    cert_bytes = _read(cert_path, MAX_CERTIFICATE_BYTES, "the certificate")
+    try:
+        signer = load_certificate(cert_bytes)
+        institution = parse_institution_certificate(signer)
+    except CertsInputError as exc:
+        fail(f"the certificate {cert_path}: {exc}", EXIT_BAD_INPUT)
+    subject = institution.subject
+    if subject.credit_code.text != fields.issuer_credit_code:
+        fail(
+            f"issuer.credit_code: the fields say {fields.issuer_credit_code}, the signing "
+            f"certificate is {subject.name}'s ({subject.credit_code.text})",
+            EXIT_BAD_INPUT,
+        )
+    if subject.name != fields.issuer_name:
+        fail(
+            f"issuer.name: the fields say {fields.issuer_name!r}, the signing certificate "
+            f"names {subject.name!r}",
+            EXIT_BAD_INPUT,
+        )
+    now = datetime.now(UTC)
+    if not institution.not_before <= now <= institution.not_after:
+        fail(
+            f"the certificate {cert_path} is valid from {institution.not_before:%Y-%m-%d} "
+            f"to {institution.not_after:%Y-%m-%d}, not now",
+            EXIT_BAD_INPUT,
+        )
+    try:
+        cert = fields.certificate(
+            issuer_type=subject.type, certificate_sha256=certificate_fingerprint(signer)
+        )
+    except ECertificateError as exc:
+        fail(f"{fields_path}: {exc}", EXIT_BAD_INPUT)
+
+    key = _private_key(key_path)
+    public_der = PublicFormat.SubjectPublicKeyInfo
+    if key.public_key().public_bytes(Encoding.DER, public_der) != signer.public_key().public_bytes(
+        Encoding.DER, public_der
+    ):
+        fail(f"the key {key_path} is not the key of the certificate {cert_path}", EXIT_BAD_INPUT)
+
+    encoded = cert.encode()
+    signature = sign_e_certificate(cert, key)
+    try:  # what a relying party will do
+        verify_e_certificate_signature(encoded, signature, signer)
+    except ECertificateSignatureError as exc:
+        fail(f"the signature just made does not verify: {exc}", EXIT_FAILED)
+
+    from zhenglian.certificate_rendering import render_certificate_pdf
+
+    try:
+        pdf = render_certificate_pdf(
+            cert, public_url=public_url, created_at=when, tool_version=_tool_version()
+        )
+    except FontMissing as exc:
+        fail(str(exc), EXIT_FAILED)
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"cannot make the directory {out}: {exc.strerror}", EXIT_FAILED)
+    paths = {suffix: out / f"{cert.id}.{suffix}" for suffix in ("json", "sig", "pdf")}
+    for path in paths.values():
+        if path.exists():
+            fail(f"{path} exists: this certificate was issued into {out} already", 2)
+    _write_new(paths["json"], encoded)
+    _write_new(paths["sig"], signature)
+    _write_new(paths["pdf"], pdf)
+    click.echo(
+        json.dumps(
+            {
+                "id": cert.id,
+                "url": url,
+                "json": str(paths["json"]),
+                "sig": str(paths["sig"]),
+                "pdf": str(paths["pdf"]),
+                "issuer_certificate_sha256": cert.issuer.certificate_sha256.hex(),
+            },
+            ensure_ascii=False,
+        )
+    )
+
+
+@certificate.command("show")
+@click.argument("file", metavar="FILE.json", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--public",
+    is_flag=True,
+    help="Show the public view (the holder's ID number and address masked), as the PDF "
+    "and the public pages do.",
+)
+def show(file: Path, public: bool) -> None:
+    """Print an e-certificate (ID.json, its canonical encoding) as JSON: the full view, or
+    with --public the masked public view."""
+    from evidence.formats.e_certificate import (
+        MAX_E_CERTIFICATE_BYTES,
+        ECertificate,
+        ECertificateError,
+    )
+    from evidence.formats.e_certificate_views import full_view, public_view
+
+    data = _read(file, MAX_E_CERTIFICATE_BYTES, "the certificate")
+    try:
+        cert = ECertificate.decode(data)
+    except ECertificateError as exc:
+        fail(f"{file}: {exc}", EXIT_BAD_INPUT)
+    view = public_view(cert) if public else full_view(cert)
+    click.echo(json.dumps(view, ensure_ascii=False, indent=2))
