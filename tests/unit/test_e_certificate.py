@@ -385,3 +385,63 @@ def test_public_view_hides_the_holders_personal_data(name: str) -> None:
     }
     assert [row["key"] for row in public["details"]] == [f.key for f in cert.type.fields]
     json.dumps(full)
+
+
+# --- JSON Schema --------------------------------------------------------------------------
+
+SCHEMA: dict[str, Any] = json.loads(
+    (
+        Path(__file__).resolve().parents[2] / "evidence/formats/schema/e-certificate-v1.schema.json"
+    ).read_text("utf-8")
+)
+#: The corrupted vectors whose fault the schema can express (the others need the parser:
+#: check characters, canonical form, dates, the identifier's issuer).
+SCHEMA_REFUSES = {
+    "missing-detail",
+    "one-appraiser",
+    "over-long-holder-name",
+    "over-long-number",
+    "practising-certificate-by-law-firm",
+    "type-not-issuable",
+    "unknown-choice",
+    "unknown-field",
+    "unknown-top-field",
+    "unknown-type",
+}
+
+
+def test_the_schema_accepts_the_valid_vectors_and_refuses_what_it_can_express() -> None:
+    import jsonschema
+
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+    for name in sorted(CASES):
+        obj = json.loads(_bytes(name)[len(E_CERTIFICATE_PREFIX) :])
+        if name in SCHEMA_REFUSES:
+            with pytest.raises(jsonschema.ValidationError):
+                jsonschema.validate(obj, SCHEMA)
+        elif not name.startswith("wrong-prefix"):
+            jsonschema.validate(obj, SCHEMA)
+
+
+def test_the_schema_agrees_with_the_catalogue() -> None:
+    assert SCHEMA["properties"]["type"]["enum"] == [t.key for t in CATALOGUE]
+    assert SCHEMA["required"] == list(ECertificate.decode(_bytes(VALID[0])).to_json())
+    rules = {rule["if"]["properties"]["type"]["const"]: rule["then"] for rule in SCHEMA["allOf"]}
+    for kind in CATALOGUE:
+        then = rules[kind.key]
+        assert then["properties"]["id"]["pattern"] == f"^{kind.code}-"
+        assert set(then["properties"]["issuer"]["properties"]["type"]["enum"]) == {
+            t.value for t in kind.issuers
+        }
+        details = then["properties"]["details"]
+        assert details["required"] == [f.key for f in kind.fields]
+        for spec in kind.fields:
+            field = details["properties"][spec.key]
+            field = field["anyOf"][0] if spec.optional else field
+            if spec.kind == "choice":
+                assert field["enum"] == [c.key for c in spec.choices]
+            elif spec.kind == "names":
+                assert (field["minItems"], field["maxItems"]) == (spec.min_items, spec.max_items)
+                assert field["items"]["maxLength"] == spec.max_chars
+            elif spec.pattern is None:
+                assert field["maxLength"] == spec.max_chars
