@@ -223,25 +223,27 @@ class JsonDeploymentStore:
     operator resumed anchoring in a new contract, ``zhenglian anchoring resume``) are kept
     under ``"Retired"`` with when and why."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, contract: str = "LogAnchor") -> None:
         self.path = path
+        self.contract = contract
+        """The contract recorded (the file's key): ``LogAnchor`` or ``CertificateRegistry``."""
 
     def _read_all(self) -> dict[str, list[dict[str, Any]]]:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            return {"LogAnchor": []}
+            return {self.contract: []}
         except (OSError, ValueError) as exc:
             raise ClientError(f"cannot read {self.path}: {exc}") from exc
-        if not isinstance(data, dict) or not isinstance(data.get("LogAnchor"), list):
+        if not isinstance(data, dict) or not isinstance(data.get(self.contract), list):
             raise ClientError(f"{self.path} is not a deployments file")
         retired = data.get("Retired", [])
         if not isinstance(retired, list):
             raise ClientError(f"{self.path}: Retired is not a list")
-        return {"LogAnchor": list(data["LogAnchor"]), "Retired": list(retired)}
+        return {self.contract: list(data[self.contract]), "Retired": list(retired)}
 
     def _read(self) -> list[dict[str, Any]]:
-        return self._read_all()["LogAnchor"]
+        return self._read_all()[self.contract]
 
     def load(self, chain_id: int, genesis_hash: bytes) -> Deployment | None:
         for item in self._read():
@@ -252,9 +254,9 @@ class JsonDeploymentStore:
 
     def save(self, deployment: Deployment) -> None:
         data = self._read_all()
-        data["LogAnchor"] = [
+        data[self.contract] = [
             i
-            for i in data["LogAnchor"]
+            for i in data[self.contract]
             if not (
                 Deployment.from_json(i).chain_id == deployment.chain_id
                 and Deployment.from_json(i).genesis_hash == deployment.genesis_hash
@@ -274,17 +276,17 @@ class JsonDeploymentStore:
         """Move every deployment in use to ``"Retired"`` (with ``when`` and ``reason``), so
         the next start deploys a new contract; returns what was retired."""
         data = self._read_all()
-        retired = [Deployment.from_json(item) for item in data["LogAnchor"]]
+        retired = [Deployment.from_json(item) for item in data[self.contract]]
         data["Retired"] = data.get("Retired", []) + [
-            dict(item, retiredAt=when, reason=reason) for item in data["LogAnchor"]
+            dict(item, retiredAt=when, reason=reason) for item in data[self.contract]
         ]
-        data["LogAnchor"] = []
+        data[self.contract] = []
         self._write(data)
         return retired
 
     def _write(self, data: dict[str, list[dict[str, Any]]]) -> None:
         if not data.get("Retired"):
-            data = {"LogAnchor": data["LogAnchor"]}
+            data = {self.contract: data[self.contract]}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.tmp")
         tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -370,13 +372,14 @@ class LedgerClient:
         *,
         timeout: float = RPC_TIMEOUT,
         inclusion_timeout: float = INCLUSION_TIMEOUT,
+        contract_name: str = "LogAnchor",
     ) -> None:
         self.rpc_url = rpc_url
         self._timeout = timeout
         self.w3 = make_web3(rpc_url, timeout=timeout)
         self.account: LocalAccount = Account.from_key(private_key)
         self.inclusion_timeout = inclusion_timeout
-        self.artifact = load_artifact("LogAnchor")
+        self.artifact = load_artifact(contract_name)
         self._errors = _error_selectors(self.artifact.abi)
         self._nonces = _NonceCounter()
         self._chain_id: int | None = None
@@ -481,32 +484,34 @@ class LedgerClient:
 
     def _contract(self) -> Any:
         if self.contract_address is None:
-            raise ContractError("LogAnchor is not deployed or attached yet")
+            raise ContractError(f"{self.artifact.name} is not deployed or attached yet")
         return self.w3.eth.contract(
             address=to_checksum_address(self.contract_address), abi=self.artifact.abi
         )
 
-    def sibling(self) -> LedgerClient:
+    def sibling(self, contract_name: str = "LogAnchor") -> LedgerClient:
         """A client of the same node and account for another LogAnchor (e.g. the custody
-        log's): nothing attached yet, nonces shared with this client so the two can send
+        log's) or another contract (``contract_name``: its artifact, custom errors and
+        deployment): nothing attached yet, nonces shared with this client so the two can send
         concurrently."""
         other = LedgerClient(
             self.rpc_url,
             self.account.key,
             timeout=self._timeout,
             inclusion_timeout=self.inclusion_timeout,
+            contract_name=contract_name,
         )
         other._nonces = self._nonces
         return other
 
     def attach(self, address: bytes | str) -> None:
-        raw = _address(address, "LogAnchor address")
+        raw = _address(address, f"{self.artifact.name} address")
         code = self._rpc(
             "eth_getCode", lambda: bytes(self.w3.eth.get_code(to_checksum_address(raw)))
         )
         if code != self.artifact.deployed_bytecode:
             raise ContractError(
-                f"no LogAnchor (of this build) at {to_checksum_address(raw)} "
+                f"no {self.artifact.name} (of this build) at {to_checksum_address(raw)} "
                 f"on chain {self.chain_id}"
             )
         self.contract_address = raw
@@ -514,7 +519,8 @@ class LedgerClient:
     def deploy(
         self, *, admin: bytes | str | None = None, anchorer: bytes | str | None = None
     ) -> Deployment:
-        """Deploy LogAnchor (admin and anchorer default to this client's account)."""
+        """Deploy the contract (LogAnchor, or the CertificateRegistry, whose constructor takes
+        (admin, registrar) alike); admin and anchorer default to this client's account."""
         me = self.account.address
         admin_address = _address(admin or me, "admin")
         anchorer_address = _address(anchorer or me, "anchorer")
@@ -522,10 +528,11 @@ class LedgerClient:
         data = factory.constructor(
             to_checksum_address(admin_address), to_checksum_address(anchorer_address)
         ).data_in_transaction
-        receipt = self._transact(None, HexBytes(data), "deploy LogAnchor")
+        name = self.artifact.name
+        receipt = self._transact(None, HexBytes(data), f"deploy {name}")
         created = receipt["contractAddress"]
         if created is None or not is_hex_address(created):
-            raise NodeDataError(f"deploy LogAnchor: receipt names no contract: {created!r}")
+            raise NodeDataError(f"deploy {name}: receipt names no contract: {created!r}")
         address = bytes(to_canonical_address(created))
         self.contract_address = address
         return Deployment(
@@ -546,7 +553,7 @@ class LedgerClient:
             return existing
         deployment = self.deploy(**deploy_args)
         store.save(deployment)
-        log.info("deployed LogAnchor at %s", to_checksum_address(deployment.address))
+        log.info("deployed %s at %s", self.artifact.name, to_checksum_address(deployment.address))
         return deployment
 
     # --- transactions ------------------------------------------------------------------

@@ -63,6 +63,16 @@ class AnchorEventError(AnchorProofError):
     """The proven receipt holds no (or a malformed) tree-head anchoring event."""
 
 
+class MalformedStatusEventError(AnchorEventError):
+    """A log is not one of the CertificateRegistry's status events, or not encoded as the
+    contract emits it."""
+
+
+class StatusProofError(AnchorProofError):
+    """An offline status proof holds, but not for what it claims: another certificate, or an
+    event that does not match its statement."""
+
+
 class AnchorProofFormatError(AnchorProofError):
     """An anchor proof document is malformed: missing field, wrong type, bad hex, over a limit."""
 
@@ -438,6 +448,42 @@ class ContractError(ClientError):
 
 class AnchorRejected(ContractError):
     """The LogAnchor contract refused a head (bad consistency proof, smaller head, no role)."""
+
+
+class StatusChangeRefused(ContractError):
+    """The CertificateRegistry refuses a status change (found by running it with eth_call
+    before sending). ``rule`` is the contract's custom error (e.g. ``AlreadyRegistered``),
+    ``values`` its arguments."""
+
+    def __init__(self, message: str, *, rule: str, values: tuple[object, ...] = ()) -> None:
+        self.rule = rule
+        self.values = values
+        super().__init__(message)
+
+
+class CertificateAlreadyRegistered(StatusChangeRefused):
+    """``issue`` of an identifier registered before, in any state (identifiers are unique)."""
+
+
+class CertificateNotRegistered(StatusChangeRefused):
+    """``revoke`` or ``supersede`` of an identifier never issued."""
+
+
+class CertificateStatusFinal(StatusChangeRefused):
+    """``revoke`` or ``supersede`` of a certificate already revoked or superseded (final)."""
+
+
+class SuccessorNotIssued(StatusChangeRefused):
+    """``supersede`` to a successor that is not issued (never, or no longer), or itself."""
+
+
+class RegistrarNotAuthorized(StatusChangeRefused):
+    """The sending account does not hold the registry's REGISTRAR_ROLE."""
+
+
+class InvalidStatusChange(StatusChangeRefused):
+    """A value the registry refuses whatever the state: a zero key, issuer code or hash, a
+    signature of the wrong length, a reason not offered, a zero effective time."""
 
 
 class InclusionTimeout(ClientError):

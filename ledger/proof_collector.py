@@ -363,14 +363,20 @@ def _transactions_trie_proof(
     return nodes
 
 
-def _anchor_log_index(receipt: Mapping[str, Any], tx_hash: bytes, contract: bytes) -> int:
-    """Index (within the receipt) of the first TreeHeadAnchored log emitted by ``contract``."""
+def _anchor_log_index(
+    receipt: Mapping[str, Any],
+    tx_hash: bytes,
+    contract: bytes,
+    event_topics: tuple[bytes, ...] = (TREE_HEAD_ANCHORED_TOPIC,),
+) -> int:
+    """Index (within the receipt) of the first log emitted by ``contract`` whose topic0 is one
+    of ``event_topics`` (by default: TreeHeadAnchored)."""
     for index, log in enumerate(receipt["logs"]):
         topics = log["topics"]
         if (
             _data("log address", log["address"]) == contract
             and topics
-            and _data("log topic", topics[0]) == TREE_HEAD_ANCHORED_TOPIC
+            and _data("log topic", topics[0]) in event_topics
         ):
             return index
     raise AnchorEventNotFound(tx_hash, contract)
@@ -388,8 +394,11 @@ def collect_anchor_proof(
     contract: bytes,
     with_transaction: bool = False,
     chain_id: int | None = None,
+    event_topics: tuple[bytes, ...] = (TREE_HEAD_ANCHORED_TOPIC,),
 ) -> AnchorProof:
-    """Build the offline proof of the TreeHeadAnchored event that ``tx_hash`` emitted.
+    """Build the offline proof of the TreeHeadAnchored event that ``tx_hash`` emitted (or,
+    with ``event_topics``, of the first log of ``contract`` with one of those topic0s: the
+    CertificateRegistry's status events).
 
     :param contract: 20-byte address of the anchoring contract; the proof names the first
         TreeHeadAnchored log from it in the transaction's receipt.
@@ -423,7 +432,7 @@ def collect_anchor_proof(
     encode_receipt_json(receipt)  # checks the shape of the logs searched below
     if receipt.get("status") is not None and _quantity("status", receipt["status"]) != 1:
         raise ContractError(f"anchoring transaction 0x{tx_hash.hex()} reverted")
-    log_index = _anchor_log_index(receipt, tx_hash, contract)
+    log_index = _anchor_log_index(receipt, tx_hash, contract, event_topics)
     block_hash = _data("blockHash", receipt["blockHash"], _BYTES32)
     tx_index = _quantity("transactionIndex", receipt.get("transactionIndex"))
 

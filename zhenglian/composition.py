@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from evidence.services.cosigning import WitnessingPolicy
     from evidence.services.time_stamping import HttpTimeStampAuthority
     from evidence.store.findings import Finding
+    from ledger.certificate_registry import CertificateRegistryClient
     from ledger.client import LedgerClient
     from zhenglian.chain_process import ChainProcess
 
@@ -391,6 +392,26 @@ def _parse_validators(raw: str | None) -> list[bytes]:
     return out
 
 
+CERTIFICATE_REGISTRY_DEPLOYMENTS = "certificate-registry-deployments.json"
+"""File (in the data directory) recording the CertificateRegistry deployment."""
+
+
+def _certificate_registry(
+    client: LedgerClient, data_dir: Path, *, admin: str | None = None
+) -> CertificateRegistryClient:
+    """The CertificateRegistry of this chain, deployed on first start (``admin`` hands its
+    roles over; the service's chain account writes) and attached after."""
+    from ledger.certificate_registry import CERTIFICATE_REGISTRY, CertificateRegistryClient
+    from ledger.client import JsonDeploymentStore
+
+    registry = CertificateRegistryClient(client)
+    store = JsonDeploymentStore(
+        data_dir / CERTIFICATE_REGISTRY_DEPLOYMENTS, contract=CERTIFICATE_REGISTRY
+    )
+    registry.ensure_deployed(store, admin=admin)
+    return registry
+
+
 TRUST_FILE = "trust.json"
 """The trust bundle serve last published (``GET /v1/trust``), kept in the data directory for
 ``zhenglian trust export``."""
@@ -401,6 +422,7 @@ def _trust_bundle(
     *,
     contract: bytes,
     custody_contract: bytes,
+    certificate_registry: bytes | None,
     validators: list[bytes],
     sealed: bool,
     log_key: VerifierKey,
@@ -423,6 +445,7 @@ def _trust_bundle(
         genesis_hash=genesis,
         documents_contract=contract,
         custody_contract=custody_contract,
+        certificate_registry=certificate_registry,
         anchoring_account=bytes(to_canonical_address(client.account.address)),
         sealed=sealed,
         validators=tuple(Validator(v, 0) for v in validators),
@@ -533,6 +556,7 @@ def start_runtime(
         custody_deployment = custody_client.ensure_deployed(
             JsonDeploymentStore(data_dir / CUSTODY_DEPLOYMENTS)
         )
+        registry = _certificate_registry(client, data_dir)
         if validators:
             _require_sealed_by(client, validators)
             trust = ChainTrust.sealed(client.chain_id, validators, contract=contract)
@@ -556,6 +580,9 @@ def start_runtime(
             custody_deployment = custody_client.ensure_deployed(
                 JsonDeploymentStore(data_dir / CUSTODY_DEPLOYMENTS),
                 admin=to_checksum_address(handoff.validators[0]),
+            )
+            registry = _certificate_registry(
+                client, data_dir, admin=to_checksum_address(handoff.validators[0])
             )
         except BaseException:
             chain.stop()
@@ -630,6 +657,7 @@ def start_runtime(
             client,
             contract=contract,
             custody_contract=custody_deployment.address,
+            certificate_registry=registry.address,
             validators=validators,
             sealed=trust.require_seal,
             log_key=log_key.verifier,
@@ -648,6 +676,9 @@ def start_runtime(
         "rpc_url": rpc_url,
         "sealed": trust.require_seal,
         "custody_contract": to_checksum_address(custody_deployment.address),
+        "certificate_registry": (
+            to_checksum_address(registry.address) if registry.address else None
+        ),
         "retired_contracts": retired_contracts(data_dir),
     }
     services = Services(

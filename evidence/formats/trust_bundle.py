@@ -1,14 +1,15 @@
 """The trust bundle: one JSON document naming everything a verifier trusts.
 
 **Verification-critical.** A court pins a bundle and checks receipts against it offline
-(``zhenglian verify FILE --receipt R --trust BUNDLE``): which chain (its id and genesis
-block), which LogAnchor contracts, which anchoring account, which validators (each from the
-block it counts from), which log key signs checkpoints, which witnesses must cosign them and
-how many, which time-stamp authorities' roots vouch for time, and (reserved for the PKI of
-institutions) which certificate roots. ``GET /v1/trust`` serves the operator's bundle and
-``zhenglian trust export`` writes it; the operator's bundle is a convenience — docs/trust.md
-tells a court to pin witness keys obtained from the witnesses themselves. The layout is in
-docs/trust.md and ``evidence/formats/schema/trust-bundle-v1.schema.json``.
+(``zhenglian verify FILE --receipt R --trust BUNDLE``): which chain (its id and genesis block),
+which LogAnchor contracts, which anchoring account, which validators (each from the block it
+counts from), which CertificateRegistry holds the e-certificates' status (optional: absent in
+bundles from before it existed), which log key signs checkpoints, which witnesses must cosign
+them and how many, which time-stamp authorities' roots vouch for time, and (reserved for the
+PKI of institutions) which certificate roots. ``GET /v1/trust`` serves the operator's bundle
+and ``zhenglian trust export`` writes it; the operator's bundle is a convenience —
+docs/trust.md tells a court to pin witness keys obtained from the witnesses themselves. The
+layout is in docs/trust.md and ``evidence/formats/schema/trust-bundle-v1.schema.json``.
 
 Parsing is strict: exact fields (an unknown one is refused, so a verifier never ignores a
 constraint it does not understand), no duplicate keys, every value checked, and the bundle
@@ -69,6 +70,10 @@ _KEYS: Final = (
     "pki_roots",
 )
 _CONTRACT_KEYS: Final = ("documents", "custody")
+_CERTIFICATES_KEY: Final = "certificates"
+"""The CertificateRegistry's address under ``contracts``: optional within version 1 (absent
+means no registry is pinned), written only when there is one, so bundles without it stay
+byte for byte what they were."""
 _VALIDATOR_KEYS: Final = ("address", "from_block")
 
 
@@ -112,6 +117,8 @@ class TrustBundle:
     """PEM certificates of the time-stamp authorities' roots."""
     pki_roots: tuple[str, ...] = ()
     """PEM certificates of the institutions' PKI roots (the certificate work fills them)."""
+    certificate_registry: bytes | None = None
+    """The CertificateRegistry contract (e-certificates' status), or None if none is pinned."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.witness_quorum <= len(self.witnesses):
@@ -146,6 +153,11 @@ class TrustBundle:
             "contracts": {
                 "documents": _0x(self.documents_contract),
                 "custody": _0x(self.custody_contract) if self.custody_contract else None,
+                **(
+                    {_CERTIFICATES_KEY: _0x(self.certificate_registry)}
+                    if self.certificate_registry is not None
+                    else {}
+                ),
             },
             "anchoring_account": _0x(self.anchoring_account),
             "sealed": self.sealed,
@@ -177,7 +189,13 @@ class TrustBundle:
             raise TrustBundleError("type", f"must be {TRUST_BUNDLE_TYPE!r}")
         if type(fields["version"]) is not int or fields["version"] != TRUST_BUNDLE_VERSION:
             raise TrustBundleError("version", f"only version {TRUST_BUNDLE_VERSION} is read")
-        contracts = _FIELDS.exact_object(fields["contracts"], "contracts", _CONTRACT_KEYS)
+        raw_contracts = fields["contracts"]
+        optional = (
+            (_CERTIFICATES_KEY,)
+            if isinstance(raw_contracts, dict) and _CERTIFICATES_KEY in raw_contracts
+            else ()
+        )
+        contracts = _FIELDS.exact_object(raw_contracts, "contracts", _CONTRACT_KEYS + optional)
         custody = contracts["custody"]
         sealed = fields["sealed"]
         if not isinstance(sealed, bool):
@@ -203,6 +221,13 @@ class TrustBundle:
             ),
             time_stamp_roots=_roots(fields["time_stamp_roots"], "time_stamp_roots"),
             pki_roots=_roots(fields["pki_roots"], "pki_roots"),
+            certificate_registry=(
+                _FIELDS.prefixed_hex(
+                    contracts[_CERTIFICATES_KEY], f"contracts.{_CERTIFICATES_KEY}", 20
+                )
+                if optional
+                else None
+            ),
         )
 
 

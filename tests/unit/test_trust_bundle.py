@@ -147,3 +147,35 @@ def test_a_court_replaces_the_witnesses_and_the_quorum() -> None:
     assert (replaced.witnesses, replaced.witness_quorum) == (own, 1)
     with pytest.raises(TrustBundleError, match="witness_quorum"):
         _bundle().with_witnesses(own, 2)
+
+
+# --- The CertificateRegistry (optional within version 1) ------------------------------------
+
+
+def test_the_certificate_registry_is_optional_and_read_back() -> None:
+    assert "certificates" not in VALID["contracts"]  # bundles without it are unchanged
+    with_registry = _bundle(certificate_registry=b"\x09" * 20)
+    obj = with_registry.to_json()
+    assert obj["contracts"] == {
+        "documents": "0x" + "02" * 20,
+        "custody": "0x" + "03" * 20,
+        "certificates": "0x" + "09" * 20,
+    }
+    jsonschema.validate(obj, SCHEMA)
+    assert TrustBundle.from_json_bytes(with_registry.to_json_bytes()) == with_registry
+    assert TrustBundle.from_json_bytes(_bytes(VALID)).certificate_registry is None
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [(None, "must be 0x"), ("0x" + "09" * 19, "exactly 20 bytes"), (7, "must be 0x")],
+    ids=["null", "short", "number"],
+)
+def test_a_bad_certificate_registry_is_refused(value: object, reason: str) -> None:
+    obj = json.loads(json.dumps(VALID))
+    obj["contracts"]["certificates"] = value
+    with pytest.raises(TrustBundleError, match=reason) as excinfo:
+        TrustBundle.from_json_bytes(_bytes(obj))
+    assert excinfo.value.path == "contracts.certificates"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(obj, SCHEMA)
