@@ -445,3 +445,39 @@ def test_the_schema_agrees_with_the_catalogue() -> None:
                 assert field["items"]["maxLength"] == spec.max_chars
             elif spec.pattern is None:
                 assert field["maxLength"] == spec.max_chars
+
+
+def test_the_largest_certificate_of_each_type_fits_the_limit() -> None:
+    from evidence.formats.e_certificate import (
+        MAX_ADDRESS_CHARS,
+        MAX_E_CERTIFICATE_BYTES,
+        MAX_HOLDER_NAME_CHARS,
+    )
+
+    wide = "\U00020000"  # four bytes in UTF-8
+    for name in VALID:
+        fields = _fields(name)
+        fields["number"] = wide * MAX_NUMBER_CHARS
+        fields["holder"] = fields["holder"] | {
+            "name": wide * MAX_HOLDER_NAME_CHARS,
+            "address": wide * MAX_ADDRESS_CHARS,
+            "id_type": "other",
+            "id_number": "9" * 32,
+        }
+        kind = next(t for t in CATALOGUE if t.key == fields["type"])
+        for spec in kind.fields:
+            if spec.kind == "text" and spec.pattern is None:
+                fields["details"][spec.key] = wide * spec.max_chars
+            elif spec.kind == "names":
+                fields["details"][spec.key] = [
+                    wide * (spec.max_chars - 1) + chr(0x4E00 + i) for i in range(spec.max_items)
+                ]
+        base = ECertificate.decode(_bytes(name))
+        issuer = base.issuer
+        fields["issuer"] = fields["issuer"] | {"name": wide * 64}
+        cert = IssueFields.from_json(fields).certificate(
+            issuer_type=issuer.type, certificate_sha256=issuer.certificate_sha256
+        )
+        data = cert.encode()
+        assert len(data) <= MAX_E_CERTIFICATE_BYTES, (name, len(data))
+        assert ECertificate.decode(data) == cert

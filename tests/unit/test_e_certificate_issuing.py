@@ -442,3 +442,27 @@ def test_show_prints_the_full_or_the_public_view(tmp_path: Path) -> None:
     assert code == 2 and "not in canonical form" in _one_line(err)
     code, _, err = run(["certificate", "show", str(tmp_path / "missing.json")])
     assert code == 1 and "cannot read" in _one_line(err)
+
+
+def test_a_failed_write_leaves_none_of_the_files(
+    authority: Authority, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from zhenglian.commands import certificate as command
+
+    real = command._link_or_move
+
+    def disk_full_at_the_pdf(temporary: Path, path: Path) -> None:
+        if path.suffix == ".pdf":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real(temporary, path)
+
+    monkeypatch.setattr(command, "_link_or_move", disk_full_at_the_pdf)
+    code, out, err = _issue(authority, tmp_path, _vector_fields("notarial-certificate"))
+    assert code == 1 and "No space left on device" in _one_line(err) and out == ""
+    assert list((tmp_path / "out").iterdir()) == []
+    monkeypatch.setattr(command, "_link_or_move", real)
+    code, _, err = _issue(authority, tmp_path, _vector_fields("notarial-certificate"))
+    assert code == 0, err
+    assert sorted(p.suffix for p in (tmp_path / "out").iterdir()) == [".json", ".pdf", ".sig"]

@@ -18,6 +18,7 @@ line, never a traceback.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from datetime import UTC, datetime
@@ -83,21 +84,54 @@ def _private_key(path: Path) -> ec.EllipticCurvePrivateKey:
     return key
 
 
-def _write_new(path: Path, data: bytes) -> None:
-    """Write ``path`` whole (temporary file, fsync, rename); it must not exist yet."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+def _link_or_move(temporary: Path, path: Path) -> None:
+    """Give ``temporary`` the name ``path``, which must not exist: a hard link (atomic, and
+    refused if ``path`` appeared meanwhile), or where the file system has none (FAT media) a
+    rename after checking ``path`` is still absent."""
     try:
-        with temporary.open("xb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.link(temporary, path)  # fails if path appeared meanwhile: never overwrite
+        os.link(temporary, path)
     except FileExistsError:
-        fail(f"{path} exists: this certificate was issued into this directory already", 2)
+        raise
     except OSError as exc:
-        fail(f"cannot write {path}: {exc.strerror}", EXIT_FAILED)
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+            raise
+        if path.exists():
+            raise FileExistsError(errno.EEXIST, "exists", str(path)) from None
+        os.replace(temporary, path)
+
+
+def _write_all_new(files: dict[Path, bytes]) -> None:
+    """Write every file whole (temporary file, fsync, link, directory fsync), none of which may
+    exist yet; on any failure none of them is left behind."""
+    temporaries = {path: path.with_name(f".{path.name}.{os.getpid()}.tmp") for path in files}
+    written: list[Path] = []
+    try:
+        for path, data in files.items():
+            with temporaries[path].open("xb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        for path in files:
+            _link_or_move(temporaries[path], path)
+            written.append(path)
+        directories = {path.parent for path in files}
+        for directory in directories:
+            descriptor = os.open(directory, os.O_RDONLY)
+            try:
+                os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
+    except FileExistsError as exc:
+        for path in written:
+            path.unlink(missing_ok=True)
+        fail(f"{exc.filename} exists: this certificate was issued there already", 2)
+    except OSError as exc:
+        for path in written:
+            path.unlink(missing_ok=True)
+        fail(f"cannot write {exc.filename or 'the files'}: {exc.strerror}", EXIT_FAILED)
     finally:
-        temporary.unlink(missing_ok=True)
+        for temporary in temporaries.values():
+            temporary.unlink(missing_ok=True)
 
 
 @click.group()
@@ -256,9 +290,7 @@ def issue(
     for path in paths.values():
         if path.exists():
             fail(f"{path} exists: this certificate was issued into {out} already", 2)
-    _write_new(paths["json"], encoded)
-    _write_new(paths["sig"], signature)
-    _write_new(paths["pdf"], pdf)
+    _write_all_new({paths["json"]: encoded, paths["sig"]: signature, paths["pdf"]: pdf})
     click.echo(
         json.dumps(
             {
