@@ -75,7 +75,9 @@ def test_vectors_are_what_the_generator_makes(tmp_path: Path) -> None:
         [sys.executable, str(VECTORS / "generate.py"), "--out", str(tmp_path)], check=True
     )
     generated = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    committed = {p.name: p.read_bytes() for p in VECTORS.iterdir() if p.name != "generate.py"}
+    committed = {
+        p.name: p.read_bytes() for p in VECTORS.iterdir() if p.suffix in {".ecert", ".json"}
+    }
     assert sorted(generated) == sorted(committed)
     for name, content in generated.items():
         assert content == committed[name], name
