@@ -169,29 +169,84 @@ class AnchoringWorker:
         self._on_halt = on_halt
         self.on_confirm: Callable[[], None] | None = None
         """Called after a head is recorded as confirmed (serve pokes the cosigner)."""
+        self._sender: threading.Thread | None = None
+        """A pipelined log's second thread: sends heads while the first settles those in
+        flight (collecting an anchor's proof takes long on a loaded server)."""
+        self._send_wake = threading.Event()
+        self._chain_lock = threading.RLock()
+        """Held to send a head and to reconcile with the chain: never both at once."""
+        self._due_in: float | None = None
+        """Seconds until the next head is due, as the last look found (None: nothing waits)."""
 
     # --- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> None:
-        self._thread = threading.Thread(
-            target=self._run, name=f"zl-anchoring-{self.target.name}", daemon=True
-        )
+        name = f"zl-anchoring-{self.target.name}"
+        if self.target.pipelined and self.policy.in_flight > 1:
+            self._sender = threading.Thread(
+                target=self._run_sender, name=f"{name}-sender", daemon=True
+            )
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
+        if self._sender is not None:
+            self._sender.start()
 
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(30)
+        self._send_wake.set()
+        for thread in (self._thread, self._sender):
+            if thread is not None:
+                thread.join(30)
 
     def poke(self) -> None:
         """A deposit arrived: look now instead of at the next poll."""
         self._wake.set()
+        self._send_wake.set()
+
+    def _run_sender(self) -> None:
+        """Send each head when it is due, up to the policy's number in flight; the main thread
+        reconciles and settles (and halts both on a divergence)."""
+        while not self._stop.is_set():
+            sent = False
+            try:
+                if self.halted is not None:
+                    return
+                if self._reconciled:
+                    with self.database.session() as session:
+                        in_flight = pending_anchor_count(session, table=self.target.anchors_table)
+                    limit = 1 if self._draining else self.policy.in_flight
+                    sent = in_flight < limit and self._send()
+            except LedgerError as exc:
+                self.last_error = str(exc)
+                self._reconciled = False
+                log.warning("sending an anchor failed, retrying: %s", exc)
+                self._stop.wait(FAILURE_BACKOFF)
+                continue
+            except Exception as exc:
+                self.last_error = str(exc)
+                self._reconciled = False
+                log.exception("anchoring sender error")
+                self._stop.wait(FAILURE_BACKOFF)
+                continue
+            if sent:
+                continue
+            due_in = self._due_in
+            if due_in is not None and self._reconciled:
+                # A head is waiting for the interval: deposits' pokes cannot make it due sooner.
+                self._stop.wait(min(max(due_in, 0.01), POLL_INTERVAL * 5))
+            else:
+                self._send_wake.wait(POLL_INTERVAL)
+                self._send_wake.clear()
+
+    def _send(self) -> bool:
+        with self._chain_lock:
+            return self._maybe_anchor()
 
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                busy = self.run_once()
+                busy = self.run_once(send=self._sender is None)
                 self.last_error = None
             except ChainDivergence as exc:
                 self.halted = self.last_error = str(exc)
@@ -233,8 +288,9 @@ class AnchoringWorker:
 
     # --- one step ----------------------------------------------------------------------
 
-    def run_once(self) -> bool:
+    def run_once(self, *, send: bool = True) -> bool:
         """Do the next piece of anchoring work; True if there may be more to do right away.
+        ``send=False``: settle only (the sender thread sends).
 
         :raises ChainDivergence: the database and the chain disagree beyond repair.
         """
@@ -249,11 +305,11 @@ class AnchoringWorker:
             in_flight = pending_anchor_count(session, table=table) if pending else 0
         if pending is None:
             self._draining = False
-            return self._maybe_anchor()
+            return send and self._send()
         # A pipelined log sends the next head (if one is due) before settling the oldest in
         # flight, so that recording an anchor (its proof collected) never delays the next.
         limit = self.policy.in_flight if self.target.pipelined and not self._draining else 1
-        sent = in_flight < limit and self._maybe_anchor()
+        sent = send and in_flight < limit and self._send()
         if self._settle(pending) or sent:
             return True
         # Not mined yet: wait for the block here — deposits' pokes must not turn this into a
@@ -272,12 +328,15 @@ class AnchoringWorker:
             behind_pending = last is not None and not last.confirmed
             waiting = size - last_size
             if waiting <= 0:
+                self._due_in = None
                 return False
             if waiting < self.policy.batch:
                 oldest = self.target.appended_at(session, last_size)
                 age = (self._clock() - oldest).total_seconds() if oldest else 0.0
                 if age < self.policy.interval:
+                    self._due_in = self.policy.interval - age
                     return False
+        self._due_in = None
         if self.target.checkpoint is not None:
             size = self.target.checkpoint(self.database)
             waiting = size - last_size
@@ -380,6 +439,10 @@ class AnchoringWorker:
         :raises ChainDivergence: the chain lost a recorded head, holds another root for a
             recorded size, or holds a head the log does not contain.
         """
+        with self._chain_lock:
+            self._reconcile()
+
+    def _reconcile(self) -> None:
         name = self.target.name
         with self.database.session() as session:
             confirmed = latest_confirmed_anchor(session, table=self.target.anchors_table)

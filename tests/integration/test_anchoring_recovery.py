@@ -9,6 +9,7 @@ the log does not contain, halts anchoring with the reason.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -394,3 +395,38 @@ def test_anchors_behind_one_that_reverts_are_dropped_and_the_log_anchored_afresh
     _settle_all(worker, database, 7)
     heads = [client.head_at(i).tree_size for i in range(client.head_count())]
     assert heads == [2, 3, 7] and worker.halted is None and _submitted(database) == []
+
+
+def test_a_running_pipelined_worker_sends_heads_while_others_are_in_flight(
+    database: Database, client: SlowLookupClient
+) -> None:
+    """Started, a pipelined worker sends from a thread of its own while its main thread
+    settles: under a steady stream of entries several anchors are in flight at once, and in
+    the end every head sent is confirmed, in order, each the log's root at its size."""
+    worker = AnchoringWorker(
+        database, client, AnchorPolicy(batch=1000, interval=0.3, in_flight=3), target=PIPELINED_LOG
+    )
+    worker.start()
+    most_in_flight = 0
+    try:
+        for _ in range(40):  # about 4 s of entries: four blocks' worth
+            _append(database, 1)
+            worker.poke()
+            most_in_flight = max(most_in_flight, len(_submitted(database)))
+            time.sleep(0.1)
+        size = 40
+        for _ in range(300):
+            confirmed = _confirmed(database)
+            if confirmed is not None and confirmed[0] == size:
+                break
+            time.sleep(0.1)
+    finally:
+        worker.stop()
+    assert worker.halted is None and worker.last_error is None
+    assert most_in_flight >= 2
+    heads = [client.head_at(i) for i in range(client.head_count())]
+    assert heads[-1].tree_size == size
+    sizes = [h.tree_size for h in heads]
+    assert sizes == sorted(set(sizes))
+    assert all(h.root_hash == _root(database, h.tree_size) for h in heads)
+    assert _submitted(database) == []
