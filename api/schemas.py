@@ -88,6 +88,9 @@ class ChainPublic(BaseModel):
     sealed: bool
     custody_contract: str | None = None
     """The LogAnchor of the custody log (``docs/custody.md``)."""
+    certificate_registry: str | None = None
+    """The CertificateRegistry holding the e-certificates' status
+    (``docs/certificate-registry.md``)."""
     retired_contracts: list[RetiredContractPublic] = []
     """LogAnchor contracts retired by an operator after a restore (``zhenglian log
     resume-anchoring``): receipts issued before verify against them."""

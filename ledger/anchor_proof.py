@@ -75,9 +75,9 @@ JSON parser.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Final, Literal, TypeAlias
+from typing import Final, Literal, TypeAlias, TypeVar
 
 import rlp
 from eth_hash.auto import keccak
@@ -1624,6 +1624,57 @@ def verify_anchor_proof(proof: AnchorProof, trust: ChainTrust) -> AnchorVerifica
         :class:`TransactionChainIdError`, :class:`TransactionRecipientError`,
         :class:`AnchoringAccountMismatchError`).
     """
+    proven, event = verify_proven_log(
+        proof, trust, lambda topics, data: _decode_event(_Log(proof.contract, topics, data))
+    )
+    return AnchorVerification(
+        chain_id=proven.chain_id,
+        contract=proven.contract,
+        block_number=proven.block_number,
+        block_hash=proven.block_hash,
+        timestamp=proven.timestamp,
+        tx_hash=proven.tx_hash,
+        anchor_index=event.index,
+        tree_size=event.tree_size,
+        root_hash=event.root_hash,
+        anchorer=event.anchorer,
+        seal=proven.seal,
+        anchoring_account=proven.anchoring_account,
+    )
+
+
+E = TypeVar("E")
+
+
+@dataclass(frozen=True)
+class ProvenLog:
+    """What :func:`verify_proven_log` establishes about the block and transaction of a log
+    (the log itself is handed to the caller's decoder)."""
+
+    chain_id: int
+    contract: bytes
+    block_number: int
+    block_hash: bytes
+    timestamp: int
+    tx_hash: bytes
+    seal: SealStatus
+    anchoring_account: bytes | None
+
+
+def verify_proven_log(
+    proof: AnchorProof,
+    trust: ChainTrust,
+    decode: Callable[[tuple[bytes, ...], bytes], E],
+) -> tuple[ProvenLog, E]:
+    """The checks of :func:`verify_anchor_proof` for any event of ``proof.contract``:
+    ``decode(topics, data)`` reads the proven log at ``proof.log_index`` (and raises an
+    :class:`AnchorProofError` subclass if it is not the event expected), between the log's
+    contract check and the transaction's, in the order :func:`verify_anchor_proof`
+    documents. Used for the CertificateRegistry's status events
+    (:mod:`ledger.certificate_status`).
+
+    :raises AnchorProofError: as :func:`verify_anchor_proof`, and what ``decode`` raises.
+    """
     if proof.chain_id != trust.chain_id:
         raise ChainIdMismatchError(trust.chain_id, proof.chain_id)
     try:
@@ -1654,19 +1705,18 @@ def verify_anchor_proof(proof: AnchorProof, trust: ChainTrust) -> AnchorVerifica
     log = logs[proof.log_index]
     if log.address != proof.contract:
         raise ContractMismatchError("log emitted by another contract", proof.contract, log.address)
-    event = _decode_event(log)
+    event = decode(log.topics, log.data)
     anchoring_account = _check_transaction(proof, header, trust)
-    return AnchorVerification(
-        chain_id=proof.chain_id,
-        contract=proof.contract,
-        block_number=header.number,
-        block_hash=proof.block_hash,
-        timestamp=header.timestamp,
-        tx_hash=proof.tx_hash,
-        anchor_index=event.index,
-        tree_size=event.tree_size,
-        root_hash=event.root_hash,
-        anchorer=event.anchorer,
-        seal=seal,
-        anchoring_account=anchoring_account,
+    return (
+        ProvenLog(
+            chain_id=proof.chain_id,
+            contract=proof.contract,
+            block_number=header.number,
+            block_hash=proof.block_hash,
+            timestamp=header.timestamp,
+            tx_hash=proof.tx_hash,
+            seal=seal,
+            anchoring_account=anchoring_account,
+        ),
+        event,
     )

@@ -17,7 +17,6 @@ after reading it back.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -34,6 +33,7 @@ from ledger.certificate_status import (
     STATUS_EVENT_TOPICS,
     CertificateState,
     StatusEvent,
+    StatusProof,
     StatusRecord,
     decode_status_event,
 )
@@ -362,22 +362,30 @@ class CertificateRegistryClient:
 
         return self.client._rpc(f"eth_getLogs of 0x{key.hex()} in block {number}", read)
 
-    def change_proof(self, tx_hash: bytes) -> AnchorProof:
-        """The offline proof of a status change's transaction: its block header and the
-        receipt proof, with the transaction (see :mod:`ledger.certificate_status`)."""
+    def status_proof(self, key: bytes, tx_hash: bytes) -> StatusProof:
+        """The offline proof of the status change of ``key`` made by transaction ``tx_hash``:
+        its block header, receipt proof and the transaction (see
+        :func:`ledger.certificate_status.verify_status_proof`)."""
         if self.client.contract_address is None:
             raise ContractError(f"{CERTIFICATE_REGISTRY} is not deployed or attached yet")
         if len(tx_hash) != 32:
             raise ClientError(f"not a transaction hash: 0x{tx_hash.hex()}")
+        _check_key(key, "certificate key")
         contract = self.client.contract_address
-        collect: Callable[[], AnchorProof] = lambda: collect_anchor_proof(  # noqa: E731
-            self.client.w3,
-            tx_hash,
-            contract=contract,
-            with_transaction=True,
-            event_topics=tuple(STATUS_EVENT_TOPICS),
-        )
-        return self.client._rpc(f"status proof of 0x{tx_hash.hex()}", collect)
+        chain_id = self.chain_id
+
+        def collect() -> AnchorProof:
+            return collect_anchor_proof(
+                self.client.w3,
+                tx_hash,
+                contract=contract,
+                with_transaction=True,
+                chain_id=chain_id,
+                event_topics=tuple(STATUS_EVENT_TOPICS),
+            )
+
+        proof = self.client._rpc(f"status proof of 0x{tx_hash.hex()}", collect)
+        return StatusProof(key, proof)
 
 
 def _check_key(value: bytes, what: str) -> None:

@@ -5,6 +5,12 @@ it, are read from these events: their signatures and the ABI encoding of their f
 frozen with the contract (``contracts/src/CertificateRegistry.sol``). Pure: the standard
 library and ``eth_hash`` (keccak); the topics and data are arguments.
 
+An offline **status proof** (:class:`StatusProof`) is an anchor proof (header, receipt proof,
+the transaction) whose proven log is one of these events, for one certificate:
+:func:`verify_status_proof` checks it against a pinned :class:`~ledger.anchor_proof.ChainTrust`
+(validators, the registry as ``contract``, the service's account as ``anchoring_account``)
+with the same code as the anchors (:func:`~ledger.anchor_proof.verify_proven_log`).
+
 The ABI is decoded strictly: an encoding the contract could not have emitted (a word that is
 not zero-padded, an offset other than the one solc writes, trailing bytes) is refused, so one
 event has one encoding.
@@ -13,12 +19,18 @@ event has one encoding.
 from __future__ import annotations
 
 import enum
+import json
 from dataclasses import dataclass
 from typing import Final
 
 from eth_hash.auto import keccak
 
-from ledger.errors import MalformedStatusEventError
+from ledger.anchor_proof import AnchorProof, ChainTrust, SealStatus, verify_proven_log
+from ledger.errors import (
+    AnchorProofFormatError,
+    MalformedStatusEventError,
+    StatusProofError,
+)
 
 __all__ = [
     "CERTIFICATE_ISSUED_SIGNATURE",
@@ -27,11 +39,20 @@ __all__ = [
     "ISSUER_CODE_BYTES",
     "MAX_SIGNATURE_BYTES",
     "STATUS_EVENT_TOPICS",
+    "STATUS_PROOF_TYPE",
+    "STATUS_PROOF_VERSION",
     "CertificateState",
+    "StatusAction",
     "StatusEvent",
+    "StatusProof",
     "StatusRecord",
+    "StatusVerification",
     "decode_status_event",
+    "verify_status_proof",
 ]
+
+STATUS_PROOF_TYPE: Final = "zhenglian-certificate-status-proof"
+STATUS_PROOF_VERSION: Final = 1
 
 CERTIFICATE_ISSUED_SIGNATURE: Final = "CertificateIssued(bytes32,bytes18,bytes32,bytes,address)"
 CERTIFICATE_REVOKED_SIGNATURE: Final = "CertificateRevoked(bytes32,uint8,uint64,bytes,address)"
@@ -187,3 +208,109 @@ def _bytes_at(data: bytes, index: int, *, head_words: int) -> bytes:
     if data[start + length :] != bytes(padded - length):
         raise MalformedStatusEventError("the signature's padding is not zero")
     return data[start : start + length]
+
+
+# --- Offline status proofs ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatusProof:
+    """The offline proof that a status change of ``certificate`` is on chain: an anchor proof
+    (with its transaction) whose log at ``log_index`` is the registry's status event.
+
+    JSON::
+
+        {"type": "zhenglian-certificate-status-proof", "version": 1,
+         "certificate": "0x<32-byte key>", "proof": <anchor proof JSON, with transaction>}
+    """
+
+    certificate: bytes
+    proof: AnchorProof
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.certificate, bytes) or len(self.certificate) != _WORD:
+            raise AnchorProofFormatError("certificate", "not a 32-byte key")
+        if not self.proof.has_transaction:
+            raise AnchorProofFormatError("proof", "a status proof carries its transaction")
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "type": STATUS_PROOF_TYPE,
+            "version": STATUS_PROOF_VERSION,
+            "certificate": "0x" + self.certificate.hex(),
+            "proof": self.proof.to_json(),
+        }
+
+    def to_json_bytes(self) -> bytes:
+        return (json.dumps(self.to_json(), indent=2) + "\n").encode()
+
+    @classmethod
+    def from_json(cls, obj: object) -> StatusProof:
+        """:raises AnchorProofFormatError: naming the field that is wrong."""
+        if not isinstance(obj, dict) or set(obj) != {"type", "version", "certificate", "proof"}:
+            raise AnchorProofFormatError(
+                "$", "not an object with exactly type, version, certificate, proof"
+            )
+        if obj["type"] != STATUS_PROOF_TYPE:
+            raise AnchorProofFormatError("type", f"must be {STATUS_PROOF_TYPE!r}")
+        if type(obj["version"]) is not int or obj["version"] != STATUS_PROOF_VERSION:
+            raise AnchorProofFormatError("version", f"only version {STATUS_PROOF_VERSION}")
+        text = obj["certificate"]
+        if (
+            not isinstance(text, str)
+            or len(text) != 66
+            or not text.startswith("0x")
+            or text[2:] != text[2:].lower()
+        ):
+            raise AnchorProofFormatError("certificate", "not 0x and 64 lower-case hex digits")
+        try:
+            certificate = bytes.fromhex(text[2:])
+        except ValueError:
+            raise AnchorProofFormatError("certificate", "not hex") from None
+        return cls(certificate, AnchorProof.from_json(obj["proof"]))
+
+
+@dataclass(frozen=True)
+class StatusVerification:
+    """What a verified status proof establishes: this change, in this sealed block, sent by
+    ``anchoring_account`` to the registry ``registry`` on chain ``chain_id``."""
+
+    event: StatusEvent
+    chain_id: int
+    registry: bytes
+    block_number: int
+    block_hash: bytes
+    timestamp: int
+    tx_hash: bytes
+    seal: SealStatus
+    anchoring_account: bytes | None
+
+
+def verify_status_proof(proof: StatusProof, trust: ChainTrust) -> StatusVerification:
+    """Check ``proof`` against ``trust`` (which should pin the registry as ``contract`` and
+    the service's account as ``anchoring_account``, with ``require_transaction``).
+
+    :raises AnchorProofError: a subclass naming the first failed check (as
+        :func:`~ledger.anchor_proof.verify_anchor_proof`), :class:`MalformedStatusEventError`
+        if the proven log is not a status event, :class:`StatusProofError` if it is another
+        certificate's.
+    """
+    if trust.contract is None:
+        raise StatusProofError("a status proof is checked against a pinned registry contract")
+    proven, event = verify_proven_log(proof.proof, trust, decode_status_event)
+    if event.key != proof.certificate:
+        raise StatusProofError(
+            f"the proven {event.action} event is of certificate 0x{event.key.hex()}, the proof "
+            f"claims 0x{proof.certificate.hex()}"
+        )
+    return StatusVerification(
+        event=event,
+        chain_id=proven.chain_id,
+        registry=proven.contract,
+        block_number=proven.block_number,
+        block_hash=proven.block_hash,
+        timestamp=proven.timestamp,
+        tx_hash=proven.tx_hash,
+        seal=proven.seal,
+        anchoring_account=proven.anchoring_account,
+    )

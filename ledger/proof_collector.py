@@ -36,6 +36,7 @@ from ledger.anchor_proof import (
     receipt_from_proof,
     value_from_proof,
     verify_anchor_proof,
+    verify_proven_log,
 )
 from ledger.errors import (
     AnchorEventNotFound,
@@ -507,5 +508,8 @@ def collect_anchor_proof(
     trust = ChainTrust.unsafe_unsealed(
         proof.chain_id, contract, require_transaction=with_transaction
     )
-    verify_anchor_proof(proof, trust)
+    if event_topics == (TREE_HEAD_ANCHORED_TOPIC,):
+        verify_anchor_proof(proof, trust)
+    else:  # the caller decodes its own event; the block, receipt and transaction still hold
+        verify_proven_log(proof, trust, lambda topics, data: None)
     return proof

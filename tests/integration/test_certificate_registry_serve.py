@@ -42,6 +42,8 @@ def test_serve_deploys_the_registry_and_publishes_it(tmp_path: Path) -> None:
         assert registry.functions.hasRole(REGISTRAR_ROLE, anchoring).call()
         assert registry.functions.hasRole(DEFAULT_ADMIN_ROLE, validator).call()
         assert not registry.functions.hasRole(DEFAULT_ADMIN_ROLE, anchoring).call()
+        chain = httpx.get(f"{server.url}/v1/chain").json()
+        assert chain["certificate_registry"] == checksummed
         exported = server.cli("trust", "export", "-o", "-", "--data-dir", str(data_dir))
         assert TrustBundle.from_json_bytes(exported.stdout.encode()) == bundle
     recorded = json.loads((data_dir / "certificate-registry-deployments.json").read_text())
