@@ -17,7 +17,7 @@ spools file parts to a temporary file past 1 MiB.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any, Literal, overload
 
 import anyio.from_thread
@@ -146,8 +146,13 @@ class StreamedUpload:
         fields: frozenset[str],
         file_field: str,
         max_body: int,
+        binary_fields: Mapping[str, int] | None = None,
     ) -> None:
         self.fields: dict[str, str] = {}
+        self.binaries: dict[str, bytes] = {}
+        """Parts of ``binary_fields`` (name → largest size), kept as bytes (a signature)."""
+        self._binary_limits = dict(binary_fields or {})
+        self._overhead = MULTIPART_OVERHEAD + sum(self._binary_limits.values())
         self.filename: str | None = None
         self._allowed = fields
         self._file_field = file_field
@@ -209,9 +214,13 @@ class StreamedUpload:
         if disposition != b"form-data" or b"name" not in options:
             raise _bad("every part needs Content-Disposition: form-data with a name")
         name = _decode(options[b"name"])
-        if name != self._file_field and name not in self._allowed:
+        if (
+            name != self._file_field
+            and name not in self._allowed
+            and name not in self._binary_limits
+        ):
             raise _bad(f"unknown form field {name!r}")
-        if name in self.fields:
+        if name in self.fields or name in self.binaries:
             raise _bad(f"form field {name!r} given twice")
         if name == self._file_field:
             if b"filename" not in options:
@@ -221,6 +230,8 @@ class StreamedUpload:
                 raise _bad("file name contains a NUL character")
             self.filename = filename
             self._in_file = self._file_started = True
+        elif name in self._binary_limits:
+            pass  # a file or not: its bytes are kept as they are
         elif b"filename" in options:
             raise _bad(f"form field {name!r} must be text")
         self._name = name
@@ -230,6 +241,13 @@ class StreamedUpload:
             self._pending += data[start:end]
             return
         self._value += data[start:end]
+        limit = self._binary_limits.get(self._name or "")
+        if limit is not None:
+            if len(self._value) > limit:
+                raise Problem(
+                    413, "Upload too large", f"form field {self._name!r} is over {limit} bytes"
+                )
+            return
         if len(self._value) > MAX_FIELD_BYTES:
             raise _bad(f"form field {self._name!r} is longer than {MAX_FIELD_BYTES} bytes")
 
@@ -239,6 +257,9 @@ class StreamedUpload:
             self._file_ended = True
             return
         assert self._name is not None
+        if self._name in self._binary_limits:
+            self.binaries[self._name] = bytes(self._value)
+            return
         try:
             self.fields[self._name] = self._value.decode("utf-8")
         except UnicodeDecodeError:
@@ -269,7 +290,7 @@ class StreamedUpload:
             raise Problem(
                 413,
                 "Upload too large",
-                f"documents are limited to {self._max_body - MULTIPART_OVERHEAD} bytes",
+                f"documents are limited to {self._max_body - self._overhead} bytes",
             )
         try:
             self._parser.write(chunk)
@@ -316,15 +337,22 @@ def _decode(raw: bytes) -> str:
 
 
 async def stream_upload(
-    request: Request, limit: int, *, fields: frozenset[str], file_field: str
+    request: Request,
+    limit: int,
+    *,
+    fields: frozenset[str],
+    file_field: str,
+    binary_fields: Mapping[str, int] | None = None,
 ) -> StreamedUpload:
     """Start parsing a multipart upload: its text fields are read when this returns.
 
     ``limit`` is the largest file; the body may exceed it by ``MULTIPART_OVERHEAD``. Text
     fields must come before the file part, the file part last (as browsers, curl and httpx
-    send them).
+    send them). ``binary_fields`` (name → largest size) are parts kept as bytes, also before
+    the file part; the body may be larger by their sizes too.
     """
-    check_content_length(request, limit)
+    extra = sum((binary_fields or {}).values())
+    check_content_length(request, limit + extra)
     content_type, options = parse_options_header(request.headers.get("content-type", ""))
     if content_type != b"multipart/form-data":
         raise Problem(415, "Unsupported media type", "send multipart/form-data")
@@ -336,7 +364,8 @@ async def stream_upload(
         boundary,
         fields=fields,
         file_field=file_field,
-        max_body=limit + MULTIPART_OVERHEAD,
+        max_body=limit + MULTIPART_OVERHEAD + extra,
+        binary_fields=binary_fields,
     )
     await upload.read_fields()
     return upload

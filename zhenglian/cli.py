@@ -22,6 +22,7 @@ from zhenglian.commands.log import log
 from zhenglian.commands.pki import pki
 from zhenglian.commands.report import report
 from zhenglian.commands.serve import serve
+from zhenglian.commands.sign import sign
 from zhenglian.commands.tokens import tokens
 from zhenglian.commands.trust import trust
 from zhenglian.commands.verify import verify
@@ -55,6 +56,7 @@ for command in (
     trust,
     witness,
     pki,
+    sign,
     certificate,
 ):
     main.add_command(command)

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from evidence.formats.trust_bundle import TrustBundle
     from evidence.services.audit import AuditReport
     from evidence.services.cosigning import WitnessingPolicy
+    from evidence.services.signature_checking import SignatureChecking
     from evidence.services.time_stamping import HttpTimeStampAuthority
     from evidence.store.findings import Finding
     from ledger.certificate_registry import CertificateRegistryClient
@@ -481,6 +482,17 @@ def export_trust_bundle(data_dir: Path) -> bytes:
     return TrustBundle.from_json_bytes(data).to_json_bytes()
 
 
+def _signature_checking(settings: Settings) -> SignatureChecking:
+    """Signatures on deposit, checked against DATA_DIR/pki and ZHENGLIAN_TSA_ROOTS."""
+    from evidence.services.signature_checking import SignatureChecking, open_signature_store
+    from evidence.services.time_stamping import load_time_stamp_roots
+
+    roots = load_time_stamp_roots(settings.tsa_roots) if settings.tsa_roots else ()
+    return SignatureChecking(
+        settings.data_dir, open_signature_store(settings.data_dir), time_stamp_roots=roots
+    )
+
+
 def _time_stamp_authority(settings: Settings) -> HttpTimeStampAuthority | None:
     """The RFC 3161 authority of ``ZHENGLIAN_TSA_URL`` (its roots from ZHENGLIAN_TSA_ROOTS)."""
     if not settings.tsa_url:
@@ -651,7 +663,11 @@ def start_runtime(
         )
         custody = CustodyRecorder(database, on_append=custody_worker.poke)
         deposits = DepositService(
-            database, blobs, max_upload_bytes=settings.max_upload_bytes, custody=custody
+            database,
+            blobs,
+            max_upload_bytes=settings.max_upload_bytes,
+            custody=custody,
+            signatures=_signature_checking(settings),
         )
         bundle = _trust_bundle(
             client,

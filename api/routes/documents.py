@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
 import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -17,14 +20,16 @@ from api.openapi import schema_ref
 from api.problems import Problem
 from api.schemas import DocumentPublic, PendingReceipt
 from api.uploads import multipart_schema, stream_upload, upload_text
+from certs.verify.cms_signature import MAX_SIGNATURE_BYTES
 from evidence.access import enforcement
 from evidence.access.policy import Action
 from evidence.errors import TamperingDetected
 from evidence.formats.custody_event import Actor, CustodyObject
-from evidence.formats.log_entry import KINDS
+from evidence.formats.log_entry import KINDS, LogEntry, format_time
 from evidence.services.deposits import Depositor, DepositRequest
 from evidence.services.originals import checked_original
 from evidence.services.receipt_assembly import document_fields, document_view, receipt_for
+from evidence.verify.document_signature import SignatureRefused
 
 if TYPE_CHECKING:
     from evidence.store.repository import DocumentRecord
@@ -37,6 +42,12 @@ _DEPOSIT_FORM = multipart_schema(
         "kind": {"type": "string", "enum": ["notary", "forensic", "legal_aid", "other"]},
         "title": {"type": "string", "minLength": 1, "maxLength": 500},
         "case_code": {"type": "string", "maxLength": 64},
+        "signature": {
+            "type": "string",
+            "format": "binary",
+            "description": "a detached CMS signature over the file (docs/signatures.md); "
+            "before the file part",
+        },
     },
     ["file", "kind", "title"],
 )
@@ -47,7 +58,14 @@ _DEPOSIT_FORM = multipart_schema(
     status_code=201,
     response_model=DocumentPublic,
     openapi_extra=_DEPOSIT_FORM,
-    responses={401: {}, 403: {}, 413: {}, 415: {}, 429: {}},
+    responses={
+        401: {},
+        403: {},
+        413: {},
+        415: {},
+        422: {"description": "the signature does not hold (``reason`` names the check)"},
+        429: {},
+    },
 )
 async def deposit_document(
     request: Request, principal: PrincipalDep, services: ServicesDep
@@ -66,6 +84,7 @@ async def deposit_document(
         services.settings.max_upload_bytes,
         fields=frozenset({"kind", "title", "case_code"}),
         file_field="file",
+        binary_fields={"signature": MAX_SIGNATURE_BYTES},
     )
     kind = upload_text(upload, "kind") or ""
     if kind not in KINDS:
@@ -78,6 +97,7 @@ async def deposit_document(
         title=upload_text(upload, "title") or "",
         case_code=case_code,
         filename=upload.filename,
+        signature=upload.binaries.get("signature"),
     )
     depositor = Depositor(holder.token_id, holder.institution, principal.role)
     meter = quota.meter(holder.institution) if quota is not None else None
@@ -94,6 +114,8 @@ async def deposit_document(
         )
         if meter is not None:
             meter.deposited()
+    except SignatureRefused as exc:
+        raise Problem(422, "Signature refused", str(exc), extra={"reason": exc.reason}) from None
     finally:
         if meter is not None:
             meter.close()
@@ -240,3 +262,42 @@ async def get_content(
         owner=record.institution,
     )
     return await stream_original(services, request, record)
+
+
+@router.get(
+    "/{document_id}/signature",
+    responses={
+        200: {"description": "the signature kept with the original and its signer's certificate"},
+        401: {},
+        404: {},
+        409: {"description": "the kept signature was altered"},
+    },
+)
+def get_signature(document_id: str, principal: PrincipalDep, services: ServicesDep) -> Any:
+    """The document's signature (detached CMS, base64 DER; none when embedded in the PDF) and
+    its signer's certificate (PEM), with what the log entry commits to; ``signed: false`` for
+    an unsigned deposit. Same access as the original (docs/signatures.md)."""
+    record = _visible(services, principal, document_id, Action.DOCUMENT_SIGNATURE)
+    entry = LogEntry.decode(record.entry)
+    signed = entry.signature
+    checking = services.deposits.signatures
+    if signed is None or checking is None:
+        return {"document_id": record.id, "signed": False}
+    kept = checking.kept(entry)
+    assert kept is not None
+    certificate = x509.load_der_x509_certificate(kept.certificate)
+    return {
+        "document_id": record.id,
+        "signed": True,
+        "form": signed.form,
+        "signature": base64.b64encode(kept.signature).decode() if kept.signature else None,
+        "signature_media_type": "application/pkcs7-signature",
+        "certificate": certificate.public_bytes(Encoding.PEM).decode(),
+        "signer": {
+            "institution": signed.signer_name,
+            "credit_code": signed.signer_credit_code,
+            "certificate_sha256": signed.signer_certificate.hex(),
+            "signed_at": format_time(signed.signed_at),
+            "signed_at_proof": signed.signed_at_proof,
+        },
+    }

@@ -111,6 +111,8 @@ class Action(StrEnum):
     """Metadata, status and receipt."""
     DOCUMENT_CONTENT = "document.content"
     """The original bytes."""
+    DOCUMENT_SIGNATURE = "document.signature"
+    """The signature kept with the original and its signer's certificate (as the original)."""
     CASE_CREATE = "case.create"
     CASE_READ = "case.read"
     """The case, the documents in it the caller may see, its QR code."""
@@ -144,6 +146,7 @@ _DEPOSITOR: Final[dict[Action, frozenset[Relation]]] = {
     Action.DEPOSIT: frozenset({_N, _O}),
     Action.DOCUMENT_READ: _OP,
     Action.DOCUMENT_CONTENT: _OP,
+    Action.DOCUMENT_SIGNATURE: _OP,
     Action.CASE_CREATE: frozenset({_N}),
     Action.CASE_READ: _OP,
     Action.CASE_ADD_PARTICIPANT: frozenset({_O}),
@@ -157,6 +160,7 @@ _DEPOSITOR: Final[dict[Action, frozenset[Relation]]] = {
 _RECEIVER: Final[dict[Action, frozenset[Relation]]] = {
     Action.DOCUMENT_READ: frozenset({_P}),
     Action.DOCUMENT_CONTENT: frozenset({_P}),
+    Action.DOCUMENT_SIGNATURE: frozenset({_P}),
     Action.CASE_READ: frozenset({_P}),
     Action.SHARE_REDEEM: frozenset({_O}),
     Action.INSTITUTION_READ: frozenset({_O}),
@@ -182,6 +186,7 @@ POLICY: Final[dict[Role, dict[Action, frozenset[Relation]]]] = {
 _SEEING: Final[dict[Action, Action]] = {
     Action.DOCUMENT_READ: Action.DOCUMENT_READ,
     Action.DOCUMENT_CONTENT: Action.DOCUMENT_READ,
+    Action.DOCUMENT_SIGNATURE: Action.DOCUMENT_READ,
     Action.SHARE_CREATE: Action.DOCUMENT_READ,
     Action.DEPOSIT: Action.CASE_READ,
     Action.CASE_READ: Action.CASE_READ,

@@ -26,6 +26,7 @@ from evidence.services.custody_recording import (
     append_events,
     new_draft,
 )
+from evidence.services.signature_checking import SignatureChecking
 from evidence.store.blob_store import BlobStore
 from evidence.store.group_commit import GroupCommitter, commit_with_retry
 from evidence.store.repository import (
@@ -35,6 +36,7 @@ from evidence.store.repository import (
     SqlNodeStore,
     add_documents,
 )
+from evidence.verify.document_signature import DocumentSignature
 from ledger.merkle import MerkleLog
 
 #: Most deposits committed in one database transaction.
@@ -64,6 +66,8 @@ class DepositRequest:
     title: str
     case_code: str | None = None
     filename: str | None = None
+    signature: bytes | None = None
+    """A detached CMS signature over the original (checked, kept, committed to: entry v2)."""
 
 
 def clean_filename(name: str | None) -> str | None:
@@ -121,8 +125,10 @@ class DepositService:
         max_upload_bytes: int,
         custody: CustodyRecorder | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        signatures: SignatureChecking | None = None,
     ) -> None:
         self.database = database
+        self.signatures = signatures
         self.blobs = blobs
         self.max_upload_bytes = max_upload_bytes
         self._custody = custody
@@ -145,7 +151,9 @@ class DepositService:
     ) -> DocumentRecord:
         """Store the original, then commit its entry (and custody event); return the record.
 
-        :raises InputError: bad title, file name or client address; nothing is stored.
+        :raises InputError: bad title, file name or client address, or a signature that does
+            not hold (:class:`~evidence.verify.document_signature.SignatureRefused`); nothing
+            is stored.
         :raises EvidenceError: the deposit could not be committed (the caller must not assume
             it is stored).
         """
@@ -161,8 +169,22 @@ class DepositService:
                 )
             except CustodyEventError as exc:
                 raise InputError(f"cannot record the deposit's custody event: {exc}") from exc
+        checked: Callable[[], DocumentSignature | None] | None = None
+        if request.signature is not None:
+            if self.signatures is None:
+                raise InputError("this server does not check signatures: deposit without one")
+            # Checked before the put's last piece: a refused signature stores nothing.
+            chunks, checked = self.signatures.checked(chunks, request.signature)
+        elif self.signatures is not None:  # a PDF may carry its signature inside
+            chunks, checked = self.signatures.embedded(chunks)
         stored = self.blobs.put(chunks, max_size=self.max_upload_bytes)
         digest = stored.digest
+        signature = None
+        signed = checked() if checked is not None else None
+        if signed is not None:
+            assert self.signatures is not None
+            self.signatures.keep(request.signature, signed)
+            signature = signed.entry_signature()
         entry = new_entry(
             digest.sha256,
             digest.sm3,
@@ -171,6 +193,7 @@ class DepositService:
             depositor.institution,
             request.case_code,
             self._clock(),
+            signature=signature,
         )
         row = NewDocument(
             id=document_id,

@@ -512,6 +512,9 @@ SENDERS: dict[str, Send] = {
     "GET /v1/documents/{document_id}/content": _get(
         lambda w, r, rel: f"/v1/documents/{w.doc[r][rel]['id']}/content"
     ),
+    "GET /v1/documents/{document_id}/signature": _get(
+        lambda w, r, rel: f"/v1/documents/{w.doc[r][rel]['id']}/signature"
+    ),
     "POST /v1/cases": _create_case,
     "GET /v1/cases/{code}": _get(lambda w, r, rel: f"/v1/cases/{w.case[r][rel]}"),
     "GET /v1/cases/{code}/custody": _get(lambda w, r, rel: f"/v1/cases/{w.case[r][rel]}/custody"),
@@ -620,6 +623,7 @@ EXPECTED: dict[str, dict[str, Row]] = {
     "GET /v1/documents/{document_id}/receipt": _READ_DOCUMENT,
     "GET /v1/documents/{document_id}/custody": _READ_DOCUMENT,
     "GET /v1/documents/{document_id}/content": _READ_DOCUMENT,
+    "GET /v1/documents/{document_id}/signature": _READ_DOCUMENT,
     "POST /v1/cases": _by_role(
         admin=(None, None, 403),
         depositor=(None, None, 201),

@@ -333,7 +333,7 @@ def test_docs_formats_md_lists_the_versions_the_code_reads() -> None:
     text = DOCS.read_text()
     events = ", ".join(map(str, custody_event.CUSTODY_VERSIONS))
     versions = {  # format: (versions read, versions written)
-        "log entry": (str(log_entry.ENTRY_VERSION),) * 2,
+        "log entry": (", ".join(map(str, log_entry.ENTRY_VERSIONS)),) * 2,
         "receipt": (
             ", ".join(map(str, receipt_format.RECEIPT_VERSIONS)),
             str(receipt_format.RECEIPT_VERSION_WITNESSED),

@@ -24,6 +24,8 @@ PROGRESS_FROM = 64 * 1024 * 1024
 WAIT_TIMEOUT = 120.0
 #: HTTP timeout for one request (uploads: per chunk).
 HTTP_TIMEOUT = 60.0
+#: Largest signature file sent (the server's limit, certs.verify.cms_signature).
+MAX_SIGNATURE_FILE_BYTES = 64 * 1024
 
 
 class _ProgressReader:
@@ -51,7 +53,8 @@ class _ProgressReader:
 def _problem(r: httpx.Response) -> str:
     try:
         body = r.json()
-        return f"{r.status_code} {body.get('title', '')}: {body.get('detail', '')}".strip()
+        reason = f" [{body['reason']}]" if body.get("reason") else ""
+        return f"{r.status_code} {body.get('title', '')}{reason}: {body.get('detail', '')}".strip()
     except ValueError:
         return f"{r.status_code} {r.text[:200]}"
 
@@ -69,6 +72,14 @@ def _problem(r: httpx.Response) -> str:
 )
 @click.option("--title", default=None, help="Title (default: the file name).")
 @click.option("--case", "case_code", default=None, help="Case code (一案一码).")
+@click.option(
+    "--signature",
+    "signature_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="FILE's detached signature (zhenglian sign: FILE.p7s), checked by the server. A "
+    "signed PDF carries its signature inside: give it alone.",
+)
 @click.option("--wait", is_flag=True, help="Wait until the document is anchored.")
 @click.option(
     "-o",
@@ -94,8 +105,11 @@ def deposit(
     wait: bool,
     output: Path | None,
     ack_out: Path | None,
+    signature_path: Path | None = None,
 ) -> None:
-    """Deposit FILE; print the document record (JSON)."""
+    """Deposit FILE (with its detached signature, if any); print the document record (JSON).
+
+    A signature that does not hold is refused (exit 2) with the check that failed."""
     import httpx  # here: the server's processes, which load every command, never need it
 
     if not token:
@@ -109,6 +123,15 @@ def deposit(
     data = {"kind": kind, "title": title or file.name}
     if case_code:
         data["case_code"] = case_code
+    signature = None
+    if signature_path is not None:
+        try:
+            with signature_path.open("rb") as sig:
+                signature = sig.read(MAX_SIGNATURE_FILE_BYTES + 1)
+        except OSError as exc:
+            fail(f"cannot read {signature_path}: {exc.strerror}", EXIT_BAD_INPUT)
+        if len(signature) > MAX_SIGNATURE_FILE_BYTES:
+            fail(f"{signature_path} is over {MAX_SIGNATURE_FILE_BYTES} bytes", EXIT_BAD_INPUT)
     try:
         with file.open("rb") as fh:
             reader = _ProgressReader(fh, size, file.name)
@@ -117,7 +140,21 @@ def deposit(
                     f"{base}/v1/documents",
                     headers=headers,
                     data=data,
-                    files={"file": (file.name, reader)},  # type: ignore[dict-item]
+                    # The signature part goes first: the server reads the file part last.
+                    files={
+                        **(
+                            {}
+                            if signature is None
+                            else {
+                                "signature": (
+                                    signature_path.name if signature_path else "signature.p7s",
+                                    signature,
+                                    "application/pkcs7-signature",
+                                )
+                            }
+                        ),
+                        "file": (file.name, reader),  # type: ignore[dict-item]
+                    },
                     timeout=HTTP_TIMEOUT,
                 )
             finally:

@@ -22,9 +22,10 @@ from typing import Any
 import click
 from eth_utils.address import is_hex_address, to_canonical_address
 
-from evidence.digest import digest_file
+from evidence.digest import DocumentDigest, digest_file
 from evidence.errors import InputError
 from evidence.formats.receipt_format import MAX_RECEIPT_BYTES, Receipt
+from evidence.verify.document_signature import SignatureCheck
 from evidence.verify.receipt_verifier import (
     VERDICT_INTACT,
     VERDICT_RECEIPT_INVALID,
@@ -308,6 +309,91 @@ def _verify_custody(
         raise SystemExit(EXIT_FAILED)
 
 
+VERDICT_SIGNATURE_INVALID = "signature-invalid"
+"""The document's signature does not hold (exit 1, as the other failed verdicts)."""
+
+
+def _signer_json(receipt: Receipt) -> dict[str, Any] | None:
+    signed = receipt.entry.signature
+    if signed is None:
+        return None
+    return {
+        "institution": signed.signer_name,
+        "credit_code": signed.signer_credit_code,
+        "certificate_sha256": signed.signer_certificate.hex(),
+        "signature": signed.form,
+        "signature_sha256": signed.signature_sha256.hex() if signed.signature_sha256 else None,
+        "signed_at": signed.signed_at.isoformat(),
+        "signed_at_is": "proven by a time stamp" if signed.time_proven else "claimed by the signer",
+    }
+
+
+def _signer_line(receipt: Receipt) -> str | None:
+    signed = receipt.entry.signature
+    if signed is None:
+        return None
+    how = "proven by a time stamp" if signed.time_proven else "claimed by the signer"
+    form = "a detached signature" if signed.form == "cms-detached" else "a signature in the PDF"
+    return (
+        f"signer: {signed.signer_name} (统一社会信用代码 {signed.signer_credit_code}), "
+        f"certificate SHA-256 {signed.signer_certificate.hex()}, {form}, signed at "
+        f"{signed.signed_at.isoformat()} ({how}; checked by the service at deposit)"
+    )
+
+
+def _signature_checks(
+    receipt: Receipt,
+    file: Path,
+    digest: DocumentDigest,
+    signature_path: Path | None,
+    trust_path: Path | None,
+) -> list[SignatureCheck]:
+    """The offline checks of the signature of a version 2 entry: the detached one given with
+    --signature, or the one inside a signed PDF (exit 2 on bad input)."""
+    signed = receipt.entry.signature
+    if signed is None:
+        if signature_path is not None:
+            fail(
+                "--signature: the receipt's entry records no signature (version 1)", EXIT_BAD_INPUT
+            )
+        return []
+    embedded = signed.form == "pades-embedded"
+    if signature_path is None and not embedded:
+        return []
+    if trust_path is None:
+        if signature_path is not None:
+            fail("--signature needs --trust (the bundle's pki_roots)", EXIT_BAD_INPUT)
+        return []
+    from cryptography import x509
+
+    from certs.verify.cms_signature import MAX_SIGNATURE_BYTES
+    from certs.verify.pades_signature import MAX_SIGNED_PDF_BYTES
+    from evidence.formats.trust_bundle import MAX_TRUST_BUNDLE_BYTES, TrustBundle
+    from evidence.verify.document_signature import (
+        check_committed_pdf_signature,
+        check_committed_signature,
+    )
+
+    try:
+        with trust_path.open("rb") as fh:
+            bundle = TrustBundle.from_json_bytes(fh.read(MAX_TRUST_BUNDLE_BYTES + 1))
+        roots = [x509.load_pem_x509_certificate(pem.encode()) for pem in bundle.pki_roots]
+        if embedded and signature_path is None:
+            if digest.size > MAX_SIGNED_PDF_BYTES:
+                fail(f"{file} is over {MAX_SIGNED_PDF_BYTES} bytes: its signature is not checked")
+            return check_committed_pdf_signature(signed, file.read_bytes(), roots)
+        assert signature_path is not None
+        with signature_path.open("rb") as fh:
+            signature = fh.read(MAX_SIGNATURE_BYTES + 1)
+    except OSError as exc:
+        fail(f"cannot read {exc.filename}: {exc.strerror}", EXIT_BAD_INPUT)
+    except InputError as exc:
+        fail(f"bad trust bundle: {exc}", EXIT_BAD_INPUT)
+    return check_committed_signature(
+        signed, signature, {"sha256": digest.sha256, "sm3": digest.sm3}, roots
+    )
+
+
 @click.command()
 @click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
@@ -375,6 +461,14 @@ def _verify_custody(
     default=None,
     help="How many of the pinned witnesses must have cosigned (default: the bundle's).",
 )
+@click.option(
+    "--signature",
+    "signature_path",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="FILE's detached signature (.p7s): checked offline against the entry's commitment "
+    "and the bundle's pki_roots (needs --trust).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def verify(
     file: Path | None,
@@ -390,6 +484,7 @@ def verify(
     witness_keys: tuple[str, ...],
     quorum: int | None,
     as_json: bool,
+    signature_path: Path | None = None,
 ) -> None:
     """Is FILE the document the receipt was issued for, deposited and anchored as it says?
 
@@ -454,6 +549,15 @@ def verify(
             failed.append(f"{name}: {detail}")
             if verdict == VERDICT_INTACT:
                 verdict = VERDICT_RECEIPT_INVALID
+    signature_checks = _signature_checks(receipt, file, digest, signature_path, trust_path)
+    for check in signature_checks:
+        result_checks.append(
+            {"name": check.name, "ok": check.ok, "detail": check.detail, "trust": True}
+        )
+        if not check.ok:
+            failed.append(f"{check.name}: {check.detail}")
+            if verdict == VERDICT_INTACT:
+                verdict = VERDICT_SIGNATURE_INVALID
     if rpc is not None and not failed:
         try:
             for name, ok, detail in _online_checks(rpc, receipt):
@@ -475,6 +579,7 @@ def verify(
                     "proven_time": proven_time.isoformat() if proven_time else None,
                     "back_dated": back_dated,
                     "institution": receipt.entry.institution,
+                    "signer": _signer_json(receipt),
                     "checks": result_checks,
                 },
                 ensure_ascii=False,
@@ -489,6 +594,9 @@ def verify(
                 "note: a version 1 receipt: no witness cosigned its head and no independent "
                 "authority stamped its time"
             )
+        signer = _signer_line(receipt)
+        if signer is not None:
+            click.echo(signer)
         click.echo(f"verdict: {verdict}")
     if failed:
         for line in failed:

@@ -1,0 +1,1 @@
+"""Signing documents on the institution's side (pyHanko): detached CAdES, embedded PAdES."""
