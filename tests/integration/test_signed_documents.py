@@ -355,6 +355,37 @@ def test_a_signed_pdf_is_pades_b_lta_checked_on_deposit_and_named_by_verify(
     assert refused.returncode == 2 and "[modified-after-signing]" in refused.stderr, refused.stderr
 
 
+def test_the_signature_part_has_its_limits_and_its_place(setup: Setup) -> None:
+    url = f"{setup.server.url}/v1/documents"
+    headers = {"Authorization": f"Bearer {setup.token}"}
+    form = {"kind": "notary", "title": "limits"}
+    too_large = httpx.post(
+        url,
+        headers=headers,
+        data=form,
+        files={"signature": ("s.p7s", b"0" * (64 * 1024 + 1)), "file": ("f.txt", b"x")},
+        timeout=30,
+    )
+    assert too_large.status_code == 413, too_large.text
+    after = httpx.post(
+        url,
+        headers=headers,
+        data=form,
+        files={"file": ("f.txt", b"x"), "signature": ("s.p7s", b"0")},
+        timeout=30,
+    )
+    assert after.status_code == 400 and "last part" in after.json()["detail"]
+    garbage = httpx.post(
+        url,
+        headers=headers,
+        data=form,
+        files={"signature": ("s.p7s", b"not DER"), "file": ("f.txt", b"x")},
+        timeout=30,
+    )
+    assert garbage.status_code == 422 and garbage.json()["reason"] == "malformed"
+    assert garbage.headers["content-type"].startswith("application/problem+json")
+
+
 def _pdf(text: str) -> bytes:
     from reportlab.pdfgen import canvas
 

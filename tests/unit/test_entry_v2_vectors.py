@@ -43,6 +43,21 @@ def test_invalid_entries_are_refused(name: str) -> None:
         LogEntry.decode(bytes.fromhex(CASES[name]["entry"]))
 
 
+@pytest.mark.parametrize("schema", ["receipt-v1", "receipt-v2"])
+def test_both_receipt_schemas_accept_version_2_entry_fields(schema: str) -> None:
+    import jsonschema
+
+    path = ASSETS.parents[2] / "evidence" / "formats" / "schema" / f"{schema}.schema.json"
+    document = json.loads(path.read_text())
+    entry_fields = {**document["properties"]["entry_fields"], "$defs": document["$defs"]}
+    for case in CASES.values():
+        if not case["wantErr"]:
+            jsonschema.validate(case["fields"], entry_fields)
+    wrong = {**CASES["pades-embedded"]["fields"], "signed_at_proof": "ntp"}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(wrong, entry_fields)
+
+
 def test_an_unsigned_entry_stays_version_1() -> None:
     entry = new_entry(bytes(32), bytes(32), 1, "notary", "某公证处", None, datetime.now(UTC))
     assert entry.version == 1 and entry.encode().startswith(b"zhenglian/entry/v1\n")

@@ -161,7 +161,6 @@ def test_deposits_watch_pdfs_only_and_refuse_before_the_last_piece(
     signature = result()
     assert signature is not None and signature.form == "pades-embedded"
     # Altered: the refusal comes before the last piece is handed over.
-    altered = signed_pdf.replace(b"/Lang", b"/Lanh") if b"/Lang" in signed_pdf else None
     writer = IncrementalPdfFileWriter(io.BytesIO(signed_pdf))
     writer.root["/Lang"] = generic.TextStringObject("en")
     writer.update_root()
