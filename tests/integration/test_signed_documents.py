@@ -178,6 +178,24 @@ def test_a_detached_signature_is_checked_kept_and_committed_to(setup: Setup) -> 
     assert "ok   signature-valid" in checked.stdout and "ok   signer-chain" in checked.stdout
     assert "FAIL signature" not in checked.stdout, checked.stdout
 
+    # Another document's signature beside this receipt: not the committed one, not over FILE.
+    other = setup.work / "other-opinion.txt"
+    other.write_bytes(b"another opinion\n")
+    ok(setup.sign(other, setup.institution))
+    wrong = zl(
+        "verify",
+        str(document),
+        "--receipt",
+        str(receipt),
+        "--trust",
+        str(trust),
+        "--signature",
+        f"{other}.p7s",
+    )
+    assert wrong.returncode == 1
+    assert "FAIL signature-committed" in wrong.stdout, wrong.stdout
+    assert "FAIL signature-valid: content-mismatch" in wrong.stdout
+
 
 def test_a_signature_over_other_bytes_is_refused_by_name(setup: Setup) -> None:
     document = setup.work / "contract.txt"
