@@ -144,9 +144,10 @@ def sign_detached(
 
 
 def _cause(exc: BaseException) -> str:
-    seen: Sequence[BaseException] = []
-    while exc.__cause__ is not None and exc not in seen:
-        seen = [*seen, exc]
+    """The innermost cause of ``exc``, in its own words."""
+    seen: set[int] = set()
+    while exc.__cause__ is not None and id(exc) not in seen:
+        seen.add(id(exc))
         exc = exc.__cause__
     return str(exc) or type(exc).__name__
 

@@ -95,7 +95,7 @@ class SignatureChecking:
     store: BlobStore
     time_stamp_roots: tuple[bytes, ...] = ()
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-    _published: PublishedPki | None = None
+    _published: PublishedPki | None = field(default=None, init=False, repr=False)
 
     def trust(self) -> SignatureTrust:
         """The root and CRL as served now, and the time-stamp roots.
