@@ -120,6 +120,7 @@ def audit_data_dir(
     """One integrity sweep of a data directory's database and blobs (and, given ``rpc_url``,
     of its anchors against that node), its findings stored; safe beside a running serve."""
     from evidence.services.audit import Auditor, record_tamper_events, run_audit
+    from evidence.services.signature_checking import open_signature_store
 
     settings = Settings(data_dir=data_dir)
     database = open_database_of(data_dir)
@@ -128,7 +129,13 @@ def audit_data_dir(
         client = custody_client = None
         if rpc_url:
             client, custody_client = _reading_clients(data_dir, rpc_url)
-        auditor = Auditor(database, blobs, client=client, custody_client=custody_client)
+        auditor = Auditor(
+            database,
+            blobs,
+            client=client,
+            custody_client=custody_client,
+            signatures=open_signature_store(data_dir, owner=False) if originals else None,
+        )
         return run_audit(auditor, record_tamper=record_tamper_events)
     finally:
         database.dispose()
@@ -527,6 +534,7 @@ def start_runtime(
     from evidence.services.deposits import DepositService
     from evidence.services.log_signer import LogSigner
     from evidence.services.receipt_assembly import ReceiptPolicy
+    from evidence.services.signature_checking import open_signature_store
     from evidence.store.log_key import load_or_create_log_key
     from evidence.verify.receipt_verifier import IndependenceTrust
     from ledger.anchor_proof import ChainTrust
@@ -637,7 +645,13 @@ def start_runtime(
         custody_worker.start()
         audit = None
         if settings.audit_interval:
-            auditor = Auditor(database, blobs, client=client, custody_client=custody_client)
+            auditor = Auditor(
+                database,
+                blobs,
+                client=client,
+                custody_client=custody_client,
+                signatures=open_signature_store(data_dir, owner=False),
+            )
             audit = AuditThread(
                 lambda: run_audit(auditor, record_tamper=record_tamper_events),
                 settings.audit_interval,

@@ -88,6 +88,8 @@ LEAF_WITHOUT_DOCUMENT: Final = "leaf-without-document"
 ORIGINAL_MISSING: Final = "original-missing"
 ORIGINAL_ALTERED: Final = "original-altered"
 ORPHAN_ORIGINAL: Final = "orphan-original"
+SIGNATURE_MISSING: Final = "signature-missing"
+SIGNATURE_ALTERED: Final = "signature-altered"
 LOG_ROOT_MISMATCH: Final = "log-root-mismatch"
 CUSTODY_EVENT_ALTERED: Final = "custody-event-altered"
 CUSTODY_LINK_BROKEN: Final = "custody-link-broken"
@@ -106,6 +108,9 @@ DOCUMENT_KINDS: Final = (
 )
 """Kinds of the checks of documents against entries, the log and its anchors."""
 ORIGINAL_KINDS: Final = (ORIGINAL_MISSING, ORIGINAL_ALTERED, ORPHAN_ORIGINAL)
+SIGNATURE_KINDS: Final = (SIGNATURE_MISSING, SIGNATURE_ALTERED)
+"""Kinds of the check of a signed deposit's kept signature and signer certificate (the files
+its version 2 entry names, in DATA_DIR/signatures: docs/signatures.md §4)."""
 CUSTODY_KINDS: Final = (
     CUSTODY_EVENT_ALTERED,
     CUSTODY_LINK_BROKEN,
@@ -183,9 +188,11 @@ class Auditor:
         *,
         client: LedgerClient | None = None,
         custody_client: LedgerClient | None = None,
+        signatures: BlobStore | None = None,
     ) -> None:
         self.database = database
         self.blobs = blobs
+        self.signatures = signatures
         self.client = client
         self.custody_client = custody_client
 
@@ -194,6 +201,8 @@ class Auditor:
         entry_digests: set[bytes] = set()
         report.findings.extend(self._documents(report, entry_digests))
         report.checked.update(DOCUMENT_KINDS)
+        if self.signatures is not None:
+            report.checked.update(SIGNATURE_KINDS)
         report.findings.extend(self._custody(report))
         report.checked.update(CUSTODY_KINDS)
         if self.blobs is not None:
@@ -292,6 +301,33 @@ class Auditor:
         if self.blobs is not None:
             report.originals += 1
             yield from self._original(subject, entry)
+        if self.signatures is not None and entry.signature is not None:
+            yield from self._signature(subject, entry)
+
+    def _signature(self, subject: str, entry: LogEntry) -> Iterator[Finding]:
+        """The kept signature (if detached) and signer certificate, re-hashed."""
+        assert self.signatures is not None and entry.signature is not None
+        named = [("signer certificate", entry.signature.signer_certificate)]
+        if entry.signature.signature_sha256 is not None:
+            named.insert(0, ("signature", entry.signature.signature_sha256))
+        for what, sha256 in named:
+            evidence = {"document_id": subject, "what": what, "sha256": sha256.hex()}
+            try:
+                rehash(self.signatures, sha256)
+            except NotFound:
+                yield Finding(
+                    SIGNATURE_MISSING,
+                    subject,
+                    f"document {subject}: its {what} {sha256.hex()} is not kept",
+                    evidence,
+                )
+            except TamperingDetected:
+                yield Finding(
+                    SIGNATURE_ALTERED,
+                    subject,
+                    f"document {subject}: the kept {what} no longer hashes to its entry",
+                    evidence,
+                )
 
     def _original(self, subject: str, entry: LogEntry) -> Iterator[Finding]:
         assert self.blobs is not None

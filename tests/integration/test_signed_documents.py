@@ -6,6 +6,7 @@ committed to by version 2 entries, named by ``zhenglian verify``, and served bac
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -413,3 +414,21 @@ def _pdf(text: str) -> bytes:
     page.showPage()
     page.save()
     return out.getvalue()
+
+
+def test_the_audit_rehashes_kept_signatures(setup: Setup) -> None:
+    """Last in this module: it alters a kept signature."""
+
+    def audit() -> list[dict[str, object]]:
+        done = zl("audit", "--data-dir", str(setup.data))
+        return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+
+    assert not [f for f in audit() if str(f["kind"]).startswith("signature-")]
+    signature = (setup.work / "opinion.txt.p7s").read_bytes()
+    digest = hashlib.sha256(signature).hexdigest()
+    kept = setup.data / "signatures" / "sha256" / digest[:2] / digest[2:4] / digest
+    assert kept.read_bytes() == signature
+    kept.chmod(0o640)
+    kept.write_bytes(signature[:-1] + bytes([signature[-1] ^ 1]))
+    found = [f for f in audit() if f["kind"] == "signature-altered"]
+    assert len(found) == 1 and digest in str(found[0]), found
