@@ -23,6 +23,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from evidence.formats.log_entry import LogEntry
+from tests.support.postgres import postgres_url  # noqa: F401 - fixture
 from tests.support.tsa import RunningAuthority, running_authority
 from tests.support.zl_server import ZhenglianServer, running_server
 
@@ -59,6 +60,8 @@ class Setup:
     authority: RunningAuthority
     token: str
     institution: Path
+    database: dict[str, str]
+    """ZHENGLIAN_DATABASE_URL for PostgreSQL (empty: SQLite in the data directory)."""
 
     @property
     def tsa_env(self) -> dict[str, str]:
@@ -115,16 +118,22 @@ class Setup:
         )
 
 
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def setup(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Setup]:
+    """One PKI, one authority and one server per metadata database."""
     work = tmp_path_factory.mktemp("signed")
     data = work / "data"
+    database: dict[str, str] = {}
+    if request.param == "postgresql":
+        database["ZHENGLIAN_DATABASE_URL"] = request.getfixturevalue("postgres_url")
     ok(zl("pki", "init", "--data-dir", str(data), "--name", "某市司法局机构证书根"))
     with running_authority(work / "tsa") as authority:
         env = {"ZHENGLIAN_TSA_ROOTS": str(authority.authority.directory / "root.pem")}
-        with running_server(data, env) as server:
+        with running_server(data, {**env, **database}) as server:
             token = server.token(INSTITUTION, "notary")
-            setup = Setup(work, data, server, authority, token, work / "unset")
+            setup = Setup(work, data, server, authority, token, work / "unset", database)
             setup.institution = setup.issue("notary")
             yield setup
 
@@ -420,7 +429,7 @@ def test_the_audit_rehashes_kept_signatures(setup: Setup) -> None:
     """Last in this module: it alters a kept signature."""
 
     def audit() -> list[dict[str, object]]:
-        done = zl("audit", "--data-dir", str(setup.data))
+        done = zl("audit", "--data-dir", str(setup.data), env=setup.database)
         return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
 
     assert not [f for f in audit() if str(f["kind"]).startswith("signature-")]
