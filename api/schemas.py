@@ -58,6 +58,30 @@ class PendingReceipt(BaseModel):
     detail: str = "the document is in the log but its tree head is not anchored yet"
 
 
+class SignerPublic(BaseModel):
+    """Who signed a deposit and when, as its version 2 log entry commits to it."""
+
+    institution: str
+    credit_code: str = Field(description="统一社会信用代码 of the signer's certificate")
+    certificate_sha256: str
+    signed_at: datetime
+    signed_at_proof: Literal["time-stamp", "claimed"]
+
+
+class SignaturePublic(BaseModel):
+    """A deposit's signature kept with its original (docs/signatures.md §4)."""
+
+    document_id: str
+    signed: bool
+    form: Literal["cms-detached", "pades-embedded"] | None = None
+    signature: str | None = Field(
+        default=None, description="the detached CMS signature, base64 DER; null when embedded"
+    )
+    signature_media_type: str | None = None
+    certificate: str | None = Field(default=None, description="the signer's certificate, PEM")
+    signer: SignerPublic | None = None
+
+
 class TreeHeadPublic(BaseModel):
     tree_size: int
     root_hash: str

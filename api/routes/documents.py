@@ -18,14 +18,14 @@ from api.auth import Principal
 from api.deps import PrincipalDep, Services, ServicesDep, record_custody, request_client
 from api.openapi import schema_ref
 from api.problems import Problem
-from api.schemas import DocumentPublic, PendingReceipt
+from api.schemas import DocumentPublic, PendingReceipt, SignaturePublic, SignerPublic
 from api.uploads import multipart_schema, stream_upload, upload_text
 from certs.verify.cms_signature import MAX_SIGNATURE_BYTES
 from evidence.access import enforcement
 from evidence.access.policy import Action
 from evidence.errors import TamperingDetected
 from evidence.formats.custody_event import Actor, CustodyObject
-from evidence.formats.log_entry import KINDS, LogEntry, format_time
+from evidence.formats.log_entry import KINDS, LogEntry
 from evidence.services.deposits import Depositor, DepositRequest
 from evidence.services.originals import checked_original
 from evidence.services.receipt_assembly import document_fields, document_view, receipt_for
@@ -266,14 +266,12 @@ async def get_content(
 
 @router.get(
     "/{document_id}/signature",
-    responses={
-        200: {"description": "the signature kept with the original and its signer's certificate"},
-        401: {},
-        404: {},
-        409: {"description": "the kept signature was altered"},
-    },
+    response_model=SignaturePublic,
+    responses={401: {}, 404: {}, 409: {"description": "the kept signature was altered"}},
 )
-def get_signature(document_id: str, principal: PrincipalDep, services: ServicesDep) -> Any:
+def get_signature(
+    document_id: str, principal: PrincipalDep, services: ServicesDep
+) -> SignaturePublic:
     """The document's signature (detached CMS, base64 DER; none when embedded in the PDF) and
     its signer's certificate (PEM), with what the log entry commits to; ``signed: false`` for
     an unsigned deposit. Same access as the original (docs/signatures.md)."""
@@ -282,22 +280,22 @@ def get_signature(document_id: str, principal: PrincipalDep, services: ServicesD
     signed = entry.signature
     checking = services.deposits.signatures
     if signed is None or checking is None:
-        return {"document_id": record.id, "signed": False}
+        return SignaturePublic(document_id=record.id, signed=False)
     kept = checking.kept(entry)
     assert kept is not None
     certificate = x509.load_der_x509_certificate(kept.certificate)
-    return {
-        "document_id": record.id,
-        "signed": True,
-        "form": signed.form,
-        "signature": base64.b64encode(kept.signature).decode() if kept.signature else None,
-        "signature_media_type": "application/pkcs7-signature",
-        "certificate": certificate.public_bytes(Encoding.PEM).decode(),
-        "signer": {
-            "institution": signed.signer_name,
-            "credit_code": signed.signer_credit_code,
-            "certificate_sha256": signed.signer_certificate.hex(),
-            "signed_at": format_time(signed.signed_at),
-            "signed_at_proof": signed.signed_at_proof,
-        },
-    }
+    return SignaturePublic(
+        document_id=record.id,
+        signed=True,
+        form=signed.form,
+        signature=base64.b64encode(kept.signature).decode() if kept.signature else None,
+        signature_media_type="application/pkcs7-signature" if kept.signature else None,
+        certificate=certificate.public_bytes(Encoding.PEM).decode(),
+        signer=SignerPublic(
+            institution=signed.signer_name,
+            credit_code=signed.signer_credit_code,
+            certificate_sha256=signed.signer_certificate.hex(),
+            signed_at=signed.signed_at,
+            signed_at_proof=signed.signed_at_proof,
+        ),
+    )
