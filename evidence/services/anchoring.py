@@ -217,17 +217,8 @@ class AnchoringWorker:
                         in_flight = pending_anchor_count(session, table=self.target.anchors_table)
                     limit = 1 if self._draining else self.policy.in_flight
                     sent = in_flight < limit and self._send()
-            except LedgerError as exc:
-                self.last_error = str(exc)
-                self._reconciled = False
-                log.warning("sending an anchor failed, retrying: %s", exc)
-                self._stop.wait(FAILURE_BACKOFF)
-                continue
             except Exception as exc:
-                self.last_error = str(exc)
-                self._reconciled = False
-                log.exception("anchoring sender error")
-                self._stop.wait(FAILURE_BACKOFF)
+                self._failed(exc, f"sending the {self.target.name} log's head")
                 continue
             if sent:
                 continue
@@ -243,6 +234,17 @@ class AnchoringWorker:
         with self._chain_lock:
             return self._maybe_anchor()
 
+    def _failed(self, exc: Exception, what: str) -> None:
+        """After a failed step (called in its ``except``): say why, reconcile with the chain
+        before the next, and back off. A ledger failure (node down, ...) is expected."""
+        self.last_error = str(exc)
+        self._reconciled = False
+        if isinstance(exc, LedgerError):
+            log.warning("%s failed, retrying: %s", what, exc)
+        else:
+            log.exception("%s failed", what)
+        self._stop.wait(FAILURE_BACKOFF)
+
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
@@ -257,17 +259,8 @@ class AnchoringWorker:
                     except Exception:
                         log.exception("the halt of the %s log was not recorded", self.target.name)
                 return
-            except LedgerError as exc:
-                self.last_error = str(exc)
-                self._reconciled = False
-                log.warning("anchoring failed, retrying: %s", exc)
-                self._stop.wait(FAILURE_BACKOFF)
-                continue
             except Exception as exc:
-                self.last_error = str(exc)
-                self._reconciled = False
-                log.exception("anchoring worker error")
-                self._stop.wait(FAILURE_BACKOFF)
+                self._failed(exc, f"anchoring the {self.target.name} log")
                 continue
             if not busy:
                 self._wake.wait(POLL_INTERVAL)
