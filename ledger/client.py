@@ -355,11 +355,15 @@ def make_web3(rpc_url: str, *, timeout: float = RPC_TIMEOUT) -> Web3:
 class _NonceCounter:
     """The next nonce of one account, shared by every client sending from that account."""
 
-    __slots__ = ("lock", "next")
+    __slots__ = ("lock", "next", "sending")
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.next: int | None = None
+        self.sending = threading.RLock()
+        """Held from taking a nonce to handing its transaction to the node, so that the
+        account's transactions reach the node in nonce order whichever thread sends them (a
+        node that mines each at once, as Hardhat does, refuses one that comes before a gap)."""
 
 
 class LedgerClient:
@@ -656,6 +660,17 @@ class LedgerClient:
         if gas is None:
             gas = self._preflight(base, what) * GAS_MARGIN_NUM // GAS_MARGIN_DEN
         fees = self._fees()
+        with self._nonces.sending:
+            return self._send_in_order(base, gas, fees, what, before_send)
+
+    def _send_in_order(
+        self,
+        base: dict[str, Any],
+        gas: int,
+        fees: dict[str, Any],
+        what: str,
+        before_send: BeforeSend | None,
+    ) -> bytes:
         for attempt in range(2):
             nonce = self._reserve_nonce()
             tx: dict[str, Any] = {

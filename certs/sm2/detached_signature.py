@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
-from asn1crypto import algos, cms, core, x509
+from asn1crypto import algos, cms, core, parser, x509
 
 from certs.sm2 import oids
 from certs.sm2.algorithm import DEFAULT_SIGNER_ID, sm3
@@ -194,6 +194,34 @@ def signature_value(signature: bytes) -> bytes:
         raise MalformedSM2Data("detached signature", f"not a CMS SignedData: {exc}") from exc
 
 
+def _time_stamp_tokens(outer: _ContentInfo) -> list[bytes]:
+    """The unsigned time-stamp tokens of the (first) signer, as their own bytes: read before
+    anything parses the whole structure — once pyHanko is imported, asn1crypto knows the
+    token's type, and parsing it (``.native``) re-encodes it, re-ordering its SET OF
+    certificates."""
+    tokens: list[bytes] = []
+    signer_infos = outer["content"]["signer_infos"]
+    if len(signer_infos) == 0:
+        return tokens
+    unsigned = signer_infos[0]["unsigned_attrs"]
+    if not isinstance(unsigned, core.Void):
+        for attribute in unsigned:
+            if attribute["type"].dotted == oids.ATTR_TIME_STAMP_TOKEN:
+                tokens.extend(_set_elements(bytes(attribute["values"].contents)))
+    return tokens
+
+
+def _set_elements(contents: bytes) -> list[bytes]:
+    """The encodings of the elements of a SET OF, from its contents, as they are."""
+    elements: list[bytes] = []
+    while contents:
+        _class, _method, _tag, header, content, trailer = parser.parse(contents)
+        size = len(header) + len(content) + len(trailer)
+        elements.append(contents[:size])
+        contents = contents[size:]
+    return elements
+
+
 def with_time_stamp_token(signature: bytes, token: bytes) -> bytes:
     """``signature`` with an RFC 3161 time-stamp token (a DER ContentInfo) added as the unsigned
     attribute id-aa-timeStampToken. Nothing signed changes; the token is not checked here.
@@ -310,6 +338,7 @@ def _verify(
     signature: bytes, content_digest: bytes, engine: SM2Engine, signer_id: bytes
 ) -> DetachedSignatureVerification:
     outer, profile = _load(signature)
+    tokens = _time_stamp_tokens(outer)
     signed_data = outer["content"]
     signed_data.native  # noqa: B018 - parses every field now, so that errors surface here
 
@@ -366,12 +395,6 @@ def _verify(
         engine=engine,
         signer_id=signer_id,
     )
-    tokens: list[bytes] = []
-    unsigned = signer_info["unsigned_attrs"]
-    if unsigned.native is not None:
-        for attribute in unsigned:
-            if attribute["type"].dotted == oids.ATTR_TIME_STAMP_TOKEN:
-                tokens.extend(bytes(v.dump()) for v in attribute["values"])
     return DetachedSignatureVerification(
         profile=profile,
         signer_certificate=signer_certificate,

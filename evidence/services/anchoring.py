@@ -338,8 +338,14 @@ class AnchoringWorker:
             root = merkle.root(size)
             proof = merkle.consistency_proof(last_size, size).hashes if last_size else ()
 
+        recorded: list[bytes] = []
+
         def record(tx_hash: bytes, raw: bytes) -> None:
             with self.database.session() as s:
+                if recorded:
+                    # The node refused the transaction recorded a moment ago (its nonce) and
+                    # the client signed another: this one takes its place.
+                    discard_anchor(s, tree_size=size, table=self.target.anchors_table)
                 record_anchor_submitted(
                     s,
                     tree_size=size,
@@ -349,6 +355,7 @@ class AnchoringWorker:
                     table=self.target.anchors_table,
                 )
                 s.commit()
+            recorded.append(tx_hash)
 
         # Behind an anchor in flight the proof starts from a head the chain does not hold yet:
         # no dry run (it would fail); the nonce orders the two on chain.
