@@ -302,3 +302,47 @@ def test_wait_for_receipt_returns_a_typed_receipt(client: LedgerClient) -> None:
     assert receipt["status"] == 1 and int(receipt["gasUsed"]) > 0
     assert bytes(receipt["blockHash"]) == anchored.block_hash
     assert client.block_timestamp(anchored.block_number) == client.head_at(0).timestamp
+
+
+def test_threads_sending_from_one_account_reach_the_node_in_nonce_order(
+    client: LedgerClient,
+) -> None:
+    """A thread that took a nonce and is still recording its transaction (``before_send``) is
+    not overtaken by another thread's next nonce: Hardhat, which mines each transaction at
+    once, refuses one that comes before a gap, and the refused sender had to sign and record
+    again. Each transaction is now recorded once and mined."""
+    import threading
+    import time
+
+    from eth_utils.abi import function_signature_to_4byte_selector
+    from hexbytes import HexBytes
+
+    assert client.contract_address is not None
+    data = function_signature_to_4byte_selector("headCount()")
+    recorded: dict[str, int] = {"first": 0, "second": 0}
+    sent: dict[str, bytes] = {}
+
+    def send(name: str, delay: float) -> None:
+        def before_send(tx_hash: bytes, raw: bytes) -> None:
+            recorded[name] += 1
+            time.sleep(delay)  # a slow database write
+
+        assert client.contract_address is not None
+        sent[name] = client.send(
+            client.contract_address, data, name, gas=100_000, before_send=before_send
+        )
+
+    first = threading.Thread(target=send, args=("first", 0.5))
+    second = threading.Thread(target=send, args=("second", 0.0))
+    first.start()
+    time.sleep(0.1)  # the first holds its nonce, recording
+    second.start()
+    first.join(30)
+    second.join(30)
+    assert recorded == {"first": 1, "second": 1}
+    receipts = [client.wait_for_receipt(sent[name]) for name in ("first", "second")]
+    assert all(r["status"] == 1 for r in receipts)
+    nonces = [
+        int(client.w3.eth.get_transaction(HexBytes(sent[n]))["nonce"]) for n in ("first", "second")
+    ]
+    assert nonces[1] == nonces[0] + 1
