@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from api.deps import ServicesDep
+from api.deps import Services, ServicesDep
+from certs.formats.revocation_list import crl_number
 from evidence.services.audit import open_findings_now
+from evidence.verify.document_signature import SignatureRefused
 
 router = APIRouter(tags=["health"])
 
@@ -21,8 +24,11 @@ def healthz(services: ServicesDep) -> Any:
     seconds of the oldest (degraded past ``ZHENGLIAN_ANCHOR_STALL_SECONDS``). ``witnessing``
     gives the latest checkpoint, its cosignatures against the quorum, whether it is
     time-stamped, how long the oldest unwitnessed one waits (degraded past
-    ``ZHENGLIAN_WITNESS_STALL_SECONDS``) and each witness's last failure."""
-    problems = []
+    ``ZHENGLIAN_WITNESS_STALL_SECONDS``) and each witness's last failure. ``pki`` gives the
+    served CRL's number and nextUpdate (degraded once it has passed: every signed deposit is
+    then refused as ``crl-stale`` until ``zhenglian pki crl`` runs; the hours left are shown so
+    that a monitor can warn before)."""
+    problems: list[str] = []
     backlogs: dict[str, Any] = {}
     stall = services.settings.anchor_stall_seconds
     for label, worker in (("documents", services.worker), ("custody", services.custody_worker)):
@@ -100,11 +106,47 @@ def healthz(services: ServicesDep) -> Any:
             )
     if services.audit is not None and services.audit.last_error:
         problems.append(f"integrity audit: {services.audit.last_error[:200]}")
+    pki = _pki_status(services, problems)
     body = {
         "status": "ok" if not problems else "degraded",
         "audit": findings,
         "problems": problems,
         "anchoring": backlogs,
         "witnessing": witnessing,
+        "pki": pki,
     }
     return JSONResponse(body, status_code=200 if not problems else 503)
+
+
+def _pki_status(services: Services, problems: list[str]) -> dict[str, Any] | None:
+    """The served CRL's freshness (None: this server checks no signatures or has no PKI)."""
+    checking = services.deposits.signatures
+    if checking is None:
+        return None
+    try:
+        trust = checking.trust()
+    except SignatureRefused:
+        return None  # no `zhenglian pki init` here: unsigned deposits only, nothing to warn of
+    except Exception as exc:
+        problems.append(f"pki: {type(exc).__name__}: {str(exc)[:200]}")
+        return {"crl": None}
+    crl = trust.crl
+    if crl is None:
+        problems.append("pki: no CRL is served: every signed deposit is refused")
+        return {"crl": None}
+    next_update = crl.next_update_utc
+    now = datetime.now(UTC)
+    left = None if next_update is None else (next_update - now).total_seconds()
+    if next_update is not None and left is not None and left <= 0:
+        problems.append(
+            f"pki: the CRL expired at {next_update.isoformat()} (nextUpdate): every signed "
+            "deposit is refused as crl-stale until `zhenglian pki crl` issues a new one"
+        )
+    return {
+        "crl": {
+            "number": crl_number(crl),
+            "this_update": crl.last_update_utc.isoformat(),
+            "next_update": None if next_update is None else next_update.isoformat(),
+            "hours_left": None if left is None else round(left / 3600, 1),
+        }
+    }
