@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 CUSTODY_DEPLOYMENTS = "custody-deployments.json"
 """File (in the data directory) recording the custody log's LogAnchor deployment."""
 
+CERTIFICATE_REGISTRY_DEPLOYMENTS = "certificate-registry-deployments.json"
+"""File (in the data directory) recording the CertificateRegistry deployment."""
+
 DATA_DIR_ENV = "ZHENGLIAN_DATA_DIR"
 DEFAULT_DATA_DIR = "data"
 

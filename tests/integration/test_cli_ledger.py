@@ -15,11 +15,12 @@ import pytest
 from eth_account import Account
 from eth_utils.address import to_checksum_address
 
+from ledger.certificate_registry import CERTIFICATE_REGISTRY, CertificateRegistryClient
 from ledger.client import JsonDeploymentStore, LedgerClient
 from ledger.merkle import MerkleLog, hash_leaf
 from ledger.node.keystore import PASSPHRASE_ENV
 from tests.support import servers
-from zhenglian.common import CUSTODY_DEPLOYMENTS
+from zhenglian.common import CERTIFICATE_REGISTRY_DEPLOYMENTS, CUSTODY_DEPLOYMENTS
 
 pytestmark = pytest.mark.integration
 
@@ -106,7 +107,11 @@ def test_chain_info_lists_both_log_anchors(tmp_path: Path) -> None:
         return dict(json.loads(info.stdout)["contracts"])
 
     with servers.embedded_node(tmp_path) as (url, _node):
-        assert contracts() == {"LogAnchor": None, "CustodyLogAnchor": None}
+        assert contracts() == {
+            "LogAnchor": None,
+            "CustodyLogAnchor": None,
+            "CertificateRegistry": None,
+        }
         # Both LogAnchors on the same chain, recorded where `zhenglian serve` records them.
         client = LedgerClient(url, servers.embedded_anchorer_key(tmp_path))
         documents = client.ensure_deployed(JsonDeploymentStore(tmp_path / "deployments.json"))
@@ -114,9 +119,18 @@ def test_chain_info_lists_both_log_anchors(tmp_path: Path) -> None:
             JsonDeploymentStore(tmp_path / CUSTODY_DEPLOYMENTS)
         )
         assert documents.address != custody.address
+        registry = CertificateRegistryClient(client.sibling())
+        registry.ensure_deployed(
+            JsonDeploymentStore(
+                tmp_path / CERTIFICATE_REGISTRY_DEPLOYMENTS, contract=CERTIFICATE_REGISTRY
+            )
+        )
+        assert registry.address is not None
         assert contracts() == {
             "LogAnchor": to_checksum_address(documents.address),
             "CustodyLogAnchor": to_checksum_address(custody.address),
+            "CertificateRegistry": to_checksum_address(registry.address),
         }
         text = zl("chain", "info", "--data-dir", str(tmp_path))
         assert f"custody log  {to_checksum_address(custody.address)}" in text.stdout
+        assert f"certificates {to_checksum_address(registry.address)}" in text.stdout

@@ -138,15 +138,17 @@ def _verify_progress() -> Any:
 def chain_info(data_dir: Path, as_json: bool) -> None:
     """Chain id, validators, allowlist, contracts and head block of a data dir.
 
-    Contracts: the documents' LogAnchor (deployed by the chain) and the custody log's one
-    (deployed by `zhenglian serve`), null while not deployed yet.
+    Contracts: the documents' LogAnchor (deployed by the chain), the custody log's one and
+    the e-certificates' CertificateRegistry (both deployed by `zhenglian serve`), null while
+    not deployed yet.
     """
+    from ledger.certificate_registry import CERTIFICATE_REGISTRY
     from ledger.client import JsonDeploymentStore
     from ledger.node.chain import EmbeddedChain
     from ledger.node.config import load_config
     from ledger.node.db import SqliteAtomicDB
     from ledger.node.server import chain_db_path
-    from zhenglian.common import CUSTODY_DEPLOYMENTS
+    from zhenglian.common import CERTIFICATE_REGISTRY_DEPLOYMENTS, CUSTODY_DEPLOYMENTS
 
     try:
         config = load_config(data_dir)
@@ -155,7 +157,7 @@ def chain_info(data_dir: Path, as_json: bool) -> None:
             head = EmbeddedChain(db, config, None).head()
         finally:
             db.close()
-        deployment = custody_deployment = None
+        deployment = custody_deployment = registry_deployment = None
         if config.genesis_hash is not None:
             deployment = JsonDeploymentStore(_deployments_path(data_dir)).load(
                 config.chain_id, config.genesis_hash
@@ -163,17 +165,25 @@ def chain_info(data_dir: Path, as_json: bool) -> None:
             custody_deployment = JsonDeploymentStore(data_dir / CUSTODY_DEPLOYMENTS).load(
                 config.chain_id, config.genesis_hash
             )
+            registry_deployment = JsonDeploymentStore(
+                data_dir / CERTIFICATE_REGISTRY_DEPLOYMENTS, contract=CERTIFICATE_REGISTRY
+            ).load(config.chain_id, config.genesis_hash)
     except LedgerError as exc:
         fail(str(exc))
     anchor = to_checksum_address(deployment.address) if deployment else None
     custody_anchor = to_checksum_address(custody_deployment.address) if custody_deployment else None
+    registry = to_checksum_address(registry_deployment.address) if registry_deployment else None
     info = {
         "chainId": config.chain_id,
         "genesisHash": "0x" + (config.genesis_hash or b"").hex(),
         "validators": [to_checksum_address(v) for v in config.validators],
         "allowlist": [to_checksum_address(a) for a in config.allowlist],
         # "LogAnchor" is the documents' log (the key predates the custody log's).
-        "contracts": {"LogAnchor": anchor, "CustodyLogAnchor": custody_anchor},
+        "contracts": {
+            "LogAnchor": anchor,
+            "CustodyLogAnchor": custody_anchor,
+            "CertificateRegistry": registry,
+        },
         "head": {
             "number": head.block_number,
             "hash": "0x" + bytes(head.hash).hex(),
@@ -189,6 +199,7 @@ def chain_info(data_dir: Path, as_json: bool) -> None:
     click.echo(f"allowlist    {', '.join(to_checksum_address(a) for a in config.allowlist)}")
     click.echo(f"LogAnchor    {anchor or '(not deployed yet)'}")
     click.echo(f"custody log  {custody_anchor or '(not deployed yet)'}")
+    click.echo(f"certificates {registry or '(not deployed yet)'}")
     click.echo(f"head         #{head.block_number} 0x{bytes(head.hash).hex()}")
 
 
