@@ -176,7 +176,9 @@ InstitutionType = Literal[
     "law_firm",
     "justice_bureau",
 ]
-TokenRole = Literal["admin", "notary", "forensic", "legal_aid", "court", "lawyer"]
+TokenRole = Literal[
+    "admin", "notary", "forensic", "legal_aid", "court", "lawyer", "bureau_registrar"
+]
 CaseTypeName = Literal["notary", "forensic", "legal_aid", "arbitration", "litigation"]
 
 

@@ -17,6 +17,11 @@ Relations, always between the caller's *institution* and the object:
 * ``none`` — the action is not about an existing object (create a case, deposit outside
   any case, list or create institutions and tokens, verify).
 
+For e-certificates (电子证照) ``own`` means the certificate's issuer is the caller's
+institution: its name and type are those the certificate names as its issuer (which the
+issuer's signing certificate names too). Certificates are public (anyone reads the public,
+masked view), so refusing an action on one never hides that it exists: 403, never 404.
+
 A denial of an action on an object the caller may not even *see* is reported like a missing
 object (404), so nobody learns from a refusal that a document or case exists; a denial on an
 object the caller may see is a 403 (see :func:`denial`).
@@ -31,6 +36,7 @@ from typing import Final
 __all__ = [
     "BUREAU_TYPE",
     "CASE_TYPES_OF_ROLE",
+    "CERTIFICATE_TYPES_OF_ROLE",
     "DOCUMENT_KINDS_OF_ROLE",
     "INSTITUTION_TYPES",
     "INSTITUTION_TYPE_OF_ROLE",
@@ -57,6 +63,10 @@ class Role(StrEnum):
     LEGAL_AID = "legal_aid"
     COURT = "court"
     LAWYER = "lawyer"
+    BUREAU_REGISTRAR = "bureau_registrar"
+    """The justice bureau's practising-certificate office (执业证管理): registers and revokes
+    the certificates its bureau issues (律师执业证 only by this role); sees no evidence and
+    administers nothing. An admin of the bureau makes its tokens."""
     PUBLIC = "public"
     """Anyone without a token."""
 
@@ -81,10 +91,11 @@ INSTITUTION_TYPE_OF_ROLE: Final[dict[Role, str]] = {
     Role.LEGAL_AID: "legal_aid_centre",
     Role.COURT: "court",
     Role.LAWYER: "law_firm",
+    Role.BUREAU_REGISTRAR: "justice_bureau",
 }
 """The only institution type a token of each role can belong to."""
 
-BUREAU_TYPE: Final = INSTITUTION_TYPE_OF_ROLE[Role.ADMIN]
+BUREAU_TYPE: Final = "justice_bureau"
 """A justice bureau (司法局): its admins manage the institutions that belong to it."""
 
 CASE_TYPES_OF_ROLE: Final[dict[Role, frozenset[str]]] = {
@@ -100,6 +111,16 @@ DOCUMENT_KINDS_OF_ROLE: Final[dict[Role, frozenset[str]]] = {
     Role.LEGAL_AID: frozenset({"legal_aid", "other"}),
 }
 """Document kinds each depositing role deposits (its own kind, and ``other``)."""
+
+CERTIFICATE_TYPES_OF_ROLE: Final[dict[Role, frozenset[str]]] = {
+    Role.NOTARY: frozenset({"notarial_certificate"}),
+    Role.FORENSIC: frozenset({"forensic_opinion"}),
+    Role.LEGAL_AID: frozenset({"legal_aid_decision"}),
+    Role.BUREAU_REGISTRAR: frozenset({"legal_aid_decision", "lawyer_practising_certificate"}),
+}
+"""E-certificate types (``evidence.formats.e_certificate_catalogue`` keys) each role registers
+and revokes for its institution: the types its institution type issues; a 律师执业证 only
+through the bureau's registrar role, never ``admin``."""
 
 PARTICIPANT_INSTITUTION_TYPES: Final = frozenset({"law_firm", "court"})
 """Institutions a case owner may add to a case."""
@@ -130,6 +151,13 @@ class Action(StrEnum):
     its tokens (who made them: an admin's actions on an institution are on its record)."""
     VERIFY = "verify"
     """Verify a document, see a case's public page, read the log and chain."""
+    CERTIFICATE_REGISTER = "certificate.register"
+    """Register an e-certificate the caller's institution issued and signed (``own``)."""
+    CERTIFICATE_READ = "certificate.read"
+    """The full view of a registered certificate (the holder's ID number and address
+    unmasked); everyone gets the public view without a token."""
+    CERTIFICATE_REVOKE = "certificate.revoke"
+    """Revoke (or supersede) a registered certificate with the issuer's signed statement."""
 
 
 class Relation(StrEnum):
@@ -167,17 +195,29 @@ _RECEIVER: Final[dict[Action, frozenset[Relation]]] = {
     Action.VERIFY: frozenset({_N}),
 }
 
+_ISSUER: Final[dict[Action, frozenset[Relation]]] = {
+    Action.CERTIFICATE_REGISTER: frozenset({_O}),
+    Action.CERTIFICATE_READ: frozenset({_O}),
+    Action.CERTIFICATE_REVOKE: frozenset({_O}),
+}
+"""An issuing institution's rights over the certificates it issued (``own``)."""
+
 POLICY: Final[dict[Role, dict[Action, frozenset[Relation]]]] = {
     Role.ADMIN: {
         Action.ADMINISTER: frozenset({_N, _O}),
         Action.INSTITUTION_READ: frozenset({_O}),
         Action.VERIFY: frozenset({_N}),
     },
-    Role.NOTARY: _DEPOSITOR,
-    Role.FORENSIC: _DEPOSITOR,
-    Role.LEGAL_AID: _DEPOSITOR,
+    Role.NOTARY: _DEPOSITOR | _ISSUER,
+    Role.FORENSIC: _DEPOSITOR | _ISSUER,
+    Role.LEGAL_AID: _DEPOSITOR | _ISSUER,
     Role.COURT: _RECEIVER,
     Role.LAWYER: _RECEIVER,
+    Role.BUREAU_REGISTRAR: {
+        **_ISSUER,
+        Action.INSTITUTION_READ: frozenset({_O}),
+        Action.VERIFY: frozenset({_N}),
+    },
     Role.PUBLIC: {Action.VERIFY: frozenset({_N})},
 }
 """For each role and action, the relations under which it is allowed. Absent means never."""
@@ -196,11 +236,19 @@ _SEEING: Final[dict[Action, Action]] = {
     Action.SHARE_REDEEM: Action.SHARE_REDEEM,
 }
 
+#: Actions on objects everyone may know exist (registered certificates are public): a refusal
+#: is always a 403.
+_ON_PUBLIC_OBJECTS: Final = frozenset(
+    {Action.CERTIFICATE_REGISTER, Action.CERTIFICATE_READ, Action.CERTIFICATE_REVOKE}
+)
+
 
 #: For actions that make something of a kind, the kinds each role may make.
 KINDS_OF_ROLE: Final[dict[Action, dict[Role, frozenset[str]]]] = {
     Action.CASE_CREATE: CASE_TYPES_OF_ROLE,
     Action.DEPOSIT: DOCUMENT_KINDS_OF_ROLE,
+    Action.CERTIFICATE_REGISTER: CERTIFICATE_TYPES_OF_ROLE,
+    Action.CERTIFICATE_REVOKE: CERTIFICATE_TYPES_OF_ROLE,
 }
 
 
@@ -241,7 +289,7 @@ def denial(
     :attr:`Action.CASE_READ` for an action on a case that the default maps to documents
     (sharing a whole case).
     """
-    if relation is Relation.NONE:
+    if relation is Relation.NONE or action in _ON_PUBLIC_OBJECTS:
         return Denial.FORBIDDEN
     seeing = seeing or _SEEING.get(action, action)
     return Denial.FORBIDDEN if decide(role, seeing, relation) else Denial.HIDDEN

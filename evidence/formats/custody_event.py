@@ -76,6 +76,7 @@ __all__ = [
     "ACTOR_DETAIL_PREFIX",
     "ACTOR_DETAIL_SALT_BYTES",
     "ACTOR_ROLES",
+    "ACTOR_ROLES_V1",
     "CUSTODY_PREFIX",
     "CUSTODY_V2_PREFIX",
     "CUSTODY_V3_PREFIX",
@@ -145,6 +146,9 @@ Action = Literal[
     "anchoring_halted",
     "anchoring_resumed",
     "case_participant_remove",
+    "certificate_register",
+    "certificate_revoke",
+    "certificate_supersede",
 ]
 """What happened to the object."""
 
@@ -154,17 +158,21 @@ ACTIONS: Final[tuple[Action, ...]] = get_args(Action)
 ACTIONS_V1: Final[tuple[Action, ...]] = ACTIONS[: ACTIONS.index("tamper_detected") + 1]
 """The actions of version 1 (the others need version 2)."""
 
-ObjectType = Literal["document", "case", "token", "institution", "share", "log"]
+ObjectType = Literal["document", "case", "token", "institution", "share", "log", "certificate"]
 """What kind of thing an event is about."""
 
 OBJECT_TYPES: Final[tuple[ObjectType, ...]] = get_args(ObjectType)
 """Every :data:`ObjectType` (of any version)."""
 
-OBJECT_TYPES_V1: Final[tuple[ObjectType, ...]] = OBJECT_TYPES[:-1]
-"""The object types of version 1 (``log`` needs version 2)."""
+OBJECT_TYPES_V1: Final[tuple[ObjectType, ...]] = OBJECT_TYPES[: OBJECT_TYPES.index("log")]
+"""The object types of version 1 (``log`` and ``certificate`` need version 2)."""
 
 LOG_IDS: Final = ("documents", "custody")
 """The ids of ``log`` objects: the document log and the custody log."""
+
+ACTOR_ROLES_V1: Final = ("admin", "notary", "forensic", "legal_aid", "court", "lawyer")
+"""Token roles of version 1 (with ``public``, ``operator``, ``system``); a
+``bureau_registrar`` (the bureau's practising-certificate office) acts in version 2."""
 
 ACTOR_ROLES: Final = (
     "admin",
@@ -176,6 +184,7 @@ ACTOR_ROLES: Final = (
     "public",
     "operator",
     "system",
+    "bureau_registrar",
 )
 """Who can act: the token roles, ``public`` (no token), ``operator`` (the ``zhenglian`` CLI
 on the server's own data directory) and ``system`` (the server itself, e.g. when it detects
@@ -482,6 +491,7 @@ class CustodyEvent(CanonicalLeaf):
             self.action not in ACTIONS_V1
             or self.object.type not in OBJECT_TYPES_V1
             or self.note is not None
+            or self.actor.role not in (*ACTOR_ROLES_V1, *TOKENLESS_ROLES)
         )
         if self.actor_detail is not None:
             _check_hash(self.actor_detail, "actor_detail")
@@ -495,8 +505,8 @@ class CustodyEvent(CanonicalLeaf):
             )
         elif self.version == 1 and needs_v2:
             raise CustodyEventError(
-                f"a version 1 custody event has no note, action {self.action!r} or object "
-                f"type {self.object.type!r} of version 2"
+                f"a version 1 custody event has no note, action {self.action!r}, object "
+                f"type {self.object.type!r} or actor role {self.actor.role!r} of version 2"
             )
         if (self.version == 3) != (self.actor_detail is not None):
             raise CustodyEventError("a version 3 custody event, and only it, has actor_detail")

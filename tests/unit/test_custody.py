@@ -213,6 +213,9 @@ def test_an_event_is_written_in_the_lowest_version_that_holds_it() -> None:
         "anchoring_halted",
         "anchoring_resumed",
         "case_participant_remove",
+        "certificate_register",
+        "certificate_revoke",
+        "certificate_supersede",
     }
 
 
@@ -223,6 +226,7 @@ def test_an_event_is_written_in_the_lowest_version_that_holds_it() -> None:
         ({"action": "anchoring_resumed", "version": 1}, "version 1"),
         ({"action": "case_participant_remove", "version": 1}, "version 1"),
         ({"object": CustodyObject("log", "documents"), "version": 1}, "version 1"),
+        ({"object": CustodyObject("certificate", "GZ-x"), "version": 1}, "version 1"),
         ({"version": 4}, "unsupported"),
         ({"note": ""}, "note"),
         ({"note": "a\rb"}, "note"),

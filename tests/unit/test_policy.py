@@ -38,6 +38,11 @@ EVIDENCE_ACTIONS = frozenset(Action) - {
     Action.VERIFY,
 }
 
+#: Actions on registered e-certificates, which are public objects.
+CERTIFICATE_ACTIONS = frozenset(
+    {Action.CERTIFICATE_REGISTER, Action.CERTIFICATE_READ, Action.CERTIFICATE_REVOKE}
+)
+
 
 def test_admin_administers_and_sees_no_evidence() -> None:
     allowed = {(a, r) for _, a, r in ALL if decide(Role.ADMIN, a, r)}
@@ -105,6 +110,9 @@ def test_a_refusal_never_reveals_an_object_the_caller_may_not_see() -> None:
     for role, action, relation in ALL:
         if decide(role, action, relation) or relation is Relation.NONE:
             continue
+        if action in CERTIFICATE_ACTIONS:  # public objects: a refusal hides nothing
+            assert denial(role, action, relation) is Denial.FORBIDDEN, (role, action)
+            continue
         how = denial(role, action, relation)
         if relation is Relation.OTHER:
             assert how is Denial.HIDDEN, (role, action)
@@ -154,3 +162,31 @@ def test_kinds_a_role_makes_are_part_of_the_policy() -> None:
     for action, by_role in KINDS_OF_ROLE.items():
         for role in ROLES:
             assert bool(by_role.get(role)) == may_ever(role, action), (action, role)
+
+
+def test_only_the_bureau_registrar_registers_and_revokes_practising_certificates() -> None:
+    from evidence.access.policy import kinds_allowed
+
+    practising = "lawyer_practising_certificate"
+    for role in ROLES:
+        for action in (Action.CERTIFICATE_REGISTER, Action.CERTIFICATE_REVOKE):
+            kinds = kinds_allowed(role, action) or frozenset()
+            assert (practising in kinds) == (role is Role.BUREAU_REGISTRAR), (role, action)
+    # The registrar is not an admin: it administers nothing and sees no evidence; an admin
+    # registers nothing.
+    assert not may_ever(Role.BUREAU_REGISTRAR, Action.ADMINISTER)
+    assert not [
+        a for a in EVIDENCE_ACTIONS - CERTIFICATE_ACTIONS if may_ever(Role.BUREAU_REGISTRAR, a)
+    ]
+    assert not [a for a in CERTIFICATE_ACTIONS if may_ever(Role.ADMIN, a)]
+    assert INSTITUTION_TYPE_OF_ROLE[Role.BUREAU_REGISTRAR] == "justice_bureau"
+
+
+def test_only_a_certificates_issuer_reads_its_full_view_or_revokes_it() -> None:
+    for role in ROLES:
+        for action in CERTIFICATE_ACTIONS:
+            allowed = {r for r in Relation if decide(role, action, r)}
+            assert allowed <= {Relation.OWN}, (role, action)
+            assert denial(role, action, Relation.OTHER) is Denial.FORBIDDEN
+    assert not may_ever(Role.PUBLIC, Action.CERTIFICATE_READ)
+    assert not may_ever(Role.LAWYER, Action.CERTIFICATE_REGISTER)
