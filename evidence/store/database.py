@@ -92,6 +92,7 @@ __all__ = [
     "api_tokens_table",
     "case_participants_table",
     "cases_table",
+    "certificates_table",
     "checkpoints_table",
     "cosignatures_table",
     "custody_anchors_table",
@@ -575,6 +576,57 @@ class AuditFinding(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+MAX_CERTIFICATE_ID_CHARS = 64
+"""Longest e-certificate identifier stored (an identifier has 34 characters)."""
+
+MAX_CERTIFICATE_PDF_BYTES = 2 * 1024 * 1024
+"""Largest issuer's PDF of an e-certificate kept (a rendered one is about 30 KiB)."""
+
+
+class CertificateRow(Base):
+    """A registered e-certificate (migration ``0012``): the signed material as the issuer sent
+    it, the issuer's optional PDF, and its status with the chain transaction of each change.
+
+    ``status`` is ``pending`` until the chain holds the issue (``issue_tx``), then ``issued``,
+    ``revoked`` or ``superseded``. A change asked for is ``change_action`` with its fields and
+    the issuer's signature; it is pending until ``change_tx`` is set (docs/e-certificates.md §8).
+    """
+
+    __tablename__ = "certificates"
+    __table_args__ = (
+        UniqueConstraint("issuer_code", "type", "number", name="uq_certificates_number"),
+        Index("ix_certificates_pending", "status", "change_action", "change_tx"),
+    )
+
+    id: Mapped[str] = mapped_column(String(MAX_CERTIFICATE_ID_CHARS), primary_key=True)
+    issuer_code: Mapped[str] = mapped_column(String(18), nullable=False)
+    issuer_name: Mapped[str] = mapped_column(String(MAX_INSTITUTION_NAME_CHARS), nullable=False)
+    issuer_type: Mapped[str] = mapped_column(String(MAX_INSTITUTION_TYPE_CHARS), nullable=False)
+    type: Mapped[str] = mapped_column(String(MAX_INSTITUTION_TYPE_CHARS), nullable=False)
+    number: Mapped[str] = mapped_column(String(64), nullable=False)
+    encoded: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    certificate_sha256: Mapped[bytes] = mapped_column(_hash(), nullable=False)
+    signature: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    signer_certificate: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    issue_signature: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    issue_tx: Mapped[bytes | None] = mapped_column(_hash())
+    issue_block: Mapped[int | None] = mapped_column(BigInteger)
+    registered_by: Mapped[str] = mapped_column(String(MAX_ID_CHARS), nullable=False)
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    change_action: Mapped[str | None] = mapped_column(String(16))
+    change_reason: Mapped[int | None] = mapped_column(SmallInteger)
+    change_effective_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    change_successor: Mapped[str | None] = mapped_column(String(MAX_CERTIFICATE_ID_CHARS))
+    change_signature: Mapped[bytes | None] = mapped_column(LargeBinary)
+    change_signer_certificate: Mapped[bytes | None] = mapped_column(LargeBinary)
+    changed_by: Mapped[str | None] = mapped_column(String(MAX_ID_CHARS))
+    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    change_tx: Mapped[bytes | None] = mapped_column(_hash())
+    change_block: Mapped[int | None] = mapped_column(BigInteger)
+
+
 metadata = Base.metadata
 log_state_table = cast(Table, LogState.__table__)
 log_nodes_table = cast(Table, LogNode.__table__)
@@ -596,6 +648,7 @@ custody_map_states_table = cast(Table, CustodyMapState.__table__)
 custody_map_nodes_table = cast(Table, CustodyMapNode.__table__)
 checkpoints_table = cast(Table, SignedCheckpoint.__table__)
 cosignatures_table = cast(Table, Cosignature.__table__)
+certificates_table = cast(Table, CertificateRow.__table__)
 
 Index(
     "ix_documents_institution_time", documents_table.c.institution, documents_table.c.deposited_at

@@ -26,6 +26,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, ParamSpec, TypeAlias, TypeVar, cast
 
 from sqlalchemy import (
@@ -52,12 +53,17 @@ from evidence.errors import DuplicateRecord, InputError, NotFound, StorageError
 from evidence.store.database import (
     HASH_BYTES,
     MAX_CASE_CODE_CHARS,
+    MAX_CERTIFICATE_ID_CHARS,
+    MAX_CERTIFICATE_PDF_BYTES,
     MAX_ID_CHARS,
+    MAX_INSTITUTION_NAME_CHARS,
+    MAX_INSTITUTION_TYPE_CHARS,
     MAX_KIND_CHARS,
     AnchorStatus,
     Database,
     anchors_table,
     api_tokens_table,
+    certificates_table,
     documents_table,
     log_nodes_table,
     log_state_table,
@@ -70,26 +76,40 @@ from ledger.merkle import MAX_TREE_SIZE
 
 __all__ = [
     "MAX_CACHED_NODES",
+    "MAX_CERTIFICATES_PER_INSERT",
     "MAX_DIGEST_MATCHES",
     "MAX_NODES_PER_QUERY",
+    "MAX_PENDING_LISTED",
     "AnchorRecord",
     "AnchorStatus",
+    "CertificateRecord",
+    "CertificateStatus",
     "Database",
     "DocumentRecord",
+    "NewCertificate",
     "NewDocument",
     "SqlNodeStore",
+    "add_certificates",
     "add_documents",
     "anchor_covering",
     "bytes_deposited_since",
+    "certificate_number_query",
+    "certificate_pdf",
     "check_hash",
     "check_text",
     "check_time",
     "confirm_anchor",
+    "confirm_certificate_change",
+    "confirm_certificate_issue",
     "digest_query",
     "discard_anchor",
+    "discard_certificate_change",
+    "discard_pending_certificate",
     "document_from_row",
     "find_by_sha256",
+    "find_certificate_by_number",
     "forget_cached_nodes",
+    "get_certificate",
     "get_document",
     "get_document_by_leaf",
     "latest_confirmed_anchor",
@@ -98,7 +118,10 @@ __all__ = [
     "open_database",
     "pending_anchor",
     "pending_anchor_count",
+    "pending_certificate_count",
+    "pending_certificates",
     "record_anchor_submitted",
+    "request_certificate_change",
     "retire_anchors",
     "rowcount",
     "wrap_errors",
@@ -837,3 +860,385 @@ def retire_anchors(
     )
     session.execute(table.delete())
     return rowcount(moved)
+
+
+# --- Registered e-certificates ----------------------------------------------------------------
+
+
+class CertificateStatus(StrEnum):
+    """A registered certificate's status, as the chain's CertificateRegistry holds it; ``pending``
+    until the chain holds the issue (docs/e-certificates.md §8)."""
+
+    PENDING = "pending"
+    ISSUED = "issued"
+    REVOKED = "revoked"
+    SUPERSEDED = "superseded"
+
+
+MAX_CERTIFICATES_PER_INSERT = 10_000
+"""Most rows :func:`add_certificates` takes at once (a seeding script sends batches)."""
+
+MAX_PENDING_LISTED = 100
+"""Most pending certificates :func:`pending_certificates` returns at once."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewCertificate:
+    """A certificate row as registered: the signed material and the issuer's signature over the
+    issue statement; ``status`` ``pending`` until the chain holds it (a seeded row may be
+    ``issued`` with its transaction)."""
+
+    id: str
+    issuer_code: str
+    issuer_name: str
+    issuer_type: str
+    type: str
+    number: str
+    encoded: bytes
+    certificate_sha256: bytes
+    signature: bytes
+    signer_certificate: bytes
+    issue_signature: bytes
+    registered_by: str
+    """The id of the API token that registered it."""
+    registered_at: datetime
+    pdf: bytes | None = None
+    status: CertificateStatus = CertificateStatus.PENDING
+    issue_tx: bytes | None = None
+    issue_block: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateRecord:
+    """A stored certificate without its PDF (``has_pdf`` says whether there is one)."""
+
+    id: str
+    issuer_code: str
+    issuer_name: str
+    issuer_type: str
+    type: str
+    number: str
+    encoded: bytes
+    certificate_sha256: bytes
+    signature: bytes
+    signer_certificate: bytes
+    has_pdf: bool
+    status: CertificateStatus
+    issue_signature: bytes
+    issue_tx: bytes | None
+    issue_block: int | None
+    registered_by: str
+    registered_at: datetime
+    change_action: str | None
+    """``revoke`` or ``supersede`` once asked for (pending while ``change_tx`` is None)."""
+    change_reason: int | None
+    change_effective_at: datetime | None
+    change_successor: str | None
+    change_signature: bytes | None
+    change_signer_certificate: bytes | None
+    changed_by: str | None
+    changed_at: datetime | None
+    change_tx: bytes | None
+    change_block: int | None
+
+    @property
+    def issue_pending(self) -> bool:
+        return self.status is CertificateStatus.PENDING
+
+    @property
+    def change_pending(self) -> bool:
+        return self.change_action is not None and self.change_tx is None
+
+
+_CERTIFICATE_COLUMNS = tuple(
+    f.name for f in fields(CertificateRecord) if f.name not in ("has_pdf",)
+)
+_CERTIFICATE_BYTES = (
+    "encoded",
+    "certificate_sha256",
+    "signature",
+    "signer_certificate",
+    "issue_signature",
+    "issue_tx",
+    "change_signature",
+    "change_signer_certificate",
+    "change_tx",
+)
+
+
+def _certificate_select() -> Select[Any]:
+    c = certificates_table.c
+    return select(*(c[name] for name in _CERTIFICATE_COLUMNS), c.pdf.is_not(None).label("has_pdf"))
+
+
+def _certificate(row: Any) -> CertificateRecord:
+    m = dict(row._mapping)
+    for name in _CERTIFICATE_BYTES:
+        m[name] = _optional_bytes(m[name])
+    m["status"] = CertificateStatus(m["status"])
+    m["has_pdf"] = bool(m["has_pdf"])
+    return CertificateRecord(**m)
+
+
+def _check_certificate(row: NewCertificate) -> None:
+    if not isinstance(row, NewCertificate):
+        raise InputError(f"expected a NewCertificate, got {type(row).__name__}")
+    check_text(row.id, "certificate id", MAX_CERTIFICATE_ID_CHARS)
+    check_text(row.issuer_code, "issuer_code", 18)
+    check_text(row.issuer_name, "issuer_name", MAX_INSTITUTION_NAME_CHARS)
+    check_text(row.issuer_type, "issuer_type", MAX_INSTITUTION_TYPE_CHARS)
+    check_text(row.type, "type", MAX_INSTITUTION_TYPE_CHARS)
+    check_text(row.number, "number", 64)
+    check_hash(row.certificate_sha256, "certificate_sha256")
+    for name in ("encoded", "signature", "signer_certificate", "issue_signature"):
+        if type(getattr(row, name)) is not bytes:
+            raise InputError(f"{name} must be bytes")
+    if row.pdf is not None and (
+        type(row.pdf) is not bytes or len(row.pdf) > MAX_CERTIFICATE_PDF_BYTES
+    ):
+        raise InputError(f"pdf must be bytes, at most {MAX_CERTIFICATE_PDF_BYTES}")
+    check_text(row.registered_by, "registered_by", MAX_ID_CHARS)
+    check_time(row.registered_at, "registered_at")
+    if row.issue_tx is not None:
+        check_hash(row.issue_tx, "issue_tx")
+    if row.issue_block is not None:
+        _check_count(row.issue_block, "issue_block")
+    if not isinstance(row.status, CertificateStatus):
+        raise InputError(f"status must be a CertificateStatus, got {row.status!r}")
+
+
+@wrap_errors
+def add_certificates(session: Session, rows: Sequence[NewCertificate]) -> None:
+    """Insert certificates in one bulk statement (registration inserts one; a benchmark seeds
+    :data:`MAX_CERTIFICATES_PER_INSERT` per call).
+
+    InputError if a row is malformed; DuplicateRecord if an identifier or an
+    ``(issuer_code, type, number)`` is stored already (also within ``rows``).
+    """
+    if len(rows) > MAX_CERTIFICATES_PER_INSERT:
+        raise InputError(f"at most {MAX_CERTIFICATES_PER_INSERT} certificates per insert")
+    for row in rows:
+        _check_certificate(row)
+    if rows:
+        session.execute(
+            insert(certificates_table),
+            [
+                {
+                    f.name: (
+                        getattr(row, f.name).value if f.name == "status" else getattr(row, f.name)
+                    )
+                    for f in fields(NewCertificate)
+                }
+                for row in rows
+            ],
+        )
+
+
+def certificate_number_query(issuer_code: str, type: str, number: str) -> Select[Any]:
+    """The SELECT of :func:`find_certificate_by_number` (one entry of uq_certificates_number;
+    tests EXPLAIN it)."""
+    c = certificates_table.c
+    return _certificate_select().where(
+        c.issuer_code == issuer_code, c.type == type, c.number == number
+    )
+
+
+@wrap_errors
+def get_certificate(session: Session, certificate_id: str) -> CertificateRecord | None:
+    """The certificate of this identifier (primary key), without its PDF."""
+    if not isinstance(certificate_id, str) or len(certificate_id) > MAX_CERTIFICATE_ID_CHARS:
+        return None
+    row = session.execute(
+        _certificate_select().where(certificates_table.c.id == certificate_id)
+    ).first()
+    return _certificate(row) if row else None
+
+
+@wrap_errors
+def find_certificate_by_number(
+    session: Session, *, issuer_code: str, type: str, number: str
+) -> CertificateRecord | None:
+    """The certificate an issuer registered under ``(type, number)`` (uq_certificates_number)."""
+    for value, limit in ((issuer_code, 18), (type, MAX_INSTITUTION_TYPE_CHARS), (number, 64)):
+        if not isinstance(value, str) or len(value) > limit:
+            return None
+    row = session.execute(certificate_number_query(issuer_code, type, number)).first()
+    return _certificate(row) if row else None
+
+
+@wrap_errors
+def certificate_pdf(session: Session, certificate_id: str) -> bytes | None:
+    """The issuer's PDF of a certificate; None if there is no such certificate or no PDF."""
+    if not isinstance(certificate_id, str) or len(certificate_id) > MAX_CERTIFICATE_ID_CHARS:
+        return None
+    c = certificates_table.c
+    value = session.execute(select(c.pdf).where(c.id == certificate_id)).scalar_one_or_none()
+    return _optional_bytes(value)
+
+
+@wrap_errors
+def confirm_certificate_issue(
+    session: Session, certificate_id: str, *, tx_hash: bytes, block_number: int
+) -> None:
+    """Mark a pending certificate issued by the chain's transaction ``tx_hash``.
+
+    NotFound if it is not pending."""
+    check_hash(tx_hash, "tx_hash")
+    _check_count(block_number, "block_number")
+    c = certificates_table.c
+    done = session.execute(
+        update(certificates_table)
+        .where(c.id == certificate_id, c.status == CertificateStatus.PENDING.value)
+        .values(status=CertificateStatus.ISSUED.value, issue_tx=tx_hash, issue_block=block_number)
+    )
+    if rowcount(done) != 1:
+        raise NotFound(f"no pending certificate {certificate_id}")
+
+
+@wrap_errors
+def discard_pending_certificate(session: Session, certificate_id: str) -> bool:
+    """Forget a certificate the chain refused (never one the chain holds)."""
+    c = certificates_table.c
+    done = session.execute(
+        certificates_table.delete().where(
+            c.id == certificate_id, c.status == CertificateStatus.PENDING.value
+        )
+    )
+    return rowcount(done) == 1
+
+
+@wrap_errors
+def request_certificate_change(
+    session: Session,
+    certificate_id: str,
+    *,
+    action: str,
+    signature: bytes,
+    signer_certificate: bytes,
+    changed_by: str,
+    changed_at: datetime,
+    reason: int | None = None,
+    effective_at: datetime | None = None,
+    successor: str | None = None,
+) -> bool:
+    """Record a revocation or supersession asked for (pending until
+    :func:`confirm_certificate_change`); False if the certificate is not issued or has a
+    change asked for already."""
+    if action not in ("revoke", "supersede"):
+        raise InputError(f"unknown change {action!r}")
+    check_text(changed_by, "changed_by", MAX_ID_CHARS)
+    check_time(changed_at, "changed_at")
+    check_time(effective_at, "effective_at", optional=True)
+    check_text(successor, "successor", MAX_CERTIFICATE_ID_CHARS, optional=True)
+    c = certificates_table.c
+    done = session.execute(
+        update(certificates_table)
+        .where(
+            c.id == certificate_id,
+            c.status == CertificateStatus.ISSUED.value,
+            c.change_action.is_(None),
+        )
+        .values(
+            change_action=action,
+            change_reason=reason,
+            change_effective_at=effective_at,
+            change_successor=successor,
+            change_signature=signature,
+            change_signer_certificate=signer_certificate,
+            changed_by=changed_by,
+            changed_at=changed_at,
+        )
+    )
+    return rowcount(done) == 1
+
+
+@wrap_errors
+def confirm_certificate_change(
+    session: Session, certificate_id: str, *, tx_hash: bytes, block_number: int
+) -> CertificateStatus:
+    """Mark the pending change of a certificate done by the chain's transaction ``tx_hash``;
+    returns the new status. NotFound if no change is pending."""
+    check_hash(tx_hash, "tx_hash")
+    _check_count(block_number, "block_number")
+    record = get_certificate(session, certificate_id)
+    if record is None or not record.change_pending:
+        raise NotFound(f"no pending change of certificate {certificate_id}")
+    status = (
+        CertificateStatus.REVOKED
+        if record.change_action == "revoke"
+        else CertificateStatus.SUPERSEDED
+    )
+    c = certificates_table.c
+    session.execute(
+        update(certificates_table)
+        .where(c.id == certificate_id, c.change_tx.is_(None))
+        .values(status=status.value, change_tx=tx_hash, change_block=block_number)
+    )
+    return status
+
+
+@wrap_errors
+def discard_certificate_change(session: Session, certificate_id: str) -> bool:
+    """Forget a change the chain refused (never one it holds)."""
+    c = certificates_table.c
+    done = session.execute(
+        update(certificates_table)
+        .where(
+            c.id == certificate_id,
+            c.change_action.is_not(None),
+            c.change_tx.is_(None),
+        )
+        .values(
+            change_action=None,
+            change_reason=None,
+            change_effective_at=None,
+            change_successor=None,
+            change_signature=None,
+            change_signer_certificate=None,
+            changed_by=None,
+            changed_at=None,
+        )
+    )
+    return rowcount(done) == 1
+
+
+@wrap_errors
+def pending_certificates(session: Session, *, limit: int = MAX_PENDING_LISTED) -> list[str]:
+    """Identifiers of certificates whose issue or change the chain does not hold yet (uses
+    ix_certificates_pending)."""
+    if not 1 <= limit <= MAX_PENDING_LISTED:
+        raise InputError(f"limit must be in [1, {MAX_PENDING_LISTED}]")
+    c = certificates_table.c
+    query = (
+        select(c.id)
+        .where(
+            or_(
+                c.status == CertificateStatus.PENDING.value,
+                and_(c.status == CertificateStatus.ISSUED.value, c.change_action.is_not(None)),
+            )
+        )
+        .order_by(c.id)
+        .limit(limit)
+    )
+    return [str(v) for v in session.execute(query).scalars()]
+
+
+@wrap_errors
+def pending_certificate_count(session: Session) -> int:
+    """How many certificates have an issue or change the chain does not hold yet."""
+    c = certificates_table.c
+    return int(
+        session.execute(
+            select(func.count())
+            .select_from(certificates_table)
+            .where(
+                or_(
+                    c.status == CertificateStatus.PENDING.value,
+                    and_(
+                        c.status == CertificateStatus.ISSUED.value,
+                        c.change_action.is_not(None),
+                    ),
+                )
+            )
+        ).scalar_one()
+    )

@@ -75,6 +75,7 @@ TABLES = {
     "retired_anchors",
     "checkpoints",
     "cosignatures",
+    "certificates",
 }
 CST = timezone(timedelta(hours=8))  # China Standard Time
 
