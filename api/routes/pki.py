@@ -7,6 +7,7 @@ changed (one ``stat`` per request), so issuing, revoking or publishing needs no 
 from __future__ import annotations
 
 import logging
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
@@ -45,7 +46,8 @@ def _unavailable(exc: AuthorityError) -> Problem:
     response_class=Response,
     responses={
         200: {
-            "description": "the root certificate of the institutions' PKI (PEM)",
+            "description": "the root certificates of the institutions' PKI (PEM): the ECDSA "
+            "root, then the SM2 root when the authority has one",
             "content": {PEM_CHAIN: {"schema": {"type": "string"}}},
         },
         404: {},
@@ -57,7 +59,7 @@ def pki_root(request: Request, services: ServicesDep) -> Response:
     (docs/pki.md). 404 until ``zhenglian pki init`` ran on this data directory. It is the
     operator's word: pin it from the bureau, as the trust bundle's ``pki_roots``."""
     try:
-        pem = published_pki(request, services).root_pem()
+        pem = b"".join(published_pki(request, services).root_pems()) or None
     except AuthorityError as exc:
         raise _unavailable(exc) from None
     if pem is None:
@@ -77,12 +79,16 @@ def pki_root(request: Request, services: ServicesDep) -> Response:
         503: {},
     },
 )
-def pki_crl(request: Request, services: ServicesDep) -> Response:
+def pki_crl(
+    request: Request, services: ServicesDep, algorithm: Literal["ecdsa", "sm2"] = "ecdsa"
+) -> Response:
     """The root's current CRL (DER): every revoked institution certificate, with its
     reason and, when earlier than the revocation, its invalidity date. A relying party
-    refuses it after its nextUpdate (the authority re-issues it at least weekly)."""
+    refuses it after its nextUpdate (the authority re-issues it at least weekly).
+    ``?algorithm=sm2``: the SM2 root's CRL (SM2-with-SM3), which SM2 certificates name."""
     try:
-        der = published_pki(request, services).crl_der()
+        reader = published_pki(request, services)
+        der = reader.sm2_crl_der() if algorithm == "sm2" else reader.crl_der()
     except AuthorityError as exc:
         raise _unavailable(exc) from None
     if der is None:

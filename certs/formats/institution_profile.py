@@ -15,7 +15,8 @@ Institution certificate (end entity):
   id-kp-documentSigning (RFC 9336) only; basicConstraints CA:FALSE (critical); subject and
   authority key identifiers; a CRL distribution point when the authority knows the server's
   public URL;
-* ECDSA P-256 keys only for now (SM2 certificates follow GM/T 0015 and are built elsewhere).
+* ECDSA P-256 keys under the ECDSA root; SM2 keys under the SM2 root (GM/T 0015, built by
+  :mod:`certs.formats.root_signer` with :mod:`certs.sm2`) — both read back here.
 
 Root: self-signed, basicConstraints CA:TRUE pathlen 0 (critical), keyUsage keyCertSign +
 cRLSign (critical), subject key identifier.
@@ -28,11 +29,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm as UnreadableAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import load_der_public_key
+from cryptography.hazmat.primitives.serialization import Encoding, load_der_public_key
 from cryptography.x509.oid import NameOID
 
 from certs.errors import CreditCodeError, ProfileError, UnsupportedAlgorithm
@@ -42,6 +44,7 @@ __all__ = [
     "CREDIT_CODE_PREFIX",
     "DOCUMENT_SIGNING",
     "INSTITUTION_CERTIFICATE_DAYS",
+    "INSTITUTION_KEY_USAGE",
     "INSTITUTION_TYPES",
     "MAX_CERTIFICATE_BYTES",
     "MAX_CRL_URL_CHARS",
@@ -49,6 +52,7 @@ __all__ = [
     "ROOT_CERTIFICATE_DAYS",
     "SERIAL_BITS",
     "SM2_CURVE_DER",
+    "SM2_CURVE_OID",
     "SM2_NOT_YET",
     "InstitutionCertificate",
     "InstitutionSubject",
@@ -56,6 +60,7 @@ __all__ = [
     "IssuanceRequest",
     "build_institution_certificate",
     "build_root_certificate",
+    "certified_key_algorithm",
     "check_name",
     "check_p256_public_key",
     "institution_type",
@@ -85,12 +90,16 @@ SERIAL_BITS: Final = 159
 CA/Browser Forum: ≥ 64 bits of randomness)."""
 
 
+SM2_CURVE_OID: Final = "1.2.156.10197.1.301"
+"""The SM2 curve sm2p256v1 (GB/T 32918.5)."""
 SM2_CURVE_DER: Final = bytes.fromhex("06082a811ccf5501822d")
 """The DER encoding of the SM2 curve's OID (1.2.156.10197.1.301, GB/T 32918): how an SM2
 key is recognised (``cryptography`` cannot read one) to be refused with a clear message."""
 SM2_NOT_YET: Final = (
-    "the key is an SM2 key: SM2 certificates are not issued yet (ECDSA P-256 only for now)"
+    "the key is an SM2 key: the ECDSA root certifies ECDSA P-256 keys only; issue it with "
+    "--algorithm sm2 (the SM2 root, an all-SM2 chain)"
 )
+"""Why an SM2 key is refused on the ECDSA path (the name is historical)."""
 
 
 class InstitutionType(enum.StrEnum):
@@ -345,7 +354,7 @@ class InstitutionCertificate:
     not_before: datetime
     not_after: datetime
     algorithm: str
-    """``ecdsa-p256`` (the only one issued for now)."""
+    """``ecdsa-p256`` or ``sm2`` (the certified key's)."""
     crl_url: str | None
 
     @property
@@ -389,11 +398,7 @@ def parse_institution_certificate(certificate: x509.Certificate) -> InstitutionC
         parsed_subject = InstitutionSubject(name, code, kind)
     except ProfileError as exc:
         raise ProfileError(f"subject: {exc}") from exc
-    key = certificate.public_key()
-    if isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
-        algorithm = "ecdsa-p256"
-    else:
-        raise ProfileError("the certified key is not ECDSA P-256")
+    algorithm = certified_key_algorithm(certificate)
     crl_url = None
     try:
         points = certificate.extensions.get_extension_for_class(x509.CRLDistributionPoints)
@@ -413,6 +418,30 @@ def parse_institution_certificate(certificate: x509.Certificate) -> InstitutionC
         algorithm=algorithm,
         crl_url=crl_url,
     )
+
+
+def certified_key_algorithm(certificate: x509.Certificate) -> str:
+    """``ecdsa-p256`` or ``sm2``: the algorithm of the key ``certificate`` certifies
+    (``cryptography`` parses an SM2 certificate but cannot load its key: the curve is read
+    from the SubjectPublicKeyInfo).
+
+    :raises ProfileError: any other key."""
+    try:
+        key = certificate.public_key()
+    except UnreadableAlgorithm:
+        spki = asn1_x509.Certificate.load(certificate.public_bytes(Encoding.DER))[
+            "tbs_certificate"
+        ]["subject_public_key_info"]["algorithm"]
+        if (
+            spki["algorithm"].dotted == "1.2.840.10045.2.1"
+            and spki["parameters"].name == "named"
+            and spki["parameters"].chosen.dotted == SM2_CURVE_OID
+        ):
+            return "sm2"
+        raise ProfileError("the certified key is neither ECDSA P-256 nor SM2") from None
+    if isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
+        return "ecdsa-p256"
+    raise ProfileError("the certified key is neither ECDSA P-256 nor SM2")
 
 
 def load_certificate(data: bytes) -> x509.Certificate:

@@ -12,6 +12,16 @@ Layout (docs/pki.md §4; every file 0600, the directories 0700)::
     pki/issued/SERIAL.pem every certificate issued
     pki/.lock             the lock every change is made under
 
+    pki/sm2-ca-key.pem    the SM2 root key (``pki init --algorithm sm2``), encrypted as
+                          :mod:`certs.sm2.keys` does with ZHENGLIAN_CA_PASSPHRASE
+    pki/sm2-ca.pem        the SM2 root certificate (GM/T 0015)   (in GET /v1/pki/ca's bundle)
+    pki/sm2-crl.der       the SM2 root's current CRL          (GET /v1/pki/crl?algorithm=sm2)
+    pki/sm2-crls/N.der    every CRL the SM2 root issued, by its own CRLNumber
+
+One index for both roots: each record names its algorithm (``ecdsa-p256`` or ``sm2``: which
+root issued it) and the index keeps one CRL number per root (``crl_number``,
+``sm2_crl_number``); each root's CRL lists the revoked certificates of its algorithm only.
+
 A change writes the index first and then the CRL derived from it; a CRL found behind the
 index (a crash in between) is re-issued by the next command that holds the key. The root key
 is only ever needed to issue, revoke and re-issue the CRL: those can run on an offline machine
@@ -59,7 +69,19 @@ from certs.formats.revocation_list import (
     crl_number,
     load_crl,
 )
-from certs.formats.root_signer import ECDSA_P256, EcdsaRootSigner, RootSigner
+from certs.formats.root_signer import (
+    ALGORITHMS,
+    ECDSA_P256,
+    SM2,
+    EcdsaRootSigner,
+    RootSigner,
+    Sm2RootSigner,
+    build_sm2_root_certificate,
+)
+from certs.sm2 import keys as sm2_keys
+from certs.sm2.certificates import SM2Certificate
+from certs.sm2.engine import SM2Engine
+from certs.sm2.errors import KeyDecryptionError, MalformedSM2Data
 from certs.store.pki_files import (
     exclusive_lock,
     make_private_directory,
@@ -75,8 +97,10 @@ __all__ = [
     "MAX_INDEX_BYTES",
     "MIN_PASSPHRASE_CHARS",
     "PKI_DIRECTORY",
+    "ROOT_FILES",
     "CertificateAuthority",
     "IssuedRecord",
+    "RootFiles",
     "has_pki",
     "list_certificates",
     "normalise_serial",
@@ -93,6 +117,27 @@ ISSUED_DIRECTORY: Final = "issued"
 CRL_ARCHIVE: Final = "crls"
 INDEX_TYPE: Final = "zhenglian-pki-index"
 INDEX_VERSION: Final = 1
+SM2_KEY_FILE: Final = "sm2-ca-key.pem"
+SM2_CA_FILE: Final = "sm2-ca.pem"
+SM2_CRL_FILE: Final = "sm2-crl.der"
+SM2_CRL_ARCHIVE: Final = "sm2-crls"
+
+
+@dataclass(frozen=True)
+class RootFiles:
+    """Where one root's key, certificate and CRLs live under ``pki/``."""
+
+    key: str
+    certificate: str
+    crl: str
+    crl_archive: str
+
+
+ROOT_FILES: Final[dict[str, RootFiles]] = {
+    ECDSA_P256: RootFiles(KEY_FILE, CA_FILE, CRL_FILE, CRL_ARCHIVE),
+    SM2: RootFiles(SM2_KEY_FILE, SM2_CA_FILE, SM2_CRL_FILE, SM2_CRL_ARCHIVE),
+}
+"""Each root algorithm's files."""
 MAX_INDEX_BYTES: Final = 64 * 1024 * 1024
 """Largest index read (about 150,000 certificates)."""
 MAX_KEY_BYTES: Final = 16 * 1024
@@ -194,15 +239,30 @@ class IssuedRecord:
 @dataclass(frozen=True)
 class _Index:
     crl_number: int
+    """The ECDSA root's last CRL number."""
     records: tuple[IssuedRecord, ...]
+    sm2_crl_number: int | None = None
+    """The SM2 root's last CRL number (None: this authority has no SM2 root)."""
+
+    def number(self, algorithm: str) -> int:
+        if algorithm == SM2:
+            return self.sm2_crl_number or 0
+        return self.crl_number
+
+    def with_number(self, algorithm: str, number: int) -> _Index:
+        if algorithm == SM2:
+            return replace(self, sm2_crl_number=number)
+        return replace(self, crl_number=number)
 
     def to_bytes(self) -> bytes:
-        document = {
+        document: dict[str, Any] = {
             "type": INDEX_TYPE,
             "version": INDEX_VERSION,
             "crl_number": self.crl_number,
-            "certificates": [r.to_json() for r in self.records],
         }
+        if self.sm2_crl_number is not None:
+            document["sm2_crl_number"] = self.sm2_crl_number
+        document["certificates"] = [r.to_json() for r in self.records]
         return (json.dumps(document, ensure_ascii=False, indent=1) + "\n").encode()
 
     @classmethod
@@ -212,15 +272,25 @@ class _Index:
             if document.get("type") != INDEX_TYPE or document.get("version") != INDEX_VERSION:
                 raise ValueError(f"not a {INDEX_TYPE} version {INDEX_VERSION}")
             number = document["crl_number"]
+            sm2_number = document.get("sm2_crl_number")
             raw = document["certificates"]
-            if not isinstance(number, int) or not isinstance(raw, list):
-                raise ValueError("crl_number or certificates malformed")
+            if (
+                not isinstance(number, int)
+                or not isinstance(raw, list)
+                or not (sm2_number is None or isinstance(sm2_number, int))
+            ):
+                raise ValueError("crl_number, sm2_crl_number or certificates malformed")
         except (ValueError, KeyError, AttributeError) as exc:
             raise AuthorityError(f"{path} is not a PKI index: {exc}") from exc
-        return cls(number, tuple(IssuedRecord.from_json(r) for r in raw))
+        return cls(number, tuple(IssuedRecord.from_json(r) for r in raw), sm2_number)
 
-    def revoked(self) -> tuple[RevokedEntry, ...]:
-        return tuple(r.revoked_entry() for r in self.records if r.status == "revoked")
+    def revoked(self, algorithm: str = ECDSA_P256) -> tuple[RevokedEntry, ...]:
+        """The revoked certificates the root of ``algorithm`` issued (its CRL's entries)."""
+        return tuple(
+            r.revoked_entry()
+            for r in self.records
+            if r.status == "revoked" and r.algorithm == algorithm
+        )
 
 
 @dataclass(frozen=True)
@@ -305,8 +375,9 @@ def normalise_serial(text: str) -> str:
 
 
 def check_crl_url(url: str) -> str:
-    if len(url) > MAX_CRL_URL_CHARS - len("/v1/pki/crl"):
-        raise CertsInputError(f"the public URL is longer than {MAX_CRL_URL_CHARS - 11} characters")
+    longest = MAX_CRL_URL_CHARS - len("/v1/pki/crl") - len(SM2_CRL_QUERY)
+    if len(url) > longest:
+        raise CertsInputError(f"the public URL is longer than {longest} characters")
     if not url.startswith(("http://", "https://")) or any(c.isspace() for c in url):
         raise CertsInputError(f"the public URL must be http(s)://HOST[:PORT][/PATH]: {url!r}")
     if "?" in url or "#" in url:
@@ -314,20 +385,55 @@ def check_crl_url(url: str) -> str:
     return url.rstrip("/") + "/v1/pki/crl"
 
 
+SM2_CRL_QUERY: Final = "?algorithm=sm2"
+"""Appended to the CRL URL in SM2 certificates: ``GET /v1/pki/crl?algorithm=sm2`` serves the
+SM2 root's CRL."""
+
+
+def sm2_crl_url(crl_url: str) -> str:
+    """The CRL distribution point SM2 certificates name: the authority's, for the SM2 CRL."""
+    return crl_url + SM2_CRL_QUERY
+
+
 class CertificateAuthority:
-    """The authority of one data directory, opened with its root key.
+    """The authority of one data directory, opened with its root keys (the ECDSA root, and
+    the SM2 root when it has one).
 
-    Every change holds the directory's lock from reading the index to writing the CRL."""
+    Every change holds the directory's lock from reading the index to writing the CRL(s)."""
 
-    def __init__(self, data_dir: Path, signer: RootSigner, crl_url: str | None) -> None:
+    def __init__(self, data_dir: Path, signers: dict[str, RootSigner], crl_url: str | None) -> None:
+        if ECDSA_P256 not in signers:
+            raise AuthorityError("an authority always has its ECDSA root")
         self.data_dir = data_dir
         self.directory = pki_directory(data_dir)
-        self._signer = signer
+        self._signers = signers
         self.crl_url = crl_url
 
     @property
     def root(self) -> x509.Certificate:
-        return x509.load_der_x509_certificate(self._signer.root_der)
+        """The ECDSA root."""
+        return x509.load_der_x509_certificate(self._signers[ECDSA_P256].root_der)
+
+    @property
+    def algorithms(self) -> tuple[str, ...]:
+        """The algorithms of the roots this authority has (``ecdsa-p256`` first)."""
+        return tuple(a for a in ALGORITHMS if a in self._signers)
+
+    def root_of(self, algorithm: str) -> x509.Certificate:
+        """The root certificate of ``algorithm`` (an SM2 root parses, its key does not load).
+
+        :raises AuthorityError: no root of that algorithm here."""
+        return x509.load_der_x509_certificate(self._signer(algorithm).root_der)
+
+    def _signer(self, algorithm: str) -> RootSigner:
+        signer = self._signers.get(algorithm)
+        if signer is None:
+            raise AuthorityError(
+                f"{self.data_dir} has no {'SM2' if algorithm == SM2 else algorithm} root: "
+                "make it with "
+                f"`zhenglian pki init --data-dir {self.data_dir} --algorithm sm2 --name NAME`"
+            )
+        return signer
 
     # --- making and opening ---------------------------------------------------------------
 
@@ -381,14 +487,63 @@ class CertificateAuthority:
                     serialization.BestAvailableEncryption(passphrase),
                 ),
             )
-            authority = cls(data_dir, EcdsaRootSigner(key, root), crl_url)
-            authority._commit(_Index(1, ()), now)
+            authority = cls(data_dir, {ECDSA_P256: EcdsaRootSigner(key, root)}, crl_url)
+            authority._commit(_Index(1, ()), now, (ECDSA_P256,))
             write_atomic(directory / CA_FILE, root.public_bytes(Encoding.PEM))  # last: "has a PKI"
         return authority
 
     @classmethod
-    def open(cls, data_dir: Path, *, passphrase: bytes) -> CertificateAuthority:
-        """The authority of ``data_dir`` with its root key decrypted.
+    def init_sm2(
+        cls,
+        data_dir: Path,
+        name: str,
+        *,
+        passphrase: bytes,
+        engine: SM2Engine,
+        now: datetime | None = None,
+    ) -> CertificateAuthority:
+        """Give the authority of ``data_dir`` its SM2 root beside the ECDSA one: an SM2 key
+        (PKCS #8, PBES2 as :mod:`certs.sm2.keys` writes it, with ``passphrase``), the
+        self-signed GM/T 0015 root and its first, empty CRL (number 1).
+
+        :raises AuthorityNotInitialised: no ECDSA root here yet (``pki init`` first).
+        :raises AuthorityError: an SM2 root exists already (never replaced), or a wrong
+            passphrase (the ECDSA root key must open with it: one passphrase, one authority).
+        :raises CertsInputError: a bad name."""
+        name = check_name(name, "root name")
+        now = now or _now()
+        authority = cls.open(data_dir, passphrase=passphrase, engine=engine)
+        directory = authority.directory
+        files = ROOT_FILES[SM2]
+        with exclusive_lock(directory):
+            if (directory / files.certificate).exists() or (directory / files.key).exists():
+                raise AuthorityError(
+                    f"{data_dir} already has an SM2 root ({directory / files.certificate}); "
+                    "a root is never replaced"
+                )
+            index = _load_index(directory)
+            key = sm2_keys.generate_private_key(engine)
+            root = build_sm2_root_certificate(
+                key,
+                name,
+                serial=x509.random_serial_number(),
+                not_before=now - timedelta(minutes=5),
+                not_after=now + timedelta(days=ROOT_CERTIFICATE_DAYS),
+                engine=engine,
+            )
+            make_private_directory(directory / files.crl_archive)
+            write_atomic(directory / files.key, sm2_keys.private_key_to_pem(key, passphrase))
+            authority._signers[SM2] = Sm2RootSigner(key, root, engine)
+            authority._commit(index.with_number(SM2, 1), now, (SM2,))
+            write_atomic(directory / files.certificate, root.to_pem())  # last: "has an SM2 root"
+        return authority
+
+    @classmethod
+    def open(
+        cls, data_dir: Path, *, passphrase: bytes, engine: SM2Engine | None = None
+    ) -> CertificateAuthority:
+        """The authority of ``data_dir`` with its root key(s) decrypted: the ECDSA root, and
+        the SM2 root if there is one (its key is read with ``engine``, default GmSSL's).
 
         :raises AuthorityNotInitialised: no PKI there.
         :raises AuthorityError: no root key here (kept offline), or a wrong passphrase."""
@@ -410,12 +565,14 @@ class CertificateAuthority:
         if not isinstance(key, ec.EllipticCurvePrivateKey):
             raise AuthorityError(f"{key_path} is not an ECDSA key")
         try:
-            signer = EcdsaRootSigner(key, root)
+            signers: dict[str, RootSigner] = {ECDSA_P256: EcdsaRootSigner(key, root)}
         except ProfileError as exc:
             raise AuthorityError(f"{key_path}: {exc}") from exc
+        if (directory / ROOT_FILES[SM2].certificate).exists():
+            signers[SM2] = _open_sm2_root(directory, passphrase, engine)
         config = _load_config(directory)
         crl_url = config.get("crl_url")
-        return cls(data_dir, signer, crl_url if isinstance(crl_url, str) else None)
+        return cls(data_dir, signers, crl_url if isinstance(crl_url, str) else None)
 
     # --- changes --------------------------------------------------------------------------
 
@@ -425,11 +582,15 @@ class CertificateAuthority:
         public_key_der: bytes,
         *,
         now: datetime | None = None,
+        algorithm: str = ECDSA_P256,
     ) -> IssuedCertificate:
-        """Certify ``public_key_der`` for ``subject`` for :data:`INSTITUTION_CERTIFICATE_DAYS`.
+        """Certify ``public_key_der`` for ``subject`` for :data:`INSTITUTION_CERTIFICATE_DAYS`
+        by the root of ``algorithm`` (``ecdsa-p256`` or ``sm2``).
 
-        :raises UnsupportedAlgorithm: the key is not of the root's algorithm."""
+        :raises UnsupportedAlgorithm: the key is not of the root's algorithm.
+        :raises AuthorityError: no root of that algorithm here."""
         now = now or _now()
+        signer = self._signer(algorithm)
         with exclusive_lock(self.directory):
             index = self._repaired_index(now)
             taken = {r.serial for r in index.records}
@@ -442,16 +603,18 @@ class CertificateAuthority:
                 serial=serial,
                 not_before=now - CLOCK_SKEW,
                 not_after=now + timedelta(days=INSTITUTION_CERTIFICATE_DAYS),
-                crl_url=self.crl_url,
+                crl_url=sm2_crl_url(self.crl_url)
+                if algorithm == SM2 and self.crl_url
+                else self.crl_url,
             )
-            der = self._signer.issue(request)
+            der = signer.issue(request)
             issued = parse_institution_certificate(x509.load_der_x509_certificate(der))
             record = IssuedRecord(
                 serial=issued.serial_hex,
                 institution=subject.name,
                 credit_code=subject.credit_code.text,
                 type=subject.type.value,
-                algorithm=self._signer.algorithm,
+                algorithm=signer.algorithm,
                 not_before=issued.not_before,
                 not_after=issued.not_after,
                 issued_at=now,
@@ -503,6 +666,7 @@ class CertificateAuthority:
                     f"no certificate with serial {serial} was issued here "
                     "(see `zhenglian pki list`)"
                 )
+            self._signer(record.algorithm)  # its root's key is needed for the CRL
             if record.status == "revoked":
                 raise AlreadyRevoked(
                     f"certificate {serial} is already revoked ({record.revocation_reason}, "
@@ -516,37 +680,105 @@ class CertificateAuthority:
                 revocation_effective=effective,
             )
             records[i] = revoked
-            self._commit(_Index(index.crl_number + 1, tuple(records)), now)
+            algorithm = record.algorithm
+            self._commit(
+                replace(index, records=tuple(records)).with_number(
+                    algorithm, index.number(algorithm) + 1
+                ),
+                now,
+                (algorithm,),
+            )
         return revoked
 
     def renew_crl(self, *, now: datetime | None = None) -> x509.CertificateRevocationList:
-        """Issue a new CRL (the next number) of the revocations recorded: run it before the
-        current one's nextUpdate."""
+        """Issue a new CRL (the next number) of the revocations recorded, by every root: run it
+        before the current ones' nextUpdate. Returns the ECDSA root's (see :meth:`crl_numbers`
+        for every root's number)."""
         now = now or _now()
         with exclusive_lock(self.directory):
             index = self._repaired_index(now)
-            return self._commit(replace(index, crl_number=index.crl_number + 1), now)
+            for algorithm in self.algorithms:
+                index = index.with_number(algorithm, index.number(algorithm) + 1)
+            self._commit(index, now, self.algorithms)
+        data = read_bounded(self.directory / CRL_FILE, MAX_CRL_BYTES)
+        assert data is not None
+        return x509.load_der_x509_crl(data)
+
+    def crl_numbers(self) -> dict[str, int]:
+        """The number of each root's last CRL, as the index records it."""
+        index = _load_index(self.directory)
+        return {algorithm: index.number(algorithm) for algorithm in self.algorithms}
 
     # --- inside the lock ------------------------------------------------------------------
 
     def _repaired_index(self, now: datetime) -> _Index:
-        """The index, after re-issuing the CRL if a crash left it behind the index."""
+        """The index, after re-issuing each root's CRL that a crash left behind the index."""
         index = _load_index(self.directory)
-        crl_data = read_bounded(self.directory / CRL_FILE, MAX_CRL_BYTES)
-        try:
-            current = crl_number(load_crl(crl_data)) if crl_data is not None else 0
-        except ProfileError as exc:
-            raise AuthorityError(f"{self.directory / CRL_FILE}: {exc}") from exc
-        if current != index.crl_number:
-            index = replace(index, crl_number=max(current, index.crl_number) + 1)
-            self._commit(index, now)
+        behind: list[str] = []
+        for algorithm in self.algorithms:
+            path = self.directory / ROOT_FILES[algorithm].crl
+            crl_data = read_bounded(path, MAX_CRL_BYTES)
+            try:
+                current = _crl_number_of(crl_data, algorithm) if crl_data is not None else 0
+            except (ProfileError, MalformedSM2Data) as exc:
+                raise AuthorityError(f"{path}: {exc}") from exc
+            if current != index.number(algorithm):
+                index = index.with_number(algorithm, max(current, index.number(algorithm)) + 1)
+                behind.append(algorithm)
+        if behind:
+            self._commit(index, now, tuple(behind))
         return index
 
-    def _commit(self, index: _Index, now: datetime) -> x509.CertificateRevocationList:
-        """Write ``index``, then the CRL numbered ``index.crl_number`` made from it. The index
-        goes first: a CRL behind it is found and re-issued (:meth:`_repaired_index`)."""
+    def _commit(self, index: _Index, now: datetime, algorithms: tuple[str, ...]) -> None:
+        """Write ``index``, then for each of ``algorithms`` the root's CRL numbered as the
+        index says, made from it. The index goes first: a CRL behind it is found and
+        re-issued (:meth:`_repaired_index`)."""
         write_atomic(self.directory / INDEX_FILE, index.to_bytes())
-        der = self._signer.sign_crl(CrlContent(index.crl_number, now, index.revoked()))
-        write_atomic(self.directory / CRL_ARCHIVE / f"{index.crl_number}.der", der)
-        write_atomic(self.directory / CRL_FILE, der)
-        return x509.load_der_x509_crl(der)
+        for algorithm in algorithms:
+            files = ROOT_FILES[algorithm]
+            number = index.number(algorithm)
+            der = self._signer(algorithm).sign_crl(
+                CrlContent(number, now, index.revoked(algorithm))
+            )
+            write_atomic(self.directory / files.crl_archive / f"{number}.der", der)
+            write_atomic(self.directory / files.crl, der)
+
+
+def _crl_number_of(data: bytes, algorithm: str) -> int:
+    """The CRLNumber of a root's CRL (an SM2 CRL parses with ``cryptography``; only its
+    signature cannot be checked there, and is not needed to read the number).
+
+    :raises ProfileError: not a CRL, or no number."""
+    del algorithm  # both roots' CRLs are RFC 5280 CRLs
+    return crl_number(load_crl(data))
+
+
+def _open_sm2_root(directory: Path, passphrase: bytes, engine: SM2Engine | None) -> Sm2RootSigner:
+    """The SM2 root's signer: its certificate and its key, decrypted with ``passphrase``.
+
+    :raises AuthorityError: the key is missing (kept offline), unreadable, or not the root's."""
+    files = ROOT_FILES[SM2]
+    if engine is None:
+        from certs.sm2.gmssl_engine import GmsslEngine
+
+        engine = GmsslEngine()
+    certificate_path = directory / files.certificate
+    key_path = directory / files.key
+    certificate_data = read_bounded(certificate_path, MAX_CERTIFICATE_BYTES)
+    key_data = read_bounded(key_path, MAX_KEY_BYTES)
+    if certificate_data is None:
+        raise AuthorityError(f"{certificate_path} is missing")
+    if key_data is None:
+        raise AuthorityError(
+            f"{key_path} is missing: this data directory has no SM2 root key (kept offline?)"
+        )
+    try:
+        root = SM2Certificate.from_pem(certificate_data)
+        key = sm2_keys.load_private_key(key_data, passphrase, engine=engine)
+        return Sm2RootSigner(key, root, engine)
+    except KeyDecryptionError as exc:
+        raise AuthorityError(
+            f"cannot decrypt {key_path}: wrong ZHENGLIAN_CA_PASSPHRASE, or not a key"
+        ) from exc
+    except (MalformedSM2Data, ProfileError) as exc:
+        raise AuthorityError(f"{directory}: the SM2 root: {exc}") from exc

@@ -1,5 +1,6 @@
-"""What the server publishes of the PKI — the root certificate and the current CRL — read
-from ``DATA_DIR/pki`` as the CLI leaves them, and how an offline authority's files are
+"""What the server publishes of the PKI — the root certificates (ECDSA, and SM2 when the
+authority has one) and each root's current CRL — read from ``DATA_DIR/pki`` as the CLI leaves
+them, and how an offline authority's files are
 published there (``zhenglian pki publish``).
 
 The server never holds the root key: ``publish`` copies the root certificate, the index, the
@@ -22,6 +23,10 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from certs.errors import AuthorityError, AuthorityNotInitialised, CertsInputError, ProfileError
 from certs.formats.institution_profile import MAX_CERTIFICATE_BYTES, load_certificate
 from certs.formats.revocation_list import MAX_CRL_BYTES, crl_number, load_crl
+from certs.formats.root_signer import SM2
+from certs.sm2.certificates import SM2Certificate
+from certs.sm2.crl import check_crl
+from certs.sm2.errors import MalformedSM2Data
 from certs.store.authority import (
     CA_FILE,
     CRL_ARCHIVE,
@@ -29,6 +34,7 @@ from certs.store.authority import (
     INDEX_FILE,
     ISSUED_DIRECTORY,
     MAX_INDEX_BYTES,
+    ROOT_FILES,
     list_certificates,
     pki_directory,
 )
@@ -76,12 +82,53 @@ class _WatchedFile:
 
 
 class PublishedPki:
-    """The root certificate (PEM) and current CRL (DER) of a data directory, as served."""
+    """The root certificates (PEM) and current CRLs (DER) of a data directory, as served:
+    the ECDSA root's (:meth:`root_pem`, :meth:`crl_der`) and the SM2 root's
+    (:meth:`sm2_root_pem`, :meth:`sm2_crl_der`; None without an SM2 root)."""
 
     def __init__(self, data_dir: Path) -> None:
         directory = pki_directory(data_dir)
         self._root = _WatchedFile(directory / CA_FILE, MAX_CERTIFICATE_BYTES)
         self._crl = _WatchedFile(directory / CRL_FILE, MAX_CRL_BYTES)
+        files = ROOT_FILES[SM2]
+        self._sm2_root = _WatchedFile(directory / files.certificate, MAX_CERTIFICATE_BYTES)
+        self._sm2_crl = _WatchedFile(directory / files.crl, MAX_CRL_BYTES)
+
+    def root_pems(self) -> tuple[bytes, ...]:
+        """Every root certificate, PEM, the ECDSA root first (empty: no PKI): what a trust
+        bundle's ``pki_roots`` pins and ``GET /v1/pki/ca`` serves as a bundle.
+
+        :raises AuthorityError: unreadable or not a certificate."""
+        ecdsa = self.root_pem()
+        if ecdsa is None:
+            return ()
+        sm2 = self.sm2_root_pem()
+        return (ecdsa,) if sm2 is None else (ecdsa, sm2)
+
+    def sm2_root_pem(self) -> bytes | None:
+        """The SM2 root certificate, PEM; None when the authority has no SM2 root.
+
+        :raises AuthorityError: unreadable or not an SM2 certificate."""
+        data = self._sm2_root.read()
+        if data is None:
+            return None
+        try:
+            return SM2Certificate.from_pem(data).to_pem()
+        except MalformedSM2Data as exc:
+            raise AuthorityError(f"{self._sm2_root.path}: {exc}") from exc
+
+    def sm2_crl_der(self) -> bytes | None:
+        """The SM2 root's current CRL, DER; None when none was issued.
+
+        :raises AuthorityError: unreadable or not a CRL."""
+        data = self._sm2_crl.read()
+        if data is None:
+            return None
+        try:
+            load_crl(data)
+        except ProfileError as exc:
+            raise AuthorityError(f"{self._sm2_crl.path}: {exc}") from exc
+        return data
 
     def root_pem(self) -> bytes | None:
         """The root certificate, PEM; None when no PKI was initialised.
@@ -175,10 +222,76 @@ def publish(source_data_dir: Path, target_data_dir: Path) -> PublicationReport:
                 if data is not None:
                     write_atomic(target / sub / name, data)
                     copied += sub == ISSUED_DIRECTORY
+        sm2 = (
+            _sm2_files(source, target) if (source / ROOT_FILES[SM2].certificate).exists() else None
+        )
         write_atomic(target / INDEX_FILE, index_data)
         write_atomic(target / CA_FILE, root.public_bytes(Encoding.PEM))
         write_atomic(target / CRL_FILE, crl_data)
+        if sm2 is not None:
+            files = ROOT_FILES[SM2]
+            write_atomic(target / files.certificate, sm2[0])
+            write_atomic(target / files.crl, sm2[1])
     return PublicationReport(root.subject.rfc4514_string(), number, previous, copied)
+
+
+def _sm2_files(source: Path, target: Path) -> tuple[bytes, bytes]:
+    """The SM2 root (PEM) and its current CRL (DER) to publish, checked (the CRL signed by
+    the root, not older than the target's, the target's SM2 root the same); its CRL archive
+    is copied here (inside the lock).
+
+    :raises CertsInputError: any of these does not hold."""
+    from certs.sm2.gmssl_engine import GmsslEngine
+
+    files = ROOT_FILES[SM2]
+    root_data = read_bounded(source / files.certificate, MAX_CERTIFICATE_BYTES)
+    crl_data = read_bounded(source / files.crl, MAX_CRL_BYTES)
+    if root_data is None or crl_data is None:
+        raise CertsInputError(f"{source} has an SM2 root without its CRL ({files.crl})")
+    try:
+        root = SM2Certificate.from_pem(root_data)
+        check = check_crl(crl_data, root, at=root.not_before, engine=GmsslEngine())
+    except MalformedSM2Data as exc:
+        raise CertsInputError(f"{source}: the SM2 root or CRL: {exc}") from exc
+    if not (check.signature_valid and check.issuer_name_matches) or check.crl_number is None:
+        raise CertsInputError(f"{source / files.crl} is not signed by {source / files.certificate}")
+    existing = read_bounded(target / files.certificate, MAX_CERTIFICATE_BYTES)
+    if existing is not None:
+        try:
+            published = SM2Certificate.from_pem(existing)
+        except MalformedSM2Data as exc:
+            raise AuthorityError(f"{target / files.certificate}: {exc}") from exc
+        if published.der != root.der:
+            raise CertsInputError(
+                f"{target / files.certificate} is another SM2 root: a published root is never "
+                "replaced"
+            )
+        current = read_bounded(target / files.crl, MAX_CRL_BYTES)
+        if current is not None:
+            try:
+                previous = crl_number(load_crl(current))
+            except ProfileError as exc:
+                raise AuthorityError(f"{target / files.crl}: {exc}") from exc
+            if previous > check.crl_number:
+                raise CertsInputError(
+                    f"the target already publishes SM2 CRL number {previous}, newer than the "
+                    f"source's {check.crl_number}: refusing to roll it back"
+                )
+    make_private_directory(target / files.crl_archive)
+    names = (
+        sorted(os.listdir(source / files.crl_archive))
+        if (source / files.crl_archive).is_dir()
+        else []
+    )
+    if len(names) > MAX_PUBLISHED_FILES:
+        raise CertsInputError(f"{source / files.crl_archive} has too many files")
+    for name in names:
+        if name.startswith(".") or not name.endswith(".der"):
+            continue
+        data = read_bounded(source / files.crl_archive / name, MAX_CRL_BYTES)
+        if data is not None:
+            write_atomic(target / files.crl_archive / name, data)
+    return root.to_pem(), crl_data
 
 
 PKI_NAMES: Final = f"pki/{CA_FILE}, pki/{CRL_FILE}, pki/{INDEX_FILE}"

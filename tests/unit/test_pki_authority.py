@@ -429,8 +429,8 @@ def test_cli_refusals_are_one_line_with_their_exit_status(tmp_path: Path) -> Non
                 "--algorithm",
                 "sm2",
             ],
-            2,
-            "SM2 issuing is not available yet",
+            1,
+            "has no SM2 root: make it with `zhenglian pki init",
         ),
         (
             [*issue, "--credit-code", "11110000000029209E", "--type", "court", "--csr", __file__],

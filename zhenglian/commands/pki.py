@@ -25,6 +25,7 @@ import click
 from zhenglian.common import EXIT_BAD_INPUT, data_dir_option, fail
 
 if TYPE_CHECKING:
+    from certs.sm2.engine import SM2Engine
     from certs.store.authority import IssuedRecord
 
 CA_PASSPHRASE_ENV: Final = "ZHENGLIAN_CA_PASSPHRASE"
@@ -74,13 +75,44 @@ def pki() -> None:
     help="The server's public base URL: certificates point to URL/v1/pki/crl for their "
     f"CRL. Default ${PUBLIC_URL_ENV}; none: no CRL distribution point.",
 )
-def init(data_dir: Path, name: str, public_url: str | None) -> None:
-    """Make the root key (ECDSA P-256, encrypted with $ZHENGLIAN_CA_PASSPHRASE), the root
-    certificate and the first CRL in DATA_DIR/pki. A root is never replaced."""
+@click.option(
+    "--algorithm",
+    type=click.Choice(["ecdsa", "sm2"]),
+    default="ecdsa",
+    show_default=True,
+    help="ecdsa: the authority's ECDSA P-256 root (first). sm2: its SM2 root beside it "
+    "(GM/T 0015, SM2-with-SM3), which certifies SM2 institution keys.",
+)
+def init(data_dir: Path, name: str, public_url: str | None, algorithm: str) -> None:
+    """Make a root key (encrypted with $ZHENGLIAN_CA_PASSPHRASE), its root certificate and
+    its first CRL in DATA_DIR/pki: the ECDSA P-256 root, or with --algorithm sm2 the SM2 root
+    beside it. A root is never replaced."""
     from certs.errors import CertsError, CertsInputError
-    from certs.store.authority import CertificateAuthority
+    from certs.store.authority import ROOT_FILES, CertificateAuthority
 
     passphrase = _passphrase(CA_PASSPHRASE_ENV)
+    if algorithm == "sm2":
+        from certs.formats.root_signer import SM2
+        from certs.sm2.gmssl_engine import GmsslEngine
+
+        # --public-url is the authority's, set with its ECDSA root: not read here.
+        try:
+            authority = CertificateAuthority.init_sm2(
+                data_dir, _short(name, "--name"), passphrase=passphrase, engine=GmsslEngine()
+            )
+        except CertsInputError as exc:
+            fail(str(exc), EXIT_BAD_INPUT)
+        except CertsError as exc:
+            fail(str(exc))
+        sm2_root = authority.root_of(SM2)
+        click.echo(
+            f"{data_dir} has a new SM2 root: {sm2_root.subject.rfc4514_string()}, serial "
+            f"{sm2_root.serial_number:x}, valid until "
+            f"{sm2_root.not_valid_after_utc.date().isoformat()}",
+            err=True,
+        )
+        click.echo(str(authority.directory / ROOT_FILES[SM2].certificate))
+        return
     try:
         authority = CertificateAuthority.init(
             data_dir,
@@ -119,7 +151,8 @@ def init(data_dir: Path, name: str, public_url: str | None) -> None:
     type=click.Choice(["ecdsa", "sm2"]),
     default="ecdsa",
     show_default=True,
-    help="The institution key's algorithm (ECDSA P-256; SM2 is not issued yet).",
+    help="The institution key's algorithm: ECDSA P-256 (certified by the ECDSA root) or SM2 "
+    "(GB/T 32918, certified by the SM2 root: `pki init --algorithm sm2`).",
 )
 @click.option(
     "--out",
@@ -134,7 +167,8 @@ def init(data_dir: Path, name: str, public_url: str | None) -> None:
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     default=None,
     help="Certify the key of this PKCS #10 request (PEM or DER; the institution keeps the "
-    "key). Only its key is used: the subject comes from these options.",
+    "key; with --algorithm sm2 signed SM2-with-SM3, default ID). Only its key is used: the "
+    "subject comes from these options.",
 )
 @click.option(
     "--cert-out",
@@ -160,15 +194,19 @@ def issue(
         check_name,
         institution_type,
     )
-    from certs.formats.signing_request import MAX_CSR_BYTES, public_key_of_request
+    from certs.formats.root_signer import ECDSA_P256, SM2
+    from certs.formats.signing_request import (
+        MAX_CSR_BYTES,
+        public_key_of_request,
+        public_key_of_sm2_request,
+    )
     from certs.store.authority import CertificateAuthority, IssuedCertificate
 
+    engine = None
     if algorithm == "sm2":
-        fail(
-            "SM2 issuing is not available yet: issue an ECDSA P-256 certificate "
-            "(--algorithm ecdsa)",
-            EXIT_BAD_INPUT,
-        )
+        from certs.sm2.gmssl_engine import GmsslEngine
+
+        engine = GmsslEngine()
     if (out is None) == (csr is None):
         fail("give exactly one of --out DIR (make the key) and --csr FILE", EXIT_BAD_INPUT)
     if cert_out is not None and csr is None:
@@ -195,13 +233,17 @@ def issue(
             if (out / name).exists():
                 fail(f"{out / name} exists: an institution's key is never overwritten", 2)
         signing_passphrase = _passphrase(SIGNING_PASSPHRASE_ENV)
-        public_der, key_pem = _new_key(signing_passphrase)
+        public_der, key_pem = _new_key(signing_passphrase, engine)
     else:
         assert csr is not None
         try:
             with csr.open("rb") as fh:
                 request = fh.read(MAX_CSR_BYTES + 1)
-            public_der = public_key_of_request(request)
+            public_der = (
+                public_key_of_request(request)
+                if engine is None
+                else public_key_of_sm2_request(request, engine=engine)
+            )
         except OSError as exc:
             fail(f"cannot read {csr}: {exc.strerror or exc}")
         except CertsInputError as exc:
@@ -212,8 +254,10 @@ def issue(
 
     passphrase = _passphrase(CA_PASSPHRASE_ENV)
     try:
-        authority = CertificateAuthority.open(data_dir, passphrase=passphrase)
-        issued: IssuedCertificate = authority.issue(subject, public_der)
+        authority = CertificateAuthority.open(data_dir, passphrase=passphrase, engine=engine)
+        issued: IssuedCertificate = authority.issue(
+            subject, public_der, algorithm=SM2 if engine is not None else ECDSA_P256
+        )
     except CertsInputError as exc:
         fail(str(exc), EXIT_BAD_INPUT)
     except CertsError as exc:
@@ -238,8 +282,10 @@ def issue(
     click.echo(_line(issued.record))
 
 
-def _new_key(passphrase: bytes) -> tuple[bytes, bytes]:
-    """A new ECDSA P-256 key: its public key (DER) and the key, PKCS #8 encrypted (PEM)."""
+def _new_key(passphrase: bytes, engine: SM2Engine | None) -> tuple[bytes, bytes]:
+    """A new key — ECDSA P-256, or SM2 with ``engine`` — : its public key (DER
+    SubjectPublicKeyInfo) and the key, PKCS #8 encrypted (PEM; an SM2 key with PBES2,
+    PBKDF2-HMAC-SHA256 600,000 iterations and AES-256-CBC, as certs.sm2.keys writes it)."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -249,6 +295,14 @@ def _new_key(passphrase: bytes) -> tuple[bytes, bytes]:
         fail(
             f"{SIGNING_PASSPHRASE_ENV} must have at least {MIN_PASSPHRASE_CHARS} characters",
             EXIT_BAD_INPUT,
+        )
+    if engine is not None:
+        from certs.sm2 import keys as sm2_keys
+
+        sm2_key = sm2_keys.generate_private_key(engine)
+        return (
+            sm2_keys.public_key_info_der(sm2_key.public_key),
+            sm2_keys.private_key_to_pem(sm2_key, passphrase),
         )
     key = ec.generate_private_key(ec.SECP256R1())
     public = key.public_key().public_bytes(
@@ -326,7 +380,9 @@ def crl(data_dir: Path) -> None:
 
     passphrase = _passphrase(CA_PASSPHRASE_ENV)
     try:
-        issued = CertificateAuthority.open(data_dir, passphrase=passphrase).renew_crl()
+        authority = CertificateAuthority.open(data_dir, passphrase=passphrase)
+        issued = authority.renew_crl()
+        numbers = authority.crl_numbers()
     except CertsError as exc:
         fail(str(exc))
     next_update = issued.next_update_utc
@@ -334,6 +390,8 @@ def crl(data_dir: Path) -> None:
         f"CRL {crl_number(issued)} issued; next update due "
         f"{next_update.isoformat() if next_update else '?'}"
     )
+    if "sm2" in numbers:
+        click.echo(f"SM2 CRL {numbers['sm2']} issued; next update due the same")
 
 
 @pki.command("list")
