@@ -1,25 +1,30 @@
 """``zhenglian verify``: check a document against its receipt, offline or cross-checked online;
-or (``--custody``) a document's custody export, offline.
+or (``--custody``) a document's custody export, offline; or (``--certificate``) a registered
+e-certificate.
 
-The verdict (docs/trust.md) is one word: ``intact`` (every required check passed),
-``altered`` (the document does not match the receipt), ``receipt-invalid`` (the receipt is
-malformed or a proof fails), ``untrusted`` (the proofs hold, but not by what is pinned:
-another validator, contract, chain, anchoring account or log key, too few witnesses, an
-authority not pinned, or an unsealed chain).
+Files and e-certificates give a verification report
+(:mod:`evidence.verify.verification_report`, docs/report.md §6), built by
+:func:`verify_document` and :func:`verify_certificate` — callable with paths by other commands
+(``--bundle``) — and printed by :func:`_print`. The verdict (docs/trust.md) is one word:
+``intact``, ``altered``, ``receipt-invalid``, ``untrusted``, ``signature-invalid``,
+``revoked`` or ``unknown``, by the precedence of ``VERDICT_PRECEDENCE``.
 
 Exit status (the same for every verifying command, docs/reliability.md):
-0 intact; 1 a check failed (altered, receipt-invalid, untrusted; one line per failed check);
-2 bad input or usage; 3 could not check (the node is unreachable or lacks the block).
+0 intact; 1 any other verdict (one line per failed check); 2 bad input or usage; 3 could not
+check (the node or server is unreachable or lacks the block).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import click
+from cryptography import x509
 from eth_utils.address import is_hex_address, to_canonical_address
 
 from evidence.digest import DocumentDigest, digest_file
@@ -27,13 +32,24 @@ from evidence.errors import InputError
 from evidence.formats.receipt_format import MAX_RECEIPT_BYTES, Receipt
 from evidence.verify.document_signature import SignatureCheck
 from evidence.verify.receipt_verifier import (
-    VERDICT_INTACT,
-    VERDICT_RECEIPT_INVALID,
     IndependenceTrust,
     VerificationFailed,
+    VerificationResult,
     verify_receipt,
 )
+from evidence.verify.verification_report import (
+    SECTION_ANCHOR,
+    SECTION_LOG,
+    CheckStatus,
+    ReportCheck,
+    SignatureEvidence,
+    VerificationReport,
+    certificate_report,
+    document_report,
+    render_text,
+)
 from ledger.anchor_proof import ChainTrust
+from ledger.certificate_status import StatusRecord
 from ledger.errors import LedgerError
 from zhenglian.common import EXIT_BAD_INPUT, EXIT_CANNOT_CHECK, EXIT_FAILED, fail
 
@@ -309,38 +325,6 @@ def _verify_custody(
         raise SystemExit(EXIT_FAILED)
 
 
-VERDICT_SIGNATURE_INVALID = "signature-invalid"
-"""The document's signature does not hold (exit 1, as the other failed verdicts)."""
-
-
-def _signer_json(receipt: Receipt) -> dict[str, Any] | None:
-    signed = receipt.entry.signature
-    if signed is None:
-        return None
-    return {
-        "institution": signed.signer_name,
-        "credit_code": signed.signer_credit_code,
-        "certificate_sha256": signed.signer_certificate.hex(),
-        "signature": signed.form,
-        "signature_sha256": signed.signature_sha256.hex() if signed.signature_sha256 else None,
-        "signed_at": signed.signed_at.isoformat(),
-        "signed_at_is": "proven by a time stamp" if signed.time_proven else "claimed by the signer",
-    }
-
-
-def _signer_line(receipt: Receipt) -> str | None:
-    signed = receipt.entry.signature
-    if signed is None:
-        return None
-    how = "proven by a time stamp" if signed.time_proven else "claimed by the signer"
-    form = "a detached signature" if signed.form == "cms-detached" else "a signature in the PDF"
-    return (
-        f"signer: {signed.signer_name} (统一社会信用代码 {signed.signer_credit_code}), "
-        f"certificate SHA-256 {signed.signer_certificate.hex()}, {form}, signed at "
-        f"{signed.signed_at.isoformat()} ({how}; checked by the service at deposit)"
-    )
-
-
 def _signature_checks(
     receipt: Receipt,
     file: Path,
@@ -389,9 +373,306 @@ def _signature_checks(
         fail(f"cannot read {exc.filename}: {exc.strerror}", EXIT_BAD_INPUT)
     except InputError as exc:
         fail(f"bad trust bundle: {exc}", EXIT_BAD_INPUT)
+    from certs.sm2.gmssl_engine import GmsslEngine
+
     return check_committed_signature(
-        signed, signature, {"sha256": digest.sha256, "sm3": digest.sm3}, roots
+        signed,
+        signature,
+        {"sha256": digest.sha256, "sm3": digest.sm3},
+        roots,
+        sm2_engine=GmsslEngine(),
     )
+
+
+CRL_FETCH_TIMEOUT: Final = 10.0
+"""Seconds to wait for ``GET /v1/pki/crl`` (``--server``)."""
+
+MAX_CERTIFICATE_PEM_BYTES: Final = 16 * 1024
+"""Largest signer certificate file read (``--signer-cert``)."""
+
+
+@dataclass(frozen=True)
+class RevocationData:
+    """The CRL a report judges revocation by, or why there is none."""
+
+    crl: x509.CertificateRevocationList | None
+    missing: str
+
+
+def revocation_data(
+    crl_path: Path | None, crl_der: bytes | None = None, server: str | None = None
+) -> RevocationData:
+    """The CRL for "now": ``--crl`` if given, else ``crl_der`` (from a bundle), else the
+    server's ``GET /v1/pki/crl``; none of them: why (revocation then not performed). Bad
+    input exits 2; an unreachable server 3."""
+    from certs.errors import CertsInputError
+    from certs.formats.revocation_list import MAX_CRL_BYTES, load_crl
+
+    source = None
+    data = None
+    if crl_path is not None:
+        source = str(crl_path)
+        try:
+            with crl_path.open("rb") as fh:
+                data = fh.read(MAX_CRL_BYTES + 1)
+        except OSError as exc:
+            fail(f"cannot read {exc.filename}: {exc.strerror}", EXIT_BAD_INPUT)
+    elif crl_der is not None:
+        source, data = "the bundle's CRL", crl_der
+    elif server is not None:
+        import httpx
+
+        url = server.rstrip("/") + "/v1/pki/crl"
+        source = url
+        try:
+            with httpx.stream("GET", url, timeout=CRL_FETCH_TIMEOUT) as answer:
+                if answer.status_code != 200:
+                    fail(f"could not fetch {url}: HTTP {answer.status_code}", EXIT_CANNOT_CHECK)
+                chunks = []
+                size = 0
+                for chunk in answer.iter_bytes():
+                    size += len(chunk)
+                    if size > MAX_CRL_BYTES:
+                        fail(f"{url}: a CRL is at most {MAX_CRL_BYTES} bytes", EXIT_BAD_INPUT)
+                    chunks.append(chunk)
+                data = b"".join(chunks)
+        except httpx.HTTPError as exc:
+            fail(f"could not fetch {url}: {exc}", EXIT_CANNOT_CHECK)
+    if data is None:
+        return RevocationData(None, "no CRL given (--crl FILE, or --server URL)")
+    try:
+        return RevocationData(load_crl(data), "")
+    except CertsInputError as exc:
+        fail(f"bad CRL ({source}): {exc}", EXIT_BAD_INPUT)
+
+
+def _pki_roots(trust_path: Path | None) -> tuple[x509.Certificate, ...]:
+    from evidence.formats.trust_bundle import MAX_TRUST_BUNDLE_BYTES, TrustBundle
+
+    if trust_path is None:
+        return ()
+    try:
+        with trust_path.open("rb") as fh:
+            bundle = TrustBundle.from_json_bytes(fh.read(MAX_TRUST_BUNDLE_BYTES + 1))
+    except OSError as exc:
+        fail(f"cannot read {exc.filename}: {exc.strerror}", EXIT_BAD_INPUT)
+    except InputError as exc:
+        fail(f"bad trust bundle {trust_path}: {exc}", EXIT_BAD_INPUT)
+    return _parsed_roots(bundle.pki_roots)
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed_roots(pems: tuple[str, ...]) -> tuple[x509.Certificate, ...]:
+    return tuple(x509.load_pem_x509_certificate(pem.encode()) for pem in pems)
+
+
+def _signer_of(
+    receipt: Receipt, file: Path, signature_path: Path | None
+) -> x509.Certificate | None:
+    """The signer's certificate as the signature carries it (None when it cannot be read:
+    the signature checks then say why)."""
+    from certs.verify.cms_signature import MAX_SIGNATURE_BYTES, read_detached_signature
+    from certs.verify.pades_signature import MAX_SIGNED_PDF_BYTES, read_pdf_signature
+
+    try:
+        if signature_path is not None:
+            with signature_path.open("rb") as fh:
+                return read_detached_signature(fh.read(MAX_SIGNATURE_BYTES + 1)).certificate
+        with file.open("rb") as fh:
+            content = read_pdf_signature(fh.read(MAX_SIGNED_PDF_BYTES + 1))
+        return read_detached_signature(content.signed_data).certificate
+    except (OSError, InputError, ValueError):
+        return None
+
+
+def verify_document(
+    file: Path,
+    receipt_path: Path,
+    *,
+    trust_path: Path | None = None,
+    validators: str | None = None,
+    contract: str | None = None,
+    log_key: str | None = None,
+    witness_keys: tuple[str, ...] = (),
+    quorum: int | None = None,
+    signature_path: Path | None = None,
+    crl_path: Path | None = None,
+    crl_der: bytes | None = None,
+    server: str | None = None,
+    ack_path: Path | None = None,
+    also_paths: tuple[Path, ...] = (),
+    rpc: str | None = None,
+    now: datetime | None = None,
+) -> VerificationReport:
+    """The verification report of FILE against its receipt (docs/report.md §6): offline
+    under ``trust_path`` (or the flags), the detached signature ``signature_path`` (or the one
+    inside a signed PDF) against the bundle's ``pki_roots``, revocation by the CRL of
+    ``crl_path``, else ``crl_der``, else ``server``'s; ``rpc`` cross-checks the block online.
+    Bad input exits 2 (one line), an unreachable node or server 3."""
+    if ack_path is not None and log_key is None and trust_path is None:
+        fail("--ack needs the log's key: --log-key or --trust", EXIT_BAD_INPUT)
+    try:
+        data = receipt_path.read_bytes()[: MAX_RECEIPT_BYTES + 1]
+        receipt = Receipt.from_json_bytes(data)
+        digest = digest_file(file)
+    except OSError as exc:
+        fail(f"cannot read {exc.filename}: {exc.strerror}", EXIT_BAD_INPUT)
+    except InputError as exc:
+        fail(f"bad receipt: {exc}", EXIT_BAD_INPUT)
+    pinned = pinned_trust(receipt, trust_path, validators, contract, log_key, witness_keys, quorum)
+    if log_key is None and pinned.independence is not None and ack_path is not None:
+        log_key = pinned.independence.log_key.to_text()
+    outcome: VerificationResult | VerificationFailed
+    try:
+        outcome = verify_receipt(
+            receipt,
+            digest.sha256,
+            pinned.chain,
+            sm3=digest.sm3,
+            size=digest.size,
+            independence=pinned.independence,
+        )
+    except VerificationFailed as exc:
+        outcome = exc
+    extra = [
+        _check(name, ok, detail, SECTION_LOG)
+        for name, ok, detail in _promise_checks(receipt, ack_path, log_key, also_paths)
+    ]
+    signature_checks = _signature_checks(receipt, file, digest, signature_path, trust_path)
+    signature = None
+    missing = None
+    signed = receipt.entry.signature
+    if signature_checks:
+        signature = SignatureEvidence(
+            tuple(signature_checks), _signer_of(receipt, file, signature_path)
+        )
+    elif signed is not None:
+        missing = (
+            "give --trust (the bundle's pki_roots)"
+            if trust_path is None
+            else "give the detached signature (--signature FILE.p7s)"
+        )
+    revocation = (
+        revocation_data(crl_path, crl_der, server)
+        if signed is not None and signature is not None
+        else RevocationData(None, "")
+    )
+    failed = (
+        not isinstance(outcome, VerificationResult)
+        or any(c.failed for c in extra)
+        or any(not c.ok for c in signature_checks)
+    )
+    if rpc is not None and not failed:
+        try:
+            for name, ok, detail in _online_checks(rpc, receipt):
+                extra.append(_check(name, ok, detail, SECTION_ANCHOR))
+        except LedgerError as exc:
+            fail(f"could not check against {rpc}: {exc}", EXIT_CANNOT_CHECK)
+    return document_report(
+        receipt=receipt,
+        outcome=outcome,
+        document=digest,
+        now=now or datetime.now(UTC),
+        signature=signature,
+        signature_missing=missing,
+        pki_roots=_pki_roots(trust_path),
+        crl=revocation.crl,
+        crl_missing=revocation.missing or "no CRL given (--crl FILE, or --server URL)",
+        extra=tuple(extra),
+    )
+
+
+def _check(name: str, ok: bool, detail: str, section: str) -> ReportCheck:
+    return ReportCheck(name, section, CheckStatus.PASSED if ok else CheckStatus.FAILED, detail)
+
+
+def verify_certificate(
+    certificate_path: Path,
+    signature_path: Path,
+    signer_path: Path,
+    trust_path: Path,
+    *,
+    rpc: str | None = None,
+    crl_path: Path | None = None,
+    crl_der: bytes | None = None,
+    server: str | None = None,
+    at: datetime | None = None,
+    now: datetime | None = None,
+) -> VerificationReport:
+    """The verification report of a registered e-certificate (``ID.json``, its ``ID.sig``
+    and the issuer's certificate) under the bundle ``trust_path``: offline signature and PKI
+    checks; with ``rpc`` its status read from the bundle's pinned CertificateRegistry
+    (``contracts.certificates``). ``at``: the time asked about (default now). Bad input exits
+    2, an unreachable node 3."""
+    from certs.errors import CertsInputError
+    from certs.formats.institution_profile import load_certificate
+    from evidence.formats.e_certificate import MAX_E_CERTIFICATE_BYTES, ECertificate
+    from evidence.formats.trust_bundle import MAX_TRUST_BUNDLE_BYTES, TrustBundle
+    from evidence.verify.e_certificate_signature import MAX_SIGNATURE_BYTES
+
+    def read(path: Path, limit: int) -> bytes:
+        try:
+            with path.open("rb") as fh:
+                data = fh.read(limit + 1)
+        except OSError as exc:
+            fail(f"cannot read {exc.filename}: {exc.strerror}", EXIT_BAD_INPUT)
+        if len(data) > limit:
+            fail(f"{path} is over {limit} bytes", EXIT_BAD_INPUT)
+        return data
+
+    encoded = read(certificate_path, MAX_E_CERTIFICATE_BYTES)
+    signature = read(signature_path, MAX_SIGNATURE_BYTES)
+    try:
+        certificate = ECertificate.decode(encoded)
+        signer = load_certificate(read(signer_path, MAX_CERTIFICATE_PEM_BYTES))
+        bundle = TrustBundle.from_json_bytes(read(trust_path, MAX_TRUST_BUNDLE_BYTES))
+    except (InputError, CertsInputError) as exc:
+        fail(f"bad input: {exc}", EXIT_BAD_INPUT)
+    record = None
+    missing = "no registry consulted (give --rpc URL)"
+    if rpc is not None:
+        if bundle.certificate_registry is None:
+            fail(
+                "--rpc: the bundle pins no CertificateRegistry (contracts.certificates)",
+                EXIT_BAD_INPUT,
+            )
+        record = _registry_status(rpc, bundle.chain_id, bundle.certificate_registry, certificate.id)
+    revocation = revocation_data(crl_path, crl_der, server)
+    moment = now or datetime.now(UTC)
+    return certificate_report(
+        encoded,
+        signature,
+        signer,
+        _parsed_roots(bundle.pki_roots),
+        revocation.crl,
+        record,
+        at or moment,
+        moment,
+        crl_missing=revocation.missing or "no CRL given (--crl FILE, or --server URL)",
+        registry_missing=missing,
+    )
+
+
+def _registry_status(rpc: str, chain_id: int, registry: bytes, identifier: str) -> StatusRecord:
+    """The registry's record of ``identifier`` from the node at ``rpc`` (the pinned registry
+    on the pinned chain: another chain exits 2, an unreachable node 3)."""
+    from eth_account import Account
+
+    from certs.formats.status_statement import certificate_key
+    from ledger.certificate_registry import CertificateRegistryClient
+    from ledger.client import LedgerClient
+
+    try:
+        client = CertificateRegistryClient(LedgerClient(rpc, Account.create().key))
+        if client.chain_id != chain_id:
+            fail(
+                f"--rpc: the node is on chain {client.chain_id}, the bundle pins {chain_id}",
+                EXIT_BAD_INPUT,
+            )
+        client.attach(registry)
+        return client.status_of(certificate_key(identifier))
+    except LedgerError as exc:
+        fail(f"could not read the registry at {rpc}: {exc}", EXIT_CANNOT_CHECK)
 
 
 @click.command()
@@ -469,7 +750,59 @@ def _signature_checks(
     help="FILE's detached signature (.p7s): checked offline against the entry's commitment "
     "and the bundle's pki_roots (needs --trust).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option(
+    "--crl",
+    "crl_path",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The PKI root's CRL (DER or PEM): the signer's revocation at signing time and now.",
+)
+@click.option(
+    "--server",
+    default=None,
+    help="Without --crl: fetch the CRL from this server's GET /v1/pki/crl.",
+)
+@click.option(
+    "--certificate",
+    "certificate_path",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Instead of FILE: a registered e-certificate (ID.json); needs "
+    "--certificate-signature, --signer-cert and --trust; --rpc reads its registry status.",
+)
+@click.option(
+    "--certificate-signature",
+    "certificate_signature_path",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The e-certificate's signature (ID.sig).",
+)
+@click.option(
+    "--signer-cert",
+    "signer_path",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The issuing institution's certificate (PEM or DER) the e-certificate names.",
+)
+@click.option(
+    "--at",
+    default=None,
+    help="With --certificate: the time asked about (ISO 8601 with its zone; default now).",
+)
+@click.option(
+    "--bundle",
+    "bundle_path",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Instead: an evidence bundle (zhenglian fetch --bundle), every part checked offline "
+    "against --trust (docs/bundle.md).",
+)
+@click.option(
+    "--trust-from-bundle",
+    is_flag=True,
+    help="(--bundle) Trust the bundle's own trust.json instead of --trust: the server's word.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def verify(
     file: Path | None,
     receipt_path: Path | None,
@@ -485,6 +818,14 @@ def verify(
     quorum: int | None,
     as_json: bool,
     signature_path: Path | None = None,
+    crl_path: Path | None = None,
+    server: str | None = None,
+    certificate_path: Path | None = None,
+    certificate_signature_path: Path | None = None,
+    signer_path: Path | None = None,
+    at: str | None = None,
+    bundle_path: Path | None = None,
+    trust_from_bundle: bool = False,
 ) -> None:
     """Is FILE the document the receipt was issued for, deposited and anchored as it says?
 
@@ -495,110 +836,94 @@ def verify(
     (and, for a version 2 receipt, --log-key, --witness and --quorum). --rpc alone is not
     enough: a stranger can anchor anything in a contract of their own.
 
-    Verdict: intact, altered, receipt-invalid or untrusted. Exit status: 0 intact; 1 a check
-    failed (altered, receipt-invalid, untrusted); 2 bad input or usage; 3 could not check
-    (the node is unreachable or lacks the block)."""
+    With --certificate ID.json --certificate-signature ID.sig --signer-cert CERT --trust
+    BUNDLE: is this e-certificate the issuer's, and does it stand (registry status with --rpc)?
+
+    The report (docs/report.md §6): verdict first, then one line per check by section
+    (ok / FAIL / -- not performed), then notices; --json: the same as JSON. Revocation is
+    judged by --crl, else --server's GET /v1/pki/crl.
+
+    Verdict: intact, altered, receipt-invalid, untrusted, signature-invalid, revoked or
+    unknown. Exit status: 0 intact; 1 any other verdict (one stderr line per failed check);
+    2 bad input or usage; 3 could not check (the node or server is unreachable or lacks the
+    block)."""
+    if bundle_path is not None:  # docs/bundle.md: unpacked, then the checks below on its files
+        from zhenglian.commands.verify_bundle import verify_bundle
+
+        return verify_bundle(
+            click.get_current_context(), bundle_path, trust_path, trust_from_bundle, as_json
+        )
     if custody_paths:
-        if file is not None or receipt_path is not None or rpc is not None:
+        if file is not None or receipt_path is not None or rpc is not None or certificate_path:
             fail("--custody takes no FILE, --receipt or --rpc", EXIT_BAD_INPUT)
         _verify_custody(custody_paths, validators, contract, as_json)
         return
+    if certificate_path is not None:
+        if file is not None or receipt_path is not None or signature_path is not None:
+            fail("--certificate takes no FILE, --receipt or --signature", EXIT_BAD_INPUT)
+        if certificate_signature_path is None or signer_path is None or trust_path is None:
+            fail(
+                "--certificate needs --certificate-signature, --signer-cert and --trust",
+                EXIT_BAD_INPUT,
+            )
+        assert certificate_signature_path is not None and signer_path is not None
+        assert trust_path is not None
+        report = verify_certificate(
+            certificate_path,
+            certificate_signature_path,
+            signer_path,
+            trust_path,
+            rpc=rpc,
+            crl_path=crl_path,
+            server=server,
+            at=_asked_time(at),
+        )
+        _print(report, as_json)
+        return
     if file is None or receipt_path is None:
         fail("give FILE and --receipt RECEIPT (or --custody EXPORT)", EXIT_BAD_INPUT)
-    if ack_path is not None and log_key is None and trust_path is None:
-        fail("--ack needs the log's key: --log-key or --trust", EXIT_BAD_INPUT)
+    assert file is not None and receipt_path is not None
+    report = verify_document(
+        file,
+        receipt_path,
+        trust_path=trust_path,
+        validators=validators,
+        contract=contract,
+        log_key=log_key,
+        witness_keys=witness_keys,
+        quorum=quorum,
+        signature_path=signature_path,
+        crl_path=crl_path,
+        server=server,
+        ack_path=ack_path,
+        also_paths=also_paths,
+        rpc=rpc,
+    )
+    _print(report, as_json)
+
+
+def _asked_time(raw: str | None) -> datetime | None:
+    if raw is None:
+        return None
     try:
-        data = receipt_path.read_bytes()[: MAX_RECEIPT_BYTES + 1]
-        receipt = Receipt.from_json_bytes(data)
-        digest = digest_file(file)
-    except OSError as exc:
-        fail(f"cannot read {exc.filename}: {exc.strerror}", EXIT_BAD_INPUT)
-    except InputError as exc:
-        fail(f"bad receipt: {exc}", EXIT_BAD_INPUT)
-    pinned = pinned_trust(receipt, trust_path, validators, contract, log_key, witness_keys, quorum)
-    trust, independence = pinned.chain, pinned.independence
-    if log_key is None and pinned.independence is not None and ack_path is not None:
-        log_key = pinned.independence.log_key.to_text()
-    failed: list[str] = []
-    result_checks: list[dict[str, Any]] = []
-    verdict = VERDICT_INTACT
-    proven_time = None
-    back_dated = False
-    try:
-        result = verify_receipt(
-            receipt,
-            digest.sha256,
-            trust,
-            sm3=digest.sm3,
-            size=digest.size,
-            independence=independence,
-        )
-        result_checks = [c.__dict__ for c in result.checks]
-        verdict = result.verdict
-        proven_time = result.proven_time
-        back_dated = result.back_dated
-        if verdict != VERDICT_INTACT:
-            failed.append("seal: the pinned trust accepts unsealed blocks (no validator vouches)")
-    except VerificationFailed as exc:
-        result_checks = [c.__dict__ for c in exc.checks]
-        failed = [f"{c.name}: {c.detail}" for c in exc.checks if not c.ok]
-        verdict = exc.verdict
-    for name, ok, detail in _promise_checks(receipt, ack_path, log_key, also_paths):
-        result_checks.append({"name": name, "ok": ok, "detail": detail, "trust": False})
-        if not ok:
-            failed.append(f"{name}: {detail}")
-            if verdict == VERDICT_INTACT:
-                verdict = VERDICT_RECEIPT_INVALID
-    signature_checks = _signature_checks(receipt, file, digest, signature_path, trust_path)
-    for check in signature_checks:
-        result_checks.append(
-            {"name": check.name, "ok": check.ok, "detail": check.detail, "trust": True}
-        )
-        if not check.ok:
-            failed.append(f"{check.name}: {check.detail}")
-            if verdict == VERDICT_INTACT:
-                verdict = VERDICT_SIGNATURE_INVALID
-    if rpc is not None and not failed:
-        try:
-            for name, ok, detail in _online_checks(rpc, receipt):
-                result_checks.append({"name": name, "ok": ok, "detail": detail, "trust": False})
-                if not ok:
-                    failed.append(f"{name}: {detail}")
-                    verdict = VERDICT_RECEIPT_INVALID
-        except LedgerError as exc:
-            fail(f"could not check against {rpc}: {exc}", EXIT_CANNOT_CHECK)
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        fail(f"--at: not an ISO 8601 time: {raw!r}", EXIT_BAD_INPUT)
+    if value.tzinfo is None:
+        fail("--at: give the time with its zone (e.g. 2026-12-01T10:00:00+08:00)", EXIT_BAD_INPUT)
+    return value
+
+
+def _print(report: VerificationReport, as_json: bool) -> None:
+    """Print ``report`` (text or JSON); exit 1 with one stderr line per failed check unless
+    it is intact."""
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "result": verdict,
-                    "document_id": receipt.document_id,
-                    "receipt_version": receipt.version,
-                    "deposited_at": receipt.entry.deposited_at.isoformat(),
-                    "deposited_at_is": "claimed by the service",
-                    "proven_time": proven_time.isoformat() if proven_time else None,
-                    "back_dated": back_dated,
-                    "institution": receipt.entry.institution,
-                    "signer": _signer_json(receipt),
-                    "checks": result_checks,
-                },
-                ensure_ascii=False,
-                indent=2,
-            )
-        )
+        click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
     else:
-        for c in result_checks:
-            click.echo(f"{'ok  ' if c['ok'] else 'FAIL'} {c['name']}: {c['detail']}")
-        if receipt.version == 1:
-            click.echo(
-                "note: a version 1 receipt: no witness cosigned its head and no independent "
-                "authority stamped its time"
-            )
-        signer = _signer_line(receipt)
-        if signer is not None:
-            click.echo(signer)
-        click.echo(f"verdict: {verdict}")
-    if failed:
-        for line in failed:
-            click.echo(f"zhenglian: {verdict}: {line}", err=True)
+        click.echo(render_text(report))
+    if report.exit_status != 0:
+        for check in report.failed:
+            click.echo(f"zhenglian: {report.verdict}: {check.name}: {check.detail}", err=True)
+        if not report.failed:
+            click.echo(f"zhenglian: {report.verdict}", err=True)
         raise SystemExit(EXIT_FAILED)
