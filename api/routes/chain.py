@@ -41,9 +41,9 @@ def trust_bundle(request: Request, services: ServicesDep) -> JSONResponse:
         raise Problem(404, "Not found", "this server publishes no trust bundle")
     bundle = services.trust_bundle
     try:
-        root = published_pki(request, services).root_pem()
+        roots = published_pki(request, services).root_pems()  # ECDSA, and SM2 if any
     except AuthorityError as exc:
         raise Problem(503, "Storage or ledger unavailable", "the PKI files cannot be read") from exc
-    if root is not None:
-        bundle = replace(bundle, pki_roots=(root.decode("ascii"),))
+    if roots:
+        bundle = replace(bundle, pki_roots=tuple(root.decode("ascii") for root in roots))
     return JSONResponse(bundle.to_json())

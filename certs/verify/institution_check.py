@@ -20,6 +20,13 @@ The checks (docs/pki.md §6):
    nextUpdate), and does not list the certificate as revoked effective at or before T
    (effective = invalidityDate if present, else revocationDate). A revocation effective
    after T is reported (``revoked_later``) but does not fail a check at T.
+
+:func:`check_sm2_institution_certificate` makes the same checks for an SM2 institution under
+the SM2 root (an all-SM2 chain, docs/pki.md §9): the root's and the certificate's signatures
+are SM2-with-SM3 with the default signer ID (GM/T 0009 §10), checked by :mod:`certs.sm2` with
+the engine given, the CRL is the SM2 root's; the profile (subject, key usage, EKU) is the same.
+A certificate with an SM2 key signed otherwise (e.g. by the ECDSA root: a mixed chain) fails
+``wrong-issuer``.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from datetime import datetime
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from certs.errors import ProfileError
 from certs.formats.institution_profile import (
@@ -39,9 +47,19 @@ from certs.formats.institution_profile import (
     InstitutionCertificate,
     parse_institution_certificate,
 )
-from certs.formats.revocation_list import RevokedEntry, revoked_entry
+from certs.formats.revocation_list import RevocationReason, RevokedEntry, revoked_entry
+from certs.sm2.certificates import SM2Certificate, check_certificate
+from certs.sm2.crl import check_crl
+from certs.sm2.engine import SM2Engine
+from certs.sm2.errors import MalformedSM2Data
 
-__all__ = ["CertificateCheck", "Failure", "FailureKind", "check_institution_certificate"]
+__all__ = [
+    "CertificateCheck",
+    "Failure",
+    "FailureKind",
+    "check_institution_certificate",
+    "check_sm2_institution_certificate",
+]
 
 
 class FailureKind(enum.StrEnum):
@@ -135,6 +153,125 @@ def check_institution_certificate(
                 FailureKind.WRONG_ISSUER,
                 f"the root's signature does not verify: {exc or 'bad signature'}",
             )
+    institution = _check_validity_and_profile(certificate, at, fail)
+    revocation = None
+    if crl is None:
+        fail(FailureKind.CRL_MISSING, "no CRL given: revocation not checked")
+    else:
+        revocation = _check_crl(certificate, root, crl, at, now, fail)
+    return CertificateCheck(at, institution, tuple(failures), revocation)
+
+
+def check_sm2_institution_certificate(
+    certificate: x509.Certificate,
+    *,
+    root: x509.Certificate,
+    crl: bytes | None,
+    at: datetime,
+    now: datetime,
+    engine: SM2Engine,
+) -> CertificateCheck:
+    """Check the SM2 institution ``certificate`` against the trusted SM2 ``root`` and its
+    ``crl`` (DER) for use at ``at``, the CRL's freshness at ``now`` — the checks of
+    :func:`check_institution_certificate`, in SM2 (``cryptography`` parses both certificates
+    but cannot verify SM2: the signatures go through :mod:`certs.sm2` and ``engine``)."""
+    if at.tzinfo is None or now.tzinfo is None:
+        raise ProfileError("check times must be timezone-aware")
+    failures: list[Failure] = []
+
+    def fail(kind: FailureKind, detail: str) -> None:
+        failures.append(Failure(kind, detail))
+
+    _check_root(root, at, fail)
+    sm2_root: SM2Certificate | None = None
+    try:
+        sm2_root = SM2Certificate.from_der(root.public_bytes(Encoding.DER))
+    except MalformedSM2Data as exc:
+        fail(FailureKind.ROOT_NOT_CA, f"the trusted SM2 root is not an SM2 certificate: {exc}")
+    if certificate.issuer != root.subject:
+        fail(
+            FailureKind.WRONG_ISSUER,
+            f"issued by {certificate.issuer.rfc4514_string()}, not by the trusted SM2 root "
+            f"{root.subject.rfc4514_string()}",
+        )
+    elif sm2_root is not None:
+        try:
+            sm2_certificate = SM2Certificate.from_der(certificate.public_bytes(Encoding.DER))
+        except MalformedSM2Data as exc:
+            fail(
+                FailureKind.WRONG_ISSUER,
+                f"not certified SM2-with-SM3 by the SM2 root ({exc}): an SM2 key is "
+                "certified by the SM2 root only (an all-SM2 chain)",
+            )
+        else:
+            signed = check_certificate(sm2_certificate, sm2_root, at=at, engine=engine)
+            if not (signed.signature_valid and signed.key_identifier_matches):
+                fail(
+                    FailureKind.WRONG_ISSUER,
+                    "the SM2 root's signature does not verify (SM2-with-SM3, default signer "
+                    "ID) or its key identifier differs",
+                )
+    institution = _check_validity_and_profile(certificate, at, fail)
+    if institution is not None and institution.algorithm != "sm2":
+        fail(FailureKind.PROFILE, f"the certified key is {institution.algorithm}, not SM2")
+    revocation = None
+    if crl is None:
+        fail(FailureKind.CRL_MISSING, "no SM2 CRL given: revocation not checked")
+    elif sm2_root is not None:
+        revocation = _check_sm2_crl(certificate.serial_number, sm2_root, crl, at, now, engine, fail)
+    return CertificateCheck(at, institution, tuple(failures), revocation)
+
+
+def _check_sm2_crl(
+    serial: int,
+    root: SM2Certificate,
+    crl: bytes,
+    at: datetime,
+    now: datetime,
+    engine: SM2Engine,
+    fail: _Fail,
+) -> RevokedEntry | None:
+    try:
+        check = check_crl(crl, root, at=now, engine=engine)
+    except MalformedSM2Data as exc:
+        fail(FailureKind.CRL_NOT_BY_ROOT, f"the SM2 CRL cannot be read: {exc}")
+        return None
+    if not (check.signature_valid and check.issuer_name_matches):
+        fail(FailureKind.CRL_NOT_BY_ROOT, "the CRL is not signed by the trusted SM2 root")
+        return None
+    if not check.current:
+        fail(
+            FailureKind.CRL_STALE,
+            f"the SM2 CRL is valid {check.this_update.isoformat()} to "
+            f"{check.next_update.isoformat()}, checked at {now.isoformat()}: get a newer one",
+        )
+    listed = check.entry(serial)
+    if listed is None:
+        return None
+    try:
+        reason = RevocationReason.parse(listed.reason)
+    except ProfileError as exc:
+        fail(FailureKind.REVOKED, str(exc))
+        return None
+    entry = RevokedEntry(
+        serial=serial,
+        revoked_at=listed.revocation_date,
+        reason=reason,
+        invalid_since=listed.invalidity_date,
+    )
+    if entry.effective <= at:
+        fail(
+            FailureKind.REVOKED,
+            f"revoked ({entry.reason}) effective {entry.effective.isoformat()}, at or before "
+            f"{at.isoformat()}",
+        )
+    return entry
+
+
+def _check_validity_and_profile(
+    certificate: x509.Certificate, at: datetime, fail: _Fail
+) -> InstitutionCertificate | None:
+    """Steps 3 and 4, the same for both algorithms."""
     if at < certificate.not_valid_before_utc:
         fail(
             FailureKind.NOT_YET_VALID,
@@ -153,12 +290,7 @@ def check_institution_certificate(
     except ProfileError as exc:
         fail(FailureKind.PROFILE, str(exc))
     _check_usage(certificate, fail)
-    revocation = None
-    if crl is None:
-        fail(FailureKind.CRL_MISSING, "no CRL given: revocation not checked")
-    else:
-        revocation = _check_crl(certificate, root, crl, at, now, fail)
-    return CertificateCheck(at, institution, tuple(failures), revocation)
+    return institution
 
 
 def _check_root(root: x509.Certificate, at: datetime, fail: _Fail) -> None:

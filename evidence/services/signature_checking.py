@@ -1,8 +1,9 @@
 """Signed deposits: the signature checked while the original streams in, then kept with it.
 
-The trust is read as served: the PKI root and current CRL from ``DATA_DIR/pki`` (as
-``GET /v1/pki/ca`` and ``/v1/pki/crl`` read them, re-read on change), the time-stamp
-authorities' roots from ``ZHENGLIAN_TSA_ROOTS``. The check itself is the pure
+The trust is read as served: the PKI roots (ECDSA, and SM2 when the authority has one) and
+their current CRLs from ``DATA_DIR/pki`` (as ``GET /v1/pki/ca`` and ``/v1/pki/crl`` read them,
+re-read on change), the time-stamp authorities' roots from ``ZHENGLIAN_TSA_ROOTS``; SM2 is
+checked through GmSSL (:class:`~certs.sm2.gmssl_engine.GmsslEngine`). The check itself is the pure
 :mod:`evidence.verify.document_signature`.
 
 The check runs *inside* the blob store's put, before its last piece is handed over
@@ -27,12 +28,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
+from cryptography.hazmat.primitives import hashes
+
 from certs.errors import AuthorityError, ProfileError
 from certs.formats.institution_profile import MAX_CERTIFICATE_BYTES, load_certificate
 from certs.formats.revocation_list import load_crl
+from certs.sm2.certificates import SM2Certificate
+from certs.sm2.errors import MalformedSM2Data
+from certs.sm2.gmssl_engine import GmsslEngine
 from certs.store.publication import PublishedPki
 from certs.verify.cms_signature import MAX_SIGNATURE_BYTES
 from certs.verify.pades_signature import MAX_SIGNED_PDF_BYTES
+from certs.verify.sm2_signature import is_sm2_signature
 from evidence.errors import StorageError
 from evidence.formats.log_entry import LogEntry
 from evidence.store.blob_store import BlobStore, LocalBlobStore
@@ -50,6 +57,9 @@ __all__ = [
     "SignatureChecking",
     "open_signature_store",
 ]
+
+_ENGINE: Final = GmsslEngine()
+"""The SM2 engine (stateless) the deposit check verifies SM2 with."""
 
 SIGNATURES_DIRECTORY: Final = "signatures"
 """Where, under the data directory, signatures and signer certificates are kept."""
@@ -114,9 +124,23 @@ class SignatureChecking:
                 )
             root = load_certificate(root_pem)
             crl = load_crl(crl_der) if crl_der is not None else None
-        except (AuthorityError, ProfileError) as exc:
+            sm2_root_pem = self._published.sm2_root_pem()
+            sm2_root = (
+                load_certificate(SM2Certificate.from_pem(sm2_root_pem).der)
+                if sm2_root_pem is not None
+                else None
+            )
+            sm2_crl = self._published.sm2_crl_der() if sm2_root is not None else None
+        except (AuthorityError, ProfileError, MalformedSM2Data) as exc:
             raise StorageError(f"the PKI files cannot be read: {exc}") from exc
-        return SignatureTrust(root, crl, self.time_stamp_roots)
+        return SignatureTrust(
+            root,
+            crl,
+            self.time_stamp_roots,
+            sm2_root=sm2_root,
+            sm2_crl=sm2_crl,
+            sm2_engine=_ENGINE if sm2_root is not None else None,
+        )
 
     def checked(
         self, chunks: Iterable[bytes], signature: bytes
@@ -130,16 +154,24 @@ class SignatureChecking:
         trust = self.trust()  # before a byte is stored: no PKI is refused at once
         outcome = _Outcome()
 
+        sm2 = is_sm2_signature(signature)
+
         def passed() -> Iterator[bytes]:
             hasher = hashlib.sha256()
+            sm3 = hashes.Hash(hashes.SM3()) if sm2 else None
             held: bytes | None = None
             for chunk in chunks:
                 if held is not None:
                     yield held
                 hasher.update(chunk)
+                if sm3 is not None:
+                    sm3.update(chunk)
                 held = chunk
+            digests = {"sha256": hasher.digest()}
+            if sm3 is not None:
+                digests["sm3"] = sm3.finalize()
             outcome.signature = check_detached_signature(
-                signature, {"sha256": hasher.digest()}, trust, now=self.clock()
+                signature, digests, trust, now=self.clock()
             )
             if held is not None:
                 yield held

@@ -22,6 +22,13 @@ failure raises :class:`SignatureRefused` naming it (``reason``):
    failure is named, the reason being the first one's kind (``wrong-issuer``, ``expired``,
    ``not-yet-valid``, ``key-usage``, ``profile``, ``revoked``, ``crl-missing``,
    ``crl-stale``, ``crl-not-by-root``, ``root-not-ca``, ``root-not-valid``).
+
+An SM2 signature (GM/T 0010 SignedData, SM3, signer ID 1234567812345678) is recognised by its
+OIDs and takes the same three steps in SM2 (docs/sm2.md §7): step 1 by
+:mod:`certs.verify.sm2_signature` over the content's SM3 digest (another signer ID is
+``signature-invalid``), step 2 unchanged, step 3 against the trusted *SM2* root and its CRL
+(``no-sm2-root`` when none is trusted; an SM2 key certified by the ECDSA root is refused).
+The SM2 engine is part of the trust argument: this module imports no binding.
 """
 
 from __future__ import annotations
@@ -36,14 +43,21 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from certs.errors import CertsInputError
+from certs.formats.institution_profile import certified_key_algorithm
 from certs.formats.revocation_list import RevokedEntry
+from certs.sm2.engine import SM2Engine
 from certs.verify.cms_signature import (
     CmsSignature,
     SignatureFormatError,
     read_detached_signature,
 )
-from certs.verify.institution_check import check_institution_certificate
+from certs.verify.institution_check import (
+    CertificateCheck,
+    check_institution_certificate,
+    check_sm2_institution_certificate,
+)
 from certs.verify.pades_signature import PdfSignatureError, read_pdf_signature
+from certs.verify.sm2_signature import Sm2CmsSignature, is_sm2_signature, read_sm2_signature
 from evidence.errors import InputError
 from evidence.formats.log_entry import EntrySignature, SignatureForm, TimeProof
 from evidence.verify.time_stamp_check import TimeStampError, verify_time_stamp
@@ -81,11 +95,16 @@ class SignatureRefused(InputError):
 @dataclass(frozen=True)
 class SignatureTrust:
     """What a signature is checked against: the PKI root, its current CRL (None: revocation
-    cannot be checked, which refuses) and the time-stamp authorities' roots (DER)."""
+    cannot be checked, which refuses) and the time-stamp authorities' roots (DER); for SM2
+    signatures the SM2 root, its current CRL (DER) and the engine that checks SM2 (None: SM2
+    signatures are refused, ``no-sm2-root``)."""
 
     root: x509.Certificate
     crl: x509.CertificateRevocationList | None
     time_stamp_roots: tuple[bytes, ...] = ()
+    sm2_root: x509.Certificate | None = None
+    sm2_crl: bytes | None = None
+    sm2_engine: SM2Engine | None = None
 
 
 @dataclass(frozen=True)
@@ -137,9 +156,42 @@ def check_detached_signature(
 
     :raises SignatureRefused: the first check that failed.
     """
+    if is_sm2_signature(signature):
+        return _check_sm2_signature(signature, content_digests, trust, now=now)
     try:
         cms = read_detached_signature(signature)
         cms.verify(content_digests)
+    except SignatureFormatError as exc:
+        raise SignatureRefused(exc.reason, str(exc)) from exc
+    signed_at, proof, authority = _signing_time(cms, trust.time_stamp_roots, now)
+    return check_signer(
+        cms.certificate,
+        trust,
+        signed_at=signed_at,
+        time_proof=proof,
+        time_stamp_authority=authority,
+        now=now,
+        form="cms-detached",
+        signature_sha256=cms.sha256,
+    )
+
+
+def _check_sm2_signature(
+    signature: bytes,
+    content_digests: Mapping[str, bytes],
+    trust: SignatureTrust,
+    *,
+    now: datetime,
+) -> DocumentSignature:
+    """Steps 1–3 for an SM2 signature."""
+    if trust.sm2_engine is None or trust.sm2_root is None:
+        raise SignatureRefused(
+            "no-sm2-root",
+            "an SM2 signature, and no SM2 root is trusted here (`zhenglian pki init "
+            "--algorithm sm2`): it cannot be checked",
+        )
+    try:
+        cms = read_sm2_signature(signature, content_digests, engine=trust.sm2_engine)
     except SignatureFormatError as exc:
         raise SignatureRefused(exc.reason, str(exc)) from exc
     signed_at, proof, authority = _signing_time(cms, trust.time_stamp_roots, now)
@@ -198,9 +250,7 @@ def check_signer(
     :raises SignatureRefused: every failure named, the reason being the first one's kind.
     """
     try:
-        check = check_institution_certificate(
-            certificate, root=trust.root, crl=trust.crl, at=signed_at, now=now
-        )
+        check = _check_certificate(certificate, trust, signed_at=signed_at, now=now)
     except CertsInputError as exc:
         raise SignatureRefused("profile", str(exc)) from exc
     if not check.ok or check.institution is None:
@@ -226,12 +276,41 @@ def check_signer(
     )
 
 
+def _check_certificate(
+    certificate: x509.Certificate, trust: SignatureTrust, *, signed_at: datetime, now: datetime
+) -> CertificateCheck:
+    """The certificate against the root of its key's algorithm (an SM2 key: the SM2 root)."""
+    if certified_key_algorithm(certificate) != "sm2":
+        return check_institution_certificate(
+            certificate, root=trust.root, crl=trust.crl, at=signed_at, now=now
+        )
+    if trust.sm2_root is None or trust.sm2_engine is None:
+        raise SignatureRefused(
+            "no-sm2-root", "the signer's key is SM2 and no SM2 root is trusted here"
+        )
+    return check_sm2_institution_certificate(
+        certificate,
+        root=trust.sm2_root,
+        crl=trust.sm2_crl,
+        at=signed_at,
+        now=now,
+        engine=trust.sm2_engine,
+    )
+
+
+def _is_sm2(certificate: x509.Certificate) -> bool:
+    try:
+        return certified_key_algorithm(certificate) == "sm2"
+    except CertsInputError:
+        return False
+
+
 def _when(at: datetime, proof: TimeProof) -> str:
     return f"{at.isoformat()} ({'time-stamped' if proof == 'time-stamp' else 'claimed'})"
 
 
 def _signing_time(
-    cms: CmsSignature, roots: Sequence[bytes], now: datetime
+    cms: CmsSignature | Sm2CmsSignature, roots: Sequence[bytes], now: datetime
 ) -> tuple[datetime, TimeProof, str | None]:
     """Step 2: the proven or claimed signing time."""
     if cms.time_stamp_token is not None:
@@ -275,11 +354,17 @@ def check_committed_signature(
     signature: bytes,
     content_digests: Mapping[str, bytes],
     roots: Sequence[x509.Certificate],
+    *,
+    sm2_engine: SM2Engine | None = None,
 ) -> list[SignatureCheck]:
     """Offline, beside a receipt: is ``signature`` the one the entry commits to, valid over
     the document, by the committed certificate, which chains to one of ``roots`` and is within
     its validity and usage at the committed signing time? Revocation is not checked here (no
     CRL is pinned offline): the deposit-time check did it, and the entry records its time.
+
+    An SM2 signature is checked with ``sm2_engine`` over ``content_digests["sm3"]`` and its
+    certificate against the SM2 roots among ``roots`` (without an engine: ``signature-valid``
+    fails, saying so).
     """
     digest = hashlib.sha256(signature).digest()
     expected = committed.signature_sha256
@@ -291,16 +376,32 @@ def check_committed_signature(
             f"{expected.hex() if expected is not None else 'an embedded signature'}",
         )
     ]
+    cms: CmsSignature | Sm2CmsSignature
     try:
-        cms = read_detached_signature(signature)
-        cms.verify(content_digests)
+        if is_sm2_signature(signature):
+            if sm2_engine is None:
+                checks.append(
+                    SignatureCheck(
+                        "signature-valid", False, "an SM2 signature, and no SM2 engine to check it"
+                    )
+                )
+                return checks
+            cms = read_sm2_signature(signature, content_digests, engine=sm2_engine)
+        else:
+            cms = read_detached_signature(signature)
+            cms.verify(content_digests)
     except SignatureFormatError as exc:
         checks.append(SignatureCheck("signature-valid", False, f"{exc.reason}: {exc}"))
         return checks
+    what = "SM2 (SM3, signer ID 1234567812345678)" if isinstance(cms, Sm2CmsSignature) else ""
     checks.append(
-        SignatureCheck("signature-valid", True, "valid over this document by its certificate")
+        SignatureCheck(
+            "signature-valid",
+            True,
+            f"valid over this document by its certificate{' — ' + what if what else ''}",
+        )
     )
-    return checks + _committed_signer(committed, cms, roots)
+    return checks + _committed_signer(committed, cms, roots, sm2_engine)
 
 
 def check_committed_pdf_signature(
@@ -329,11 +430,14 @@ def check_committed_pdf_signature(
             f"{content.document_time_stamps} document time stamp(s))",
         )
     )
-    return checks + _committed_signer(committed, cms, roots)
+    return checks + _committed_signer(committed, cms, roots, None)
 
 
 def _committed_signer(
-    committed: EntrySignature, cms: CmsSignature, roots: Sequence[x509.Certificate]
+    committed: EntrySignature,
+    cms: CmsSignature | Sm2CmsSignature,
+    roots: Sequence[x509.Certificate],
+    sm2_engine: SM2Engine | None,
 ) -> list[SignatureCheck]:
     certificate = hashlib.sha256(cms.certificate_der).digest()
     checks = [
@@ -348,10 +452,28 @@ def _committed_signer(
         checks.append(SignatureCheck("signer-chain", False, "no PKI root pinned (pki_roots)"))
         return checks
     problems: list[str] = []
+    sm2 = isinstance(cms, Sm2CmsSignature)
     for root in roots:
-        result = check_institution_certificate(
-            cms.certificate, root=root, crl=None, at=committed.signed_at, now=committed.signed_at
-        )
+        if _is_sm2(root) != sm2:
+            continue  # an SM2 key chains to an SM2 root only, an ECDSA key to an ECDSA root
+        if sm2:
+            assert sm2_engine is not None
+            result = check_sm2_institution_certificate(
+                cms.certificate,
+                root=root,
+                crl=None,
+                at=committed.signed_at,
+                now=committed.signed_at,
+                engine=sm2_engine,
+            )
+        else:
+            result = check_institution_certificate(
+                cms.certificate,
+                root=root,
+                crl=None,
+                at=committed.signed_at,
+                now=committed.signed_at,
+            )
         remaining = [f for f in result.failures if f.kind.value != "crl-missing"]
         if not remaining:
             checks.append(
@@ -365,5 +487,10 @@ def _committed_signer(
             )
             return checks
         problems.extend(str(f) for f in remaining)
+    if not problems:
+        problems.append(
+            f"no {'SM2' if sm2 else 'ECDSA'} root pinned (pki_roots) for this "
+            f"{'SM2' if sm2 else 'ECDSA'} signer"
+        )
     checks.append(SignatureCheck("signer-chain", False, "; ".join(problems)))
     return checks

@@ -1,10 +1,12 @@
 """``zhenglian sign``: an institution signs a document on its own side (docs/signatures.md).
 
 A PDF gets an embedded PAdES signature (the signed PDF is the document); any other file a
-detached CMS signature (CAdES), written beside it. Both carry an RFC 3161 signature time
-stamp from the authority (``--tsa-url``, default ``$ZHENGLIAN_TSA_URL``): a court needs a
-trusted signing time, so signing without one is refused unless ``--no-time-stamp`` says so —
-the server then records the time as *claimed*.
+detached CMS signature (CAdES), written beside it. An SM2 institution (its certificate
+certifies an SM2 key) signs every file — PDFs included, which pyHanko cannot sign in SM2 — with
+a detached GM/T 0010 signature (SM3, signer ID 1234567812345678) written beside it. All carry
+an RFC 3161 signature time stamp from the authority (``--tsa-url``, default
+``$ZHENGLIAN_TSA_URL``): a court needs a trusted signing time, so signing without one is
+refused unless ``--no-time-stamp`` says so — the server then records the time as *claimed*.
 """
 
 from __future__ import annotations
@@ -67,7 +69,8 @@ def _is_pdf(path: Path) -> bool:
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Where to write (default: NAME.signed.pdf for a PDF, FILE.p7s otherwise).",
+    help="Where to write (default: NAME.signed.pdf for a PDF, FILE.p7s otherwise; FILE.p7s "
+    "for any file signed with an SM2 key).",
 )
 @click.option(
     "--tsa-url",
@@ -135,10 +138,29 @@ def sign(
         fail(f"cannot read {file}: {exc.strerror}", EXIT_BAD_INPUT)
     if size > MAX_DOCUMENT_BYTES:
         fail(f"{file} is over {MAX_DOCUMENT_BYTES} bytes", EXIT_BAD_INPUT)
-    pdf = _is_pdf(file)
+    from certs.signing.sm2_signer import certificate_is_sm2
+
+    sm2 = certificate_is_sm2(cert_pem)
+    pdf = _is_pdf(file) and not sm2
     target = output or (file.with_name(f"{file.stem}.signed.pdf") if pdf else Path(f"{file}.p7s"))
     if target.resolve() == file.resolve():
         fail("the output would overwrite the document", EXIT_BAD_INPUT)
+    if sm2:
+        signed = _sign_sm2(file, key_pem, cert_pem, passphrase, tsa_url)
+        _write(target, signed)
+        how = "time-stamped" if tsa_url else "claimed time only (--no-time-stamp)"
+        note = (
+            " — an SM2 PDF is not signed inside (pyHanko signs no SM2): deposit it with "
+            "--signature and keep the .p7s beside it"
+            if _is_pdf(file)
+            else ""
+        )
+        click.echo(
+            f"detached SM2 signature (GM/T 0010, SM3, signer ID 1234567812345678; {how}): "
+            f"{target}{note}",
+            err=True,
+        )
+        return
     try:
         identity = load_signing_identity(
             key_pem, cert_pem, passphrase.encode() if passphrase is not None else None
@@ -159,12 +181,45 @@ def sign(
         fail(str(exc), EXIT_FAILED)
     except OSError as exc:
         fail(f"cannot read {file}: {exc.strerror}", EXIT_BAD_INPUT)
+    _write(target, signed)
+    how = "time-stamped" if stamper is not None else "claimed time only (--no-time-stamp)"
+    kind = "PAdES signature embedded" if pdf else "detached CMS signature"
+    click.echo(f"{kind} ({how}): {target}", err=True)
+
+
+def _write(target: Path, signed: bytes) -> None:
     try:
         tmp = target.with_name(target.name + ".tmp")
         tmp.write_bytes(signed)
         os.replace(tmp, target)
     except OSError as exc:
         fail(f"cannot write {target}: {exc.strerror}", EXIT_FAILED)
-    how = "time-stamped" if stamper is not None else "claimed time only (--no-time-stamp)"
-    kind = "PAdES signature embedded" if pdf else "detached CMS signature"
-    click.echo(f"{kind} ({how}): {target}", err=True)
+
+
+def _sign_sm2(
+    file: Path, key_pem: bytes, cert_pem: bytes, passphrase: str | None, tsa_url: str | None
+) -> bytes:
+    """The detached SM2 signature of ``file`` (exit 2 on a bad key or certificate, 1 when the
+    time-stamp authority fails)."""
+    from certs.errors import CertsError, CertsInputError
+    from certs.signing.document_signer import http_time_stamper
+    from certs.signing.sm2_signer import load_sm2_signing_identity, sign_sm2_detached
+    from certs.sm2.gmssl_engine import GmsslEngine
+
+    engine = GmsslEngine()
+    try:
+        identity = load_sm2_signing_identity(
+            key_pem,
+            cert_pem,
+            passphrase.encode() if passphrase is not None else None,
+            engine=engine,
+        )
+        stamper = http_time_stamper(tsa_url) if tsa_url else None
+        with file.open("rb") as fh:
+            return sign_sm2_detached(fh, identity, engine=engine, time_stamper=stamper)
+    except CertsInputError as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
+    except CertsError as exc:
+        fail(str(exc), EXIT_FAILED)
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc.strerror}", EXIT_BAD_INPUT)

@@ -39,10 +39,12 @@ def export(data_dir: Path, out: Path) -> None:
 
     try:
         data = export_trust_bundle(data_dir)
-        root = PublishedPki(data_dir).root_pem()
-        if root is not None:
+        roots = PublishedPki(data_dir).root_pems()  # the ECDSA root, and the SM2 root if any
+        if roots:
             bundle = TrustBundle.from_json_bytes(data)
-            data = replace(bundle, pki_roots=(root.decode("ascii"),)).to_json_bytes()
+            data = replace(
+                bundle, pki_roots=tuple(root.decode("ascii") for root in roots)
+            ).to_json_bytes()
     except (EvidenceError, CertsError) as exc:
         fail(str(exc))
     if str(out) == "-":
