@@ -13,6 +13,7 @@ from api.deps import Services
 from api.routes import (
     admin,
     cases,
+    certificates,
     chain,
     custody,
     documents,
@@ -51,5 +52,6 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(log.router)
     app.include_router(chain.router)
     app.include_router(pki.router)
+    app.include_router(certificates.router)
     app.include_router(health.router)
     return app

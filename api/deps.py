@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.auth import MAX_TOKEN_CHARS, Principal
+from api.auth import MAX_TOKEN_CHARS, PUBLIC, Principal
 from api.problems import Problem
 from api.ratelimit import ConcurrencyLimit, RateLimiter, UploadQuota
 from api.settings import Settings
@@ -23,6 +23,10 @@ from evidence.formats.custody_event import Actor, CustodyObject
 from evidence.formats.trust_bundle import TrustBundle
 from evidence.services.anchoring import AnchoringWorker
 from evidence.services.audit import AuditThread
+from evidence.services.certificate_registration import (
+    CertificateRegistration,
+    PendingCertificateWorker,
+)
 from evidence.services.cosigning import CheckpointCosigner
 from evidence.services.custody_recording import (
     CustodyRecorder,
@@ -81,6 +85,11 @@ class Services:
     """Which receipts are issued (None: version 1, anchored heads only)."""
     trust_bundle: TrustBundle | None = None
     """What a verifier of these receipts pins (``GET /v1/trust``)."""
+    certificates: CertificateRegistration | None = None
+    """Registers e-certificates and changes their status on the chain
+    (``evidence.services.certificate_registration``); None: not served (503)."""
+    certificate_worker: PendingCertificateWorker | None = None
+    """Completes certificate changes the chain does not hold yet (the node was down)."""
 
     def server_trust(self) -> ServerTrust:
         return ServerTrust(self.trust, self.chain_info, self.independence, self.receipt_policy)
@@ -133,6 +142,23 @@ def get_principal(
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def get_optional_principal(
+    request: Request,
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> Principal:
+    """The caller of a public route that shows more to some token holders: ``public`` without
+    an ``Authorization`` header (rate-limited by address), else as :func:`get_principal` (a
+    bad token is a 401, never silently public)."""
+    if not request.headers.get("authorization"):
+        limit_address(request, services)
+        return PUBLIC
+    return get_principal(request, services, credentials)
+
+
+OptionalPrincipalDep = Annotated[Principal, Depends(get_optional_principal)]
 
 
 def _refused(request: Request, services: Services, reason: str) -> None:

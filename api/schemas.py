@@ -334,3 +334,109 @@ ExportLimit = Annotated[
     Query(ge=1, le=MAX_EXPORT_EVENTS, description="page: at most this many events"),
 ]
 """Events per page of a custody export."""
+
+
+# --- Registered e-certificates (docs/e-certificates.md §8) --------------------------------
+
+MAX_CERTIFICATE_JSON_BYTES = 8 * 1024
+"""Largest ``ID.json`` registered (``evidence.formats.e_certificate.MAX_E_CERTIFICATE_BYTES``)."""
+MAX_CERTIFICATE_SIGNATURE_BYTES = 512
+"""Largest signature taken: ``ID.sig`` and a status statement's (the registry's limit)."""
+MAX_SIGNER_CERTIFICATE_PEM_CHARS = 8 * 1024
+"""Longest signer certificate (PEM) taken."""
+MAX_CERTIFICATE_PDF_BYTES = 2 * 1024 * 1024
+"""Largest issuer's PDF taken (``evidence.store.database.MAX_CERTIFICATE_PDF_BYTES``)."""
+
+
+def _base64_chars(limit: int) -> int:
+    return 4 * ((limit + 2) // 3)
+
+
+MAX_CERTIFICATE_BODY_BYTES = (
+    _base64_chars(MAX_CERTIFICATE_JSON_BYTES)
+    + 2 * _base64_chars(MAX_CERTIFICATE_SIGNATURE_BYTES)
+    + MAX_SIGNER_CERTIFICATE_PEM_CHARS
+    + _base64_chars(MAX_CERTIFICATE_PDF_BYTES)
+    + 1024
+)
+"""Largest ``POST /v1/certificates`` body: every field at its limit, and room for the keys."""
+
+MAX_CHANGE_BODY_BYTES = 2 * _base64_chars(MAX_CERTIFICATE_SIGNATURE_BYTES) + (
+    MAX_SIGNER_CERTIFICATE_PEM_CHARS + 1024
+)
+"""Largest revoke or supersede body."""
+
+_B64 = r"^[A-Za-z0-9+/]*={0,2}$"
+
+
+class CertificateRegister(BaseModel):
+    """``POST /v1/certificates``: what ``zhenglian certificate register`` sends."""
+
+    model_config = _STRICT
+    certificate: str = Field(
+        min_length=4,
+        max_length=_base64_chars(MAX_CERTIFICATE_JSON_BYTES),
+        pattern=_B64,
+        description="base64 of ID.json: the canonical encoding, exactly the signed bytes",
+    )
+    signature: str = Field(
+        min_length=4,
+        max_length=_base64_chars(MAX_CERTIFICATE_SIGNATURE_BYTES),
+        pattern=_B64,
+        description="base64 of ID.sig: the issuer's DER ECDSA P-256 signature over ID.json",
+    )
+    signer_certificate: str = Field(
+        min_length=1,
+        max_length=MAX_SIGNER_CERTIFICATE_PEM_CHARS,
+        description="the issuer's institution certificate (PEM) whose SHA-256 ID.json names",
+    )
+    status_signature: str = Field(
+        min_length=4,
+        max_length=_base64_chars(MAX_CERTIFICATE_SIGNATURE_BYTES),
+        pattern=_B64,
+        description="base64 of the issuer's signature over the issue status statement "
+        "(docs/certificate-registry.md §3) for this server's chain and registry",
+    )
+    pdf: str | None = Field(
+        default=None,
+        min_length=4,
+        max_length=_base64_chars(MAX_CERTIFICATE_PDF_BYTES),
+        pattern=_B64,
+        description="base64 of ID.pdf, the public PDF (optional; served as it is)",
+    )
+
+
+class CertificateRevoke(BaseModel):
+    """``POST /v1/certificates/{id}/revoke``: the issuer's signed revoke statement's fields."""
+
+    model_config = _STRICT
+    reason: str = Field(
+        min_length=1,
+        max_length=32,
+        description="RFC 5280 reason name (keyCompromise, affiliationChanged, "
+        "cessationOfOperation, privilegeWithdrawn, cACompromise, unspecified) or its code",
+    )
+    effective_time: int = Field(
+        ge=1, le=2**63 - 1, description="Unix seconds from which it no longer stands; not future"
+    )
+    signature: str = Field(
+        min_length=4,
+        max_length=_base64_chars(MAX_CERTIFICATE_SIGNATURE_BYTES),
+        pattern=_B64,
+        description="base64 of the issuer's signature over the revoke status statement",
+    )
+    signer_certificate: str = Field(min_length=1, max_length=MAX_SIGNER_CERTIFICATE_PEM_CHARS)
+
+
+class CertificateSupersede(BaseModel):
+    """``POST /v1/certificates/{id}/supersede``: the successor and the issuer's signature."""
+
+    model_config = _STRICT
+    successor: str = Field(min_length=1, max_length=64)
+    signature: str = Field(
+        min_length=4,
+        max_length=_base64_chars(MAX_CERTIFICATE_SIGNATURE_BYTES),
+        pattern=_B64,
+        description="base64 of the issuer's signature over the supersede status statement",
+    )
+    signer_certificate: str = Field(min_length=1, max_length=MAX_SIGNER_CERTIFICATE_PEM_CHARS)

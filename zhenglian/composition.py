@@ -36,7 +36,13 @@ if TYPE_CHECKING:
     from evidence.formats.signed_note import VerifierKey
     from evidence.formats.trust_bundle import TrustBundle
     from evidence.services.audit import AuditReport
+    from evidence.services.certificate_registration import (
+        CertificateRegistration,
+        PendingCertificateWorker,
+    )
     from evidence.services.cosigning import WitnessingPolicy
+    from evidence.services.custody_recording import CustodyRecorder
+    from evidence.services.deposits import DepositService
     from evidence.services.signature_checking import SignatureChecking
     from evidence.services.time_stamping import HttpTimeStampAuthority
     from evidence.store.findings import Finding
@@ -354,6 +360,8 @@ class Runtime:
                 self.services.audit.stop()
             if self.services.cosigner is not None:
                 self.services.cosigner.stop()
+            if self.services.certificate_worker is not None:
+                self.services.certificate_worker.stop()
             self.services.worker.stop()
             if self.services.custody_worker is not None:
                 self.services.custody_worker.stop()
@@ -418,6 +426,28 @@ def _certificate_registry(
     )
     registry.ensure_deployed(store, admin=admin)
     return registry
+
+
+def _certificate_registration(
+    database: Database,
+    registry: CertificateRegistryClient,
+    deposits: DepositService,
+    custody: CustodyRecorder,
+) -> tuple[CertificateRegistration, PendingCertificateWorker]:
+    """E-certificate registration on ``registry``, its signers checked against the PKI root and
+    CRL the deposit check reads, and its pending worker (started)."""
+    from evidence.services.certificate_registration import (
+        CertificateRegistration,
+        PendingCertificateWorker,
+    )
+
+    checking = deposits.signatures
+    if checking is None:  # serve always checks signatures; a bare composition may not
+        raise RuntimeError("certificate registration needs the deposit signature checking")
+    registration = CertificateRegistration(database, registry, checking.trust, custody=custody)
+    worker = PendingCertificateWorker(registration)
+    worker.start()
+    return registration, worker
 
 
 TRUST_FILE = "trust.json"
@@ -683,6 +713,9 @@ def start_runtime(
             custody=custody,
             signatures=_signature_checking(settings),
         )
+        certificates, certificate_worker = _certificate_registration(
+            database, registry, deposits, custody
+        )
         bundle = _trust_bundle(
             client,
             contract=contract,
@@ -740,5 +773,7 @@ def start_runtime(
         independence=independence,
         receipt_policy=receipt_policy,
         trust_bundle=bundle,
+        certificates=certificates,
+        certificate_worker=certificate_worker,
     )
     return Runtime(services=services, chain=chain)

@@ -331,3 +331,341 @@ def show(file: Path, public: bool) -> None:
         fail(f"{file}: {exc}", EXIT_BAD_INPUT)
     view = public_view(cert) if public else full_view(cert)
     click.echo(json.dumps(view, ensure_ascii=False, indent=2))
+
+
+# --- register, revoke, status: the issuer and anyone against a server ---------------------------
+
+HTTP_TIMEOUT: Final = 120.0
+"""Seconds a registration or revocation may take (the server waits for the chain's block)."""
+
+MAX_SIGNATURE_FILE_BYTES: Final = 512
+"""Largest ID.sig read (the server's limit; an ECDSA P-256 one has at most 72 bytes)."""
+
+MAX_PDF_FILE_BYTES: Final = 2 * 1024 * 1024
+"""Largest ID.pdf sent (the server's limit, api.schemas.MAX_CERTIFICATE_PDF_BYTES)."""
+
+_SERVER_HELP = "Base URL of the Zhenglian API."
+_TOKEN_HELP = "Bearer token (default: $ZHENGLIAN_TOKEN)."
+
+
+def _server_problem(r: object) -> str:
+    import httpx
+
+    assert isinstance(r, httpx.Response)
+    try:
+        body = r.json()
+    except ValueError:
+        return f"{r.status_code} {r.text[:200]}"
+    if not isinstance(body, dict):
+        return f"{r.status_code} {r.text[:200]}"
+    extra = ""
+    if body.get("existing"):
+        extra = f" (registered as {body['existing']})"
+    if body.get("check"):
+        extra += f" [{body['check']}]"
+    return f"{r.status_code} {body.get('title', '')}: {body.get('detail', '')}{extra}".strip()
+
+
+def _refused(what: str, r: object) -> None:
+    """End with the server's refusal: exit 2 for a 4xx (the request), 1 otherwise."""
+    import httpx
+
+    assert isinstance(r, httpx.Response)
+    fail(
+        f"{what} refused: {_server_problem(r)}",
+        EXIT_BAD_INPUT if 400 <= r.status_code < 500 else EXIT_FAILED,
+    )
+
+
+def _token(token: str | None) -> str:
+    if not token:
+        fail("a token is required (--token or $ZHENGLIAN_TOKEN)", EXIT_BAD_INPUT)
+    return token
+
+
+def _registry_of(base: str) -> tuple[int, bytes]:
+    """The chain id and the CertificateRegistry address the server writes to
+    (``GET /v1/chain``): what a status statement binds a signature to."""
+    import httpx
+
+    try:
+        r = httpx.get(f"{base}/v1/chain", timeout=30.0)
+    except httpx.HTTPError as exc:
+        fail(f"cannot reach {base}: {exc}")
+    if r.status_code != 200:
+        _refused("GET /v1/chain", r)
+    info = r.json()
+    registry = info.get("certificate_registry")
+    if not registry:
+        fail(f"{base} has no CertificateRegistry", EXIT_FAILED)
+    return int(info["chain_id"]), bytes.fromhex(str(registry).removeprefix("0x"))
+
+
+def _signer(key_path: Path, cert_path: Path) -> tuple[ec.EllipticCurvePrivateKey, bytes]:
+    """The institution's key and its certificate (PEM), checked to belong together."""
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from certs.errors import CertsInputError
+    from certs.formats.institution_profile import MAX_CERTIFICATE_BYTES, load_certificate
+
+    cert_bytes = _read(cert_path, MAX_CERTIFICATE_BYTES, "the certificate")
+    try:
+        signer = load_certificate(cert_bytes)
+    except CertsInputError as exc:
+        fail(f"the certificate {cert_path}: {exc}", EXIT_BAD_INPUT)
+    key = _private_key(key_path)
+    spki = PublicFormat.SubjectPublicKeyInfo
+    if key.public_key().public_bytes(Encoding.DER, spki) != signer.public_key().public_bytes(
+        Encoding.DER, spki
+    ):
+        fail(f"the key {key_path} is not the key of the certificate {cert_path}", EXIT_BAD_INPUT)
+    return key, signer.public_bytes(Encoding.PEM)
+
+
+def _sign(key: ec.EllipticCurvePrivateKey, statement: bytes) -> str:
+    import base64
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    return base64.b64encode(key.sign(statement, ec.ECDSA(hashes.SHA256()))).decode()
+
+
+def _files_of(path: Path) -> tuple[Path, Path, Path | None]:
+    """ID.json, ID.sig and (if there) ID.pdf, from ID.json or the directory holding one."""
+    if path.is_dir():
+        found = sorted(path.glob("*.json"))
+        if len(found) != 1:
+            fail(
+                f"{path} holds {len(found)} .json files: give the certificate's ID.json",
+                EXIT_BAD_INPUT,
+            )
+        path = found[0]
+    signature = path.with_suffix(".sig")
+    pdf = path.with_suffix(".pdf")
+    return path, signature, pdf if pdf.exists() else None
+
+
+def _summary(answer: dict[str, object]) -> str:
+    status = answer.get("status")
+    assert isinstance(status, dict)
+    line = {
+        "id": answer.get("id"),
+        "state": status.get("state"),
+        "reason": status.get("reason_name"),
+        "effective_time": status.get("effective_time"),
+        "successor": status.get("successor"),
+        "pending": status.get("pending"),
+        "issue": status.get("issue"),
+        "change": status.get("change"),
+    }
+    return json.dumps(line, ensure_ascii=False)
+
+
+_KEY_OPTION = click.option(
+    "--key",
+    "key_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=f"The issuing institution's private key (encrypted with ${SIGNING_PASSPHRASE_ENV}).",
+)
+_CERT_OPTION = click.option(
+    "--cert",
+    "cert_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The institution's certificate for that key (PEM or DER).",
+)
+_TOKEN_OPTION = click.option(
+    "--token", default=lambda: os.environ.get("ZHENGLIAN_TOKEN"), help=_TOKEN_HELP
+)
+
+
+@certificate.command("register")
+@click.argument("path", metavar="DIR_OR_ID.json", type=click.Path(path_type=Path))
+@_KEY_OPTION
+@_CERT_OPTION
+@click.option("--server", required=True, help=_SERVER_HELP)
+@_TOKEN_OPTION
+def register(path: Path, key_path: Path, cert_path: Path, server: str, token: str | None) -> None:
+    """Register an issued certificate with a server: sends ID.json, ID.sig, ID.pdf (if there),
+    the signing certificate and the issue status statement signed with --key for the server's
+    chain and registry. Prints the identifier and its status on the chain as one JSON line.
+
+    Exit status: 0 registered; 1 failed (the server or chain unreachable, or pending on the
+    chain: run it again); 2 refused (bad files, or the server's 4xx: not the issuer, a number
+    registered already, a signature or signer that does not hold)."""
+    import base64
+    import hashlib
+
+    import httpx
+
+    from certs.formats.status_statement import StatusStatement, certificate_key
+    from evidence.formats.e_certificate import (
+        MAX_E_CERTIFICATE_BYTES,
+        ECertificate,
+        ECertificateError,
+    )
+
+    bearer = _token(token)
+    json_path, sig_path, pdf_path = _files_of(path)
+    encoded = _read(json_path, MAX_E_CERTIFICATE_BYTES, "the certificate")
+    try:
+        cert = ECertificate.decode(encoded)
+    except ECertificateError as exc:
+        fail(f"{json_path}: {exc}", EXIT_BAD_INPUT)
+    signature = _read(sig_path, MAX_SIGNATURE_FILE_BYTES, "the signature")
+    pdf = _read(pdf_path, MAX_PDF_FILE_BYTES, "the PDF") if pdf_path else None
+    key, signer_pem = _signer(key_path, cert_path)
+    base = server.rstrip("/")
+    chain_id, registry = _registry_of(base)
+    statement = StatusStatement.issue(
+        chain_id=chain_id,
+        registry=registry,
+        certificate=certificate_key(cert.id),
+        issuer=cert.issuer.credit_code,
+        certificate_hash=hashlib.sha256(encoded).digest(),
+    ).to_bytes()
+    body = {
+        "certificate": base64.b64encode(encoded).decode(),
+        "signature": base64.b64encode(signature).decode(),
+        "signer_certificate": signer_pem.decode("ascii"),
+        "status_signature": _sign(key, statement),
+        "pdf": None if pdf is None else base64.b64encode(pdf).decode(),
+    }
+    try:
+        r = httpx.post(
+            f"{base}/v1/certificates",
+            json=body,
+            headers={"Authorization": f"Bearer {bearer}"},
+            timeout=HTTP_TIMEOUT,
+        )
+    except httpx.HTTPError as exc:
+        fail(f"cannot reach {base}: {exc}")
+    if r.status_code != 201:
+        _refused("registration", r)
+    click.echo(_summary(r.json()))
+
+
+@certificate.command("revoke")
+@click.argument("identifier", metavar="ID")
+@click.option(
+    "--reason",
+    required=True,
+    help="RFC 5280 reason: keyCompromise, cACompromise, affiliationChanged, "
+    "cessationOfOperation, privilegeWithdrawn or unspecified (or its code).",
+)
+@click.option(
+    "--effective",
+    default=None,
+    metavar="TIME",
+    help="From when it no longer stands, ISO 8601 with offset (default: now); not future.",
+)
+@_KEY_OPTION
+@_CERT_OPTION
+@click.option("--server", required=True, help=_SERVER_HELP)
+@_TOKEN_OPTION
+def revoke(
+    identifier: str,
+    reason: str,
+    effective: str | None,
+    key_path: Path,
+    cert_path: Path,
+    server: str,
+    token: str | None,
+) -> None:
+    """Revoke a registered certificate: signs the revoke status statement with --key (the
+    issuer's) and sends it. Prints the new status as one JSON line. Exit status as register
+    (a revoked certificate again, or another institution's: 2)."""
+    import httpx
+
+    from certs.errors import CertsInputError
+    from certs.formats.status_statement import (
+        CertificateRevocationReason,
+        StatusStatement,
+        certificate_key,
+    )
+    from evidence.formats.e_certificate_identifier import IdentifierError, parse_identifier
+
+    bearer = _token(token)
+    try:
+        parse_identifier(identifier)
+    except IdentifierError as exc:
+        fail(f"{identifier!r:.80}: {exc}", EXIT_BAD_INPUT)
+    try:
+        why = CertificateRevocationReason.parse(reason)
+    except CertsInputError as exc:
+        fail(f"--reason: {exc}", EXIT_BAD_INPUT)
+    now = int(datetime.now(UTC).timestamp())
+    when = now
+    if effective is not None:
+        try:
+            parsed = datetime.fromisoformat(effective)
+        except ValueError:
+            fail(f"--effective: not an ISO 8601 time: {effective!r:.60}", EXIT_BAD_INPUT)
+        if parsed.tzinfo is None:
+            fail("--effective: give the offset (Z or +08:00)", EXIT_BAD_INPUT)
+        when = int(parsed.timestamp())
+        if not 1 <= when <= now:
+            fail(f"--effective: {effective} is in the future or before 1970", EXIT_BAD_INPUT)
+    key, signer_pem = _signer(key_path, cert_path)
+    base = server.rstrip("/")
+    chain_id, registry = _registry_of(base)
+    statement = StatusStatement.revoke(
+        chain_id=chain_id,
+        registry=registry,
+        certificate=certificate_key(identifier),
+        reason=why,
+        effective_time=when,
+    ).to_bytes()
+    body = {
+        "reason": why.rfc5280_name,
+        "effective_time": when,
+        "signature": _sign(key, statement),
+        "signer_certificate": signer_pem.decode("ascii"),
+    }
+    try:
+        r = httpx.post(
+            f"{base}/v1/certificates/{identifier}/revoke",
+            json=body,
+            headers={"Authorization": f"Bearer {bearer}"},
+            timeout=HTTP_TIMEOUT,
+        )
+    except httpx.HTTPError as exc:
+        fail(f"cannot reach {base}: {exc}")
+    if r.status_code != 200:
+        _refused("revocation", r)
+    click.echo(_summary(r.json()))
+
+
+@certificate.command("status")
+@click.argument("identifier", metavar="ID")
+@click.option("--server", required=True, help=_SERVER_HELP)
+@click.option("--token", default=None, help="Bearer token: the issuer sees the full view.")
+@click.option("--json", "as_json", is_flag=True, help="Print the server's whole answer.")
+def status(identifier: str, server: str, token: str | None, as_json: bool) -> None:
+    """A registered certificate's status on the chain (issued, revoked with reason and time,
+    superseded by a successor, or pending), from a server. One JSON line (with --json the
+    whole answer: view, status, signed material). Exit status: 0 issued; 1 revoked,
+    superseded, pending or the server unreachable; 2 no such certificate or a bad identifier.
+    """
+    import httpx
+
+    from evidence.formats.e_certificate_identifier import IdentifierError, parse_identifier
+
+    try:
+        parse_identifier(identifier)
+    except IdentifierError as exc:
+        fail(f"{identifier!r:.80}: {exc}", EXIT_BAD_INPUT)
+    base = server.rstrip("/")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        r = httpx.get(f"{base}/v1/certificates/{identifier}", headers=headers, timeout=30.0)
+    except httpx.HTTPError as exc:
+        fail(f"cannot reach {base}: {exc}")
+    if r.status_code != 200:
+        _refused("status", r)
+    answer = r.json()
+    click.echo(json.dumps(answer, ensure_ascii=False) if as_json else _summary(answer))
+    if answer["status"]["state"] != "issued" or answer["status"]["pending"]:
+        raise SystemExit(EXIT_FAILED)

@@ -1,0 +1,643 @@
+"""Registered e-certificates end to end on a real ``zhenglian serve`` (embedded chain), on
+SQLite and PostgreSQL: institution certificates from the server's own PKI (``zhenglian pki``),
+certificates issued with ``zhenglian certificate issue`` (and, for the cases the CLI refuses to
+make, signed here with the same pure code), registered, looked up, revoked and read back
+through the API and ``zhenglian certificate register|revoke|status``; the chain's
+``statusOf`` checked after every change, and the custody events in the database."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import select
+
+from api.settings import Settings
+from certs.formats.credit_code import parse_credit_code
+from certs.formats.institution_profile import InstitutionSubject, InstitutionType
+from certs.formats.status_statement import (
+    CertificateRevocationReason,
+    StatusStatement,
+    certificate_key,
+)
+from certs.store.authority import CertificateAuthority
+from contracts import load_artifact
+from evidence.formats.e_certificate import ECertificate, ECertificateError, IssueFields
+from evidence.store.database import custody_events_table, open_database
+from evidence.verify.e_certificate_signature import certificate_fingerprint, sign_e_certificate
+from ledger.client import make_web3
+from tests.support.postgres import postgres_url  # noqa: F401 - fixture
+from tests.support.zl_server import ZhenglianServer, running_server
+
+pytestmark = pytest.mark.integration
+
+PASSPHRASES = {
+    "ZHENGLIAN_CA_PASSPHRASE": "root passphrase for the tests",
+    "ZHENGLIAN_SIGNING_PASSPHRASE": "institution passphrase for the tests",
+}
+PUBLIC_URL = "https://zhenglian.example.gov.cn"
+NOTARY, NOTARY_CODE = "北京市某公证处", "11110000000029209E"
+OTHER, OTHER_CODE = "广元市利州公证处", "32510802MB1530425A"
+BUREAU, BUREAU_CODE = "广元市司法局", "11510800008950238H"
+
+HOLDER_ID = "11010519491231002X"
+STREET = "利州区滨河北路88号"
+
+
+def zl(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "zhenglian.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, **PASSPHRASES},
+    )
+
+
+def ok(done: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+@dataclass(frozen=True)
+class Signer:
+    """An institution's key and certificate, also on disk for the CLI."""
+
+    key: ec.EllipticCurvePrivateKey
+    certificate: x509.Certificate
+    directory: Path
+
+    @property
+    def pem(self) -> str:
+        return self.certificate.public_bytes(serialization.Encoding.PEM).decode()
+
+    def sign(self, data: bytes) -> bytes:
+        return self.key.sign(data, ec.ECDSA(hashes.SHA256()))
+
+    def cli(self) -> tuple[str, ...]:
+        return (
+            "--key",
+            str(self.directory / "key.pem"),
+            "--cert",
+            str(self.directory / "cert.pem"),
+        )
+
+
+@dataclass
+class World:
+    work: Path
+    data: Path
+    server: ZhenglianServer
+    database_url: str
+    notary: Signer
+    other: Signer
+    bureau: Signer
+    tokens: dict[str, str]
+    chain_id: int
+    registry: bytes
+    serial: int = 0
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def auth(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[who]}"}
+
+    def status_on_chain(self, identifier: str) -> tuple[Any, ...]:
+        w3 = make_web3(self.server.rpc_url)
+        contract = w3.eth.contract(
+            address=w3.to_checksum_address(self.registry),
+            abi=list(load_artifact("CertificateRegistry").abi),
+        )
+        return tuple(contract.functions.statusOf(certificate_key(identifier)).call())
+
+    def custody(self, identifier: str) -> list[tuple[str, str]]:
+        database = open_database(self.database_url, migrate=False)
+        try:
+            with database.session() as session:
+                c = custody_events_table.c
+                rows = session.execute(
+                    select(c.action, c.actor_role)
+                    .where(c.object_type == "certificate", c.object_id == identifier)
+                    .order_by(c.leaf_index)
+                ).all()
+        finally:
+            database.engine.dispose()
+        return [(r.action, r.actor_role) for r in rows]
+
+
+def _institution(
+    authority: CertificateAuthority,
+    work: Path,
+    name: str,
+    code: str,
+    kind: InstitutionType,
+    *,
+    now: datetime | None = None,
+) -> Signer:
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = InstitutionSubject(name, parse_credit_code(code), kind)
+    spki = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    issued = authority.issue(subject, spki, now=now)
+    certificate = x509.load_der_x509_certificate(issued.certificate_der)
+    directory = work / f"{code}-{issued.record.serial[:8]}"
+    directory.mkdir()
+    passphrase = PASSPHRASES["ZHENGLIAN_SIGNING_PASSPHRASE"].encode()
+    (directory / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(passphrase),
+        )
+    )
+    (directory / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    return Signer(key, certificate, directory)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    """One PKI and one server per metadata database."""
+    work = tmp_path_factory.mktemp("certificates")
+    data = work / "data"
+    database: dict[str, str] = {}
+    if request.param == "postgresql":
+        database["ZHENGLIAN_DATABASE_URL"] = request.getfixturevalue("postgres_url")
+    ok(zl("pki", "init", "--data-dir", str(data), "--name", "某市司法局机构证书根"))
+    authority = CertificateAuthority.open(
+        data, passphrase=PASSPHRASES["ZHENGLIAN_CA_PASSPHRASE"].encode()
+    )
+    notary = _institution(authority, work, NOTARY, NOTARY_CODE, InstitutionType.NOTARY_OFFICE)
+    other = _institution(authority, work, OTHER, OTHER_CODE, InstitutionType.NOTARY_OFFICE)
+    bureau = _institution(authority, work, BUREAU, BUREAU_CODE, InstitutionType.JUSTICE_BUREAU)
+    with running_server(data, database) as server:
+        tokens = {
+            "notary": server.token(NOTARY, "notary"),
+            "other": server.token(OTHER, "notary"),
+            "admin": server.token(BUREAU, "admin"),
+        }
+        # The bureau's admin makes its practising-certificate office's token over the API.
+        r = httpx.post(
+            f"{server.url}/v1/admin/tokens",
+            json={"institution": BUREAU, "role": "bureau_registrar"},
+            headers={"Authorization": f"Bearer {tokens['admin']}"},
+            timeout=30,
+        )
+        assert r.status_code == 201, r.text
+        tokens["registrar"] = r.json()["token"]
+        chain = httpx.get(f"{server.url}/v1/chain", timeout=30).json()
+        yield World(
+            work=work,
+            data=data,
+            server=server,
+            database_url=database.get("ZHENGLIAN_DATABASE_URL")
+            or Settings(data_dir=data).resolved_database_url(),
+            notary=notary,
+            other=other,
+            bureau=bureau,
+            tokens=tokens,
+            chain_id=int(chain["chain_id"]),
+            registry=bytes.fromhex(chain["certificate_registry"][2:]),
+        )
+
+
+def notarial_fields(world: World, number: str, **changes: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "type": "notarial_certificate",
+        "number": number,
+        "issued": "2026-03-02",
+        "valid_from": "2026-03-02",
+        "valid_until": None,
+        "holder": {
+            "name": "王小红",
+            "id_type": "resident_id",
+            "id_number": HOLDER_ID,
+            "address": f"四川省广元市{STREET}3栋2单元501室",
+        },
+        "issuer": {"name": NOTARY, "credit_code": NOTARY_CODE},
+        "details": {"matter": "学历公证", "notary": "李明", "purpose": "赴英国留学"},
+    }
+    fields.update(changes)
+    return fields
+
+
+def practising_fields(number: str) -> dict[str, Any]:
+    return {
+        "type": "lawyer_practising_certificate",
+        "number": number,
+        "issued": "2026-03-02",
+        "valid_from": "2026-03-02",
+        "valid_until": "2027-05-31",
+        "holder": {"name": "陈大文", "id_type": "hk_macao_permit", "id_number": "H1234567"},
+        "issuer": {"name": BUREAU, "credit_code": BUREAU_CODE},
+        "details": {
+            "law_firm": "四川广元明法律师事务所",
+            "licence_number": "15108202610123456",
+            "practice_type": "full_time",
+        },
+    }
+
+
+def make(fields: dict[str, Any], signer: Signer) -> tuple[ECertificate, bytes, bytes]:
+    """A certificate signed as ``zhenglian certificate issue`` signs it: (it, ID.json, ID.sig)."""
+    issue = IssueFields.from_json_bytes(json.dumps(fields, ensure_ascii=False).encode())
+    subject_type = InstitutionType(
+        signer.certificate.subject.get_attributes_for_oid(x509.NameOID.BUSINESS_CATEGORY)[0].value
+    )
+    cert = issue.certificate(
+        issuer_type=subject_type, certificate_sha256=certificate_fingerprint(signer.certificate)
+    )
+    return cert, cert.encode(), sign_e_certificate(cert, signer.key)
+
+
+def issue_statement(world: World, identifier: str, code: str, encoded: bytes) -> bytes:
+    return StatusStatement.issue(
+        chain_id=world.chain_id,
+        registry=world.registry,
+        certificate=certificate_key(identifier),
+        issuer=code,
+        certificate_hash=hashlib.sha256(encoded).digest(),
+    ).to_bytes()
+
+
+def register(
+    world: World,
+    who: str,
+    encoded: bytes,
+    signature: bytes,
+    signer: Signer,
+    *,
+    status_signer: Signer | None = None,
+    pdf: bytes | None = None,
+) -> httpx.Response:
+    try:
+        cert = ECertificate.decode(encoded)
+        identifier, code = cert.id, cert.issuer.credit_code
+    except ECertificateError:  # a broken one: the statement is never looked at
+        identifier, code = "GZ-x", NOTARY_CODE
+    statement = issue_statement(world, identifier, code, encoded)
+    body = {
+        "certificate": base64.b64encode(encoded).decode(),
+        "signature": base64.b64encode(signature).decode(),
+        "signer_certificate": signer.pem,
+        "status_signature": base64.b64encode((status_signer or signer).sign(statement)).decode(),
+        "pdf": None if pdf is None else base64.b64encode(pdf).decode(),
+    }
+    return httpx.post(
+        f"{world.url}/v1/certificates", json=body, headers=world.auth(who), timeout=120
+    )
+
+
+def revoke_body(world: World, identifier: str, signer: Signer, reason: int = 1) -> dict[str, Any]:
+    when = int((datetime.now(UTC) - timedelta(hours=1)).timestamp())
+    statement = StatusStatement.revoke(
+        chain_id=world.chain_id,
+        registry=world.registry,
+        certificate=certificate_key(identifier),
+        reason=CertificateRevocationReason(reason),
+        effective_time=when,
+    ).to_bytes()
+    return {
+        "reason": str(reason),
+        "effective_time": when,
+        "signature": base64.b64encode(signer.sign(statement)).decode(),
+        "signer_certificate": signer.pem,
+    }
+
+
+def next_number(world: World) -> str:
+    world.serial += 1
+    return f"(2026)京某证字第{world.serial}号"
+
+
+# --- the tests ------------------------------------------------------------------------------
+
+
+def test_register_look_up_and_revoke_with_the_cli(world: World) -> None:
+    fields = world.work / "fields.json"
+    fields.write_text(json.dumps(notarial_fields(world, next_number(world)), ensure_ascii=False))
+    issued = world.work / "issued"
+    done = ok(
+        zl(
+            "certificate",
+            "issue",
+            str(fields),
+            *world.notary.cli(),
+            "--public-url",
+            PUBLIC_URL,
+            "-o",
+            str(issued),
+        )
+    )
+    identifier = json.loads(done.stdout)["id"]
+
+    registered = ok(
+        zl(
+            "certificate",
+            "register",
+            str(issued),
+            *world.notary.cli(),
+            "--server",
+            world.url,
+            "--token",
+            world.tokens["notary"],
+        )
+    )
+    line = json.loads(registered.stdout)
+    assert line["id"] == identifier and line["state"] == "issued" and not line["pending"]
+    # The chain holds it: issued, by this issuer, with this content.
+    state, reason, issuer_code, _, certificate_hash, *_ = world.status_on_chain(identifier)
+    assert state == 1 and issuer_code == NOTARY_CODE.encode()
+    assert certificate_hash == hashlib.sha256((issued / f"{identifier}.json").read_bytes()).digest()
+    assert line["issue"]["tx_hash"].startswith("0x") and line["issue"]["block"] > 0
+    assert world.custody(identifier) == [("certificate_register", "notary")]
+
+    status = ok(zl("certificate", "status", identifier, "--server", world.url))
+    assert json.loads(status.stdout)["state"] == "issued"
+
+    # The public page: masked; the signed material without the personal data.
+    public = httpx.get(f"{world.url}/v1/certificates/{identifier}", timeout=30)
+    assert public.status_code == 200
+    body = public.json()
+    assert body["view"]["view"] == "public" and body["view"]["holder"]["masked"]
+    assert HOLDER_ID not in public.text and STREET not in public.text
+    assert body["signed"]["certificate"] is None
+    assert body["chain"]["key"] == "0x" + certificate_key(identifier).hex()
+    assert body["signed"]["issue_statement"].encode() == issue_statement(
+        world, identifier, NOTARY_CODE, (issued / f"{identifier}.json").read_bytes()
+    )
+    # The full view for the issuer, with ID.json as signed.
+    full = httpx.get(
+        f"{world.url}/v1/certificates/{identifier}", headers=world.auth("notary"), timeout=30
+    ).json()
+    assert full["view"]["view"] == "full" and full["view"]["holder"]["id_number"] == HOLDER_ID
+    assert (
+        base64.b64decode(full["signed"]["certificate"])
+        == (issued / f"{identifier}.json").read_bytes()
+    )
+    # Another institution's token sees the public view only.
+    other = httpx.get(
+        f"{world.url}/v1/certificates/{identifier}", headers=world.auth("other"), timeout=30
+    )
+    assert other.json()["view"]["view"] == "public" and HOLDER_ID not in other.text
+
+    # Lookup by number, and the issuer's PDF as uploaded.
+    number = json.loads(fields.read_text())["number"]
+    found = httpx.get(
+        f"{world.url}/v1/certificates",
+        params={"issuer": NOTARY_CODE, "type": "notarial_certificate", "number": number},
+        timeout=30,
+    )
+    assert found.status_code == 200 and found.json()["id"] == identifier
+    missing = httpx.get(
+        f"{world.url}/v1/certificates",
+        params={"issuer": NOTARY_CODE, "type": "notarial_certificate", "number": "nope"},
+        timeout=30,
+    )
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("application/problem+json")
+    pdf = httpx.get(f"{world.url}/v1/certificates/{identifier}/pdf", timeout=30)
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content == (issued / f"{identifier}.pdf").read_bytes()
+
+    # Another notary office may not revoke it: 403, and the chain is untouched.
+    refused = httpx.post(
+        f"{world.url}/v1/certificates/{identifier}/revoke",
+        json=revoke_body(world, identifier, world.other),
+        headers=world.auth("other"),
+        timeout=60,
+    )
+    assert refused.status_code == 403, refused.text
+    assert world.status_on_chain(identifier)[0] == 1
+
+    # The issuer revokes it with the CLI: the chain says revoked, with the reason and time.
+    effective = (datetime.now(UTC) - timedelta(days=1)).replace(microsecond=0)
+    revoked = ok(
+        zl(
+            "certificate",
+            "revoke",
+            identifier,
+            "--reason",
+            "privilegeWithdrawn",
+            "--effective",
+            effective.isoformat(),
+            *world.notary.cli(),
+            "--server",
+            world.url,
+            "--token",
+            world.tokens["notary"],
+        )
+    )
+    line = json.loads(revoked.stdout)
+    assert line["state"] == "revoked" and line["reason"] == "privilegeWithdrawn"
+    state, reason, _, effective_time, *_ = world.status_on_chain(identifier)
+    assert (state, reason, effective_time) == (2, 9, int(effective.timestamp()))
+    assert world.custody(identifier) == [
+        ("certificate_register", "notary"),
+        ("certificate_revoke", "notary"),
+    ]
+    answer = httpx.get(f"{world.url}/v1/certificates/{identifier}", timeout=30).json()
+    assert answer["status"]["change"]["tx_hash"] == line["change"]["tx_hash"]
+    assert answer["signed"]["change_statement"].startswith("zhenglian/certificate-status/v1\n")
+
+    # status exits 1 for a revoked certificate; revoking again is a conflict (409, exit 2).
+    assert zl("certificate", "status", identifier, "--server", world.url).returncode == 1
+    again = zl(
+        "certificate",
+        "revoke",
+        identifier,
+        "--reason",
+        "keyCompromise",
+        *world.notary.cli(),
+        "--server",
+        world.url,
+        "--token",
+        world.tokens["notary"],
+    )
+    assert again.returncode == 2 and "409" in again.stderr, again.stderr
+    assert len(again.stderr.strip().splitlines()) == 1 and "Traceback" not in again.stderr
+
+
+def test_a_number_is_registered_once_per_issuer_and_type(world: World) -> None:
+    number = next_number(world)
+    _, encoded, signature = make(notarial_fields(world, number), world.notary)
+    first = register(world, "notary", encoded, signature, world.notary)
+    assert first.status_code == 201, first.text
+    assert first.json()["pdf"] is None
+    assert httpx.get(f"{world.url}/v1/certificates/{first.json()['id']}/pdf").status_code == 404
+    # The same number under another serial (another identifier): 409 naming the first.
+    cert, encoded, signature = make(
+        notarial_fields(world, number, serial="A000000001"), world.notary
+    )
+    second = register(world, "notary", encoded, signature, world.notary)
+    assert second.status_code == 409, second.text
+    assert second.json()["existing"] == first.json()["id"]
+    assert world.status_on_chain(cert.id)[0] == 0  # never sent
+    # The very same certificate again: 409 too.
+    _, encoded, signature = make(notarial_fields(world, number), world.notary)
+    assert register(world, "notary", encoded, signature, world.notary).status_code == 409
+
+
+def _edited(encoded: bytes, edit: Any) -> bytes:
+    prefix, body = encoded.split(b"\n", 1)
+    obj = json.loads(body)
+    edit(obj)
+    return (
+        prefix
+        + b"\n"
+        + json.dumps(obj, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
+    )
+
+
+@pytest.mark.parametrize(
+    ("case", "check", "words"),
+    [
+        ("unknown-type", "certificate", "type"),
+        ("wrong-credit-code-check", "certificate", "credit_code"),
+        ("signature-over-another", "signature", "does not verify"),
+        ("status-signed-by-another", "status-signature", "not"),
+    ],
+)
+def test_bad_certificates_are_refused_by_name(
+    world: World, case: str, check: str, words: str
+) -> None:
+    cert, encoded, signature = make(notarial_fields(world, next_number(world)), world.notary)
+    status_signer = None
+    if case == "unknown-type":
+        encoded = _edited(encoded, lambda o: o.update(type="marriage_certificate"))
+    elif case == "wrong-credit-code-check":
+        encoded = _edited(encoded, lambda o: o["issuer"].update(credit_code=NOTARY_CODE[:-1] + "F"))
+    elif case == "signature-over-another":
+        _, _, signature = make(notarial_fields(world, next_number(world)), world.notary)
+    else:
+        status_signer = world.other
+    r = register(world, "notary", encoded, signature, world.notary, status_signer=status_signer)
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["check"] == check and words in r.json()["detail"], r.json()
+    assert world.status_on_chain(cert.id)[0] == 0
+
+
+def test_revoked_and_expired_signers_are_refused(world: World) -> None:
+    authority = CertificateAuthority.open(
+        world.data, passphrase=PASSPHRASES["ZHENGLIAN_CA_PASSPHRASE"].encode()
+    )
+    expired = _institution(
+        authority,
+        world.work,
+        NOTARY,
+        NOTARY_CODE,
+        InstitutionType.NOTARY_OFFICE,
+        now=datetime.now(UTC) - timedelta(days=800),
+    )
+    revoked = _institution(
+        authority, world.work, NOTARY, NOTARY_CODE, InstitutionType.NOTARY_OFFICE
+    )
+    serial = format(revoked.certificate.serial_number, "x")
+    ok(
+        zl(
+            "pki",
+            "revoke",
+            "--data-dir",
+            str(world.data),
+            serial,
+            "--reason",
+            "keyCompromise",
+        )
+    )
+    for signer, words in ((expired, "expired"), (revoked, "revoked")):
+        cert, encoded, signature = make(notarial_fields(world, next_number(world)), signer)
+        r = register(world, "notary", encoded, signature, signer)
+        assert r.status_code == 422, r.text
+        assert r.json()["check"] == "signer-certificate" and words in r.json()["detail"]
+        assert world.status_on_chain(cert.id)[0] == 0
+
+
+def test_practising_certificates_only_by_the_bureau_registrar(world: World) -> None:
+    cert, encoded, signature = make(practising_fields("川律证2026-0031"), world.bureau)
+    # The bureau's admin is not its registrar: refused before anything is read.
+    admin = register(world, "admin", encoded, signature, world.bureau)
+    assert admin.status_code == 403, admin.text
+    # A notary office's token cannot register the bureau's certificate either.
+    notary = register(world, "notary", encoded, signature, world.bureau)
+    assert notary.status_code == 403, notary.text
+    assert world.status_on_chain(cert.id)[0] == 0
+    done = register(world, "registrar", encoded, signature, world.bureau)
+    assert done.status_code == 201, done.text
+    assert world.status_on_chain(cert.id)[0] == 1
+    assert world.custody(cert.id) == [("certificate_register", "bureau_registrar")]
+    # The registrar sees the full view; the public the masked one.
+    full = httpx.get(
+        f"{world.url}/v1/certificates/{cert.id}", headers=world.auth("registrar"), timeout=30
+    ).json()
+    assert full["view"]["holder"]["id_number"] == "H1234567"
+    public = httpx.get(f"{world.url}/v1/certificates/{cert.id}", timeout=30)
+    assert "H1234567" not in public.text
+    # Revocation: the admin is refused (403) and the chain untouched; the registrar revokes.
+    body = revoke_body(world, cert.id, world.bureau, reason=9)
+    for who in ("admin", "notary"):
+        r = httpx.post(
+            f"{world.url}/v1/certificates/{cert.id}/revoke",
+            json=body,
+            headers=world.auth(who),
+            timeout=60,
+        )
+        assert r.status_code == 403, (who, r.text)
+    assert world.status_on_chain(cert.id)[0] == 1
+    r = httpx.post(
+        f"{world.url}/v1/certificates/{cert.id}/revoke",
+        json=body,
+        headers=world.auth("registrar"),
+        timeout=60,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["status"]["state"] == "revoked" and r.json()["status"]["reason"] == 9
+    assert world.status_on_chain(cert.id)[:2] == (2, 9)
+
+
+def test_revocations_are_checked_before_the_chain(world: World) -> None:
+    cert, encoded, signature = make(notarial_fields(world, next_number(world)), world.notary)
+    assert register(world, "notary", encoded, signature, world.notary).status_code == 201
+    url = f"{world.url}/v1/certificates/{cert.id}/revoke"
+    future = revoke_body(world, cert.id, world.notary)
+    future["effective_time"] = int(datetime.now(UTC).timestamp()) + 3600
+    bad_reason = {**revoke_body(world, cert.id, world.notary), "reason": "certificateHold"}
+    signed_by_other = revoke_body(world, cert.id, world.other)
+    for body, check in (
+        (future, "effective-time"),
+        (bad_reason, "reason"),
+        (signed_by_other, "status-signature"),
+    ):
+        r = httpx.post(url, json=body, headers=world.auth("notary"), timeout=60)
+        assert r.status_code == 422 and r.json()["check"] == check, r.text
+    assert world.status_on_chain(cert.id)[0] == 1
+    nobody = httpx.post(
+        f"{world.url}/v1/certificates/GZ-{NOTARY_CODE}-0000000000-0/revoke",
+        json=revoke_body(world, cert.id, world.notary),
+        headers=world.auth("notary"),
+        timeout=60,
+    )
+    assert nobody.status_code == 404
+    assert (
+        httpx.post(url, json=revoke_body(world, cert.id, world.notary), timeout=30).status_code
+        == 401
+    )
+    assert world.custody(cert.id) == [("certificate_register", "notary")]
