@@ -4,10 +4,18 @@ Chosen by measurement (docs/benchmarks.md, "SM2 bindings"): it verifies the publ
 digest-level sign and verify cost about 0.5 ms and 1 ms, and it wraps the reference 国密
 implementation. Its exceptions are wrapped here, where they enter. GmSSL prints a line or two to
 standard error when a verification fails (its ``error_print``); the result is still ``False``.
+``GmsslEngine(quiet=True)`` — for the command line, which promises one readable line per error —
+sends file descriptor 2 to ``/dev/null`` for the length of each verification (one process-wide
+lock): not for a server, whose other threads may be writing their logs at that moment.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+import threading
+from collections.abc import Iterator
 from typing import Final
 
 import gmssl_pyx
@@ -16,10 +24,34 @@ from certs.sm2.algorithm import COORDINATE_SIZE
 from certs.sm2.errors import BindingError, MalformedSM2Data
 
 DIGEST_SIZE: Final = 32
+_STDERR_LOCK: Final = threading.Lock()
+
+
+@contextlib.contextmanager
+def _stderr_silenced() -> Iterator[None]:
+    """File descriptor 2 to /dev/null meanwhile (GmSSL's C code writes there, not to
+    ``sys.stderr``)."""
+    with _STDERR_LOCK:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        try:
+            null = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(null, 2)
+            finally:
+                os.close(null)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 class GmsslEngine:
-    """:class:`certs.sm2.engine.SM2Engine` on gmssl-pyx."""
+    """:class:`certs.sm2.engine.SM2Engine` on gmssl-pyx. ``quiet``: GmSSL's lines on a failed
+    verification are dropped (command-line use only, see the module's docstring)."""
+
+    def __init__(self, *, quiet: bool = False) -> None:
+        self.quiet = quiet
 
     @property
     def name(self) -> str:
@@ -44,6 +76,9 @@ class GmsslEngine:
         _check_length("SM2 public key", public_key, 2 * COORDINATE_SIZE)
         _check_length("SM3 digest", digest, DIGEST_SIZE)
         try:
+            if self.quiet:
+                with _stderr_silenced():
+                    return bool(gmssl_pyx.sm2_verify_sm3_digest(public_key, digest, signature))
             return bool(gmssl_pyx.sm2_verify_sm3_digest(public_key, digest, signature))
         except gmssl_pyx.GmsslInnerError:
             # GmSSL refuses some malformed signatures by raising: for the caller that is simply

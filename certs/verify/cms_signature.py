@@ -22,8 +22,14 @@ What is read and checked (:func:`read_detached_signature`, then :meth:`CmsSignat
    message-digest equals it;
 6. the signature over the DER SET of signed attributes verifies under the certificate's key,
    by the :class:`SignatureScheme` the signature algorithm names (:data:`SCHEMES`: ECDSA
-   with SHA-256/384/512 today; SM2 with SM3 is added there by ``certs.sm2``, which reads
-   its own certificates — ``cryptography`` cannot).
+   with SHA-256/384/512).
+
+An SM2 signature (GM/T 0010 content types signedData 1.2.156.10197.6.1.4.2.2 / data
+1.2.156.10197.6.1.4.2.1, or id-signedData with the SM2 OIDs) is *read* here too — structure,
+signer certificate (``cryptography`` parses an SM2 certificate, it cannot use its key), signed
+attributes, time-stamp token — so that a report can name its signer; its signature is verified
+by :mod:`certs.verify.sm2_signature` (SM2 needs the signer ID and an engine), and
+:meth:`CmsSignature.verify` refuses it as ``signature-algorithm``.
 
 The claimed signing time (signed attribute signingTime) and the signature time-stamp token
 (unsigned attribute id-aa-signatureTimeStampToken, RFC 3161 over the signature value, CAdES-T)
@@ -78,6 +84,8 @@ DIGEST_ALGORITHMS: Final[Mapping[str, str]] = {
 
 _ID_DATA: Final = "1.2.840.113549.1.7.1"
 _ID_SIGNED_DATA: Final = "1.2.840.113549.1.7.2"
+_GM_DATA: Final = "1.2.156.10197.6.1.4.2.1"
+_GM_SIGNED_DATA: Final = "1.2.156.10197.6.1.4.2.2"
 _CONTENT_TYPE: Final = "1.2.840.113549.1.9.3"
 _MESSAGE_DIGEST: Final = "1.2.840.113549.1.9.4"
 _SIGNING_TIME: Final = "1.2.840.113549.1.9.5"
@@ -254,15 +262,27 @@ def read_detached_signature(der: bytes) -> CmsSignature:
         raise SignatureFormatError("malformed", f"not a CMS signature: {exc}") from exc
 
 
+class _GmContentInfo(core.Sequence):  # type: ignore[misc]  # asn1crypto is untyped
+    """A ContentInfo of GM/T 0010 type signedData, whose content asn1crypto cannot map."""
+
+    _fields = [  # noqa: RUF012 - asn1crypto's declaration style
+        ("content_type", core.ObjectIdentifier),
+        ("content", cms.SignedData, {"explicit": 0}),
+    ]
+
+
 def _read(der: bytes) -> CmsSignature:
-    info = cms.ContentInfo.load(der, strict=True)
-    if info["content_type"].dotted != _ID_SIGNED_DATA:
+    info: Any = cms.ContentInfo.load(der, strict=True)
+    data_type = _ID_DATA
+    if info["content_type"].dotted == _GM_SIGNED_DATA:
+        info, data_type = _GmContentInfo.load(der, strict=True), _GM_DATA
+    elif info["content_type"].dotted != _ID_SIGNED_DATA:
         raise SignatureFormatError(
             "malformed", f"a ContentInfo of type {info['content_type'].dotted}, not SignedData"
         )
     signed = info["content"]
     encapsulated = signed["encap_content_info"]
-    if encapsulated["content_type"].dotted != _ID_DATA:
+    if encapsulated["content_type"].dotted not in (_ID_DATA, data_type):
         raise SignatureFormatError("not-detached", "the signed content is not of type id-data")
     if encapsulated["content"].native is not None:
         raise SignatureFormatError(
@@ -294,8 +314,10 @@ def _read(der: bytes) -> CmsSignature:
         raise SignatureFormatError("malformed", "the signature has no signed attributes")
     values = _attributes(attributes)
     content_type = _one(values, _CONTENT_TYPE, "content-type")
-    if content_type.dotted != _ID_DATA:
-        raise SignatureFormatError("malformed", "the content-type attribute is not id-data")
+    if content_type.dotted != encapsulated["content_type"].dotted:
+        raise SignatureFormatError(
+            "malformed", "the content-type attribute is not the encapsulated content's type"
+        )
     message_digest = bytes(_one(values, _MESSAGE_DIGEST, "message-digest").native)
     claimed_time = None
     if _SIGNING_TIME in values:

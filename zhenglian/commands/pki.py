@@ -98,7 +98,10 @@ def init(data_dir: Path, name: str, public_url: str | None, algorithm: str) -> N
         # --public-url is the authority's, set with its ECDSA root: not read here.
         try:
             authority = CertificateAuthority.init_sm2(
-                data_dir, _short(name, "--name"), passphrase=passphrase, engine=GmsslEngine()
+                data_dir,
+                _short(name, "--name"),
+                passphrase=passphrase,
+                engine=GmsslEngine(quiet=True),
             )
         except CertsInputError as exc:
             fail(str(exc), EXIT_BAD_INPUT)
@@ -206,7 +209,7 @@ def issue(
     if algorithm == "sm2":
         from certs.sm2.gmssl_engine import GmsslEngine
 
-        engine = GmsslEngine()
+        engine = GmsslEngine(quiet=True)
     if (out is None) == (csr is None):
         fail("give exactly one of --out DIR (make the key) and --csr FILE", EXIT_BAD_INPUT)
     if cert_out is not None and csr is None:

@@ -206,7 +206,7 @@ def _sign_sm2(
     from certs.signing.sm2_signer import load_sm2_signing_identity, sign_sm2_detached
     from certs.sm2.gmssl_engine import GmsslEngine
 
-    engine = GmsslEngine()
+    engine = GmsslEngine(quiet=True)
     try:
         identity = load_sm2_signing_identity(
             key_pem,
