@@ -593,8 +593,16 @@ class CertificateRegistration:
     ) -> RegisteredCertificate:
         identifier = record.id
         with self._lock:
-            if record.change_pending and record.change_signature != signature:
+            same = (
+                record.change_action == action
+                and record.change_reason == reason
+                and record.change_effective_at == effective_at
+                and record.change_successor == successor
+            )
+            if record.change_pending and not same:
                 raise StatusConflict(f"another change of {identifier} is pending")
+            # The same change again (a retry; its new signature is over the same statement):
+            # the stored one completes it.
             if not record.change_pending:
                 with self.database.session() as session:
                     asked = request_certificate_change(

@@ -259,9 +259,8 @@ def practising_fields(number: str) -> dict[str, Any]:
 def make(fields: dict[str, Any], signer: Signer) -> tuple[ECertificate, bytes, bytes]:
     """A certificate signed as ``zhenglian certificate issue`` signs it: (it, ID.json, ID.sig)."""
     issue = IssueFields.from_json_bytes(json.dumps(fields, ensure_ascii=False).encode())
-    subject_type = InstitutionType(
-        signer.certificate.subject.get_attributes_for_oid(x509.NameOID.BUSINESS_CATEGORY)[0].value
-    )
+    category = signer.certificate.subject.get_attributes_for_oid(x509.NameOID.BUSINESS_CATEGORY)
+    subject_type = InstitutionType(str(category[0].value))
     cert = issue.certificate(
         issuer_type=subject_type, certificate_sha256=certificate_fingerprint(signer.certificate)
     )
@@ -641,3 +640,198 @@ def test_revocations_are_checked_before_the_chain(world: World) -> None:
         == 401
     )
     assert world.custody(cert.id) == [("certificate_register", "notary")]
+
+
+# --- the node down between the database and the chain ----------------------------------------
+
+
+class Relay:
+    """A real HTTP relay to a JSON-RPC node on a fixed local port, which can be taken down
+    (its socket closed: connection refused, as for a node that is down) and brought back."""
+
+    def __init__(self, upstream: str) -> None:
+        import socket
+
+        self.upstream = upstream
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        self.port = probe.getsockname()[1]
+        probe.close()
+        self._server: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def up(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        upstream = self.upstream
+
+        class Forward(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                answer = httpx.post(
+                    upstream, content=body, headers={"content-type": "application/json"}
+                )
+                self.send_response(answer.status_code)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(answer.content)))
+                self.end_headers()
+                self.wfile.write(answer.content)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        ThreadingHTTPServer.allow_reuse_address = True
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Forward)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def down(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgresql":
+        from tests.support.postgres import fresh_database_url
+
+        return fresh_database_url(request.getfixturevalue("postgres_url"))
+    return f"sqlite:///{tmp_path / 'pending.sqlite'}"
+
+
+def test_a_change_the_chain_does_not_hold_is_pending_until_it_does(
+    database_url: str, embedded_chain: tuple[str, str, Path], tmp_path: Path
+) -> None:
+    """The node goes down after the checks: the registration is answered 503 pending and
+    read as pending — never issued — until the pending worker's step sends it; a revocation
+    likewise; each completion is a custody event of ``system``."""
+    from evidence.access.enforcement import Principal, add_institution, issue_token
+    from evidence.access.policy import Role
+    from evidence.services.certificate_registration import (
+        CertificatePending,
+        CertificateRegistration,
+    )
+    from evidence.services.custody_recording import CustodyRecorder
+    from evidence.verify.document_signature import SignatureTrust
+    from ledger.certificate_registry import CERTIFICATE_REGISTRY, CertificateRegistryClient
+    from ledger.client import JsonDeploymentStore, LedgerClient
+
+    rpc_url, key, _ = embedded_chain
+    authority = CertificateAuthority.init(
+        tmp_path / "pki",
+        "某市司法局机构证书根",
+        passphrase=b"a passphrase for the test",
+        public_url=PUBLIC_URL,
+    )
+    notary = _institution(authority, tmp_path, NOTARY, NOTARY_CODE, InstitutionType.NOTARY_OFFICE)
+    relay = Relay(rpc_url)
+    relay.up()
+    registry = CertificateRegistryClient(LedgerClient(relay.url, key))
+    registry.ensure_deployed(
+        JsonDeploymentStore(tmp_path / "registry.json", contract=CERTIFICATE_REGISTRY)
+    )
+    database = open_database(database_url)
+    custody = CustodyRecorder(database)
+    try:
+        with database.session() as session:
+            institution = add_institution(session, name=NOTARY, type="notary_office")
+            _, token, _ = issue_token(session, institution=NOTARY, role="notary")
+            session.commit()
+        principal = Principal(Role.NOTARY, token.id, institution.id, NOTARY, "notary_office")
+        trust = SignatureTrust(authority.root, authority.renew_crl())
+        registration = CertificateRegistration(database, registry, lambda: trust, custody=custody)
+        cert, encoded, signature = make(notarial_fields_plain("(2026)京某证字第900号"), notary)
+        world_like = (registry.chain_id, registry.address)
+        statement = StatusStatement.issue(
+            chain_id=world_like[0],
+            registry=world_like[1] or b"",
+            certificate=certificate_key(cert.id),
+            issuer=NOTARY_CODE,
+            certificate_hash=hashlib.sha256(encoded).digest(),
+        ).to_bytes()
+
+        relay.down()
+        with pytest.raises(CertificatePending):
+            registration.register(
+                principal,
+                encoded=encoded,
+                signature=signature,
+                signer_certificate=notary.pem.encode(),
+                status_signature=notary.sign(statement),
+            )
+        found = registration.get(cert.id)
+        assert found is not None and found.record.status.value == "pending"
+        assert registration.pending_count() == 1
+        assert registration.complete_pending() == 0  # the node is still down
+
+        relay.up()
+        assert registration.complete_pending() == 1
+        found = registration.get(cert.id)
+        assert found is not None and found.record.status.value == "issued"
+        assert registry.status_of(certificate_key(cert.id)).state.name == "ISSUED"
+        assert registration.pending_count() == 0
+
+        when = int(datetime.now(UTC).timestamp()) - 60
+        revoke = StatusStatement.revoke(
+            chain_id=world_like[0],
+            registry=world_like[1] or b"",
+            certificate=certificate_key(cert.id),
+            reason=CertificateRevocationReason.KEY_COMPROMISE,
+            effective_time=when,
+        ).to_bytes()
+        relay.down()
+        with pytest.raises(CertificatePending):
+            registration.revoke(
+                principal,
+                cert.id,
+                reason=1,
+                effective_time=when,
+                signature=notary.sign(revoke),
+                signer_certificate=notary.pem.encode(),
+            )
+        found = registration.get(cert.id)
+        assert found is not None and found.record.status.value == "issued"
+        assert found.record.change_pending
+        relay.up()
+        # The same request again completes it (as the worker would).
+        done = registration.revoke(
+            principal,
+            cert.id,
+            reason=1,
+            effective_time=when,
+            signature=notary.sign(revoke),
+            signer_certificate=notary.pem.encode(),
+        )
+        assert done.record.status.value == "revoked" and not done.record.change_pending
+        assert registry.status_of(certificate_key(cert.id)).state.name == "REVOKED"
+        with database.session() as session:
+            c = custody_events_table.c
+            events = session.execute(
+                select(c.action, c.actor_role)
+                .where(c.object_type == "certificate", c.object_id == cert.id)
+                .order_by(c.leaf_index)
+            ).all()
+        assert [tuple(e) for e in events] == [
+            ("certificate_register", "system"),
+            ("certificate_revoke", "notary"),
+        ]
+    finally:
+        custody.close()
+        relay.down()
+        database.engine.dispose()
+
+
+def notarial_fields_plain(number: str) -> dict[str, Any]:
+    return {
+        "type": "notarial_certificate",
+        "number": number,
+        "issued": "2026-03-02",
+        "valid_from": "2026-03-02",
+        "valid_until": None,
+        "holder": {"name": "王小红", "id_type": "resident_id", "id_number": HOLDER_ID},
+        "issuer": {"name": NOTARY, "credit_code": NOTARY_CODE},
+        "details": {"matter": "学历公证", "notary": "李明", "purpose": None},
+    }
