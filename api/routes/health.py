@@ -27,7 +27,8 @@ def healthz(services: ServicesDep) -> Any:
     ``ZHENGLIAN_WITNESS_STALL_SECONDS``) and each witness's last failure. ``pki`` gives the
     served CRL's number and nextUpdate (degraded once it has passed: every signed deposit is
     then refused as ``crl-stale`` until ``zhenglian pki crl`` runs; the hours left are shown so
-    that a monitor can warn before)."""
+    that a monitor can warn before). ``certificates`` gives how many e-certificate
+    registrations or revocations are pending on the chain (degraded while any is)."""
     problems: list[str] = []
     backlogs: dict[str, Any] = {}
     stall = services.settings.anchor_stall_seconds
@@ -107,6 +108,19 @@ def healthz(services: ServicesDep) -> Any:
     if services.audit is not None and services.audit.last_error:
         problems.append(f"integrity audit: {services.audit.last_error[:200]}")
     pki = _pki_status(services, problems)
+    certificates: dict[str, Any] | None = None
+    if services.certificates is not None:
+        try:
+            pending = services.certificates.pending_count()
+        except Exception as exc:
+            problems.append(f"certificates: {type(exc).__name__}")
+        else:
+            certificates = {"pending": pending}
+            if pending:
+                problems.append(
+                    f"certificates: {pending} registrations or revocations the chain does not "
+                    "hold yet (retried every 15 s)"
+                )
     body = {
         "status": "ok" if not problems else "degraded",
         "audit": findings,
@@ -114,6 +128,7 @@ def healthz(services: ServicesDep) -> Any:
         "anchoring": backlogs,
         "witnessing": witnessing,
         "pki": pki,
+        "certificates": certificates,
     }
     return JSONResponse(body, status_code=200 if not problems else 503)
 

@@ -490,6 +490,8 @@ def test_a_number_is_registered_once_per_issuer_and_type(world: World) -> None:
     assert second.status_code == 409, second.text
     assert second.json()["existing"] == first.json()["id"]
     assert world.status_on_chain(cert.id)[0] == 0  # never sent
+    health = httpx.get(f"{world.url}/healthz", timeout=30).json()
+    assert health["certificates"] == {"pending": 0}
     # The very same certificate again: 409 too.
     _, encoded, signature = make(notarial_fields(world, number), world.notary)
     assert register(world, "notary", encoded, signature, world.notary).status_code == 409
