@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from certs.errors import (
     AuthorityNotInitialised,
     CertsInputError,
     UnknownCertificate,
+    UnsupportedAlgorithm,
 )
 from certs.formats.credit_code import (
     credit_code_check_character,
@@ -34,14 +36,24 @@ from certs.formats.credit_code import (
 )
 from certs.formats.institution_profile import InstitutionSubject, InstitutionType
 from certs.formats.revocation_list import CRL_VALIDITY, RevocationReason, crl_number
+from certs.sm2 import keys as sm2_keys
+from certs.sm2.certificates import SM2Certificate, check_certificate
+from certs.sm2.crl import SM2CrlCheck, check_crl
+from certs.sm2.gmssl_engine import GmsslEngine
+from certs.sm2.keys import SM2PrivateKey
 from certs.store import pki_files
 from certs.store.authority import CertificateAuthority, list_certificates, pki_directory
 from certs.store.pki_files import exclusive_lock, write_atomic
 from certs.store.publication import PublishedPki, publish
-from certs.verify.institution_check import FailureKind, check_institution_certificate
+from certs.verify.institution_check import (
+    FailureKind,
+    check_institution_certificate,
+    check_sm2_institution_certificate,
+)
 from zhenglian.cli import main
 
 PASSPHRASE = b"correct horse battery staple"
+SM2_ENGINE = GmsslEngine()
 NOTARY = InstitutionSubject(
     "北京市某公证处", parse_credit_code("11110000000029209E"), InstitutionType.NOTARY_OFFICE
 )
@@ -619,3 +631,184 @@ def test_cli_issue_with_out_and_csr_then_list(tmp_path: Path) -> None:
     } <= set(lines[0])
     code, out, _ = run(["pki", "crl", "--data-dir", data], env=env)
     assert code == 0 and "CRL 3 issued" in out
+
+
+# --- the SM2 root beside the ECDSA one ------------------------------------------------------
+
+
+def _sm2_key() -> tuple[SM2PrivateKey, bytes]:
+    key = sm2_keys.generate_private_key(SM2_ENGINE)
+    return key, sm2_keys.public_key_info_der(key.public_key)
+
+
+def _sm2_crl(data_dir: Path) -> SM2CrlCheck:
+    directory = pki_directory(data_dir)
+    root = SM2Certificate.from_pem((directory / "sm2-ca.pem").read_bytes())
+    return check_crl(
+        (directory / "sm2-crl.der").read_bytes(), root, at=datetime.now(UTC), engine=SM2_ENGINE
+    )
+
+
+@pytest.fixture
+def sm2_authority(authority: CertificateAuthority) -> CertificateAuthority:
+    return CertificateAuthority.init_sm2(
+        authority.data_dir, "某市司法局SM2根", passphrase=PASSPHRASE, engine=SM2_ENGINE
+    )
+
+
+def test_the_sm2_root_has_private_files_an_encrypted_key_and_its_own_crl(
+    sm2_authority: CertificateAuthority,
+) -> None:
+    directory = sm2_authority.directory
+    for path in [directory, *directory.rglob("*")]:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode == (0o700 if path.is_dir() else 0o600), path
+    assert {"sm2-ca-key.pem", "sm2-ca.pem", "sm2-crl.der", "sm2-crls"} <= {
+        p.name for p in directory.iterdir()
+    }
+    key_pem = (directory / "sm2-ca-key.pem").read_bytes()
+    assert key_pem.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    root = SM2Certificate.from_pem((directory / "sm2-ca.pem").read_bytes())
+    assert sm2_keys.load_private_key(key_pem, PASSPHRASE, engine=SM2_ENGINE).public_key == (
+        root.public_key
+    )
+    assert check_certificate(root, root, at=datetime.now(UTC), engine=SM2_ENGINE).ok
+    crl = _sm2_crl(sm2_authority.data_dir)
+    assert crl.ok and crl.crl_number == 1 and crl.revoked == ()
+    assert sm2_authority.algorithms == ("ecdsa-p256", "sm2")
+    assert crl_number(crl_of(sm2_authority.data_dir)) == 1  # the ECDSA CRL untouched
+    assert len(PublishedPki(sm2_authority.data_dir).root_pems()) == 2
+
+
+def test_an_sm2_root_is_never_replaced_and_needs_the_ecdsa_root_first(
+    sm2_authority: CertificateAuthority, tmp_path: Path
+) -> None:
+    with pytest.raises(AuthorityError, match="already has an SM2 root"):
+        CertificateAuthority.init_sm2(
+            sm2_authority.data_dir, "另一个根", passphrase=PASSPHRASE, engine=SM2_ENGINE
+        )
+    with pytest.raises(AuthorityNotInitialised):
+        CertificateAuthority.init_sm2(
+            tmp_path / "empty", "根", passphrase=PASSPHRASE, engine=SM2_ENGINE
+        )
+    with pytest.raises(AuthorityError, match="ZHENGLIAN_CA_PASSPHRASE"):
+        CertificateAuthority.open(sm2_authority.data_dir, passphrase=b"wrong passphrase!!")
+
+
+def test_each_root_certifies_its_own_algorithm_only(sm2_authority: CertificateAuthority) -> None:
+    _, sm2_public = _sm2_key()
+    issued = sm2_authority.issue(NOTARY, sm2_public, algorithm="sm2")
+    assert issued.record.algorithm == "sm2"
+    certificate = SM2Certificate.from_der(issued.certificate_der)
+    assert ("2.5.4.97", "NTRCN-11110000000029209E") in certificate.subject
+    assert ("2.5.4.15", "notary_office") in certificate.subject
+    parsed = x509.load_der_x509_certificate(issued.certificate_der)
+    points = parsed.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    assert points[0].full_name[0].value == "https://zl.example.cn/v1/pki/crl?algorithm=sm2"
+    check = check_sm2_institution_certificate(
+        parsed,
+        root=sm2_authority.root_of("sm2"),
+        crl=(sm2_authority.directory / "sm2-crl.der").read_bytes(),
+        at=datetime.now(UTC),
+        now=datetime.now(UTC),
+        engine=SM2_ENGINE,
+    )
+    assert check.ok, check.failures
+    with pytest.raises(UnsupportedAlgorithm, match="SM2 key"):
+        sm2_authority.issue(NOTARY, sm2_public)  # the ECDSA root refuses an SM2 key
+    with pytest.raises(UnsupportedAlgorithm, match="not an SM2 key"):
+        sm2_authority.issue(NOTARY, new_key()[1], algorithm="sm2")
+
+
+def test_an_sm2_revocation_reaches_the_sm2_crl_only(sm2_authority: CertificateAuthority) -> None:
+    ecdsa = sm2_authority.issue(NOTARY, new_key()[1])
+    sm2 = sm2_authority.issue(NOTARY, _sm2_key()[1], algorithm="sm2")
+    effective = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
+    sm2_authority.revoke(sm2.record.serial, RevocationReason.KEY_COMPROMISE, effective=effective)
+    crl = _sm2_crl(sm2_authority.data_dir)
+    entry = crl.entry(int(sm2.record.serial, 16))
+    assert crl.ok and crl.crl_number == 2 and entry is not None
+    assert entry.reason == "keyCompromise" and entry.invalidity_date == effective
+    ecdsa_crl = crl_of(sm2_authority.data_dir)
+    assert crl_number(ecdsa_crl) == 1 and len(ecdsa_crl) == 0
+    sm2_authority.revoke(ecdsa.record.serial, RevocationReason.SUPERSEDED)
+    assert crl_number(crl_of(sm2_authority.data_dir)) == 2
+    assert _sm2_crl(sm2_authority.data_dir).crl_number == 2  # the SM2 CRL untouched
+    sm2_authority.renew_crl()
+    assert sm2_authority.crl_numbers() == {"ecdsa-p256": 3, "sm2": 3}
+    statuses = {
+        r.serial: (r.algorithm, r.status) for r in list_certificates(sm2_authority.data_dir)
+    }
+    assert statuses[sm2.record.serial] == ("sm2", "revoked")
+
+
+def test_an_sm2_crl_left_behind_by_a_crash_is_reissued(
+    monkeypatch: pytest.MonkeyPatch, sm2_authority: CertificateAuthority
+) -> None:
+    issued = sm2_authority.issue(NOTARY, _sm2_key()[1], algorithm="sm2")
+    real_write = pki_files.write_atomic
+
+    def crash_on_crl(path: Path, data: bytes) -> None:
+        if path.suffix == ".der":
+            raise AuthorityError("simulated crash before the CRL was written")
+        real_write(path, data)
+
+    import certs.store.authority as authority_module
+
+    monkeypatch.setattr(authority_module, "write_atomic", crash_on_crl)
+    with pytest.raises(AuthorityError, match="simulated"):
+        sm2_authority.revoke(issued.record.serial, RevocationReason.KEY_COMPROMISE)
+    monkeypatch.undo()
+    assert _sm2_crl(sm2_authority.data_dir).revoked == ()  # behind the index
+    reopened = CertificateAuthority.open(sm2_authority.data_dir, passphrase=PASSPHRASE)
+    reopened.issue(NOTARY, new_key()[1])  # any change repairs first
+    crl = _sm2_crl(sm2_authority.data_dir)
+    assert crl.entry(int(issued.record.serial, 16)) is not None and crl.crl_number == 3
+
+
+def test_openssl_verifies_the_sm2_chain_and_crl(
+    sm2_authority: CertificateAuthority, tmp_path: Path
+) -> None:
+    issued = sm2_authority.issue(NOTARY, _sm2_key()[1], algorithm="sm2")
+    cert = tmp_path / "institution.pem"
+    cert.write_bytes(issued.certificate_pem)
+    root = sm2_authority.directory / "sm2-ca.pem"
+    verify = ["openssl", "verify", "-vfyopt", "distid:1234567812345678", "-CAfile", str(root)]
+    done = subprocess.run([*verify, str(cert)], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0 and ": OK" in done.stdout, done.stderr
+    other_id = ["openssl", "verify", "-vfyopt", "distid:1234567812345679", "-CAfile", str(root)]
+    done = subprocess.run([*other_id, str(cert)], capture_output=True, text=True, timeout=30)
+    assert done.returncode != 0
+    ecdsa = ["openssl", "verify", "-CAfile", str(sm2_authority.directory / "ca.pem"), str(cert)]
+    assert subprocess.run(ecdsa, capture_output=True, timeout=30).returncode != 0
+    text = subprocess.run(
+        ["openssl", "crl", "-inform", "DER", "-noout", "-text", "-in",
+         str(sm2_authority.directory / "sm2-crl.der")],
+        capture_output=True, text=True, timeout=30, check=True,
+    ).stdout  # fmt: skip
+    assert "SM2-with-SM3" in text and "CRL Number" in text
+
+
+def test_an_offline_sm2_root_is_published_to_the_server(tmp_path: Path) -> None:
+    offline, server = tmp_path / "offline", tmp_path / "server"
+    CertificateAuthority.init(offline, "根", passphrase=PASSPHRASE, public_url=None)
+    authority = CertificateAuthority.init_sm2(
+        offline, "SM2根", passphrase=PASSPHRASE, engine=SM2_ENGINE
+    )
+    issued = authority.issue(NOTARY, _sm2_key()[1], algorithm="sm2")
+    served = PublishedPki(server)
+    publish(offline, server)
+    assert not (pki_directory(server) / "sm2-ca-key.pem").exists()
+    assert served.sm2_root_pem() == (pki_directory(offline) / "sm2-ca.pem").read_bytes()
+    authority.revoke(issued.record.serial, RevocationReason.CESSATION_OF_OPERATION)
+    publish(offline, server)
+    assert served.sm2_crl_der() == (pki_directory(offline) / "sm2-crl.der").read_bytes()
+    assert (pki_directory(server) / "sm2-crls" / "2.der").exists()
+    # Another SM2 root is never published over this one.
+    other = tmp_path / "other"
+    shutil.copytree(offline, other)  # the same ECDSA root, then another SM2 root
+    for name in ("sm2-ca.pem", "sm2-ca-key.pem", "sm2-crl.der"):
+        (pki_directory(other) / name).unlink()
+    CertificateAuthority.init_sm2(other, "SM2根", passphrase=PASSPHRASE, engine=SM2_ENGINE)
+    with pytest.raises(CertsInputError, match="another SM2 root"):
+        publish(other, server)
