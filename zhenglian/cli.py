@@ -16,6 +16,7 @@ from zhenglian.commands.certificate import certificate
 from zhenglian.commands.chain import chain
 from zhenglian.commands.deposit import deposit
 from zhenglian.commands.digest import digest
+from zhenglian.commands.fetch import fetch
 from zhenglian.commands.institutions import institutions
 from zhenglian.commands.ledger import ledger
 from zhenglian.commands.log import log
@@ -50,6 +51,7 @@ for command in (
     tokens,
     digest,
     deposit,
+    fetch,
     verify,
     report,
     audit,

@@ -126,7 +126,7 @@ def audit_data_dir(
     """One integrity sweep of a data directory's database and blobs (and, given ``rpc_url``,
     of its anchors against that node), its findings stored; safe beside a running serve."""
     from evidence.services.audit import Auditor, record_tamper_events, run_audit
-    from evidence.services.signature_checking import open_signature_store
+    from evidence.services.originals import signature_store
 
     settings = Settings(data_dir=data_dir)
     database = open_database_of(data_dir)
@@ -140,7 +140,7 @@ def audit_data_dir(
             blobs,
             client=client,
             custody_client=custody_client,
-            signatures=open_signature_store(data_dir, owner=False) if originals else None,
+            signatures=signature_store(blobs, data_dir) if blobs is not None else None,
         )
         return run_audit(auditor, record_tamper=record_tamper_events)
     finally:
@@ -519,14 +519,16 @@ def export_trust_bundle(data_dir: Path) -> bytes:
     return TrustBundle.from_json_bytes(data).to_json_bytes()
 
 
-def _signature_checking(settings: Settings) -> SignatureChecking:
-    """Signatures on deposit, checked against DATA_DIR/pki and ZHENGLIAN_TSA_ROOTS."""
-    from evidence.services.signature_checking import SignatureChecking, open_signature_store
+def _signature_checking(settings: Settings, blobs: BlobStore) -> SignatureChecking:
+    """Signatures on deposit, checked against DATA_DIR/pki and ZHENGLIAN_TSA_ROOTS, kept in
+    the originals' blob store (docs/storage.md)."""
+    from evidence.services.originals import signature_store
+    from evidence.services.signature_checking import SignatureChecking
     from evidence.services.time_stamping import load_time_stamp_roots
 
     roots = load_time_stamp_roots(settings.tsa_roots) if settings.tsa_roots else ()
     return SignatureChecking(
-        settings.data_dir, open_signature_store(settings.data_dir), time_stamp_roots=roots
+        settings.data_dir, signature_store(blobs, settings.data_dir), time_stamp_roots=roots
     )
 
 
@@ -564,7 +566,7 @@ def start_runtime(
     from evidence.services.deposits import DepositService
     from evidence.services.log_signer import LogSigner
     from evidence.services.receipt_assembly import ReceiptPolicy
-    from evidence.services.signature_checking import open_signature_store
+    from evidence.services.originals import signature_store
     from evidence.store.log_key import load_or_create_log_key
     from evidence.verify.receipt_verifier import IndependenceTrust
     from ledger.anchor_proof import ChainTrust
@@ -680,7 +682,7 @@ def start_runtime(
                 blobs,
                 client=client,
                 custody_client=custody_client,
-                signatures=open_signature_store(data_dir, owner=False),
+                signatures=signature_store(blobs, data_dir),
             )
             audit = AuditThread(
                 lambda: run_audit(auditor, record_tamper=record_tamper_events),
@@ -711,7 +713,7 @@ def start_runtime(
             blobs,
             max_upload_bytes=settings.max_upload_bytes,
             custody=custody,
-            signatures=_signature_checking(settings),
+            signatures=_signature_checking(settings, blobs),
         )
         certificates, certificate_worker = _certificate_registration(
             database, registry, deposits, custody

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import itertools
 import re
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -18,16 +19,26 @@ from api.auth import Principal
 from api.deps import PrincipalDep, Services, ServicesDep, record_custody, request_client
 from api.openapi import schema_ref
 from api.problems import Problem
+from api.routes.chain import trust_bundle
+from api.routes.pki import published_pki
 from api.schemas import DocumentPublic, PendingReceipt, SignaturePublic, SignerPublic
 from api.uploads import multipart_schema, stream_upload, upload_text
+from certs.errors import AuthorityError
 from certs.verify.cms_signature import MAX_SIGNATURE_BYTES
 from evidence.access import enforcement
 from evidence.access.policy import Action
 from evidence.errors import TamperingDetected
 from evidence.formats.custody_event import Actor, CustodyObject
+from evidence.formats.evidence_bundle import original_name, write_bundle
 from evidence.formats.log_entry import KINDS, LogEntry
 from evidence.services.deposits import Depositor, DepositRequest
-from evidence.services.originals import checked_original
+from evidence.services.originals import (
+    BundleNotReady,
+    BundleTooLarge,
+    PublishedTrust,
+    bundle_members,
+    checked_original,
+)
 from evidence.services.receipt_assembly import document_fields, document_view, receipt_for
 from evidence.verify.document_signature import SignatureRefused
 
@@ -298,4 +309,133 @@ def get_signature(
             signed_at=signed.signed_at,
             signed_at_proof=signed.signed_at_proof,
         ),
+    )
+
+
+BUNDLE_MEDIA_TYPE = "application/zip"
+"""The bundle is a plain zip (docs/bundle.md)."""
+
+
+def _published(request: Request, services: Services) -> PublishedTrust:
+    """The trust bundle as ``GET /v1/trust`` answers it, and the PKI root and CRL as served."""
+    try:
+        trust: bytes | None = bytes(trust_bundle(request, services).body)
+    except Problem as exc:
+        if exc.status != 404:
+            raise
+        trust = None
+    try:
+        pki = published_pki(request, services)
+        return PublishedTrust(trust, pki.root_pem(), pki.crl_der())
+    except AuthorityError as exc:
+        raise Problem(503, "Storage or ledger unavailable", "the PKI files cannot be read") from exc
+
+
+def _receipt_ready(services: Services, record: DocumentRecord) -> bool:
+    with services.database.session() as session:
+        return receipt_for(session, record, services.receipt_policy) is not None
+
+
+def _bundle_members(
+    services: Services, request: Request, principal: Principal, record: DocumentRecord
+) -> list[Any]:
+    published = _published(request, services)
+    try:
+        with services.database.session() as session:
+            return bundle_members(
+                session,
+                record,
+                receipt_policy=services.receipt_policy,
+                signatures=services.deposits.signatures,
+                published=published,
+                data_dir=services.settings.data_dir,
+                viewer=principal.institution,
+                custody=services.custody is not None,
+            )
+    except BundleNotReady as exc:
+        raise Problem(
+            409,
+            "Receipt not ready",
+            str(exc),
+            headers={"Retry-After": "5"},
+            extra={"reason": "receipt-pending"},
+        ) from None
+    except BundleTooLarge as exc:
+        raise Problem(409, "Bundle too large", str(exc), extra={"reason": "too-large"}) from None
+
+
+@router.get(
+    "/{document_id}/bundle",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {BUNDLE_MEDIA_TYPE: {}},
+            "description": "the evidence bundle (docs/bundle.md): original, signature, "
+            "signer's chain, receipt, custody export, trust bundle and a manifest, one zip",
+        },
+        401: {},
+        403: {},
+        404: {},
+        409: {
+            "description": "the receipt is not ready yet (``reason`` receipt-pending, "
+            "Retry-After), the bundle would be too large to build (too-large), or the stored "
+            "original or signature was altered"
+        },
+    },
+)
+async def get_bundle(
+    document_id: str, request: Request, principal: PrincipalDep, services: ServicesDep
+) -> StreamingResponse:
+    """Everything a court needs to check the document offline, in one zip: the original, its
+    signature and signer's certificate, the bureau's root and CRLs, the receipt, every page
+    of the custody export, the trust bundle and a manifest (each member's SHA-256). Same
+    access as the original (``document.content``); recorded as a ``fetch_content`` custody
+    event, which the bundle's own custody export already lists (pending). Check it with
+    ``zhenglian verify --bundle``."""
+    record = await run_in_threadpool(
+        _visible, services, principal, document_id, Action.DOCUMENT_CONTENT
+    )
+    # Ready first: a fetch that is refused for a pending receipt records nothing.
+    if services.custody is not None and await run_in_threadpool(_receipt_ready, services, record):
+        await run_in_threadpool(
+            record_custody,
+            services,
+            request,
+            "fetch_content",
+            principal,
+            CustodyObject.document(record.id),
+            owner=record.institution,
+        )
+    members = await run_in_threadpool(_bundle_members, services, request, principal, record)
+
+    def report(_: TamperingDetected) -> None:
+        if services.custody is not None:
+            services.custody.record(
+                "tamper_detected",
+                Actor.system(),
+                CustodyObject.document(record.id),
+                request_client(request, services),
+            )
+
+    chunks = checked_original(services.blobs, record, report)
+    first = await run_in_threadpool(next, chunks, None)  # a missing original: an error answer
+    body = write_bundle(
+        document_id=record.id,
+        document_sha256=record.sha256,
+        document_size=record.size,
+        original=original_name(record.filename, record.id),
+        original_chunks=itertools.chain([first] if first is not None else [], chunks),
+        members=members,
+        created_at=datetime.now(UTC),
+        deposited_at=record.deposited_at,
+    )
+    plain = _SAFE_FILENAME.sub("_", record.id)
+    return StreamingResponse(
+        body,
+        media_type=BUNDLE_MEDIA_TYPE,
+        headers={
+            "Content-Disposition": f'attachment; filename="{plain}.bundle.zip"',
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-store",
+        },
     )

@@ -110,7 +110,8 @@ DOCUMENT_KINDS: Final = (
 ORIGINAL_KINDS: Final = (ORIGINAL_MISSING, ORIGINAL_ALTERED, ORPHAN_ORIGINAL)
 SIGNATURE_KINDS: Final = (SIGNATURE_MISSING, SIGNATURE_ALTERED)
 """Kinds of the check of a signed deposit's kept signature and signer certificate (the files
-its version 2 entry names, in DATA_DIR/signatures: docs/signatures.md §4)."""
+its version 2 entry names, in the originals' blob store's ``signatures`` namespace, or for an
+earlier release's deposits DATA_DIR/signatures: docs/signatures.md §4)."""
 CUSTODY_KINDS: Final = (
     CUSTODY_EVENT_ALTERED,
     CUSTODY_LINK_BROKEN,

@@ -8,21 +8,103 @@ tampered blob — the response is cut short (or, for an original of one chunk, n
 A mismatch — or an original missing from the store — is logged at WARNING as tampering, with
 the document id, and reported to the caller's ``on_tampering`` (the API records a
 ``tamper_detected`` custody event with it).
+
+Also here, because they travel with the original: where the signatures of signed deposits
+are kept (:func:`signature_store`: the originals' own blob store, docs/storage.md), and the
+members of an evidence bundle other than the original (:func:`bundle_members`,
+docs/bundle.md), gathered in one database session.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Final
 
-from evidence.errors import TamperingDetected
-from evidence.store.blob_store import BlobNotFound, BlobStore
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from sqlalchemy.orm import Session
+
+from certs.errors import AuthorityError, ProfileError
+from certs.formats.revocation_list import MAX_CRL_BYTES, crl_number, load_crl
+from certs.store.authority import CRL_ARCHIVE, pki_directory
+from certs.store.pki_files import read_bounded
+from evidence.errors import Conflict, StorageError, TamperingDetected
+from evidence.formats.custody_event import CustodyObject
+from evidence.formats.custody_export import MAX_EXPORT_EVENTS
+from evidence.formats.evidence_bundle import (
+    CRL_AT_SIGNING_NAME,
+    CRL_NOW_NAME,
+    MAX_CUSTODY_PAGES,
+    RECEIPT_NAME,
+    ROOT_CERTIFICATE_NAME,
+    SIGNATURE_NAME,
+    SIGNER_CERTIFICATE_NAME,
+    TRUST_NAME,
+    BundleMember,
+    custody_page_name,
+)
+from evidence.formats.log_entry import LogEntry
+from evidence.services.custody_recording import custody_export
+from evidence.services.receipt_assembly import ReceiptPolicy, receipt_for
+from evidence.services.signature_checking import SignatureChecking
+from evidence.store.blob_store import BlobNotFound, BlobStore, LayeredBlobStore, LocalBlobStore
 from evidence.store.repository import DocumentRecord
 
 log = logging.getLogger(__name__)
 
-__all__ = ["checked_original"]
+__all__ = [
+    "LEGACY_SIGNATURES_DIRECTORY",
+    "MAX_BUNDLE_MEMORY_BYTES",
+    "SIGNATURES_NAMESPACE",
+    "BundleNotReady",
+    "BundleTooLarge",
+    "PublishedTrust",
+    "bundle_members",
+    "checked_original",
+    "crl_at",
+    "signature_store",
+]
+
+SIGNATURES_NAMESPACE: Final = "signatures"
+"""The namespace of the originals' blob store where signatures and signer certificates are
+kept (``DATA_DIR/blobs/signatures/`` locally, ``signatures/<sha256>`` in the bucket)."""
+
+LEGACY_SIGNATURES_DIRECTORY: Final = "signatures"
+"""Where, under the data directory, releases before the move kept them (still read)."""
+
+MAX_BUNDLE_MEMORY_BYTES: Final = 128 * 1024 * 1024
+"""Most bytes of a bundle's members other than the original (receipt, trust, signature
+material, every custody page) built in memory for one request; the original is streamed."""
+
+MAX_ARCHIVED_CRLS: Final = 10_000
+"""Most archived CRLs (``DATA_DIR/pki/crls``) looked through for the one current at a
+signing time (a weekly CRL for 190 years)."""
+
+
+class BundleNotReady(Conflict):
+    """The document's receipt is not ready (not anchored, cosigned or time-stamped yet): a
+    bundle without its receipt would prove nothing (HTTP 409, try again later)."""
+
+
+class BundleTooLarge(Conflict):
+    """The bundle's members other than the original exceed :data:`MAX_BUNDLE_MEMORY_BYTES`."""
+
+
+def signature_store(blobs: BlobStore, data_dir: Path) -> BlobStore:
+    """Where signatures and signer certificates are kept: the originals' store, namespace
+    :data:`SIGNATURES_NAMESPACE` (local, or S3 with the originals' Object Lock retention and
+    legal hold). A data directory that still has ``DATA_DIR/signatures`` (an earlier release)
+    is read as a fallback for digests the namespace lacks; nothing is written there."""
+    primary = blobs.namespace(SIGNATURES_NAMESPACE)
+    legacy = data_dir / LEGACY_SIGNATURES_DIRECTORY
+    if legacy.is_dir():
+        return LayeredBlobStore(primary, LocalBlobStore(legacy, owner=False))
+    return primary
 
 
 def checked_original(
@@ -68,3 +150,131 @@ def checked_original(
         raise
     if held is not None:
         yield held
+
+
+def crl_at(data_dir: Path, when: datetime) -> bytes | None:
+    """The CRL (DER) the bureau's authority had issued last at ``when``: the archived CRL
+    (``DATA_DIR/pki/crls/N.der``) of the highest number whose thisUpdate is not after it;
+    None when none is kept from then.
+
+    :raises StorageError: the archive cannot be read.
+    """
+    archive = pki_directory(data_dir) / CRL_ARCHIVE
+    try:
+        numbers = sorted(
+            (int(p.stem) for p in archive.iterdir() if p.suffix == ".der" and p.stem.isdigit()),
+            reverse=True,
+        )[:MAX_ARCHIVED_CRLS]
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StorageError(f"cannot list the CRL archive: {exc.strerror or exc}") from exc
+    for number in numbers:
+        try:
+            data = read_bounded(archive / f"{number}.der", MAX_CRL_BYTES)
+            if data is None:
+                continue
+            crl = load_crl(data)
+        except (AuthorityError, ProfileError) as exc:
+            raise StorageError(f"archived CRL {number} cannot be read: {exc}") from exc
+        if crl_number(crl) == number and crl.last_update_utc <= when:
+            return data
+    return None
+
+
+class PublishedTrust:
+    """What the server publishes beside a bundle: the trust bundle (as ``GET /v1/trust``
+    answers it, or None) and the PKI's root (PEM) and current CRL (DER), or None."""
+
+    def __init__(
+        self, trust_json: bytes | None, root_pem: bytes | None, crl_der: bytes | None
+    ) -> None:
+        self.trust_json = trust_json
+        self.root_pem = root_pem
+        self.crl_der = crl_der
+
+
+def _json(value: object) -> bytes:
+    """JSON as the API's responses encode it (Starlette's JSONResponse)."""
+    return json.dumps(
+        value, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+    ).encode("utf-8")
+
+
+def bundle_members(
+    session: Session,
+    record: DocumentRecord,
+    *,
+    receipt_policy: ReceiptPolicy | None,
+    signatures: SignatureChecking | None,
+    published: PublishedTrust,
+    data_dir: Path,
+    viewer: str | None,
+    custody: bool = True,
+) -> list[BundleMember]:
+    """Every member of ``record``'s evidence bundle but the original, in memory: the receipt,
+    the trust bundle, the signature, signer certificate, root and CRLs (signed deposits), and
+    every page of the custody export (as ``viewer``, an institution, may see it).
+
+    :raises BundleNotReady: the receipt is not ready.
+    :raises BundleTooLarge: these members exceed :data:`MAX_BUNDLE_MEMORY_BYTES`.
+    :raises TamperingDetected: the kept signature or certificate was altered or is missing.
+    """
+    receipt = receipt_for(session, record, receipt_policy)
+    if receipt is None:
+        raise BundleNotReady(
+            f"document {record.id} has no receipt yet (it is not anchored, cosigned or "
+            "time-stamped yet): ask again once GET /v1/documents/{id}/receipt answers 200"
+        )
+    members = [BundleMember(RECEIPT_NAME, _json(receipt.to_json()))]
+    if published.trust_json is not None:
+        members.append(BundleMember(TRUST_NAME, published.trust_json))
+    entry = LogEntry.decode(record.entry)
+    signed = entry.signature
+    if signed is not None and signatures is not None:
+        try:
+            kept = signatures.kept(entry)
+        except BlobNotFound:
+            raise TamperingDetected(
+                f"document {record.id}: its kept signature material is missing"
+            ) from None
+        assert kept is not None
+        if kept.signature is not None:
+            members.append(BundleMember(SIGNATURE_NAME, kept.signature))
+        members.append(BundleMember(SIGNER_CERTIFICATE_NAME, kept.certificate))
+        if published.root_pem is not None:
+            root = x509.load_pem_x509_certificate(published.root_pem)
+            members.append(BundleMember(ROOT_CERTIFICATE_NAME, root.public_bytes(Encoding.DER)))
+        if published.crl_der is not None:
+            members.append(BundleMember(CRL_NOW_NAME, published.crl_der))
+        at_signing = crl_at(data_dir, signed.signed_at)
+        if at_signing is not None:
+            members.append(BundleMember(CRL_AT_SIGNING_NAME, at_signing))
+    used = sum(len(m.data) for m in members)
+    if custody:
+        after: int | None = None
+        for page in range(1, MAX_CUSTODY_PAGES + 1):
+            export = custody_export(
+                session,
+                CustodyObject.document(record.id),
+                after=after,
+                limit=MAX_EXPORT_EVENTS,
+                viewer=viewer,
+            )
+            data = _json(export.to_json())
+            used += len(data)
+            if used > MAX_BUNDLE_MEMORY_BYTES:
+                break
+            members.append(BundleMember(custody_page_name(page), data))
+            if export.next is None:
+                break
+            after = export.next
+        else:
+            used = MAX_BUNDLE_MEMORY_BYTES + 1
+    if used > MAX_BUNDLE_MEMORY_BYTES:
+        raise BundleTooLarge(
+            f"document {record.id}: its receipt, signature material and custody export are "
+            f"over {MAX_BUNDLE_MEMORY_BYTES} bytes, more than a bundle is built with: fetch "
+            "them one by one (/receipt, /signature, /custody)"
+        )
+    return members

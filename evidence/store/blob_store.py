@@ -4,6 +4,12 @@ Every original is stored under its SHA-256. A put streams to a temporary file wh
 refuses as soon as the size limit is passed, and only then renames the file into place
 (fsync of file and directory first): a failed, oversized or interrupted upload leaves nothing.
 Every read re-checks the digest; a mismatch is :class:`BlobAltered`.
+
+A store can hand out a *namespace* of itself (:meth:`LocalBlobStore.namespace`,
+``S3BlobStore.namespace``): the same directory tree or bucket, retention and locks, under keys
+that cannot collide with the originals' (the signatures kept with signed deposits live in one,
+docs/storage.md). :class:`LayeredBlobStore` reads a namespace first and an older location
+second, so files kept before a move stay readable.
 """
 
 from __future__ import annotations
@@ -23,6 +29,19 @@ from evidence.errors import BlobTooLarge, NotFound, StorageError, TamperingDetec
 T = TypeVar("T")
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+
+NAMESPACE_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,31}")
+"""What a namespace may be called: it becomes a directory name or a key prefix."""
+
+RESERVED_NAMES = frozenset({"sha256", "tmp", "blobs"})
+"""Names a namespace must not take: the originals' own directories and S3 prefix."""
+
+
+def check_namespace(name: str) -> str:
+    """``name`` if it may name a namespace (:data:`NAMESPACE_PATTERN`, not reserved)."""
+    if not NAMESPACE_PATTERN.fullmatch(name) or name in RESERVED_NAMES:
+        raise ValueError(f"{name!r} cannot name a blob store namespace")
+    return name
 
 
 class BlobNotFound(NotFound):
@@ -52,6 +71,11 @@ class BlobStore(Protocol):
         """The SHA-256 of every stored original (for the audit's orphan check)."""
         ...
 
+    def namespace(self, name: str) -> BlobStore:
+        """A store of the same kind and placement (directory tree or bucket, retention, legal
+        hold) whose keys can never be this one's, nor listed by its :meth:`digests`."""
+        ...
+
 
 def checked_stream(chunks: Iterator[bytes], sha256: bytes) -> Iterator[bytes]:
     """Pass ``chunks`` through; at the end raise :class:`BlobAltered` unless they hash to sha256."""
@@ -79,6 +103,7 @@ class LocalBlobStore:
         """``owner``: this process serves uploads, so partial uploads in ``tmp/`` were left by
         a crash and are removed; a reader beside a running server (the audit) passes False."""
         self.root = root
+        self._owner = owner
         self._tmp = root / "tmp"
         try:
             self._tmp.mkdir(parents=True, exist_ok=True)
@@ -86,6 +111,11 @@ class LocalBlobStore:
                 stale.unlink(missing_ok=True)
         except OSError as exc:
             raise StorageError(f"blob store {root}: {exc.strerror}") from exc
+
+    def namespace(self, name: str) -> LocalBlobStore:
+        """``root/<name>/``: a store of its own inside this one's directory (never
+        ``sha256`` or ``tmp``, so no original's path)."""
+        return LocalBlobStore(self.root / check_namespace(name), owner=self._owner)
 
     def _path(self, sha256: bytes) -> Path:
         h = sha256.hex()
@@ -176,3 +206,39 @@ class LocalBlobStore:
 
     def verify(self, sha256: bytes) -> DocumentDigest:
         return rehash(self, sha256)
+
+
+class LayeredBlobStore:
+    """Writes go to ``primary``; a digest it lacks is read from ``legacy`` (where an older
+    release kept it). A copy in ``primary`` that was altered is reported as altered, never
+    hidden by an intact legacy copy."""
+
+    def __init__(self, primary: BlobStore, legacy: BlobStore) -> None:
+        self.primary = primary
+        self.legacy = legacy
+
+    def put(self, chunks: Iterable[bytes], *, max_size: int) -> StoredBlob:
+        return self.primary.put(chunks, max_size=max_size)
+
+    def open(self, sha256: bytes) -> Iterator[bytes]:
+        try:
+            return self.primary.open(sha256)
+        except BlobNotFound:
+            return self.legacy.open(sha256)
+
+    def verify(self, sha256: bytes) -> DocumentDigest:
+        return rehash(self, sha256)
+
+    def exists(self, sha256: bytes) -> bool:
+        return self.primary.exists(sha256) or self.legacy.exists(sha256)
+
+    def digests(self) -> Iterator[bytes]:
+        seen: set[bytes] = set()
+        for store in (self.primary, self.legacy):
+            for sha256 in store.digests():
+                if sha256 not in seen:
+                    seen.add(sha256)
+                    yield sha256
+
+    def namespace(self, name: str) -> BlobStore:
+        return self.primary.namespace(name)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import copy
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from evidence.errors import BlobTooLarge, StorageError
 from evidence.store.blob_store import (
     BlobNotFound,
     StoredBlob,
+    check_namespace,
     checked_stream,
     rehash,
 )
@@ -75,6 +77,16 @@ class S3BlobStore:
         self.bucket = bucket
         self.prefix = prefix
         self.retention = retention
+
+    def namespace(self, name: str) -> S3BlobStore:
+        """The same client, bucket and retention under the prefix ``<name>/`` (never the
+        originals' ``blobs/``): Object Lock applies to it as to the originals."""
+        prefix = check_namespace(name) + "/"
+        if prefix == self.prefix:
+            raise ValueError(f"{name!r} is this store's own prefix")
+        other = copy.copy(self)
+        other.prefix = prefix
+        return other
 
     def _key(self, sha256: bytes) -> str:
         return self.prefix + sha256.hex()

@@ -498,6 +498,17 @@ def _own_token_custody(w: World, role: str, rel: str) -> httpx.Response:
     return httpx.get(f"{w.url}/v1/institutions/me/tokens/{target}/custody", headers=headers)
 
 
+def _bundle(w: World, role: str, rel: str) -> httpx.Response:
+    """The evidence bundle, asked again while its receipt is pending (409 with Retry-After)."""
+    url = f"{w.url}/v1/documents/{w.doc[role][rel]['id']}/bundle"
+    deadline = time.monotonic() + 60
+    while True:
+        r = httpx.get(url, headers=w.headers[role], timeout=60)
+        if "retry-after" not in r.headers or time.monotonic() > deadline:
+            return r
+        time.sleep(0.5)
+
+
 SENDERS: dict[str, Send] = {
     "POST /v1/documents": _deposit,
     "GET /v1/documents/{document_id}": _get(
@@ -515,6 +526,7 @@ SENDERS: dict[str, Send] = {
     "GET /v1/documents/{document_id}/signature": _get(
         lambda w, r, rel: f"/v1/documents/{w.doc[r][rel]['id']}/signature"
     ),
+    "GET /v1/documents/{document_id}/bundle": _bundle,
     "POST /v1/cases": _create_case,
     "GET /v1/cases/{code}": _get(lambda w, r, rel: f"/v1/cases/{w.case[r][rel]}"),
     "GET /v1/cases/{code}/custody": _get(lambda w, r, rel: f"/v1/cases/{w.case[r][rel]}/custody"),
@@ -624,6 +636,7 @@ EXPECTED: dict[str, dict[str, Row]] = {
     "GET /v1/documents/{document_id}/custody": _READ_DOCUMENT,
     "GET /v1/documents/{document_id}/content": _READ_DOCUMENT,
     "GET /v1/documents/{document_id}/signature": _READ_DOCUMENT,
+    "GET /v1/documents/{document_id}/bundle": _READ_DOCUMENT,
     "POST /v1/cases": _by_role(
         admin=(None, None, 403),
         depositor=(None, None, 201),

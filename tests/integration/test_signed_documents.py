@@ -435,7 +435,7 @@ def test_the_audit_rehashes_kept_signatures(setup: Setup) -> None:
     assert not [f for f in audit() if str(f["kind"]).startswith("signature-")]
     signature = (setup.work / "opinion.txt.p7s").read_bytes()
     digest = hashlib.sha256(signature).hexdigest()
-    kept = setup.data / "signatures" / "sha256" / digest[:2] / digest[2:4] / digest
+    kept = setup.data / "blobs" / "signatures" / "sha256" / digest[:2] / digest[2:4] / digest
     assert kept.read_bytes() == signature
     kept.chmod(0o640)
     kept.write_bytes(signature[:-1] + bytes([signature[-1] ^ 1]))
