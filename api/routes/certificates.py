@@ -62,7 +62,11 @@ router = APIRouter(prefix="/v1/certificates", tags=["certificates"])
 PDF = "application/pdf"
 
 _ANSWER: dict[int | str, dict[str, Any]] = {
-    200: {"description": "the certificate, its status on the chain and its signed material"},
+    200: {
+        "description": "the certificate, its status on the chain and its signed material "
+        "(docs/e-certificates.md §8.2)",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    },
 }
 _CHANGE_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {},

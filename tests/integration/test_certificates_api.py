@@ -837,3 +837,79 @@ def notarial_fields_plain(number: str) -> dict[str, Any]:
         "issuer": {"name": NOTARY, "credit_code": NOTARY_CODE},
         "details": {"matter": "学历公证", "notary": "李明", "purpose": None},
     }
+
+
+def test_lookups_read_one_index_entry_and_seeding_inserts_in_bulk(database_url: str) -> None:
+    """What the 10⁶-certificate benchmark relies on: bulk inserts of seeded rows, and a lookup
+    by number that reads ``uq_certificates_number`` (and by identifier the primary key)."""
+    import sqlalchemy as sa
+
+    from evidence.errors import DuplicateRecord, InputError
+    from evidence.store.repository import (
+        MAX_CERTIFICATES_PER_INSERT,
+        CertificateStatus,
+        NewCertificate,
+        add_certificates,
+        certificate_number_query,
+        find_certificate_by_number,
+        get_certificate,
+    )
+
+    now = datetime.now(UTC)
+
+    def row(i: int, number: str | None = None) -> NewCertificate:
+        return NewCertificate(
+            id=f"GZ-{NOTARY_CODE}-{i:010d}-X",
+            issuer_code=NOTARY_CODE,
+            issuer_name=NOTARY,
+            issuer_type="notary_office",
+            type="notarial_certificate",
+            number=number or f"No.{i}",
+            encoded=b"zhenglian/e-certificate/v1\n{}",
+            certificate_sha256=hashlib.sha256(str(i).encode()).digest(),
+            signature=b"\x30" * 70,
+            signer_certificate=b"\x30" * 300,
+            issue_signature=b"\x30" * 70,
+            registered_by="00000000-0000-0000-0000-000000000000",
+            registered_at=now,
+            status=CertificateStatus.ISSUED,
+            issue_tx=hashlib.sha256(b"tx%d" % i).digest(),
+            issue_block=i + 1,
+        )
+
+    database = open_database(database_url)
+    try:
+        for start in range(0, 4000, 2000):
+            with database.session() as session:
+                add_certificates(session, [row(i) for i in range(start, start + 2000)])
+                session.commit()
+        with database.session() as session:
+            found = find_certificate_by_number(
+                session, issuer_code=NOTARY_CODE, type="notarial_certificate", number="No.1234"
+            )
+            assert found is not None and found.id == row(1234).id and not found.has_pdf
+            by_id = get_certificate(session, row(3999).id)
+            assert by_id is not None and by_id.issue_block == 4000
+            with pytest.raises(DuplicateRecord):  # the same number under another identifier
+                add_certificates(session, [row(5000, number="No.7")])
+            session.rollback()
+            with pytest.raises(InputError):
+                add_certificates(session, [row(0)] * (MAX_CERTIFICATES_PER_INSERT + 1))
+        with database.engine.connect() as conn:
+            conn.execute(sa.text("ANALYZE"))
+            conn.commit()
+            query = certificate_number_query(NOTARY_CODE, "notarial_certificate", "No.1234")
+            compiled = query.compile(dialect=conn.dialect)
+            if compiled.positional:
+                params: Any = tuple(compiled.params[k] for k in compiled.positiontup or ())
+            else:
+                params = compiled.params
+            sqlite = database_url.startswith("sqlite")
+            explain = "EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN "
+            plan = " ".join(str(r) for r in conn.exec_driver_sql(explain + str(compiled), params))
+        if sqlite:  # the unique constraint's automatic index
+            assert "USING INDEX sqlite_autoindex_certificates" in plan, plan
+        else:
+            assert "uq_certificates_number" in plan, plan
+    finally:
+        database.engine.dispose()
