@@ -61,7 +61,7 @@ def check_content_length(request: Request, limit: int) -> None:
         raise Problem(413, "Upload too large", f"documents are limited to {limit} bytes")
 
 
-async def read_form(request: Request, limit: int) -> FormData:
+async def read_form(request: Request, limit: int, *, max_files: int = 2) -> FormData:
     check_content_length(request, limit)
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("multipart/form-data"):
@@ -80,7 +80,7 @@ async def read_form(request: Request, limit: int) -> FormData:
 
     try:
         return await Request(request.scope, receive).form(
-            max_files=2, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FIELD_BYTES
+            max_files=max_files, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FIELD_BYTES
         )
     except ClientDisconnect:
         raise Problem(400, "Bad request", "client disconnected during upload") from None

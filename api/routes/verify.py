@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 
 from api.auth import Principal
 from api.deps import (
@@ -21,13 +23,21 @@ from api.jsonbody import media_type, parse_json, read_body
 from api.problems import Problem
 from api.schemas import VerificationPublic, VerifyRequest
 from api.uploads import file_chunks, form_file, multipart_schema, read_form
+from certs.verify.cms_signature import MAX_SIGNATURE_BYTES
+from certs.verify.pades_signature import MAX_SIGNED_PDF_BYTES
 from evidence.access import enforcement
 from evidence.access.policy import Action
 from evidence.digest import DocumentDigest, DualHasher, parse_sha256_hex
 from evidence.errors import EvidenceError
 from evidence.formats.custody_event import CustodyObject
 from evidence.formats.receipt_format import MAX_RECEIPT_BYTES, Receipt
-from evidence.services.online_verification import verify_digest, verify_with_receipt
+from evidence.services.online_verification import (
+    report_with_receipt,
+    verify_digest,
+    verify_with_receipt,
+)
+from evidence.verify.document_signature import SignatureRefused, SignatureTrust
+from evidence.verify.verification_report import VerificationReport
 
 router = APIRouter(prefix="/v1", tags=["verify"])
 
@@ -43,6 +53,7 @@ _VERIFY_BODY = {
                 {
                     "file": {"type": "string", "format": "binary"},
                     "receipt": {"type": "string", "format": "binary"},
+                    "signature": {"type": "string", "format": "binary"},
                 },
                 ["file"],
             )["requestBody"]["content"],
@@ -55,10 +66,24 @@ _VERIFY_BODY = {
     "/verify",
     response_model=VerificationPublic,
     openapi_extra=_VERIFY_BODY,
-    responses={400: {}, 401: {}, 413: {}, 415: {}, 429: {}},
+    responses={
+        200: {
+            "description": "With format=report: the verification report "
+            "(evidence/formats/schema/verification-report-v1.schema.json, docs/report.md §6)",
+        },
+        400: {},
+        401: {},
+        413: {},
+        415: {},
+        429: {},
+    },
     dependencies=[Depends(limit_public)],
 )
-async def verify(request: Request, services: ServicesDep) -> VerificationPublic:
+async def verify(
+    request: Request,
+    services: ServicesDep,
+    format: Literal["verdict", "report"] = "verdict",
+) -> VerificationPublic | JSONResponse:
     """Is this document intact, altered, unknown or still pending? (``receipt-invalid``: a
     receipt given does not prove a deposit; ``untrusted``: its proofs hold but not by the keys
     this server trusts, or too few witnesses cosigned.)
@@ -69,11 +94,19 @@ async def verify(request: Request, services: ServicesDep) -> VerificationPublic:
     read it; anyone else gets the verdict and the anchoring. A token holder's verification of
     a document it may read is recorded in the document's chain of custody
     (``verify_by_token``); one of a document it may not read is not an event of that
-    document."""
+    document.
+
+    ``format=report``: a file, its ``receipt`` and (for a detached-signed deposit) its
+    ``signature``, answered with the verification report — the same JSON as ``zhenglian verify
+    FILE --receipt R --signature S --trust B --crl C --json`` under a bundle and CRL equal to
+    this server's (docs/report.md §6). It holds nothing beyond what the caller sent and the
+    server's public trust and CRL."""
     principal = None
     if request.headers.get("authorization"):
         credentials = await bearer_scheme(request)
         principal = await run_in_threadpool(get_principal, request, services, credentials)
+    if format == "report":
+        return await _report_answer(request, services, principal)
     if principal is None and media_type(request) != "application/json":
         result = await _anonymous_file(request, services)
     else:
@@ -188,6 +221,107 @@ async def _verify(request: Request, services: Services, limit: int) -> Verificat
     return VerificationPublic(
         **await run_in_threadpool(lambda: verify_digest(*_ctx(services), document.sha256, document))
     )
+
+
+async def _report_answer(
+    request: Request, services: Services, principal: Principal | None
+) -> JSONResponse:
+    """``format=report``: the report; recorded in the custody of the receipt's document when
+    the caller may read it, like any verification by token."""
+    settings = services.settings
+    limit = settings.max_upload_bytes
+    if principal is None:
+        if settings.anonymous_verify_max_bytes == 0:
+            raise Problem(
+                401,
+                "Unauthorized",
+                "a report of a file needs a token here; verify offline with `zhenglian verify`",
+                {"WWW-Authenticate": "Bearer"},
+            )
+        limit = settings.anonymous_verify_max_bytes
+    report, document_id = await _report(request, services, limit)
+    readable = principal is not None and await run_in_threadpool(
+        _may_read, services, principal, document_id
+    )
+    if readable and principal is not None:
+        await run_in_threadpool(
+            partial(
+                record_custody,
+                services,
+                request,
+                "verify_by_token",
+                principal,
+                CustodyObject.document(document_id),
+                owner=str(dict(report.subject.facts).get("institution")),
+            )
+        )
+    return JSONResponse(report.to_json())
+
+
+async def _report(
+    request: Request, services: Services, limit: int
+) -> tuple[VerificationReport, str]:
+    if media_type(request) != "multipart/form-data":
+        raise Problem(415, "Unsupported media type", "format=report takes multipart/form-data")
+    form = await read_form(request, limit, max_files=3)
+    try:
+        upload = form_file(form, "file")
+        receipt_file = form_file(form, "receipt", required=False)
+        if receipt_file is None:
+            raise Problem(
+                400,
+                "Bad request",
+                "format=report needs the file's receipt (multipart field receipt)",
+            )
+        receipt = Receipt.from_json_bytes(await receipt_file.read(MAX_RECEIPT_BYTES + 1))
+        signature_file = form_file(form, "signature", required=False)
+        signature = None
+        if signature_file is not None:
+            signature = await signature_file.read(MAX_SIGNATURE_BYTES + 1)
+            if len(signature) > MAX_SIGNATURE_BYTES:
+                raise Problem(413, "Payload too large", "the signature is too large")
+        committed = receipt.entry.signature
+        keep = signature is None and committed is not None and committed.form == "pades-embedded"
+
+        def digest() -> tuple[DocumentDigest, bytes | None]:
+            hasher = DualHasher()
+            kept: list[bytes] = []
+            size = 0
+            for chunk in file_chunks(upload):
+                hasher.update(chunk)
+                size += len(chunk)
+                if keep and size <= MAX_SIGNED_PDF_BYTES:
+                    kept.append(chunk)
+            whole = keep and size <= MAX_SIGNED_PDF_BYTES
+            return hasher.finalize(), b"".join(kept) if whole else None
+
+        document, pdf = await run_in_threadpool(digest)
+    finally:
+        await form.close()
+
+    def build() -> VerificationReport:
+        return report_with_receipt(
+            services.server_trust(),
+            _signature_trust(services),
+            document,
+            receipt,
+            signature=signature,
+            pdf=pdf,
+            now=datetime.now(UTC),
+        )
+
+    return await run_in_threadpool(build), receipt.document_id
+
+
+def _signature_trust(services: Services) -> SignatureTrust | None:
+    """The PKI root and current CRL this server checks signatures by (None: no PKI)."""
+    checking = services.deposits.signatures
+    if checking is None:
+        return None
+    try:
+        return checking.trust()
+    except SignatureRefused:
+        return None
 
 
 def _ctx(services: Services) -> tuple[Any, Any, Any]:

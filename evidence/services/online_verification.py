@@ -9,6 +9,7 @@ never as "intact".
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from evidence.digest import DocumentDigest
@@ -22,12 +23,18 @@ from evidence.store.repository import (
     find_by_sha256,
     get_document_by_leaf,
 )
+from evidence.verify.document_signature import SignatureTrust
 from evidence.verify.receipt_verifier import (
     Check,
     IndependenceTrust,
     VerificationFailed,
     VerificationResult,
     verify_receipt,
+)
+from evidence.verify.verification_report import (
+    VerificationReport,
+    document_report,
+    signature_evidence,
 )
 from ledger.anchor_proof import ChainTrust
 
@@ -186,4 +193,67 @@ def verify_digest(
     return out
 
 
-__all__ = ["ServerTrust", "anchor_view", "verify_digest", "verify_with_receipt"]
+def report_with_receipt(
+    trust: ServerTrust,
+    signatures: SignatureTrust | None,
+    document: DocumentDigest,
+    receipt: Receipt,
+    *,
+    signature: bytes | None,
+    pdf: bytes | None,
+    now: datetime,
+) -> VerificationReport:
+    """The verification report (docs/report.md §6) of a file against its receipt under the
+    server's trust — the same report ``zhenglian verify`` makes under a bundle pinning the
+    same values: its chain, log key, witnesses and time-stamp roots; its PKI root and current
+    CRL (``signatures``: None when this server has no PKI) for the signature. ``signature``:
+    the detached signature sent; ``pdf``: the file's bytes when the entry records a signature
+    inside the PDF. Reads nothing: the caller hashed the upload."""
+    try:
+        outcome: VerificationResult | VerificationFailed = verify_receipt(
+            receipt,
+            document.sha256,
+            trust.chain,
+            sm3=document.sm3,
+            size=document.size,
+            independence=trust.independence,
+        )
+    except VerificationFailed as exc:
+        outcome = exc
+    committed = receipt.entry.signature
+    roots = (signatures.root,) if signatures is not None else ()
+    evidence = None
+    missing = None
+    if committed is not None:
+        if signatures is None:
+            missing = "this server has no institution PKI to check it against"
+        elif signature is None and pdf is None:
+            missing = "send the detached signature (multipart field signature)"
+        else:
+            evidence = signature_evidence(
+                committed,
+                detached=signature,
+                pdf=pdf if signature is None else None,
+                content_digests={"sha256": document.sha256, "sm3": document.sm3},
+                roots=roots,
+            )
+    return document_report(
+        receipt=receipt,
+        outcome=outcome,
+        document=document,
+        now=now,
+        signature=evidence,
+        signature_missing=missing,
+        pki_roots=roots,
+        crl=signatures.crl if signatures is not None else None,
+        crl_missing="this server has no CRL",
+    )
+
+
+__all__ = [
+    "ServerTrust",
+    "anchor_view",
+    "report_with_receipt",
+    "verify_digest",
+    "verify_with_receipt",
+]

@@ -41,16 +41,22 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from certs.errors import CertsInputError
 from certs.formats.revocation_list import RevokedEntry, crl_number
+from certs.verify.cms_signature import read_detached_signature
 from certs.verify.institution_check import (
     CertificateCheck,
     FailureKind,
     check_institution_certificate,
 )
+from certs.verify.pades_signature import read_pdf_signature
 from evidence.errors import InputError
 from evidence.formats.e_certificate import ECertificate
 from evidence.formats.log_entry import EntrySignature
 from evidence.formats.receipt_format import Receipt
-from evidence.verify.document_signature import SignatureCheck
+from evidence.verify.document_signature import (
+    SignatureCheck,
+    check_committed_pdf_signature,
+    check_committed_signature,
+)
 from evidence.verify.e_certificate_signature import (
     ECertificateSignatureError,
     verify_e_certificate_signature,
@@ -95,6 +101,7 @@ __all__ = [
     "document_report",
     "exit_status",
     "render_text",
+    "signature_evidence",
 ]
 
 REPORT_TYPE: Final = "zhenglian-verification-report"
@@ -354,6 +361,33 @@ class SignatureEvidence:
 
     checks: tuple[SignatureCheck, ...]
     certificate: x509.Certificate | None
+
+
+def signature_evidence(
+    committed: EntrySignature,
+    *,
+    detached: bytes | None,
+    pdf: bytes | None,
+    content_digests: Mapping[str, bytes],
+    roots: Sequence[x509.Certificate],
+) -> SignatureEvidence:
+    """The committed-signature checks of ``detached`` (or of the signature inside ``pdf``)
+    and the signer's certificate read from it (None when it cannot be read)."""
+    if detached is not None:
+        checks = check_committed_signature(committed, detached, content_digests, roots)
+    elif pdf is not None:
+        checks = check_committed_pdf_signature(committed, pdf, roots)
+    else:
+        raise ReportError("give the detached signature or the signed PDF")
+    certificate = None
+    try:
+        if detached is not None:
+            certificate = read_detached_signature(detached).certificate
+        elif pdf is not None:
+            certificate = read_detached_signature(read_pdf_signature(pdf).signed_data).certificate
+    except (InputError, CertsInputError, ValueError):
+        certificate = None
+    return SignatureEvidence(tuple(checks), certificate)
 
 
 def document_report(
@@ -710,7 +744,7 @@ def _signer_checks(
             _passed(
                 CHECK_REVOCATION_NOW,
                 SECTION_REVOCATION,
-                f"not revoked now ({_iso(now)}): serial {serial} is not on the CRL",
+                f"not revoked now: serial {serial} is not on the {what} (checked_at)",
                 VERDICT_REVOKED,
             )
         )
