@@ -37,6 +37,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from certs.errors import CertsInputError
@@ -93,6 +94,7 @@ __all__ = [
     "VERDICT_UNKNOWN",
     "CheckStatus",
     "ReportCheck",
+    "ReportError",
     "SignatureEvidence",
     "Subject",
     "VerificationReport",
@@ -585,7 +587,16 @@ def _receipt_evidence(name: str, receipt: Receipt) -> dict[str, str]:
 def _issuing_root(
     certificate: x509.Certificate, roots: Sequence[x509.Certificate]
 ) -> x509.Certificate | None:
-    return next((r for r in roots if r.subject == certificate.issuer), None)
+    """The pinned root that issued ``certificate``: its name and its signature."""
+    for root in roots:
+        if root.subject != certificate.issuer:
+            continue
+        try:
+            certificate.verify_directly_issued_by(root)
+        except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+            continue
+        return root
+    return None
 
 
 def _signer_checks(
