@@ -11,6 +11,7 @@ from bench import (
     custody_map,
     hashing,
     merkle_store,
+    signature_verification,
     sm2_bindings,
     soak,
 )
@@ -24,6 +25,7 @@ BENCHMARKS = {
     "confirmation": confirmation_latency.main,
     "soak": soak.main,
     "sm2": sm2_bindings.main,
+    "signatures": signature_verification.main,
 }
 
 
