@@ -323,6 +323,11 @@ def test_a_signed_pdf_and_an_unsigned_document_bundle_verify(world: World) -> No
     done = _verify(bundle, "--trust", str(world.trust()))
     assert done.returncode == 0, done.stdout + done.stderr
 
+    # Without --bundle: the original alone, as /content serves it.
+    copy = world.work / "letter.copy.txt"
+    done = zl("fetch", doc, "-o", str(copy), "--server", world.server.url, "--token", world.lawyer)
+    assert done.returncode == 0 and copy.read_bytes() == plain.read_bytes(), done.stderr
+
 
 def test_signatures_are_kept_in_the_originals_store_and_audited_there(world: World) -> None:
     """Last on this server: it alters a kept signature."""
@@ -364,6 +369,12 @@ def test_signatures_kept_before_the_move_are_still_read(tmp_path: Path) -> None:
         store.open(hashlib.sha256(b"never kept").digest())
     # Without the old directory, the namespace alone.
     assert not isinstance(signature_store(blobs, tmp_path / "fresh"), LayeredBlobStore)
+
+
+@pytest.mark.parametrize("name", ["sha256", "tmp", "blobs", "../up", "Signatures", "", "a/b"])
+def test_a_namespace_cannot_take_an_originals_name(tmp_path: Path, name: str) -> None:
+    with pytest.raises(ValueError, match="cannot name a blob store namespace"):
+        LocalBlobStore(tmp_path / "blobs").namespace(name)
 
 
 S3_ENV = {
