@@ -48,7 +48,7 @@ from certs.verify.institution_check import check_institution_certificate
 from certs.verify.status_signature import check_status_signature
 from evidence.access.enforcement import Principal, authorize
 from evidence.access.policy import Action, Relation, decide
-from evidence.errors import Conflict, DuplicateRecord, InputError, NotFound
+from evidence.errors import Conflict, DuplicateRecord, EvidenceError, InputError, NotFound
 from evidence.formats.custody_event import Actor, CustodyObject
 from evidence.formats.e_certificate import ECertificate, ECertificateError
 from evidence.services.custody_recording import (
@@ -137,7 +137,7 @@ class StatusConflict(Conflict):
     pending): HTTP 409."""
 
 
-class CertificatePending(LedgerError):
+class CertificatePending(EvidenceError):
     """The change is recorded but the chain does not hold it yet (the node did not answer):
     nothing is acknowledged; it completes on a retry or by the pending worker (HTTP 503)."""
 

@@ -913,3 +913,45 @@ def test_lookups_read_one_index_entry_and_seeding_inserts_in_bulk(database_url: 
             assert "uq_certificates_number" in plan, plan
     finally:
         database.engine.dispose()
+
+
+def test_a_new_edition_supersedes_the_old_one(world: World) -> None:
+    old, encoded, signature = make(notarial_fields(world, next_number(world)), world.notary)
+    assert register(world, "notary", encoded, signature, world.notary).status_code == 201
+    new, encoded, signature = make(notarial_fields(world, next_number(world)), world.notary)
+    assert register(world, "notary", encoded, signature, world.notary).status_code == 201
+
+    def body(successor: str, signer: Signer) -> dict[str, Any]:
+        statement = StatusStatement.supersede(
+            chain_id=world.chain_id,
+            registry=world.registry,
+            certificate=certificate_key(old.id),
+            successor=certificate_key(successor),
+        ).to_bytes()
+        return {
+            "successor": successor,
+            "signature": base64.b64encode(signer.sign(statement)).decode(),
+            "signer_certificate": signer.pem,
+        }
+
+    url = f"{world.url}/v1/certificates/{old.id}/supersede"
+    unknown = httpx.post(
+        url,
+        json=body(f"GZ-{NOTARY_CODE}-0000000000-0", world.notary),
+        headers=world.auth("notary"),
+        timeout=60,
+    )
+    assert unknown.status_code == 422 and unknown.json()["check"] == "successor", unknown.text
+    by_other = httpx.post(
+        url, json=body(new.id, world.other), headers=world.auth("other"), timeout=60
+    )
+    assert by_other.status_code == 403
+    done = httpx.post(
+        url, json=body(new.id, world.notary), headers=world.auth("notary"), timeout=60
+    )
+    assert done.status_code == 200, done.text
+    assert done.json()["status"]["state"] == "superseded"
+    assert done.json()["status"]["successor"] == new.id
+    state, *_, successor, _, _, _, _ = world.status_on_chain(old.id)
+    assert state == 3 and successor == certificate_key(new.id)
+    assert world.custody(old.id)[-1] == ("certificate_supersede", "notary")
