@@ -83,9 +83,12 @@ from ledger.certificate_registry import CertificateRegistryClient, StatusChange
 from ledger.certificate_status import CertificateState, StatusRecord
 from ledger.errors import (
     CertificateAlreadyRegistered,
+    CertificateNotRegistered,
     CertificateStatusFinal,
     LedgerError,
+    RegistrarNotAuthorized,
     StatusChangeRefused,
+    SuccessorNotIssued,
 )
 
 if TYPE_CHECKING:
@@ -172,6 +175,22 @@ def _relation(principal: Principal, issuer_name: str, issuer_type: str) -> Relat
 
 def _actor(principal: Principal) -> Actor:
     return Actor(principal.role, principal.token_id, principal.institution)
+
+
+def _chain_refusal(identifier: str, exc: StatusChangeRefused) -> EvidenceError:
+    """The registry's typed refusal as the service's error: an unknown certificate 404
+    (``CertificateNotRegistered``), a registered or final one 409
+    (``CertificateAlreadyRegistered``, ``CertificateStatusFinal``), a successor not issued 422
+    ``successor``, anything else (``InvalidStatusChange``) 422 ``chain``."""
+    if isinstance(exc, CertificateNotRegistered):
+        return NotFound(f"{identifier} is not registered on the chain: {exc}")
+    if isinstance(exc, CertificateAlreadyRegistered):
+        return NumberTaken(identifier, f"{identifier} is registered on the chain already")
+    if isinstance(exc, CertificateStatusFinal):
+        return StatusConflict(f"{identifier} is final on the chain already")
+    if isinstance(exc, SuccessorNotIssued):
+        return CertificateRefused("successor", f"the registry refused: {exc}")
+    return CertificateRefused("chain", f"the registry refused: {exc}")
 
 
 def _der(certificate: x509.Certificate) -> bytes:
@@ -434,9 +453,11 @@ class CertificateRegistration:
                         identifier, f"{identifier} is registered on the chain already"
                     ) from None
                 tx_hash, block = adopted
+        except RegistrarNotAuthorized as exc:  # the operator must grant the role: stays pending
+            raise CertificatePending(identifier, exc) from exc
         except StatusChangeRefused as exc:
             self._discard(identifier)
-            raise CertificateRefused("chain", f"the registry refused: {exc}") from None
+            raise _chain_refusal(identifier, exc) from None
         except LedgerError as exc:
             raise CertificatePending(identifier, exc) from exc
         with self.database.session() as session:
@@ -658,9 +679,11 @@ class CertificateRegistration:
                     self._clear_change(identifier)
                     raise StatusConflict(f"{identifier} is final on the chain already") from None
                 tx_hash, block = adopted
+        except RegistrarNotAuthorized as exc:  # the operator must grant the role: stays pending
+            raise CertificatePending(identifier, exc) from exc
         except StatusChangeRefused as exc:
             self._clear_change(identifier)
-            raise CertificateRefused("chain", f"the registry refused: {exc}") from None
+            raise _chain_refusal(identifier, exc) from None
         except LedgerError as exc:
             raise CertificatePending(identifier, exc) from exc
         action = (
@@ -742,7 +765,7 @@ class CertificateRegistration:
                 except CertificatePending as exc:
                     log.warning("certificate still pending: %s", exc)
                     break  # the node is down: try again later
-                except (CertificateRefused, Conflict) as exc:
+                except (CertificateRefused, Conflict, NotFound) as exc:
                     log.warning("pending certificate change dropped: %s", exc)
         return done
 
