@@ -54,6 +54,18 @@ from evidence.verify.receipt_verifier import (
     VerificationFailed,
     VerificationResult,
 )
+from evidence.verify.verification_report import (
+    SECTION_REVOCATION,
+    SECTION_SIGNATURE,
+    SECTION_SIGNER,
+    SECTION_VALIDITY,
+    VERDICT_REVOKED,
+    VERDICT_SIGNATURE_INVALID,
+    CheckStatus,
+    ReportCheck,
+    VerificationReport,
+    combine_verdicts,
+)
 
 __all__ = [
     "BEIJING",
@@ -381,6 +393,111 @@ CHECK_ORDER: Final = (
 
 _INDEPENDENT: Final = (CHECK_CHECKPOINT, CHECK_WITNESSES, CHECK_TIME_STAMP, CHECK_CLAIMED_TIME)
 
+_SIGNATURE_SECTIONS: Final = (
+    SECTION_SIGNATURE,
+    SECTION_SIGNER,
+    SECTION_REVOCATION,
+    SECTION_VALIDITY,
+)
+"""The verification report's sections a signed document adds to this report, in order."""
+
+_SIGNATURE_TEXT: Final[dict[str, _CheckText]] = {
+    "signature": _CheckText(
+        Bilingual("电子签名", "Electronic signature"),
+        Bilingual(
+            "核验存证记录所承诺的电子签名。",
+            "Checks the electronic signature the deposit record commits to.",
+        ),
+        Bilingual("未进行时，不证明签名人。", "When not performed, nothing about the signer."),
+    ),
+    "signature-committed": _CheckText(
+        Bilingual("签名与存证记录一致", "Signature committed by the record"),
+        Bilingual(
+            "所提交的签名正是存证记录（第 2 版）所承诺的签名（其 SHA-256 或签名形式）。",
+            "The signature given is the one the (version 2) deposit record commits to (its "
+            "SHA-256, or its form).",
+        ),
+        Bilingual("不单独证明签名有效。", "It does not by itself prove the signature valid."),
+    ),
+    "signature-valid": _CheckText(
+        Bilingual("签名有效", "Signature valid over the file"),
+        Bilingual(
+            "签名（CMS / PAdES）在所提交的文件上验证通过：文件自签名后未被改动，签名由签名证书"
+            "的私钥作出。",
+            "The signature (CMS / PAdES) verifies over the file: the file is unchanged since "
+            "it was signed, and the signature was made with the signer certificate's key.",
+        ),
+        Bilingual(
+            "不证明签名证书可信，可信性见证书链与撤销核验。",
+            "It does not prove the certificate trustworthy: see the chain and revocation checks.",
+        ),
+    ),
+    "signer-certificate-committed": _CheckText(
+        Bilingual("签名证书与存证记录一致", "Signer certificate committed by the record"),
+        Bilingual(
+            "签名所用证书正是存证记录所承诺的证书（SHA-256）。",
+            "The signature's certificate is the one the deposit record commits to (SHA-256).",
+        ),
+        Bilingual("不证明证书可信。", "It does not prove the certificate trustworthy."),
+    ),
+    "signer-chain": _CheckText(
+        Bilingual("签名证书链", "Signer chain to the trusted root"),
+        Bilingual(
+            "签名证书由所固定的机构证书根签发，符合机构证书规范（含文档签名用途），签名时有效。",
+            "The signer's certificate is issued by the pinned institutions' root, fits the "
+            "institution profile (with documentSigning) and was valid at the signing time.",
+        ),
+        Bilingual(
+            "根证书是否可信取决于信任文件；撤销情况见撤销核验。",
+            "Whether the root can be relied on rests on the trust file; revocation is the "
+            "revocation checks'.",
+        ),
+    ),
+    "signer-validity": _CheckText(
+        Bilingual("签名证书有效期", "Signer certificate validity"),
+        Bilingual(
+            "签名时间在签名证书的有效期内。",
+            "The signing time lies within the signer certificate's validity.",
+        ),
+        Bilingual(
+            "签名时间为时间戳证明或签名人声明，见技术细节。",
+            "The signing time is proven by a time stamp or claimed by the signer: see the detail.",
+        ),
+    ),
+    "crl": _CheckText(
+        Bilingual("证书撤销列表", "Certificate revocation list"),
+        Bilingual(
+            "所用撤销列表由所固定的根签发且在有效期内（未过 nextUpdate）。",
+            "The CRL used is signed by the pinned root and current (not past its nextUpdate).",
+        ),
+        Bilingual(
+            "过期的撤销列表仍可证明已列出的撤销，但不能排除其后的撤销。",
+            "A stale CRL still proves the revocations it lists, but rules out none after it.",
+        ),
+    ),
+    "revocation-at-signing": _CheckText(
+        Bilingual("签名时撤销状态", "Revocation at signing time"),
+        Bilingual(
+            "签名证书在签名时未被撤销（撤销列表中没有生效时间早于或等于签名时间的撤销）。",
+            "The signer's certificate was not revoked at the signing time (no revocation "
+            "effective at or before it on the CRL).",
+        ),
+        Bilingual(
+            "依据所用撤销列表；存证时服务方已按当时的撤销列表核验。",
+            "On the CRL used; the service checked it against the CRL of the deposit day too.",
+        ),
+    ),
+    "revocation-now": _CheckText(
+        Bilingual("当前撤销状态", "Revocation now"),
+        Bilingual(
+            "签名证书当前是否被撤销；签名后才撤销的，签名仍然成立，仅作提示。",
+            "Whether the signer's certificate is revoked now; a revocation after signing "
+            "leaves the signature standing and is a notice.",
+        ),
+        Bilingual("依据所用撤销列表的签发时间。", "As of the issue time of the CRL used."),
+    ),
+}
+
 
 # --- The legal mapping ------------------------------------------------------------------
 
@@ -465,11 +582,11 @@ PROVISIONS: Final = (
             "and checks the service's claimed deposit time for back-dating.",
         ),
         Bilingual(
-            "文件在存证前内容是否真实、由谁制作，本报告不能证明（机构电子签名与证书的核验"
-            "将在后续版本提供）。",
+            "文件在存证前内容是否真实、由谁制作，本报告不能证明（签名文件的签名核验只说明"
+            "哪个机构的密钥签署了该文件）。",
             "Whether the content was true before deposit, and who made it, is not proven "
-            "here (checking institutions' electronic signatures and certificates is work to "
-            "come).",
+            "here (for a signed document, the signature rows show only which institution's "
+            "key signed it).",
         ),
     ),
     Provision(
@@ -518,16 +635,27 @@ PROVISIONS: Final = (
             "the log's state, not the author's electronic signature on the document.",
         ),
         Bilingual(
-            "文件作者的电子签名尚未核验（后续 PKI 功能）。",
-            "The author's electronic signature is not checked (the PKI work to come).",
+            "文件作者的电子签名：已签名文件见签名各项核验（zhenglian report --signature/--crl）；"
+            "未签名文件无从核验。",
+            "The author's electronic signature: for a signed document, the signature rows "
+            "(zhenglian report --signature, --crl); an unsigned one has none to check.",
         ),
     ),
 )
 """The legal points and the checks that answer each."""
 
 _PROVISIONS_OF: Final = {
-    name: tuple(p.key for p in PROVISIONS if name in p.checks) for name in CHECK_ORDER
+    **{name: tuple(p.key for p in PROVISIONS if name in p.checks) for name in CHECK_ORDER},
+    **{
+        name: ("OLR-18", "ICR-11")
+        if name in ("signature-valid", "signer-chain", "revocation-at-signing")
+        else ("ICR-11",)
+        for name in _SIGNATURE_TEXT
+    },
 }
+"""The provisions each check answers: the receipt's by :data:`PROVISIONS`, a signed
+document's signature rows (only present for one) ICR Art. 11 (electronic signatures) and, for
+who signed, OLR Art. 18 (the data's source)."""
 
 
 # --- Verdicts, notices and limits -----------------------------------------------------------
@@ -570,6 +698,25 @@ _VERDICT_TEXT: Final = {
     ),
 }
 
+_VERDICT_TEXT[VERDICT_SIGNATURE_INVALID] = (
+    Bilingual("签名无效", "signature invalid"),
+    Bilingual(
+        "回执有效，文件即存证文件，但其电子签名不是存证记录所承诺的签名、在文件上验证不通过，"
+        "或签名证书在签名时不能链到所固定的根。",
+        "The receipt holds and the file is the deposited document, but its electronic "
+        "signature is not the one the record commits to, does not verify over the file, or "
+        "its certificate does not chain to the pinned root at the signing time.",
+    ),
+)
+_VERDICT_TEXT[VERDICT_REVOKED] = (
+    Bilingual("签名证书已撤销", "revoked"),
+    Bilingual(
+        "回执有效，文件即存证文件，签名在文件上验证通过，但签名证书在签名时或之前已被撤销。",
+        "The receipt holds, the file is the deposited document and its signature verifies, "
+        "but the signer's certificate was revoked effective at or before the signing time.",
+    ),
+)
+
 _RECEIPT_ONLY = (
     Bilingual("回执有效（未比对文件）", "receipt valid (no file compared)"),
     Bilingual(
@@ -588,10 +735,11 @@ _V1_NOTICE: Final = Bilingual(
 _LIMITS: Final = (
     Bilingual(
         "文件内容是否真实、由谁制作或签署：本报告只说明文件自存证以来是否未被改动。作者身份"
-        "须由电子签名和机构证书（后续 PKI 功能）或其他证据证明。",
+        "须由电子签名和机构证书（签名文件见签名各项核验）或其他证据证明。",
         "That the content is true, or who made or signed it: the report only says whether "
         "the file is unchanged since deposit. Authorship needs electronic signatures and "
-        "institutions' certificates (the PKI work to come) or other evidence.",
+        "institutions' certificates (for a signed document, the signature rows, checked "
+        "against the institutions' PKI) or other evidence.",
     ),
     Bilingual(
         "上链存储前数据的真实性（《人民法院在线诉讼规则》第十八条）。",
@@ -640,6 +788,7 @@ def build_report(
     document: HasDigests | None,
     provenance: Provenance,
     receipt_alone: VerificationResult | None = None,
+    verification: VerificationReport | None = None,
 ) -> AdmissibilityReport:
     """The report on ``receipt`` given what the verifier concluded (``outcome``) under the
     trust of ``bundle``.
@@ -649,14 +798,23 @@ def build_report(
     not performed). ``receipt_alone`` is the receipt verified on its own when only the
     document digest failed (``altered``): the verified facts (seal, cosignatures, time stamp)
     are shown from it, as :class:`VerificationFailed` does not carry them.
+
+    ``verification`` is the verification report of the same file (``zhenglian verify``'s,
+    :mod:`evidence.verify.verification_report`) when the document is signed: its signature,
+    signer chain, revocation and validity checks become rows after the receipt's, its notices
+    notices here, and its failures count in the verdict (``signature-invalid``, ``revoked``).
     """
     facts = outcome if isinstance(outcome, VerificationResult) else receipt_alone
-    verdict = outcome.verdict
     by_name = {c.name: c for c in outcome.checks}
     rows = tuple(
         _row(name, by_name.get(name), receipt, bundle, facts, document)
         for name in (*CHECK_ORDER, *(c.name for c in outcome.checks if c.name not in CHECK_ORDER))
     )
+    added: tuple[ReportCheck, ...] = ()
+    if verification is not None:
+        added = tuple(c for c in verification.checks if c.section in _SIGNATURE_SECTIONS)
+        rows += tuple(_signature_row(c) for c in added)
+    verdict = combine_verdicts([outcome.verdict, *(c.fails_as for c in added if c.failed)])
     headline, explanation = _VERDICT_TEXT.get(
         verdict, (Bilingual(verdict, verdict), Bilingual("", ""))
     )
@@ -667,7 +825,12 @@ def build_report(
         verdict=verdict,
         headline=headline,
         explanation=explanation,
-        notices=_notices(receipt, bundle, document),
+        notices=_notices(receipt, bundle, document)
+        + tuple(
+            Bilingual(f"签名核验提示：{n}", n)
+            for n in (verification.notices if verification is not None else ())
+            if not n.startswith("a version 1 receipt")
+        ),
         summary=_summary(receipt, facts, provenance),
         checks=rows,
         provisions=tuple(_provision_row(p, rows) for p in PROVISIONS),
@@ -676,6 +839,41 @@ def build_report(
         provenance=provenance,
         receipt_version=receipt.version,
         document_compared=document is not None,
+    )
+
+
+_REPORT_STATUS: Final = {
+    CheckStatus.PASSED: Status.PASSED,
+    CheckStatus.FAILED: Status.FAILED,
+    CheckStatus.NOT_PERFORMED: Status.NOT_PERFORMED,
+}
+
+
+def _signature_row(check: ReportCheck) -> CheckRow:
+    """A check of the verification report's signature sections, told to a court."""
+    text = _SIGNATURE_TEXT.get(
+        check.name,
+        _CheckText(
+            Bilingual(check.name, check.name),
+            Bilingual("见技术细节。", "See the technical detail."),
+            Bilingual("见技术细节。", "See the technical detail."),
+        ),
+    )
+    status = _REPORT_STATUS[check.status]
+    skipped = status is Status.NOT_PERFORMED
+    return CheckRow(
+        name=check.name,
+        title=text.title,
+        status=status,
+        proves=text.proves,
+        does_not_prove=text.does_not_prove,
+        evidence=tuple(
+            Fact(Bilingual(key, key), value, len(value) >= 40 and " " not in value)
+            for key, value in check.evidence
+        ),
+        provisions=_PROVISIONS_OF.get(check.name, ()),
+        detail="" if skipped else check.detail,
+        note=Bilingual(f"未进行：{check.detail}", check.detail) if skipped else None,
     )
 
 
@@ -1034,7 +1232,7 @@ def _trust(bundle: TrustBundle, provenance: Provenance) -> Section:
 
 
 def _provision_row(provision: Provision, rows: Sequence[CheckRow]) -> ProvisionRow:
-    mine = [row for row in rows if row.name in provision.checks]
+    mine = [row for row in rows if provision.key in row.provisions]
     failed = [row for row in mine if row.status is Status.FAILED]
     skipped = [row for row in mine if row.status is Status.NOT_PERFORMED]
     if failed:

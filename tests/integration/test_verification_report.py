@@ -445,3 +445,35 @@ def test_an_e_certificate_is_intact_then_revoked_on_chain(
     report = report_of(done)
     assert report["verdict"] == "signature-invalid", done.stdout
     assert check(report, "certificate-signature")["status"] == "failed"
+
+
+def test_the_admissibility_report_shows_the_signature_rows(setup: Setup) -> None:
+    institution = setup.issue("court")
+    document, signature, receipt = setup.signed_deposit("court", institution)
+    crl = setup.crl("court.crl")
+    out = setup.work / "court-report.md"
+    done = zl(
+        *("report", str(receipt), str(document), "--trust", str(setup.trust)),
+        *("--signature", str(signature), "--crl", str(crl), "-o", str(out)),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    text = out.read_text(encoding="utf-8")
+    for title in (
+        "Signature valid over the file",
+        "Signer chain to the trusted root",
+        "Signer certificate validity",
+        "Certificate revocation list",
+        "Revocation at signing time",
+        "Revocation now",
+    ):
+        assert title in text, title
+    assert "未通过 / FAILED" not in text
+
+    # Another document's signature: the report is written and says signature-invalid.
+    _, other, _ = setup.signed_deposit("court-other", institution)
+    failed = zl(
+        *("report", str(receipt), str(document), "--trust", str(setup.trust)),
+        *("--signature", str(other), "--crl", str(crl), "-o", str(out)),
+    )
+    assert failed.returncode == 1 and "verdict: signature-invalid" in failed.stdout, failed.stdout
+    assert "signature invalid" in out.read_text(encoding="utf-8")

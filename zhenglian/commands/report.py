@@ -35,7 +35,7 @@ from evidence.verify.receipt_verifier import (
     VerificationResult,
     verify_receipt,
 )
-from zhenglian.commands.verify import pinned_trust
+from zhenglian.commands.verify import pinned_trust, verify_document
 from zhenglian.common import EXIT_BAD_INPUT, EXIT_CANNOT_CHECK, EXIT_FAILED, fail
 
 #: The forms ``-o`` may name, by suffix.
@@ -109,20 +109,44 @@ def _write(path: Path, data: bytes) -> None:
     help="The generation time printed in the report, ISO 8601 with offset "
     "(default: now). The same inputs and time give the same bytes.",
 )
+@click.option(
+    "--signature",
+    "signature_path",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="FILE's detached signature (.p7s) for a signed deposit: the report adds the "
+    "signature, signer chain, revocation and validity rows (a signed PDF needs none).",
+)
+@click.option(
+    "--crl",
+    "crl_path",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The PKI root's CRL: the signer's revocation at signing time and now.",
+)
+@click.option("--server", default=None, help="Without --crl: fetch the CRL from this server.")
 def report(
     receipt_path: Path,
     file: Path | None,
     trust_path: Path,
     output: Path,
     generated_at: str | None,
+    signature_path: Path | None = None,
+    crl_path: Path | None = None,
+    server: str | None = None,
 ) -> None:
     """Write the admissibility report (电子证据核验报告) on RECEIPT, checking FILE against it.
 
     Without FILE the report covers the receipt only (the document digest check is not
     performed). The report is written whatever the verdict.
 
-    Exit status: 0 intact; 1 a check failed (altered, receipt-invalid, untrusted); 2 bad
-    input or usage; 3 the report could not be made (the PDF's font is missing)."""
+    For a signed deposit (a version 2 entry naming a signer) with FILE, the signature is
+    checked as ``zhenglian verify`` checks it (--signature for a detached one, --crl or
+    --server for revocation) and the report adds those rows.
+
+    Exit status: 0 intact; 1 a check failed (altered, receipt-invalid, untrusted,
+    signature-invalid, revoked); 2 bad input or usage; 3 the report could not be made (the
+    PDF's font is missing, or the CRL's server is unreachable)."""
     form = FORMATS.get(output.suffix.lower())
     if form is None:
         fail(f"-o {output}: give a name ending in .pdf or .md", EXIT_BAD_INPUT)
@@ -175,6 +199,19 @@ def report(
             except VerificationFailed:
                 receipt_alone = None
 
+    verification = None
+    if receipt.entry.signature is not None and file is not None:
+        verification = verify_document(
+            file,
+            receipt_path,
+            trust_path=trust_path,
+            signature_path=signature_path,
+            crl_path=crl_path,
+            server=server,
+            now=when,
+        )
+    elif signature_path is not None:
+        fail("--signature needs FILE and a receipt whose entry is signed", EXIT_BAD_INPUT)
     provenance = Provenance(
         generated_at=when,
         tool_version=_tool_version(),
@@ -189,6 +226,7 @@ def report(
         document=document,
         provenance=provenance,
         receipt_alone=receipt_alone,
+        verification=verification,
     )
     if form == "pdf":
         from zhenglian.report_rendering import FontMissing, render_pdf
