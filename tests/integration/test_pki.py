@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -191,3 +192,91 @@ def test_an_offline_root_published_into_a_running_server(tmp_path: Path) -> None
         assert crl_number(crl) == 2
         assert crl.get_revoked_certificate_by_serial_number(int(issued["serial"], 16)) is not None
         assert httpx.get(f"{server.url}/v1/trust", timeout=30).json()["pki_roots"] == [ca.text]
+
+
+def test_an_sm2_root_is_served_beside_the_ecdsa_one_and_follows_the_cli(tmp_path: Path) -> None:
+    """``pki init --algorithm sm2`` on a running server's data directory: both roots in
+    ``/v1/pki/ca`` and the trust bundle, the SM2 CRL at ``/v1/pki/crl?algorithm=sm2``, an SM2
+    certificate issued (``--out`` and ``--csr``), listed, revoked and re-listed without a
+    restart; ``pki crl`` renews both CRLs."""
+    from certs.sm2 import keys as sm2_keys
+    from certs.sm2.certificates import SM2Certificate
+    from certs.sm2.crl import check_crl
+    from certs.sm2.csr import build_certificate_request
+    from certs.sm2.gmssl_engine import GmsslEngine
+
+    engine = GmsslEngine()
+    data = tmp_path / "data"
+    pki(
+        "init",
+        "--data-dir",
+        str(data),
+        "--name",
+        "某市司法局机构证书根",
+        "--public-url",
+        "https://zl.example.cn",
+    )
+    with running_server(data) as server:
+        assert httpx.get(f"{server.url}/v1/pki/crl?algorithm=sm2", timeout=30).status_code == 404
+        pki("init", "--data-dir", str(data), "--name", "某市司法局SM2根", "--algorithm", "sm2")
+        served = httpx.get(f"{server.url}/v1/pki/ca", timeout=30).text
+        assert served.count("-----BEGIN CERTIFICATE-----") == 2
+        sm2_root = SM2Certificate.from_pem((data / "pki" / "sm2-ca.pem").read_bytes())
+        assert sm2_root.to_pem().decode() in served
+        roots = httpx.get(f"{server.url}/v1/trust", timeout=30).json()["pki_roots"]
+        assert len(roots) == 2 and roots[1] == sm2_root.to_pem().decode()
+
+        common = [
+            "--data-dir",
+            str(data),
+            "--institution",
+            "北京市某公证处",
+            "--credit-code",
+            "11110000000029209E",
+            "--type",
+            "notary_office",
+            "--algorithm",
+            "sm2",
+        ]
+        made = json.loads(pki("issue", *common, "--out", str(tmp_path / "notary")).stdout)
+        assert made["algorithm"] == "sm2" and made["type"] == "notary_office"
+        certificate = x509.load_pem_x509_certificate(
+            (tmp_path / "notary" / "cert.pem").read_bytes()
+        )
+        points = certificate.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+        assert points[0].full_name[0].value == (  # type: ignore[index]
+            "https://zl.example.cn/v1/pki/crl?algorithm=sm2"
+        )
+        key = sm2_keys.generate_private_key(engine)
+        csr = tmp_path / "token.csr"
+        csr.write_bytes(
+            build_certificate_request(subject=[("2.5.4.3", "x")], key=key, engine=engine).to_pem()
+        )
+        token = json.loads(pki("issue", *common, "--csr", str(csr)).stdout)
+        assert SM2Certificate.from_pem((tmp_path / "token.cert.pem").read_bytes()).public_key == (
+            key.public_key
+        )
+        listed = [
+            json.loads(line) for line in pki("list", "--data-dir", str(data)).stdout.splitlines()
+        ]
+        assert {r["serial"]: r["algorithm"] for r in listed} == {
+            made["serial"]: "sm2",
+            token["serial"]: "sm2",
+        }
+
+        pki("revoke", "--data-dir", str(data), made["serial"], "--reason", "superseded")
+        r = httpx.get(f"{server.url}/v1/pki/crl", params={"algorithm": "sm2"}, timeout=30)
+        assert r.status_code == 200 and r.headers["content-type"] == "application/pkix-crl"
+        crl = check_crl(r.content, sm2_root, at=datetime.now(UTC), engine=engine)
+        assert crl.ok and crl.crl_number == 2 and crl.entry(int(made["serial"], 16)) is not None
+        assert len(served_crl(server.url)) == 0  # the ECDSA root's CRL lists no SM2 serial
+        statuses = {
+            json.loads(line)["serial"]: json.loads(line)["status"]
+            for line in pki("list", "--data-dir", str(data)).stdout.splitlines()
+        }
+        assert statuses == {made["serial"]: "revoked", token["serial"]: "valid"}
+
+        renewed = pki("crl", "--data-dir", str(data)).stdout
+        assert "CRL 2 issued" in renewed and "SM2 CRL 3 issued" in renewed
+        r = httpx.get(f"{server.url}/v1/pki/crl", params={"algorithm": "sm2"}, timeout=30)
+        assert check_crl(r.content, sm2_root, at=datetime.now(UTC), engine=engine).crl_number == 3
