@@ -464,6 +464,13 @@ def document_report(
             )
             checks += found
             notices += more
+        else:
+            why = "not performed: the signer's certificate could not be read from the signature"
+            checks.append(
+                _skipped(CHECK_SIGNER_VALIDITY, SECTION_VALIDITY, why, VERDICT_SIGNATURE_INVALID)
+            )
+            for name in (CHECK_CRL, CHECK_REVOCATION_AT_SIGNING, CHECK_REVOCATION_NOW):
+                checks.append(_skipped(name, SECTION_REVOCATION, why, VERDICT_REVOKED))
     checks += extra
     subject = Subject(
         "document",
