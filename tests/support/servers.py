@@ -26,10 +26,32 @@ SERVER_START_TIMEOUT = 60.0
 HARDHAT_KEY_0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 
 
+#: Binds :func:`free_port` may try before it gives up finding a port of its worker's class.
+FREE_PORT_ATTEMPTS = 1000
+
+
+def _worker_port_class() -> tuple[int, int]:
+    """(this pytest-xdist worker's index, number of workers); (0, 1) outside xdist."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1", ...
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    if not worker.startswith("gw") or not worker[2:].isdigit() or count < 2:
+        return 0, 1
+    return int(worker[2:]) % count, count
+
+
 def free_port() -> int:
-    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port that is free now. Under pytest-xdist each worker only takes ports
+    ``p`` with ``p % workers == index``: a port one worker has just probed and released (and
+    is about to hand to a server it starts) is never handed out by another at the same time.
+    """
+    index, count = _worker_port_class()
+    for _ in range(FREE_PORT_ATTEMPTS):
+        with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port % count == index:
+            return port
+    raise RuntimeError(f"no free port of class {index} mod {count} in {FREE_PORT_ATTEMPTS} binds")
 
 
 def rpc_call(url: str, method: str, params: list[object] | None = None) -> object:
