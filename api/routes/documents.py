@@ -331,9 +331,27 @@ def _published(request: Request, services: Services) -> PublishedTrust:
         raise Problem(503, "Storage or ledger unavailable", "the PKI files cannot be read") from exc
 
 
-def _receipt_ready(services: Services, record: DocumentRecord) -> bool:
+def _pending(exc: BundleNotReady) -> Problem:
+    return Problem(
+        409,
+        "Receipt not ready",
+        str(exc),
+        headers={"Retry-After": "5"},
+        extra={"reason": "receipt-pending"},
+    )
+
+
+def require_receipt(services: Services, record: DocumentRecord) -> None:
+    """Nothing if ``record``'s receipt is ready; else the 409 ``receipt-pending`` problem
+    (asked before anything is recorded or a share code's use is spent)."""
     with services.database.session() as session:
-        return receipt_for(session, record, services.receipt_policy) is not None
+        if receipt_for(session, record, services.receipt_policy) is None:
+            raise _pending(
+                BundleNotReady(
+                    f"document {record.id} has no receipt yet (not anchored, cosigned or "
+                    "time-stamped yet): ask again once its receipt is ready"
+                )
+            )
 
 
 def _bundle_members(
@@ -353,13 +371,7 @@ def _bundle_members(
                 custody=services.custody is not None,
             )
     except BundleNotReady as exc:
-        raise Problem(
-            409,
-            "Receipt not ready",
-            str(exc),
-            headers={"Retry-After": "5"},
-            extra={"reason": "receipt-pending"},
-        ) from None
+        raise _pending(exc) from None
     except BundleTooLarge as exc:
         raise Problem(409, "Bundle too large", str(exc), extra={"reason": "too-large"}) from None
 
@@ -396,16 +408,24 @@ async def get_bundle(
         _visible, services, principal, document_id, Action.DOCUMENT_CONTENT
     )
     # Ready first: a fetch that is refused for a pending receipt records nothing.
-    if services.custody is not None and await run_in_threadpool(_receipt_ready, services, record):
-        await run_in_threadpool(
-            record_custody,
-            services,
-            request,
-            "fetch_content",
-            principal,
-            CustodyObject.document(record.id),
-            owner=record.institution,
-        )
+    await run_in_threadpool(require_receipt, services, record)
+    await run_in_threadpool(
+        record_custody,
+        services,
+        request,
+        "fetch_content",
+        principal,
+        CustodyObject.document(record.id),
+        owner=record.institution,
+    )
+    return await stream_bundle(services, request, principal, record)
+
+
+async def stream_bundle(
+    services: Services, request: Request, principal: Principal, record: DocumentRecord
+) -> StreamingResponse:
+    """``record``'s evidence bundle for ``principal`` (already allowed and recorded), the
+    original re-checked while streamed as :func:`stream_original` does."""
     members = await run_in_threadpool(_bundle_members, services, request, principal, record)
 
     def report(_: TamperingDetected) -> None:

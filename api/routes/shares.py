@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from api.deps import PrincipalDep, Services, ServicesDep, commit_with_custody
 from api.jsonbody import json_body, read_json
 from api.routes.cases import shared_object, summary
-from api.routes.documents import stream_original
+from api.routes.documents import require_receipt, stream_bundle, stream_original
 from api.schemas import ShareCreate, ShareIssued, SharePublic, ShareView
 from evidence.access import enforcement
 from evidence.access.policy import Action
@@ -149,3 +149,47 @@ async def shared_case_content(
     """The original of one document of a shared case (one use of the code)."""
     record = await run_in_threadpool(_redeem, services, request, principal, code, document_id)
     return await stream_original(services, request, record)
+
+
+def _ready(
+    services: Services, principal: enforcement.Principal, code: str, document_id: str | None
+) -> None:
+    """A 409 ``receipt-pending`` before a use of the code is spent on a bundle that cannot be
+    made yet (the code is checked, not redeemed)."""
+    with services.database.session() as session:
+        share = enforcement.redeem_share(session, principal, code, consume=False)
+        record = enforcement.shared_document(session, share, document_id)
+    require_receipt(services, record)
+
+
+_BUNDLE: dict[int | str, dict[str, Any]] = {
+    **_ERRORS,
+    200: {"content": {"application/zip": {}}},
+    409: {"description": "the receipt is not ready (receipt-pending) or the original altered"},
+}
+
+
+@router.get("/{code}/bundle", response_class=StreamingResponse, responses=_BUNDLE)
+async def shared_bundle(
+    code: str, request: Request, principal: PrincipalDep, services: ServicesDep
+) -> StreamingResponse:
+    """The shared document's evidence bundle (docs/bundle.md; one use of the code)."""
+    await run_in_threadpool(_ready, services, principal, code, None)
+    record = await run_in_threadpool(_redeem, services, request, principal, code, None)
+    return await stream_bundle(services, request, principal, record)
+
+
+@router.get(
+    "/{code}/documents/{document_id}/bundle", response_class=StreamingResponse, responses=_BUNDLE
+)
+async def shared_case_bundle(
+    code: str,
+    document_id: str,
+    request: Request,
+    principal: PrincipalDep,
+    services: ServicesDep,
+) -> StreamingResponse:
+    """The evidence bundle of one document of a shared case (one use of the code)."""
+    await run_in_threadpool(_ready, services, principal, code, document_id)
+    record = await run_in_threadpool(_redeem, services, request, principal, code, document_id)
+    return await stream_bundle(services, request, principal, record)

@@ -500,7 +500,20 @@ def _own_token_custody(w: World, role: str, rel: str) -> httpx.Response:
 
 def _bundle(w: World, role: str, rel: str) -> httpx.Response:
     """The evidence bundle, asked again while its receipt is pending (409 with Retry-After)."""
-    url = f"{w.url}/v1/documents/{w.doc[role][rel]['id']}/bundle"
+    return _until_ready(w, role, f"/v1/documents/{w.doc[role][rel]['id']}/bundle")
+
+
+def _shared_bundle(w: World, role: str, rel: str) -> httpx.Response:
+    return _until_ready(w, role, f"/v1/shares/{w.redeem[role][rel]}/bundle")
+
+
+def _shared_case_bundle(w: World, role: str, rel: str) -> httpx.Response:
+    code, document_id = w.redeem_case[role][rel]
+    return _until_ready(w, role, f"/v1/shares/{code}/documents/{document_id}/bundle")
+
+
+def _until_ready(w: World, role: str, path: str) -> httpx.Response:
+    url = f"{w.url}{path}"
     deadline = time.monotonic() + 60
     while True:
         r = httpx.get(url, headers=w.headers[role], timeout=60)
@@ -541,6 +554,8 @@ SENDERS: dict[str, Send] = {
         lambda w, r, rel: f"/v1/shares/{w.redeem[r][rel]}/content"
     ),
     "GET /v1/shares/{code}/documents/{document_id}/content": _shared_case_content,
+    "GET /v1/shares/{code}/bundle": _shared_bundle,
+    "GET /v1/shares/{code}/documents/{document_id}/bundle": _shared_case_bundle,
     "DELETE /v1/shares/{code}": _revoke,
     "POST /v1/verify": _verify,
     "GET /v1/public/cases/{code}": _get(lambda w, r, rel: f"/v1/public/cases/{w.case[r][rel]}"),
@@ -662,6 +677,8 @@ EXPECTED: dict[str, dict[str, Row]] = {
     "GET /v1/shares/{code}": _REDEEM,
     "GET /v1/shares/{code}/content": _REDEEM,
     "GET /v1/shares/{code}/documents/{document_id}/content": _REDEEM,
+    "GET /v1/shares/{code}/bundle": _REDEEM,
+    "GET /v1/shares/{code}/documents/{document_id}/bundle": _REDEEM,
     "DELETE /v1/shares/{code}": _by_role(
         admin=(404, 404, 404),
         depositor=(204, 404, 404),

@@ -298,6 +298,24 @@ def test_a_stranger_gets_the_bundle_as_the_content_404(world: World) -> None:
     assert done.returncode == 2 and "404" in done.stderr and not out.exists()
     assert len(done.stderr.strip().splitlines()) == 1
 
+    # Given a share code by the depositor, the other firm fetches it as it fetches originals:
+    # one use of the code, recorded as a share_fetch.
+    r = httpx.post(
+        f"{world.server.url}/v1/shares",
+        headers={"Authorization": f"Bearer {world.notary}"},
+        json={"document_id": doc, "recipient": "君合律师事务所", "max_uses": 1},
+        timeout=30,
+    )
+    assert r.status_code == 201, r.text
+    code = r.json()["code"]
+    done = world.fetch(doc, out, world.stranger, "--share", code)
+    assert done.returncode == 0, done.stderr
+    assert _members(out)["original/will.txt"] == document.read_bytes()
+    checked = _verify(out, "--trust", str(world.trust()))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    again = world.fetch(doc, world.work / "again.zip", world.stranger, "--share", code)
+    assert again.returncode == 2 and "410" in again.stderr  # the one use is spent
+
 
 def test_a_signed_pdf_and_an_unsigned_document_bundle_verify(world: World) -> None:
     pdf = world.work / "notarial.pdf"

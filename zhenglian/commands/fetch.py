@@ -70,6 +70,12 @@ def _check_bundle(path: Path) -> None:
     "export, trust bundle, manifest) instead of the original alone.",
 )
 @click.option(
+    "--share",
+    "share_code",
+    default=None,
+    help="Fetch through this share code (证据提取码; one use of it) instead of the case.",
+)
+@click.option(
     "-o",
     "--output",
     required=True,
@@ -88,9 +94,11 @@ def fetch(
     bundle: bool,
     output: Path,
     wait: bool,
+    share_code: str | None = None,
 ) -> None:
     """Download document DOCUMENT_ID's original, or with --bundle its evidence bundle, to
-    OUTPUT; check a bundle with `zhenglian verify --bundle OUTPUT --trust BUNDLE`.
+    OUTPUT (as a participant of its case, or with --share CODE); check a bundle with
+    `zhenglian verify --bundle OUTPUT --trust BUNDLE`.
 
     Exit status: 0 written; 1 the server failed or the receipt is not ready; 2 bad input."""
     import httpx  # here: the server's processes, which load every command, never need it
@@ -99,8 +107,15 @@ def fetch(
         fail("a token is required (--token or $ZHENGLIAN_TOKEN)", EXIT_BAD_INPUT)
     if "/" in document_id or not document_id.strip():
         fail(f"not a document id: {document_id!r}", EXIT_BAD_INPUT)
+    if share_code is not None and ("/" in share_code or not share_code.strip()):
+        fail(f"not a share code: {share_code!r}", EXIT_BAD_INPUT)
     base = server.rstrip("/")
-    url = f"{base}/v1/documents/{document_id}/{'bundle' if bundle else 'content'}"
+    what = "bundle" if bundle else "content"
+    url = (
+        f"{base}/v1/documents/{document_id}/{what}"
+        if share_code is None
+        else f"{base}/v1/shares/{share_code.strip()}/documents/{document_id}/{what}"
+    )
     headers = {"Authorization": f"Bearer {token}"}
     directory = output.parent if str(output.parent) else Path(".")
     deadline = time.monotonic() + WAIT_TIMEOUT
