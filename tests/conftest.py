@@ -45,3 +45,24 @@ def chain_endpoint(request: pytest.FixtureRequest) -> tuple[str, str]:
         url, key, _ = request.getfixturevalue("embedded_chain")
         return url, key
     return request.getfixturevalue("hardhat_rpc_url"), servers.HARDHAT_KEY_0
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the parametrizations a test module rules out: a module may define
+    ``selected_parametrization(test_name, params) -> bool`` (``params``: the item's
+    parametrized arguments, fixture parameters included); items for which it answers False
+    are reported as deselected, not run."""
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        select = getattr(getattr(item, "module", None), "selected_parametrization", None)
+        callspec = getattr(item, "callspec", None)
+        if select is not None and callspec is not None:
+            name = getattr(item, "originalname", item.name)
+            if not select(name, dict(callspec.params)):
+                dropped.append(item)
+                continue
+        kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept

@@ -739,6 +739,23 @@ def test_every_endpoint_is_in_the_matrix(server: ZhenglianServer) -> None:
     assert set(EXPECTED) == set(SENDERS)
 
 
+#: Roles whose matrix rows also run on PostgreSQL. Every endpoint's repository queries run
+#: there through them: an admin's (institutions, tokens, bureaus), a depositor's own cases,
+#: documents and share codes (the notary), and a participant's reads through its case (the
+#: court). The other roles send the same queries with other tokens: forensic and legal_aid
+#: are depositors like the notary, the lawyer a participant like the court, and the public
+#: is refused (401) before any query or reads what every role reads. All roles run on SQLite.
+POSTGRESQL_MATRIX_ROLES = ("admin", "notary", "court")
+
+
+def selected_parametrization(test: str, params: dict[str, object]) -> bool:
+    """The rows of test_matrix that run (tests/conftest.py deselects the others): every
+    (endpoint, role) on SQLite, those of :data:`POSTGRESQL_MATRIX_ROLES` on PostgreSQL."""
+    if test != "test_matrix" or params.get("server") != "postgresql":
+        return True
+    return params.get("role") in POSTGRESQL_MATRIX_ROLES
+
+
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("endpoint", list(SENDERS))
 def test_matrix(world: World, endpoint: str, role: str) -> None:
