@@ -391,6 +391,24 @@ def test_every_action_is_recorded_about_its_object_by_its_actor(
     assert by_action["institution_disable"] == made and cli_court not in (firm, made)
 
 
+#: Tests of the request rate limits: token buckets kept in the server's memory, read and
+#: written by no SQL, so they run on SQLite only (the daily upload quota, read from the
+#: database, runs on both).
+IN_MEMORY_LIMIT_TESTS = frozenset(
+    {
+        "test_a_token_over_its_rate_gets_429_with_retry_after",
+        "test_unauthenticated_verification_is_limited_per_client_address",
+        "test_the_public_case_page_is_limited_per_client_address_token_or_not",
+    }
+)
+
+
+def selected_parametrization(test: str, params: dict[str, object]) -> bool:
+    """What runs (tests/conftest.py deselects the rest): everything on SQLite, all but
+    :data:`IN_MEMORY_LIMIT_TESTS` on PostgreSQL."""
+    return params.get("server") != "postgresql" or test not in IN_MEMORY_LIMIT_TESTS
+
+
 def test_a_token_over_its_rate_gets_429_with_retry_after(server: ZhenglianServer) -> None:
     headers = _bearer(server.token("城郊公证处", "notary"))
     url = f"{server.url}/v1/documents/00000000-0000-4000-8000-000000000000"
