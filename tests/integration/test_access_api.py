@@ -367,6 +367,16 @@ def _verify(w: World, role: str, rel: str) -> httpx.Response:
     return httpx.post(f"{w.url}/v1/verify", headers=w.headers[role], json={"sha256": sha})
 
 
+#: A well-formed e-certificate identifier that nothing has.
+NO_CERTIFICATE = "GZ-11110000000029209E-0000000000-0"
+
+
+def _certificate_post(suffix: str) -> Send:
+    """Register (``""``) or change a certificate with an empty body: refused by role first."""
+    path = "/v1/certificates" + (f"/{NO_CERTIFICATE}{suffix}" if suffix else "")
+    return lambda w, role, rel: httpx.post(f"{w.url}{path}", headers=w.headers[role], json={})
+
+
 def _revoke(w: World, role: str, rel: str) -> httpx.Response:
     return httpx.delete(f"{w.url}/v1/shares/{w.revoke[role][rel]}", headers=w.headers[role])
 
@@ -569,6 +579,22 @@ SENDERS: dict[str, Send] = {
     "GET /v1/pki/ca": _get(lambda w, r, rel: "/v1/pki/ca"),
     "GET /v1/pki/crl": _get(lambda w, r, rel: "/v1/pki/crl"),
     "GET /healthz": _get(lambda w, r, rel: "/healthz"),
+    # Registered e-certificates: only "none" here (a well-formed identifier nothing has, an
+    # empty body); own and other, per role, are in test_certificates_api.py.
+    "POST /v1/certificates": _certificate_post(""),
+    "GET /v1/certificates": _get(
+        lambda w, r, rel: (
+            f"/v1/certificates?issuer={NO_CERTIFICATE[3:21]}&type=notarial_certificate&number=none"
+        )
+    ),
+    "GET /v1/certificates/{certificate_id}": _get(
+        lambda w, r, rel: f"/v1/certificates/{NO_CERTIFICATE}"
+    ),
+    "GET /v1/certificates/{certificate_id}/pdf": _get(
+        lambda w, r, rel: f"/v1/certificates/{NO_CERTIFICATE}/pdf"
+    ),
+    "POST /v1/certificates/{certificate_id}/revoke": _certificate_post("/revoke"),
+    "POST /v1/certificates/{certificate_id}/supersede": _certificate_post("/supersede"),
     "GET /v1/admin/institutions": _get(lambda w, r, rel: "/v1/admin/institutions"),
     "POST /v1/admin/institutions": _create_institution,
     "POST /v1/admin/institutions/{institution_id}/disable": _disable_institution,
@@ -641,6 +667,15 @@ _OWN_RECORD = _by_role(
     public=(None, None, 401),
 )
 
+#: Register or change an e-certificate: roles that may (the depositing institutions) get to
+#: the body (an empty one: 422); the others are refused by role (403), the public 401.
+_CERTIFICATE_CHANGE = _by_role(
+    admin=(None, None, 403),
+    depositor=(None, None, 422),
+    court=(None, None, 403),
+    public=(None, None, 401),
+)
+
 #: (own, other, none) status per endpoint and role; None where the relation does not apply.
 EXPECTED: dict[str, dict[str, Row]] = {
     "POST /v1/documents": _by_role(
@@ -698,6 +733,12 @@ EXPECTED: dict[str, dict[str, Row]] = {
     "GET /v1/pki/ca": {role: (None, None, 404) for role in ROLES},
     "GET /v1/pki/crl": {role: (None, None, 404) for role in ROLES},
     "GET /healthz": _ANYONE,
+    "POST /v1/certificates": _CERTIFICATE_CHANGE,
+    "GET /v1/certificates": {role: (None, None, 404) for role in ROLES},
+    "GET /v1/certificates/{certificate_id}": {role: (None, None, 404) for role in ROLES},
+    "GET /v1/certificates/{certificate_id}/pdf": {role: (None, None, 404) for role in ROLES},
+    "POST /v1/certificates/{certificate_id}/revoke": _CERTIFICATE_CHANGE,
+    "POST /v1/certificates/{certificate_id}/supersede": _CERTIFICATE_CHANGE,
     "GET /v1/admin/institutions": _ADMIN_ONLY,
     "POST /v1/admin/institutions": {**_ADMIN_ONLY, "admin": (None, None, 201)},
     # An admin's own institution: 409, it would lock every admin of it out; another bureau's:
