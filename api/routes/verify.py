@@ -32,11 +32,13 @@ from evidence.errors import EvidenceError
 from evidence.formats.custody_event import CustodyObject
 from evidence.formats.receipt_format import MAX_RECEIPT_BYTES, Receipt
 from evidence.services.online_verification import (
+    proven_document_id,
     report_with_receipt,
     verify_digest,
     verify_with_receipt,
 )
 from evidence.verify.document_signature import SignatureRefused, SignatureTrust
+from evidence.verify.receipt_verifier import VERDICT_RECEIPT_INVALID, VERDICT_UNTRUSTED
 from evidence.verify.verification_report import VerificationReport
 
 router = APIRouter(prefix="/v1", tags=["verify"])
@@ -229,7 +231,6 @@ async def _report_answer(
     """``format=report``: the report; recorded in the custody of the receipt's document when
     the caller may read it, like any verification by token."""
     settings = services.settings
-    limit = settings.max_upload_bytes
     if principal is None:
         if settings.anonymous_verify_max_bytes == 0:
             raise Problem(
@@ -238,12 +239,29 @@ async def _report_answer(
                 "a report of a file needs a token here; verify offline with `zhenglian verify`",
                 {"WWW-Authenticate": "Bearer"},
             )
-        limit = settings.anonymous_verify_max_bytes
-    report, document_id = await _report(request, services, limit)
-    readable = principal is not None and await run_in_threadpool(
+        slots = services.anonymous_verifications
+        if slots is not None and not slots.try_acquire():
+            raise Problem(
+                429,
+                "Too many requests",
+                "too many files are being verified without a token; try again shortly",
+                {"Retry-After": "1"},
+            )
+        try:
+            report, _ = await _report(request, services, settings.anonymous_verify_max_bytes)
+        finally:
+            if slots is not None:
+                slots.release()
+        return JSONResponse(report.to_json())
+    report, receipt = await _report(request, services, settings.max_upload_bytes)
+    # Recorded against the log's own document at the proven leaf, never the receipt's label.
+    document_id = None
+    if report.verdict not in (VERDICT_RECEIPT_INVALID, VERDICT_UNTRUSTED):
+        document_id = await run_in_threadpool(proven_document_id, services.database, receipt)
+    readable = document_id is not None and await run_in_threadpool(
         _may_read, services, principal, document_id
     )
-    if readable and principal is not None:
+    if readable and document_id is not None:
         await run_in_threadpool(
             partial(
                 record_custody,
@@ -252,7 +270,7 @@ async def _report_answer(
                 "verify_by_token",
                 principal,
                 CustodyObject.document(document_id),
-                owner=str(dict(report.subject.facts).get("institution")),
+                owner=receipt.entry.institution,
             )
         )
     return JSONResponse(report.to_json())
@@ -260,7 +278,7 @@ async def _report_answer(
 
 async def _report(
     request: Request, services: Services, limit: int
-) -> tuple[VerificationReport, str]:
+) -> tuple[VerificationReport, Receipt]:
     if media_type(request) != "multipart/form-data":
         raise Problem(415, "Unsupported media type", "format=report takes multipart/form-data")
     form = await read_form(request, limit, max_files=3)
@@ -310,7 +328,7 @@ async def _report(
             now=datetime.now(UTC),
         )
 
-    return await run_in_threadpool(build), receipt.document_id
+    return await run_in_threadpool(build), receipt
 
 
 def _signature_trust(services: Services) -> SignatureTrust | None:

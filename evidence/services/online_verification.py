@@ -193,6 +193,14 @@ def verify_digest(
     return out
 
 
+def proven_document_id(database: Database, receipt: Receipt) -> str | None:
+    """The log's own document id at the receipt's leaf (a receipt's ``document_id`` is a
+    label no hash covers); None if the log has no such leaf."""
+    with database.session() as session:
+        record = get_document_by_leaf(session, receipt.leaf_index)
+    return record.id if record is not None else None
+
+
 def report_with_receipt(
     trust: ServerTrust,
     signatures: SignatureTrust | None,
@@ -253,6 +261,7 @@ def report_with_receipt(
 __all__ = [
     "ServerTrust",
     "anchor_view",
+    "proven_document_id",
     "report_with_receipt",
     "verify_digest",
     "verify_with_receipt",

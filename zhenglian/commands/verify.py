@@ -466,9 +466,7 @@ def _parsed_roots(pems: tuple[str, ...]) -> tuple[x509.Certificate, ...]:
     return tuple(x509.load_pem_x509_certificate(pem.encode()) for pem in pems)
 
 
-def _signer_of(
-    receipt: Receipt, file: Path, signature_path: Path | None
-) -> x509.Certificate | None:
+def _signer_of(file: Path, signature_path: Path | None) -> x509.Certificate | None:
     """The signer's certificate as the signature carries it (None when it cannot be read:
     the signature checks then say why)."""
     from certs.verify.cms_signature import MAX_SIGNATURE_BYTES, read_detached_signature
@@ -543,9 +541,7 @@ def verify_document(
     missing = None
     signed = receipt.entry.signature
     if signature_checks:
-        signature = SignatureEvidence(
-            tuple(signature_checks), _signer_of(receipt, file, signature_path)
-        )
+        signature = SignatureEvidence(tuple(signature_checks), _signer_of(file, signature_path))
     elif signed is not None:
         missing = (
             "give --trust (the bundle's pki_roots)"
