@@ -83,6 +83,9 @@ CRL_AT_SIGNING_NAME: Final = "signature/crl-at-signing.crl"
 ORIGINAL_DIRECTORY: Final = "original/"
 CUSTODY_DIRECTORY: Final = "custody/"
 
+MAX_CUSTODY_PAGES: Final = 1000
+"""Most custody export pages in one bundle (5,000 events each)."""
+
 #: What each member is (the manifest's ``role``), with its fixed name (None: a pattern) and
 #: how many a bundle holds at most.
 ROLES: Final[dict[str, tuple[str | None, int]]] = {
@@ -93,14 +96,12 @@ ROLES: Final[dict[str, tuple[str | None, int]]] = {
     "root-certificate": (ROOT_CERTIFICATE_NAME, 1),
     "crl-now": (CRL_NOW_NAME, 1),
     "crl-at-signing": (CRL_AT_SIGNING_NAME, 1),
-    "custody-page": (None, 10_000),
+    "custody-page": (None, MAX_CUSTODY_PAGES),
     "original": (None, 1),
 }
 _REQUIRED_ROLES: Final = ("receipt", "original")
 _ROLE_ORDER: Final = {role: i for i, role in enumerate(ROLES)}
 
-MAX_CUSTODY_PAGES: Final = 1000
-"""Most custody export pages in one bundle (5,000 events each)."""
 MAX_BUNDLE_MEMBERS: Final = MAX_CUSTODY_PAGES + len(ROLES) + 1
 """Most members (the manifest included) a reader accepts."""
 MAX_MANIFEST_BYTES: Final = 1024 * 1024
