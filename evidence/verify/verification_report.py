@@ -649,9 +649,15 @@ def _signer_checks(
             )
         )
     root = _issuing_root(certificate, roots)
+    result = None
+    if root is not None:
+        try:  # once: the chain and the revocation both read it
+            result = check_institution_certificate(certificate, root=root, crl=crl, at=at, now=now)
+        except CertsInputError as exc:
+            raise ReportError(str(exc)) from exc
     if chain_check:
-        checks.append(_chain_check(certificate, roots, at, when))
-    if root is None:
+        checks.append(_chain_of(result, root, certificate, roots, at, when))
+    if root is None or result is None:
         why = "not performed: the signer's certificate is not issued by a pinned PKI root"
         for name in (CHECK_CRL, CHECK_REVOCATION_AT_SIGNING, CHECK_REVOCATION_NOW):
             checks.append(_skipped(name, SECTION_REVOCATION, why, VERDICT_REVOKED))
@@ -665,10 +671,6 @@ def _signer_checks(
         checks.append(_skipped(CHECK_REVOCATION_NOW, SECTION_REVOCATION, why, VERDICT_REVOKED))
         notices.append(f"revocation was not checked: {crl_missing}")
         return checks, notices
-    try:
-        result = check_institution_certificate(certificate, root=root, crl=crl, at=at, now=now)
-    except CertsInputError as exc:
-        raise ReportError(str(exc)) from exc
     kinds = result.kinds()
     crl_facts = _crl_facts(crl, now)
     if FailureKind.CRL_NOT_BY_ROOT in kinds:
@@ -769,6 +771,39 @@ def _signer_checks(
     return checks, notices
 
 
+_REVOCATION_KINDS: Final = frozenset(
+    {
+        FailureKind.CRL_MISSING,
+        FailureKind.CRL_STALE,
+        FailureKind.CRL_NOT_BY_ROOT,
+        FailureKind.REVOKED,
+    }
+)
+"""Failures of a certificate check that are the revocation section's, not the chain's."""
+
+
+def _chain_of(
+    result: CertificateCheck | None,
+    root: x509.Certificate | None,
+    certificate: x509.Certificate,
+    roots: Sequence[x509.Certificate],
+    at: datetime,
+    when: str,
+) -> ReportCheck:
+    """The chain check from the issuing root's check when it holds (no second check), else
+    every pinned root's failures (:func:`_chain_check`)."""
+    if result is not None and root is not None and result.kinds() <= _REVOCATION_KINDS:
+        return _passed(
+            CHECK_SIGNER_CHAIN,
+            SECTION_SIGNER,
+            f"issued by the pinned root {root.subject.rfc4514_string()}, valid with "
+            f"documentSigning {when}",
+            VERDICT_SIGNATURE_INVALID,
+            root=root.subject.rfc4514_string(),
+        )
+    return _chain_check(certificate, roots, at, when)
+
+
 def _chain_check(
     certificate: x509.Certificate, roots: Sequence[x509.Certificate], at: datetime, when: str
 ) -> ReportCheck:
@@ -861,7 +896,14 @@ def certificate_report(
     """
     if at.tzinfo is None or now.tzinfo is None:
         raise ReportError("at and now must be timezone-aware")
-    certificate = ECertificate.decode(encoded)
+    signature_failure = None
+    try:  # decodes the certificate once, when the signature holds
+        certificate = verify_e_certificate_signature(
+            encoded, signature, signer_certificate
+        ).certificate
+    except ECertificateSignatureError as exc:
+        signature_failure = str(exc)
+        certificate = ECertificate.decode(encoded)
     digest = hashlib.sha256(encoded).digest()
     checks: list[ReportCheck] = [
         _passed(
@@ -893,8 +935,7 @@ def certificate_report(
         )
     if status_record is not None:
         checks.append(_registered_digest(status_record, certificate, digest))
-    try:
-        verify_e_certificate_signature(encoded, signature, signer_certificate)
+    if signature_failure is None:
         checks.append(
             _passed(
                 CHECK_CERTIFICATE_SIGNATURE,
@@ -905,10 +946,13 @@ def certificate_report(
                 signer_certificate_sha256=certificate.issuer.certificate_sha256.hex(),
             )
         )
-    except ECertificateSignatureError as exc:
+    else:
         checks.append(
             _failed(
-                CHECK_CERTIFICATE_SIGNATURE, SECTION_SIGNATURE, str(exc), VERDICT_SIGNATURE_INVALID
+                CHECK_CERTIFICATE_SIGNATURE,
+                SECTION_SIGNATURE,
+                signature_failure,
+                VERDICT_SIGNATURE_INVALID,
             )
         )
     found, more = _signer_checks(
