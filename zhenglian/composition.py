@@ -565,8 +565,8 @@ def start_runtime(
     from evidence.services.custody_recording import CUSTODY_LOG, CustodyRecorder
     from evidence.services.deposits import DepositService
     from evidence.services.log_signer import LogSigner
-    from evidence.services.receipt_assembly import ReceiptPolicy
     from evidence.services.originals import signature_store
+    from evidence.services.receipt_assembly import ReceiptPolicy
     from evidence.store.log_key import load_or_create_log_key
     from evidence.verify.receipt_verifier import IndependenceTrust
     from ledger.anchor_proof import ChainTrust
