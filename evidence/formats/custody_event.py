@@ -45,6 +45,16 @@ but the actor's own institution: in place of ``actor_token`` and ``client`` it h
 a fresh 16-byte salt per event). An export opens it (gives salt, token and client) only to the
 actor's institution; everyone else sees the institution and role. Every event that names a
 token or a client address is written in version 3; the others in version 1 or 2 as before.
+
+Version 4 (``b"zhenglian/custody/v4\\n"``, ``"v":4``) is version 3's layout (``actor_detail``
+in place of ``actor_token`` and ``client``, and ``note``) plus the registered e-certificates:
+the object type ``certificate`` (id: the certificate's identifier), the actions
+``certificate_register``, ``certificate_revoke`` and ``certificate_supersede``, and the actor
+role ``bureau_registrar``. Every event with any of them is written in version 4 and no other
+(versions 1 to 3 refuse them, so a reader built before version 4 refuses such an event for its
+unknown version). Its ``actor_detail`` commits to the token and client as in version 3, or is
+null when there is neither (an actor ``public``, ``operator`` or ``system`` without a client
+address, e.g. the server completing a pending certificate change).
 """
 
 from __future__ import annotations
@@ -73,13 +83,15 @@ from evidence.formats.canonical_json import (
 __all__ = [
     "ACTIONS",
     "ACTIONS_V1",
+    "ACTIONS_V3",
     "ACTOR_DETAIL_PREFIX",
     "ACTOR_DETAIL_SALT_BYTES",
     "ACTOR_ROLES",
-    "ACTOR_ROLES_V1",
+    "ACTOR_ROLES_V3",
     "CUSTODY_PREFIX",
     "CUSTODY_V2_PREFIX",
     "CUSTODY_V3_PREFIX",
+    "CUSTODY_V4_PREFIX",
     "CUSTODY_VERSION",
     "CUSTODY_VERSIONS",
     "GENESIS_HASH",
@@ -87,10 +99,12 @@ __all__ = [
     "MAX_CLIENT_CHARS",
     "MAX_CUSTODY_EVENT_BYTES",
     "MAX_CUSTODY_EVENT_V2_BYTES",
+    "MAX_CUSTODY_EVENT_V4_BYTES",
     "MAX_NOTE_CHARS",
     "MAX_OBJECT_ID_CHARS",
     "OBJECT_TYPES",
     "OBJECT_TYPES_V1",
+    "OBJECT_TYPES_V3",
     "TOKENLESS_ROLES",
     "Action",
     "Actor",
@@ -109,7 +123,7 @@ __all__ = [
 CUSTODY_VERSION: Final = 1
 """The first version: the ``"v"`` of every event a version 1 reader can read."""
 
-CUSTODY_VERSIONS: Final = (1, 2, 3)
+CUSTODY_VERSIONS: Final = (1, 2, 3, 4)
 """Every version this module reads and writes (it writes the lowest that holds an event)."""
 
 CUSTODY_PREFIX: Final = b"zhenglian/custody/v1\n"
@@ -120,6 +134,9 @@ CUSTODY_V2_PREFIX: Final = b"zhenglian/custody/v2\n"
 
 CUSTODY_V3_PREFIX: Final = b"zhenglian/custody/v3\n"
 """Domain-separation prefix of a version 3 custody event (the actor's detail committed)."""
+
+CUSTODY_V4_PREFIX: Final = b"zhenglian/custody/v4\n"
+"""Domain-separation prefix of a version 4 custody event (version 3 and e-certificates)."""
 
 ACTOR_DETAIL_PREFIX: Final = b"zhenglian/custody/actor-detail\n"
 """Domain-separation prefix of an actor detail's commitment."""
@@ -158,6 +175,9 @@ ACTIONS: Final[tuple[Action, ...]] = get_args(Action)
 ACTIONS_V1: Final[tuple[Action, ...]] = ACTIONS[: ACTIONS.index("tamper_detected") + 1]
 """The actions of version 1 (the others need version 2)."""
 
+ACTIONS_V3: Final[tuple[Action, ...]] = ACTIONS[: ACTIONS.index("case_participant_remove") + 1]
+"""The actions of versions 2 and 3 (the ``certificate_*`` actions need version 4)."""
+
 ObjectType = Literal["document", "case", "token", "institution", "share", "log", "certificate"]
 """What kind of thing an event is about."""
 
@@ -165,14 +185,13 @@ OBJECT_TYPES: Final[tuple[ObjectType, ...]] = get_args(ObjectType)
 """Every :data:`ObjectType` (of any version)."""
 
 OBJECT_TYPES_V1: Final[tuple[ObjectType, ...]] = OBJECT_TYPES[: OBJECT_TYPES.index("log")]
-"""The object types of version 1 (``log`` and ``certificate`` need version 2)."""
+"""The object types of version 1 (``log`` needs version 2, ``certificate`` version 4)."""
+
+OBJECT_TYPES_V3: Final[tuple[ObjectType, ...]] = OBJECT_TYPES[: OBJECT_TYPES.index("log") + 1]
+"""The object types of versions 2 and 3 (``certificate`` needs version 4)."""
 
 LOG_IDS: Final = ("documents", "custody")
 """The ids of ``log`` objects: the document log and the custody log."""
-
-ACTOR_ROLES_V1: Final = ("admin", "notary", "forensic", "legal_aid", "court", "lawyer")
-"""Token roles of version 1 (with ``public``, ``operator``, ``system``); a
-``bureau_registrar`` (the bureau's practising-certificate office) acts in version 2."""
 
 ACTOR_ROLES: Final = (
     "admin",
@@ -187,8 +206,12 @@ ACTOR_ROLES: Final = (
     "bureau_registrar",
 )
 """Who can act: the token roles, ``public`` (no token), ``operator`` (the ``zhenglian`` CLI
-on the server's own data directory) and ``system`` (the server itself, e.g. when it detects
-tampering)."""
+on the server's own data directory), ``system`` (the server itself, e.g. when it detects
+tampering) and (version 4) ``bureau_registrar``, the justice bureau's practising-certificate
+office."""
+
+ACTOR_ROLES_V3: Final = ACTOR_ROLES[: ACTOR_ROLES.index("system") + 1]
+"""The actor roles of versions 1 to 3 (``bureau_registrar`` needs version 4)."""
 
 TOKENLESS_ROLES: Final = frozenset({"public", "operator", "system"})
 """Actor roles without a token (and, for ``public``, without an institution)."""
@@ -201,8 +224,12 @@ MAX_CUSTODY_EVENT_BYTES: Final = 2048
 bytes (two 200-code-point texts of 4 UTF-8 bytes each)."""
 
 MAX_CUSTODY_EVENT_V2_BYTES: Final = 8192
-"""Largest encoded version 2 event: version 1's largest plus a note of
+"""Largest encoded version 2 or 3 event: version 1's largest plus a note of
 :data:`MAX_NOTE_CHARS` code points of up to 4 UTF-8 bytes (or 6-byte escapes)."""
+
+MAX_CUSTODY_EVENT_V4_BYTES: Final = MAX_CUSTODY_EVENT_V2_BYTES
+"""Largest encoded version 4 event: its keys are version 3's (an ``actor_detail`` of 64 hex
+digits is shorter than the token and client it replaces), so the same 8,192 bytes."""
 
 MAX_NOTE_CHARS: Final = 1000
 """Longest note of a version 2 event, in code points."""
@@ -276,8 +303,21 @@ _V3_FORMAT: Final = PrefixedFormat(
     non_canonical=NonCanonicalCustodyEventError,
 )
 
-_FORMATS: Final = {1: _FORMAT, 2: _V2_FORMAT, 3: _V3_FORMAT}
-_PREFIX_VERSIONS: Final = ((CUSTODY_V3_PREFIX, 3), (CUSTODY_V2_PREFIX, 2))
+_V4_FORMAT: Final = PrefixedFormat(
+    what="custody event",
+    prefix=CUSTODY_V4_PREFIX,
+    keys=_V3_FORMAT.keys,
+    max_bytes=MAX_CUSTODY_EVENT_V4_BYTES,
+    error=CustodyEventError,
+    non_canonical=NonCanonicalCustodyEventError,
+)
+
+_FORMATS: Final = {1: _FORMAT, 2: _V2_FORMAT, 3: _V3_FORMAT, 4: _V4_FORMAT}
+_PREFIX_VERSIONS: Final = (
+    (CUSTODY_V4_PREFIX, 4),
+    (CUSTODY_V3_PREFIX, 3),
+    (CUSTODY_V2_PREFIX, 2),
+)
 
 
 # --- Time ----------------------------------------------------------------------------
@@ -473,11 +513,13 @@ class CustodyEvent(CanonicalLeaf):
     note: str | None = None
     """Free text (version 2): how anchoring halted, why it was resumed."""
     version: int = 0
-    """1, 2 or 3; 0 (the default) means the version that holds the event: 3 if it has an
-    ``actor_detail``, else the lowest."""
+    """1, 2, 3 or 4; 0 (the default) means the version that holds the event: 4 if it has an
+    e-certificate action, object type or actor role, else 3 if it has an ``actor_detail``,
+    else the lowest."""
     actor_detail: bytes | None = None
-    """(Version 3) the commitment to the actor's token and client (:class:`ActorDetail`); the
-    event's own ``actor`` is then hidden and its ``client`` None."""
+    """(Versions 3 and 4) the commitment to the actor's token and client
+    (:class:`ActorDetail`); the event's own ``actor`` is then hidden and its ``client`` None.
+    Always there in version 3; None in version 4 when there is neither token nor client."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.actor, Actor):
@@ -491,28 +533,57 @@ class CustodyEvent(CanonicalLeaf):
             self.action not in ACTIONS_V1
             or self.object.type not in OBJECT_TYPES_V1
             or self.note is not None
-            or self.actor.role not in (*ACTOR_ROLES_V1, *TOKENLESS_ROLES)
+        )
+        needs_v4 = (
+            self.action not in ACTIONS_V3
+            or self.object.type not in OBJECT_TYPES_V3
+            or self.actor.role not in ACTOR_ROLES_V3
         )
         if self.actor_detail is not None:
             _check_hash(self.actor_detail, "actor_detail")
         if type(self.version) is int and self.version == 0:
-            version = 3 if self.actor_detail is not None else 2 if needs_v2 else 1
+            version = (
+                4 if needs_v4 else 3 if self.actor_detail is not None else 2 if needs_v2 else 1
+            )
             object.__setattr__(self, "version", version)
         elif type(self.version) is not int or self.version not in CUSTODY_VERSIONS:
             raise CustodyEventError(
                 f"unsupported custody event version {self.version!r:.20}, only "
                 + ", ".join(map(str, CUSTODY_VERSIONS))
             )
+        elif self.version < 4 and needs_v4:
+            raise CustodyEventError(
+                f"a version {self.version} custody event has no action {self.action!r}, object "
+                f"type {self.object.type!r} or actor role {self.actor.role!r} of version 4"
+            )
         elif self.version == 1 and needs_v2:
             raise CustodyEventError(
-                f"a version 1 custody event has no note, action {self.action!r}, object "
-                f"type {self.object.type!r} or actor role {self.actor.role!r} of version 2"
+                f"a version 1 custody event has no note, action {self.action!r} or object "
+                f"type {self.object.type!r} of version 2"
             )
-        if (self.version == 3) != (self.actor_detail is not None):
-            raise CustodyEventError("a version 3 custody event, and only it, has actor_detail")
-        if self.version == 3 and (not self.actor.hidden or self.client is not None):
+        if self.version == 3 and self.actor_detail is None:
+            raise CustodyEventError("a version 3 custody event has actor_detail")
+        if self.version < 3 and self.actor_detail is not None:
             raise CustodyEventError(
-                "a version 3 custody event names no token and no client: they are in its detail"
+                f"a version {self.version} custody event has no actor_detail (version 3 or 4)"
+            )
+        if self.actor_detail is not None and (not self.actor.hidden or self.client is not None):
+            raise CustodyEventError(
+                f"a version {self.version} custody event names no token and no client: they "
+                "are in its detail"
+            )
+        if (
+            self.version == 4
+            and self.actor_detail is None
+            and (
+                self.actor.hidden
+                or self.actor.role not in TOKENLESS_ROLES
+                or self.client is not None
+            )
+        ):
+            raise CustodyEventError(
+                "a version 4 custody event without actor_detail names no token and no client "
+                f"(an actor public, operator or system without an address), not {self.actor.role!r}"
             )
         if self.version < 3 and self.actor.hidden:
             raise CustodyEventError(f"a version {self.version} custody event names its token")
@@ -525,9 +596,8 @@ class CustodyEvent(CanonicalLeaf):
     def to_json(self) -> dict[str, str | int | None]:
         """The event's JSON object (the keys and values of the encoding, in key order)."""
         fields: dict[str, str | int | None] = {"action": self.action}
-        if self.version == 3:
-            assert self.actor_detail is not None
-            fields["actor_detail"] = self.actor_detail.hex()
+        if self.version >= 3:
+            fields["actor_detail"] = None if self.actor_detail is None else self.actor_detail.hex()
         fields["actor_institution"] = self.actor.institution
         fields["actor_role"] = self.actor.role
         if self.version < 3:
@@ -548,7 +618,7 @@ class CustodyEvent(CanonicalLeaf):
     def decode(cls, data: bytes) -> CustodyEvent:
         """Parse the canonical encoding; refuse every other byte string.
 
-        :raises CustodyEventError: over :data:`MAX_CUSTODY_EVENT_BYTES`, wrong prefix, not
+        :raises CustodyEventError: over its version's size limit, wrong prefix, not
             UTF-8 JSON, missing, unknown or duplicate keys, a wrong type or value;
             :class:`NonCanonicalCustodyEventError` if it parses but is not canonical.
         """
@@ -564,7 +634,9 @@ class CustodyEvent(CanonicalLeaf):
                 f"not {obj['v']!r:.20}"
             )
         detail = None
-        if version == 3:
+        if version == 4 and obj["actor_detail"] is None:
+            actor = Actor(obj["actor_role"], None, obj["actor_institution"])
+        elif version >= 3:
             actor = Actor(obj["actor_role"], None, obj["actor_institution"], hidden=True)
             detail = hex32(obj["actor_detail"], "actor_detail", CustodyEventError)
         else:

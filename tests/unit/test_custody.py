@@ -22,10 +22,14 @@ from api.ratelimit import RateLimiter, UploadQuota
 from evidence.formats.custody_event import (
     ACTIONS,
     ACTIONS_V1,
+    ACTIONS_V3,
     CUSTODY_PREFIX,
     CUSTODY_V2_PREFIX,
+    CUSTODY_V3_PREFIX,
+    CUSTODY_V4_PREFIX,
     GENESIS_HASH,
     MAX_CUSTODY_EVENT_BYTES,
+    MAX_CUSTODY_EVENT_V4_BYTES,
     MAX_NOTE_CHARS,
     Actor,
     ActorDetail,
@@ -150,7 +154,7 @@ _text = st.text(
 
 @settings(max_examples=200, deadline=None)
 @given(
-    action=st.sampled_from(ACTIONS),
+    action=st.sampled_from(ACTIONS_V3),
     institution=_text,
     object_id=_text,
     ms=st.integers(0, 253402300799999),
@@ -217,6 +221,11 @@ def test_an_event_is_written_in_the_lowest_version_that_holds_it() -> None:
         "certificate_revoke",
         "certificate_supersede",
     }
+    assert set(ACTIONS) - set(ACTIONS_V3) == {
+        "certificate_register",
+        "certificate_revoke",
+        "certificate_supersede",
+    }
 
 
 @pytest.mark.parametrize(
@@ -226,8 +235,8 @@ def test_an_event_is_written_in_the_lowest_version_that_holds_it() -> None:
         ({"action": "anchoring_resumed", "version": 1}, "version 1"),
         ({"action": "case_participant_remove", "version": 1}, "version 1"),
         ({"object": CustodyObject("log", "documents"), "version": 1}, "version 1"),
-        ({"object": CustodyObject("certificate", "GZ-x"), "version": 1}, "version 1"),
-        ({"version": 4}, "unsupported"),
+        ({"object": CustodyObject("certificate", "GZ-x"), "version": 1}, "version 4"),
+        ({"version": 5}, "unsupported"),
         ({"note": ""}, "note"),
         ({"note": "a\rb"}, "note"),
         ({"note": "x" * (MAX_NOTE_CHARS + 1)}, "note"),
@@ -255,7 +264,7 @@ def test_version_and_prefix_must_agree() -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(
-    action=st.sampled_from(ACTIONS),
+    action=st.sampled_from(ACTIONS_V3),
     note=st.one_of(
         st.none(),
         st.text(
@@ -487,3 +496,108 @@ def test_an_event_naming_a_token_or_an_address_commits_to_them_in_version_3() ->
         ActorDetail(bytes(16), None, None)
     with pytest.raises(CustodyEventError, match="salt"):
         ActorDetail(bytes(15), TOKEN, None)
+
+
+# --- Version 4: registered e-certificates ----------------------------------------------------
+
+CERTIFICATE = CustodyObject("certificate", "ZL-CERT-2026-000017")
+REGISTRAR = Actor("bureau_registrar", TOKEN, "广元市司法局")
+
+
+def _committed(**changes: Any) -> CustodyEvent:
+    """An event naming a token and a client address as the server writes it: committed."""
+    detail = ActorDetail(bytes(range(16)), TOKEN, "192.0.2.10")
+    values: dict[str, Any] = {
+        "action": "certificate_register",
+        "actor": REGISTRAR.without_token(),
+        "object": CERTIFICATE,
+        "client": None,
+        "actor_detail": detail.commitment(),
+    }
+    values.update(changes)
+    return event(**values)
+
+
+_NOTARY = Actor("notary", TOKEN, "广元市城东公证处").without_token()
+
+
+@pytest.mark.parametrize(
+    ("changes", "version"),
+    [
+        ({}, 4),
+        ({"action": "certificate_revoke", "note": "吊销：执业证书已注销"}, 4),
+        ({"action": "certificate_supersede", "actor": _NOTARY}, 4),
+        # Each addition alone makes the event version 4; none of them, version 3.
+        ({"actor": _NOTARY}, 4),
+        ({"action": "deposit", "object": CustodyObject.document(DOC)}, 4),
+        ({"object": CustodyObject.document(DOC), "actor": _NOTARY}, 4),
+        ({"action": "deposit", "object": CustodyObject.document(DOC), "actor": _NOTARY}, 3),
+    ],
+)
+def test_an_event_with_an_e_certificate_value_is_written_in_version_4(
+    changes: dict[str, Any], version: int
+) -> None:
+    e = _committed(**changes)
+    data = e.encode()
+    assert e.version == version
+    assert data.startswith(CUSTODY_V4_PREFIX if version == 4 else CUSTODY_V3_PREFIX)
+    assert data.endswith(b',"v":%d}' % version) and b'"note":' in data
+    assert b'"actor_detail":"' in data
+    assert TOKEN.encode() not in data and b"192.0.2.10" not in data
+    assert b'"actor_token"' not in data and b'"client"' not in data
+    assert CustodyEvent.decode(data) == e
+    assert len(data) <= MAX_CUSTODY_EVENT_V4_BYTES
+
+
+def test_a_version_4_event_without_token_or_address_has_a_null_actor_detail() -> None:
+    """The pending worker completes a certificate change as ``system`` with no address: nothing
+    to commit to, so ``actor_detail`` is null (the only version with a null one)."""
+    e = event(action="certificate_register", actor=SYSTEM, object=CERTIFICATE, client=None)
+    data = e.encode()
+    assert e.version == 4 and e.actor_detail is None
+    assert b'"actor_detail":null' in data and b'"actor_role":"system"' in data
+    assert CustodyEvent.decode(data) == e
+    # A token role needs its commitment; a tokenless actor with an address too.
+    with pytest.raises(CustodyEventError, match="token"):
+        CustodyEvent.decode(data.replace(b'"actor_role":"system"', b'"actor_role":"court"'))
+    with pytest.raises(CustodyEventError, match="version 4"):
+        event(action="certificate_revoke", actor=SYSTEM, object=CERTIFICATE, client="192.0.2.1")
+    with pytest.raises(CustodyEventError, match="without actor_detail names no token"):
+        event(action="certificate_revoke", object=CERTIFICATE)  # token named, not committed
+    # Version 3 never has a null actor_detail.
+    v3 = CUSTODY_V3_PREFIX + data[len(CUSTODY_V4_PREFIX) :].replace(b'"v":4}', b'"v":3}')
+    with pytest.raises(CustodyEventError):
+        CustodyEvent.decode(v3)
+
+
+@pytest.mark.parametrize(
+    ("changes", "version"),
+    [
+        ({}, 3),
+        ({"action": "certificate_revoke", "object": CustodyObject("case", "GZ-1")}, 3),
+        ({"action": "deposit", "version": 2, "actor_detail": None}, 2),
+        ({"action": "deposit", "version": 1, "actor_detail": None}, 1),
+        ({"action": "case_create", "object": CustodyObject("case", "GZ-1")}, 2),
+    ],
+)
+def test_versions_1_to_3_refuse_the_e_certificate_values(
+    changes: dict[str, Any], version: int
+) -> None:
+    values: dict[str, Any] = {"version": version} | changes
+    if version < 3:
+        values |= {"actor": REGISTRAR, "client": "192.0.2.10", "actor_detail": None}
+    with pytest.raises(CustodyEventError, match="of version 4"):
+        _committed(**values)
+
+
+def test_a_version_4_event_under_an_older_prefix_is_refused() -> None:
+    data = _committed().encode()
+    body = data[len(CUSTODY_V4_PREFIX) :]
+    with pytest.raises(CustodyEventError, match="of version 4"):
+        CustodyEvent.decode(CUSTODY_V3_PREFIX + body.replace(b'"v":4}', b'"v":3}'))
+    with pytest.raises(CustodyEventError, match="prefix"):
+        CustodyEvent.decode(CUSTODY_V3_PREFIX + body)
+    with pytest.raises(CustodyEventError, match="prefix"):
+        CustodyEvent.decode(data.replace(b'"v":4}', b'"v":3}'))
+    with pytest.raises(CustodyEventError, match="larger"):
+        CustodyEvent.decode(CUSTODY_V4_PREFIX + b" " * MAX_CUSTODY_EVENT_V4_BYTES)
