@@ -313,6 +313,7 @@ _V4_FORMAT: Final = PrefixedFormat(
 )
 
 _FORMATS: Final = {1: _FORMAT, 2: _V2_FORMAT, 3: _V3_FORMAT, 4: _V4_FORMAT}
+_ANY_VERSION_PREFIX: Final = b"zhenglian/custody/v"
 _PREFIX_VERSIONS: Final = (
     (CUSTODY_V4_PREFIX, 4),
     (CUSTODY_V3_PREFIX, 3),
@@ -534,11 +535,16 @@ class CustodyEvent(CanonicalLeaf):
             or self.object.type not in OBJECT_TYPES_V1
             or self.note is not None
         )
-        needs_v4 = (
-            self.action not in ACTIONS_V3
-            or self.object.type not in OBJECT_TYPES_V3
-            or self.actor.role not in ACTOR_ROLES_V3
-        )
+        of_v4 = [
+            f"{what} {value!r}"
+            for what, value, earlier in (
+                ("action", self.action, ACTIONS_V3),
+                ("object type", self.object.type, OBJECT_TYPES_V3),
+                ("actor role", self.actor.role, ACTOR_ROLES_V3),
+            )
+            if value not in earlier
+        ]
+        needs_v4 = bool(of_v4)
         if self.actor_detail is not None:
             _check_hash(self.actor_detail, "actor_detail")
         if type(self.version) is int and self.version == 0:
@@ -553,8 +559,8 @@ class CustodyEvent(CanonicalLeaf):
             )
         elif self.version < 4 and needs_v4:
             raise CustodyEventError(
-                f"a version {self.version} custody event has no action {self.action!r}, object "
-                f"type {self.object.type!r} or actor role {self.actor.role!r} of version 4"
+                f"a version {self.version} custody event has no {' or '.join(of_v4)}: "
+                "e-certificate values are of version 4"
             )
         elif self.version == 1 and needs_v2:
             raise CustodyEventError(
@@ -626,6 +632,17 @@ class CustodyEvent(CanonicalLeaf):
         for prefix, prefixed_version in _PREFIX_VERSIONS:
             if isinstance(data, bytes) and data.startswith(prefix):
                 version = prefixed_version
+        if (
+            version == 1
+            and isinstance(data, bytes)
+            and data.startswith(_ANY_VERSION_PREFIX)
+            and not data.startswith(CUSTODY_PREFIX)
+        ):
+            named = data.split(b"\n", 1)[0][:32]
+            raise CustodyEventError(
+                f"unsupported custody event version: the prefix {named!r} is none of "
+                "versions " + ", ".join(map(str, CUSTODY_VERSIONS))
+            )
         version_format = _FORMATS[version]
         obj = version_format.decode_fields(data)
         if type(obj["v"]) is not int or obj["v"] != version:

@@ -586,14 +586,14 @@ def test_versions_1_to_3_refuse_the_e_certificate_values(
     values: dict[str, Any] = {"version": version} | changes
     if version < 3:
         values |= {"actor": REGISTRAR, "client": "192.0.2.10", "actor_detail": None}
-    with pytest.raises(CustodyEventError, match="of version 4"):
+    with pytest.raises(CustodyEventError, match="values are of version 4"):
         _committed(**values)
 
 
 def test_a_version_4_event_under_an_older_prefix_is_refused() -> None:
     data = _committed().encode()
     body = data[len(CUSTODY_V4_PREFIX) :]
-    with pytest.raises(CustodyEventError, match="of version 4"):
+    with pytest.raises(CustodyEventError, match="values are of version 4"):
         CustodyEvent.decode(CUSTODY_V3_PREFIX + body.replace(b'"v":4}', b'"v":3}'))
     with pytest.raises(CustodyEventError, match="prefix"):
         CustodyEvent.decode(CUSTODY_V3_PREFIX + body)
@@ -601,3 +601,30 @@ def test_a_version_4_event_under_an_older_prefix_is_refused() -> None:
         CustodyEvent.decode(data.replace(b'"v":4}', b'"v":3}'))
     with pytest.raises(CustodyEventError, match="larger"):
         CustodyEvent.decode(CUSTODY_V4_PREFIX + b" " * MAX_CUSTODY_EVENT_V4_BYTES)
+
+
+def test_a_custody_event_of_a_later_version_is_refused_for_its_version() -> None:
+    """A reader names the versions it knows: version 5 is refused as an unknown version."""
+    data = _committed().encode()
+    body = data[len(CUSTODY_V4_PREFIX) :].replace(b'"v":4}', b'"v":5}')
+    with pytest.raises(CustodyEventError, match=r"unsupported custody event version.*1, 2, 3, 4"):
+        CustodyEvent.decode(b"zhenglian/custody/v5\n" + body)
+    with pytest.raises(CustodyEventError, match=r"unsupported custody event version"):
+        CustodyEvent.decode(b"zhenglian/custody/v12" + body)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "v4-certificate-action-in-v3",
+        "v4-certificate-object-in-v3",
+        "v4-registrar-in-v2",
+        "v4-token-role-without-detail",
+    ],
+)
+def test_the_schema_refuses_e_certificate_values_outside_version_4(name: str) -> None:
+    """The export schema says what the parser says: the e-certificate values only in version 4
+    events, a null actor_detail only for an actor without a token."""
+    jsonschema.validate(json.loads((VECTORS / "v4-valid.json").read_bytes()), SCHEMA_V2)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(json.loads((VECTORS / f"{name}.json").read_bytes()), SCHEMA_V2)

@@ -10,7 +10,9 @@ note, the object type ``log``, the actions ``anchoring_halted`` and ``anchoring_
 the ``log-`` cases export the document log's events (leaves 10 and 11) with the head of size
 :data:`LOG_SIZE` anchored. Per case the manifest says whether it must be refused,
 at which ``stage`` (``parse``: ``CustodyExport.from_json_bytes``; ``verify``:
-``verify_custody_export``), and which checks fail.
+``verify_custody_export``), and which checks fail. The ``v2-`` cases are version 2 exports
+(version 3 events and a checkpoint); the ``v4-`` cases a version 2 export of an e-certificate
+from a custody log of its own, whose events are version 4 (docs/custody.md §2.3).
 
 Independent of ``evidence`` and ``ledger``: events, Merkle trees and exports are built here
 with ``json`` and ``hashlib`` from ``docs/custody.md``; Merkle helpers and sealed anchor
@@ -49,6 +51,7 @@ anchors = receipts.anchors
 PREFIX = b"zhenglian/custody/v1\n"
 PREFIX_V2 = b"zhenglian/custody/v2\n"
 PREFIX_V3 = b"zhenglian/custody/v3\n"
+PREFIX_V4 = b"zhenglian/custody/v4\n"
 V2_ACTIONS = ("anchoring_halted", "anchoring_resumed", "case_participant_remove")
 ZERO = "00" * 32
 SUBJECT = "5f0c3a52-8d1e-4b7a-9c2f-0e6d4a1b7c93"
@@ -98,7 +101,7 @@ EVENTS: list[tuple[Any, ...]] = [
 
 def encode(fields: dict[str, Any]) -> bytes:
     body = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    prefix = {1: PREFIX, 2: PREFIX_V2, 3: PREFIX_V3}[fields["v"]]
+    prefix = {1: PREFIX, 2: PREFIX_V2, 3: PREFIX_V3, 4: PREFIX_V4}[fields["v"]]
     return prefix + body.encode("utf-8")
 
 
@@ -352,6 +355,102 @@ def dump(export: dict[str, Any]) -> bytes:
     return (json.dumps(export, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
+# --- Version 4: the e-certificate events (docs/custody.md §2.3), in a custody log of their own
+
+CERTIFICATE = "ZL-CERT-2026-000017"
+REGISTRAR_TOKEN = "abcdef01-2345-4678-89ab-cdef01234567"
+REGISTRAR = ("bureau_registrar", REGISTRAR_TOKEN, "广元市司法局")
+V4_DAY = "2026-12-03T10:"
+REVOKE_NOTE = "注销：执业机构撤销 (the practising institution was dissolved)"
+
+#: (action, (role, token, institution), client, time, salt or None, note): a certificate
+#: registered by the registrar (committed), then revoked by ``system`` (the pending worker:
+#: no token, no address, so a null actor_detail), with the checkpoint after them.
+V4_EVENTS: list[tuple[Any, ...]] = [
+    ("certificate_register", REGISTRAR, "192.0.2.44", V4_DAY + "00:00.250Z", "c4" * 16, None),
+    ("certificate_revoke", SYSTEM, None, V4_DAY + "05:00.000Z", None, REVOKE_NOTE),
+]
+
+
+def build_v4() -> tuple[list[dict[str, Any]], list[dict[str, Any] | None]]:
+    """The version 4 events about the certificate, and the openings of their details."""
+    fields_out: list[dict[str, Any]] = []
+    details: list[dict[str, Any] | None] = []
+    prev = ZERO
+    for action, (role, token, institution), client, time, salt, note in V4_EVENTS:
+        detail = None if salt is None else actor_detail(token, client, salt)
+        fields = {
+            "action": action,
+            "actor_detail": None if detail is None else commitment(detail),
+            "actor_institution": institution,
+            "actor_role": role,
+            "note": note,
+            "object_id": CERTIFICATE,
+            "object_prev": prev,
+            "object_type": "certificate",
+            "prev": prev,
+            "time": time,
+            "v": 4,
+        }
+        prev = leaf_hash(encode(fields)).hex()
+        fields_out.append(fields)
+        details.append(detail)
+    return fields_out, details
+
+
+V4_LOG, V4_DETAILS = build_v4()
+V4_LEAVES = [leaf_hash(encode(f)) for f in V4_LOG]
+V4_STATES = {map_key("certificate", CERTIFICATE): (len(V4_LOG), V4_LEAVES[-1])}
+V4_CHECKPOINT_INDEX = len(V4_LOG)
+V4_CHECKPOINT_BYTES = CHECKPOINT_PREFIX + json.dumps(
+    {
+        "leaf_index": V4_CHECKPOINT_INDEX,
+        "objects": len(V4_STATES),
+        "prev": V4_LEAVES[-1].hex(),
+        "root": subtree(V4_STATES, 0).hex(),
+        "time": V4_DAY + "05:30.000Z",
+    },
+    sort_keys=True,
+    separators=(",", ":"),
+).encode("utf-8")
+V4_ALL_LEAVES = [*V4_LEAVES, leaf_hash(V4_CHECKPOINT_BYTES)]
+V4_SIZE = len(V4_ALL_LEAVES)
+V4_ROOT = receipts.mth(V4_ALL_LEAVES)
+
+
+def valid_v4_export() -> dict[str, Any]:
+    """The registrar's export of the certificate: its two version 4 events, the first (its
+    own) opened for it."""
+    return {
+        "type": "zhenglian-custody-export",
+        "version": 2,
+        "object": {"type": "certificate", "id": CERTIFICATE},
+        "exported_at": "2026-12-03T10:06:00Z",
+        "tree_head": {"tree_size": V4_SIZE, "root_hash": V4_ROOT.hex()},
+        "anchor": anchor(V4_SIZE, V4_ROOT),
+        "checkpoint": {
+            "leaf_index": V4_CHECKPOINT_INDEX,
+            "leaf": V4_CHECKPOINT_BYTES.hex(),
+            "inclusion_proof": [h.hex() for h in receipts.path(V4_CHECKPOINT_INDEX, V4_ALL_LEAVES)],
+            "map_proof": map_proof(V4_STATES, map_key("certificate", CERTIFICATE)),
+        },
+        "total": len(V4_LOG),
+        "after": None,
+        "next": None,
+        "events": [
+            {
+                "leaf_index": index,
+                "status": "anchored",
+                "event": encode(fields).hex(),
+                "fields": fields,
+                "inclusion_proof": [h.hex() for h in receipts.path(index, V4_ALL_LEAVES)],
+                "actor_detail": V4_DETAILS[index],
+            }
+            for index, fields in enumerate(V4_LOG)
+        ],
+    }
+
+
 # --- Cases -------------------------------------------------------------------------------
 
 Mutation = Callable[[dict[str, Any]], "bytes | None"]
@@ -476,6 +575,48 @@ def _detail_on_v1_event(e: dict[str, Any]) -> None:
 def _absence_claimed(e: dict[str, Any]) -> None:
     e["events"], e["total"] = [], 0  # every event left out, the map proof claiming none
     e["checkpoint"]["map_proof"]["state"] = None
+
+
+def _rewrite_event(e: dict[str, Any], index: int, fields: dict[str, Any]) -> None:
+    """Event ``index`` rewritten with consistent fields (its bytes say what its fields say)."""
+    e["events"][index]["fields"] = fields
+    e["events"][index]["event"] = encode(fields).hex()
+
+
+def _v4_action_in_v3(e: dict[str, Any]) -> None:
+    _rewrite_event(e, 0, dict(V4_LOG[0], v=3))  # certificate_register under the v3 prefix
+
+
+def _v4_object_in_v3(e: dict[str, Any]) -> None:
+    # Only the object type is of version 4: a court verifying, its detail committed.
+    role, _token, institution = JUDGE
+    fields = dict(V4_LOG[0], action="verify_by_token", actor_role=role, v=3)
+    _rewrite_event(e, 0, fields | {"actor_institution": institution})
+    e["events"][0]["actor_detail"] = None
+
+
+def _v4_role_in_v2(e: dict[str, Any]) -> None:
+    # Only the actor role is of version 4: the registrar fetching a document's receipt.
+    fields = {k: v for k, v in V4_LOG[0].items() if k != "actor_detail"}
+    fields |= {
+        "action": "fetch_receipt",
+        "actor_token": REGISTRAR_TOKEN,
+        "client": "192.0.2.44",
+        "object_id": SUBJECT,
+        "object_type": "document",
+        "v": 2,
+    }
+    _rewrite_event(e, 0, fields)
+    e["events"][0]["actor_detail"] = None
+
+
+def _v4_detail_dropped(e: dict[str, Any]) -> None:
+    _rewrite_event(e, 0, dict(V4_LOG[0], actor_detail=None))  # a token role, nothing committed
+    e["events"][0]["actor_detail"] = None
+
+
+def _v4_note_altered(e: dict[str, Any]) -> None:
+    _rewrite_event(e, 1, dict(V4_LOG[1], note="注销：本人申请"))
 
 
 def _verify(*failed: str) -> dict[str, Any]:
@@ -645,6 +786,48 @@ ABSENT_CASES: list[tuple[str, str, Mutation, dict[str, Any] | None]] = [
 ]
 
 
+#: Cases of the version 2 export of an e-certificate: version 4 events, or their corruptions.
+V4_CASES: list[tuple[str, str, Mutation, dict[str, Any] | None]] = [
+    (
+        "v4-valid",
+        "an e-certificate's two version 4 events: registered by the bureau_registrar (its "
+        "detail committed, opened for the registrar), revoked by system (a null actor_detail)",
+        _no_change,
+        None,
+    ),
+    (
+        "v4-certificate-action-in-v3",
+        "the certificate_register event written under the version 3 prefix with v 3",
+        _v4_action_in_v3,
+        _parse(),
+    ),
+    (
+        "v4-certificate-object-in-v3",
+        "a version 3 event (a court's verify_by_token) about an object of type certificate",
+        _v4_object_in_v3,
+        _parse(),
+    ),
+    (
+        "v4-registrar-in-v2",
+        "a version 2 event (fetch_receipt of a document) by the actor role bureau_registrar",
+        _v4_role_in_v2,
+        _parse(),
+    ),
+    (
+        "v4-token-role-without-detail",
+        "the registrar's version 4 event with a null actor_detail (a token role commits)",
+        _v4_detail_dropped,
+        _parse(),
+    ),
+    (
+        "v4-note-altered",
+        "the revocation's note rewritten with consistent fields",
+        _v4_note_altered,
+        _verify("event 1 inclusion proof", "complete"),
+    ),
+]
+
+
 def generate() -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     manifest_cases = []
@@ -653,6 +836,7 @@ def generate() -> dict[str, bytes]:
         (valid_log_export(), LOG_CASES, (2, 0)),
         (valid_v2_export(), V2_CASES, (6, 0)),
         (absent_v2_export(), ABSENT_CASES, (0, 0)),
+        (valid_v4_export(), V4_CASES, (2, 0)),
     ]
     for base, (anchored, pending), name, description, mutate, expectation in (
         (base, counts, *case) for base, cases, counts in bases for case in cases
