@@ -25,7 +25,7 @@ from evidence.store.database import Database, open_database
 from evidence.store.group_commit import commit_with_retry
 from evidence.store.repository import bytes_deposited_since
 from ledger.errors import LedgerError, NodeError
-from zhenglian.common import CUSTODY_DEPLOYMENTS
+from zhenglian.common import CERTIFICATE_REGISTRY_DEPLOYMENTS, CUSTODY_DEPLOYMENTS
 
 if TYPE_CHECKING:
     # The administrative commands import this module for the database alone; what only
@@ -406,10 +406,6 @@ def _parse_validators(raw: str | None) -> list[bytes]:
             raise NodeError(f"ZHENGLIAN_CHAIN_VALIDATORS: not an address: {item!r}")
         out.append(bytes(to_canonical_address(item)))
     return out
-
-
-CERTIFICATE_REGISTRY_DEPLOYMENTS = "certificate-registry-deployments.json"
-"""File (in the data directory) recording the CertificateRegistry deployment."""
 
 
 def _certificate_registry(
