@@ -42,7 +42,7 @@ from evidence.formats.canonical_json import (
     strict_loads,
 )
 from evidence.formats.custody_event import (
-    MAX_CUSTODY_EVENT_V2_BYTES,
+    MAX_CUSTODY_EVENT_V4_BYTES,
     ActorDetail,
     CustodyEvent,
     CustodyEventError,
@@ -120,8 +120,8 @@ class ExportedEvent:
     inclusion: InclusionProof | None
     """None for a pending event (not covered by the export's tree head)."""
     disclosed: ActorDetail | None = None
-    """(Version 2 exports) the opening of a version 3 event's actor detail: its token and
-    client, given only to the actor's own institution."""
+    """(Version 2 exports) the opening of a version 3 or 4 event's actor detail: its token
+    and client, given only to the actor's own institution."""
 
     def __post_init__(self) -> None:
         if self.disclosed is not None and self.event.actor_detail is None:
@@ -502,7 +502,7 @@ def _anchor(fields: dict[str, object]) -> AnchorProof:
 def _event(raw: object, path: str, tree_size: int, version: int) -> ExportedEvent:
     fields = _FIELDS.exact_object(raw, path, _EVENT_KEYS if version == 1 else _EVENT_KEYS_V2)
     leaf_index = _FIELDS.uint(fields["leaf_index"], f"{path}.leaf_index", MAX_TREE_SIZE - 1)
-    event_bytes = _FIELDS.hex(fields["event"], f"{path}.event", MAX_CUSTODY_EVENT_V2_BYTES)
+    event_bytes = _FIELDS.hex(fields["event"], f"{path}.event", MAX_CUSTODY_EVENT_V4_BYTES)
     try:
         event = CustodyEvent.decode(event_bytes)
     except CustodyEventError as exc:
