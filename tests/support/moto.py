@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.servers import SERVER_START_TIMEOUT, free_port, stop
+from tests.support.servers import SERVER_POLL_INTERVAL, SERVER_START_TIMEOUT, free_port, stop
 
 
 @pytest.fixture(scope="session")
@@ -36,7 +36,7 @@ def moto_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 stop(proc)
                 raise RuntimeError("moto_server did not start") from None
-            time.sleep(0.2)
+            time.sleep(SERVER_POLL_INTERVAL)
     try:
         yield f"127.0.0.1:{port}"
     finally:

@@ -22,6 +22,10 @@ HARDHAT_BIN = REPO_ROOT / "node_modules" / ".bin" / "hardhat"
 #: Seconds a server may take to answer its first request before the fixture gives up.
 SERVER_START_TIMEOUT = 60.0
 
+#: Seconds between two probes of a server that is starting (a probe is one loopback request:
+#: probing often costs nothing, and a test waits at most this long after the server is up).
+SERVER_POLL_INTERVAL = 0.05
+
 #: Hardhat's well-known first development account (public test key, funded on every Hardhat node).
 HARDHAT_KEY_0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 
@@ -72,7 +76,7 @@ def wait_for_rpc(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
             rpc_call(url, "eth_chainId")
             return
         except OSError:
-            time.sleep(0.2)
+            time.sleep(SERVER_POLL_INTERVAL)
     raise RuntimeError(f"server at {url} did not answer in {SERVER_START_TIMEOUT}s")
 
 

@@ -13,7 +13,13 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.servers import REPO_ROOT, SERVER_START_TIMEOUT, free_port, stop
+from tests.support.servers import (
+    REPO_ROOT,
+    SERVER_POLL_INTERVAL,
+    SERVER_START_TIMEOUT,
+    free_port,
+    stop,
+)
 
 #: The environment of witness processes: the passphrase comes from the witness's own directory.
 WITNESS_ENV = {k: v for k, v in os.environ.items() if k != "ZHENGLIAN_KEY_PASSPHRASE"}
@@ -87,7 +93,7 @@ def start_witness(
         if time.monotonic() > deadline:
             stop(process)
             raise RuntimeError(f"witness serve did not answer in {SERVER_START_TIMEOUT} s")
-        time.sleep(0.1)
+        time.sleep(SERVER_POLL_INTERVAL)
     return RunningWitness(key, url, data_dir, process, log_path)
 
 

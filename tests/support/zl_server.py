@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.servers import SERVER_START_TIMEOUT, free_port
+from tests.support.servers import SERVER_POLL_INTERVAL, SERVER_START_TIMEOUT, free_port
 
 
 @dataclass
@@ -106,7 +106,7 @@ def start_server(data_dir: Path, extra_env: dict[str, str] | None = None) -> Zhe
         if time.monotonic() > deadline:
             proc.kill()
             raise RuntimeError("zhenglian serve did not come up")
-        time.sleep(0.2)
+        time.sleep(SERVER_POLL_INTERVAL)
     return ZhenglianServer(url, f"http://127.0.0.1:{rpc_port}", data_dir, proc, env)
 
 
