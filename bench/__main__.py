@@ -7,6 +7,7 @@ import sys
 from bench import (
     anchors,
     api_load,
+    certificate_report,
     confirmation_latency,
     custody_map,
     hashing,
@@ -26,6 +27,7 @@ BENCHMARKS = {
     "soak": soak.main,
     "sm2": sm2_bindings.main,
     "signatures": signature_verification.main,
+    "certificate-report": certificate_report.main,
 }
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -56,6 +56,7 @@ from evidence.services.certificate_registration import (
     RegisteredCertificate,
     StatusConflict,
 )
+from evidence.verify.verification_report import render_text
 
 router = APIRouter(prefix="/v1/certificates", tags=["certificates"])
 
@@ -275,6 +276,45 @@ def get_certificate(
     if found is None:
         raise Problem(404, "Not found", "no such certificate")
     return _answer(registration, principal, found)
+
+
+@router.get(
+    "/{certificate_id}/report",
+    responses={
+        200: {
+            "description": "the verification report (evidence/formats/schema/"
+            "verification-report-v1.schema.json), or its text with format=text",
+            "content": {"application/json": {"schema": {"type": "object"}}, "text/plain": {}},
+        },
+        404: {},
+        422: {},
+    },
+)
+def get_certificate_report(
+    certificate_id: str,
+    services: ServicesDep,
+    at: Annotated[
+        datetime | None,
+        Query(description="the time asked about (ISO 8601 with a zone); default now"),
+    ] = None,
+    format: Annotated[Literal["json", "text"], Query()] = "json",
+) -> Response:
+    """The verification report of a registered certificate, as `zhenglian verify
+    --certificate` makes it: the issuer's signature over the stored certificate, the issuer's
+    certificate against the served root and current CRL, the status read from the chain's
+    CertificateRegistry now, the validity window at `at`. Public, like the certificate's
+    public view: the report names the holder only as that view does (its subject carries the
+    certificate's identifier, type, number and issuer, never the holder's data). A court
+    that must not rely on this server checks the same with `zhenglian verify --certificate
+    ... --rpc` against its own node."""
+    if at is not None and at.tzinfo is None:
+        raise Problem(422, "Unprocessable", "at: give the time with its zone (e.g. +08:00)")
+    report = _registration(services).report(certificate_id, at=at)
+    if report is None:
+        raise Problem(404, "Not found", "no such certificate")
+    if format == "text":
+        return Response(render_text(report), media_type="text/plain; charset=utf-8")
+    return JSONResponse(report.to_json())
 
 
 @router.get(

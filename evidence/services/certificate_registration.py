@@ -79,6 +79,7 @@ from evidence.verify.e_certificate_signature import (
     ECertificateSignatureError,
     verify_e_certificate_signature,
 )
+from evidence.verify.verification_report import VerificationReport, certificate_report
 from ledger.certificate_registry import CertificateRegistryClient, StatusChange
 from ledger.certificate_status import CertificateState, StatusRecord
 from ledger.errors import (
@@ -285,6 +286,48 @@ class CertificateRegistration:
                 session, issuer_code=issuer_code, type=type, number=number
             )
         return None if record is None else self._registered(record)
+
+    def report(self, identifier: str, *, at: datetime | None = None) -> VerificationReport | None:
+        """The verification report of a registered certificate (docs/report.md §6.3), built
+        here as ``zhenglian verify --certificate --rpc`` builds it: the stored signed material
+        checked against the served PKI root and current CRL, the status read from the chain's
+        CertificateRegistry now (not the database's record of it), the validity window at
+        ``at`` (default now). A chain that does not answer leaves the registry check not
+        performed, naming why, rather than failing the report. None: not registered here.
+
+        :raises ReportError: ``at`` without a zone.
+        """
+        with self.database.session() as session:
+            record = get_certificate(session, identifier)
+        if record is None:
+            return None
+        now = self._clock()
+        roots: tuple[x509.Certificate, ...] = ()
+        crl = None
+        crl_missing = "this server has no current CRL"
+        try:
+            trust = self._trust()
+            roots, crl = (trust.root,), trust.crl
+        except SignatureRefused as exc:
+            crl_missing = f"this server has no institution PKI ({exc})"
+        status = None
+        registry_missing = ""
+        try:
+            status = self.registry.status_of(certificate_key(identifier))
+        except LedgerError as exc:
+            registry_missing = f"the chain did not answer: {str(exc)[:200]}"
+        return certificate_report(
+            record.encoded,
+            record.signature,
+            load_certificate(record.signer_certificate),
+            roots,
+            crl,
+            status,
+            at or now,
+            now,
+            crl_missing=crl_missing,
+            registry_missing=registry_missing or "the registry was not read",
+        )
 
     def pdf(self, identifier: str) -> bytes | None:
         with self.database.session() as session:

@@ -955,3 +955,42 @@ def test_a_new_edition_supersedes_the_old_one(world: World) -> None:
     state, *_, successor, _, _, _, _ = world.status_on_chain(old.id)
     assert state == 3 and successor == certificate_key(new.id)
     assert world.custody(old.id)[-1] == ("certificate_supersede", "notary")
+
+
+def test_the_server_reports_on_a_certificate_as_verify_does(world: World) -> None:
+    """``GET /v1/certificates/{id}/report``: the stored material checked against the served
+    PKI, the status read from the chain — intact while issued, ``revoked`` (exit 1 in the
+    CLI's table) once the issuer revoked it, and a time before the revocation still intact."""
+    cert, encoded, signature = make(notarial_fields(world, next_number(world)), world.notary)
+    registered = register(world, "notary", encoded, signature, world.notary)
+    assert registered.status_code == 201, registered.text
+    url = f"{world.url}/v1/certificates/{cert.id}/report"
+    report = httpx.get(url, timeout=30)
+    assert report.status_code == 200, report.text
+    body = report.json()
+    assert body["verdict"] == "intact", body
+    assert body["subject"]["id"] == cert.id
+    failed = [c for c in body["checks"] if c["status"] == "failed"]
+    assert failed == []
+    statuses = {c["name"]: c["status"] for c in body["checks"]}
+    assert set(statuses.values()) <= {"passed", "not performed"}
+    # Nothing of the holder in a public report.
+    assert HOLDER_ID not in report.text and STREET not in report.text
+    text = httpx.get(url, params={"format": "text"}, timeout=30)
+    assert text.status_code == 200 and text.text.splitlines()[0] == "verdict: intact"
+
+    before = datetime.now(UTC) - timedelta(minutes=1)
+    revoked = httpx.post(
+        f"{world.url}/v1/certificates/{cert.id}/revoke",
+        json=revoke_body(world, cert.id, world.notary),
+        headers=world.auth("notary"),
+        timeout=60,
+    )
+    assert revoked.status_code == 200, revoked.text
+    after = httpx.get(url, timeout=30).json()
+    assert after["verdict"] == "revoked", after
+    # Asked about a time before the revocation took effect (an hour ago): it stood then.
+    earlier = (before - timedelta(hours=2)).isoformat()
+    assert httpx.get(url, params={"at": earlier}, timeout=30).json()["verdict"] == "intact"
+    assert httpx.get(url, params={"at": "2026-01-01T00:00:00"}, timeout=30).status_code == 422
+    assert httpx.get(f"{url[: -len('/report')]}x/report", timeout=30).status_code == 404
