@@ -25,8 +25,9 @@ from tests.support.zl_server import ZhenglianServer, running_server
 
 pytestmark = pytest.mark.integration
 
-#: Generated cases per operation and caller (keeps the run under a minute on 2 cores).
-EXAMPLES_PER_OPERATION = 25
+#: Generated cases per operation and mode, each sent as every caller. Every operation of the
+#: served OpenAPI (48) is fuzzed in both modes; 15 (was 25) takes about 40% less time.
+EXAMPLES_PER_OPERATION = 15
 
 
 @pytest.fixture(scope="module")
