@@ -298,18 +298,27 @@ def get_certificate_report(
         Query(description="the time asked about (ISO 8601 with a zone); default now"),
     ] = None,
     format: Annotated[Literal["json", "text"], Query()] = "json",
+    source: Annotated[
+        Literal["record", "chain"],
+        Query(
+            description="where the registry status comes from: the service's record of the "
+            "mined transactions (default), or the chain read now"
+        ),
+    ] = "record",
 ) -> Response:
     """The verification report of a registered certificate, as `zhenglian verify
     --certificate` makes it: the issuer's signature over the stored certificate, the issuer's
     certificate against the served root and current CRL, the status read from the chain's
     CertificateRegistry now, the validity window at `at`. Public, like the certificate's
     public view: the report names the holder only as that view does (its subject carries the
-    certificate's identifier, type, number and issuer, never the holder's data). A court
-    that must not rely on this server checks the same with `zhenglian verify --certificate
-    ... --rpc` against its own node."""
+    certificate's identifier, type, number and issuer, never the holder's data). The status
+    is the service's record of the mined transactions (the service is the registry's only
+    registrar), or with `source=chain` the chain read now. A court that must not rely on this
+    server checks the same with `zhenglian verify --certificate ... --rpc` against its own
+    node."""
     if at is not None and at.tzinfo is None:
         raise Problem(422, "Unprocessable", "at: give the time with its zone (e.g. +08:00)")
-    report = _registration(services).report(certificate_id, at=at)
+    report = _registration(services).report(certificate_id, at=at, from_chain=source == "chain")
     if report is None:
         raise Problem(404, "Not found", "no such certificate")
     if format == "text":

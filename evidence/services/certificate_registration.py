@@ -194,6 +194,45 @@ def _chain_refusal(identifier: str, exc: StatusChangeRefused) -> EvidenceError:
     return CertificateRefused("chain", f"the registry refused: {exc}")
 
 
+def recorded_status(record: CertificateRecord) -> StatusRecord | None:
+    """The registry's record of ``record`` as the service recorded the mined transactions
+    (the layout ``statusOf`` returns); None when the record cannot say it exactly: the issue
+    or a change pending, or a block time not recorded."""
+    if record.issue_pending or record.change_pending:
+        return None
+    if record.issue_block is None or record.issue_block_time is None:
+        return None
+    state, reason, effective, successor = CertificateState.ISSUED, 0, 0, bytes(32)
+    changed_at = changed_block = 0
+    if record.status in (CertificateStatus.REVOKED, CertificateStatus.SUPERSEDED):
+        if record.change_block is None or record.change_block_time is None:
+            return None
+        changed_at, changed_block = record.change_block_time, record.change_block
+        if record.status is CertificateStatus.REVOKED:
+            if record.change_reason is None or record.change_effective_at is None:
+                return None
+            state, reason = CertificateState.REVOKED, record.change_reason
+            effective = int(record.change_effective_at.timestamp())
+        else:
+            if record.change_successor is None:
+                return None
+            state = CertificateState.SUPERSEDED
+            successor = certificate_key(record.change_successor)
+    return StatusRecord(
+        key=certificate_key(record.id),
+        state=state,
+        reason_code=reason,
+        issuer_code=record.issuer_code.encode("ascii"),
+        effective_time=effective,
+        certificate_hash=record.certificate_sha256,
+        successor=successor,
+        issued_at=record.issue_block_time,
+        issued_block=record.issue_block,
+        changed_at=changed_at,
+        changed_block=changed_block,
+    )
+
+
 def _der(certificate: x509.Certificate) -> bytes:
     return certificate.public_bytes(Encoding.DER)
 
@@ -287,13 +326,21 @@ class CertificateRegistration:
             )
         return None if record is None else self._registered(record)
 
-    def report(self, identifier: str, *, at: datetime | None = None) -> VerificationReport | None:
-        """The verification report of a registered certificate (docs/report.md §6.3), built
-        here as ``zhenglian verify --certificate --rpc`` builds it: the stored signed material
-        checked against the served PKI root and current CRL, the status read from the chain's
-        CertificateRegistry now (not the database's record of it), the validity window at
-        ``at`` (default now). A chain that does not answer leaves the registry check not
-        performed, naming why, rather than failing the report. None: not registered here.
+    def report(
+        self, identifier: str, *, at: datetime | None = None, from_chain: bool = False
+    ) -> VerificationReport | None:
+        """The verification report of a registered certificate (docs/report.md §6.3), built as
+        ``zhenglian verify --certificate --rpc`` builds it: the stored signed material checked
+        against the served PKI root and current CRL, the registry status, the validity window
+        at ``at`` (default now). None: not registered here.
+
+        The status is the service's record of what the chain holds — written only once the
+        chain's transaction was mined, with its block and block time — unless ``from_chain``
+        (or the record lacks a block time, or a change is pending), when it is read from the
+        chain now. The service's account is the registry's only registrar, so both agree
+        unless the database was altered; a court that relies on neither reads the chain itself
+        (``zhenglian verify --certificate --rpc``). A chain that does not answer leaves the
+        registry check not performed, naming why, rather than failing the report.
 
         :raises ReportError: ``at`` without a zone.
         """
@@ -310,12 +357,13 @@ class CertificateRegistration:
             roots, crl = (trust.root,), trust.crl
         except SignatureRefused as exc:
             crl_missing = f"this server has no institution PKI ({exc})"
-        status = None
-        registry_missing = ""
-        try:
-            status = self.registry.status_of(certificate_key(identifier))
-        except LedgerError as exc:
-            registry_missing = f"the chain did not answer: {str(exc)[:200]}"
+        status = None if from_chain else recorded_status(record)
+        registry_missing = "the registry was not read"
+        if status is None:
+            try:
+                status = self.registry.status_of(certificate_key(identifier))
+            except LedgerError as exc:
+                registry_missing = f"the chain did not answer: {str(exc)[:200]}"
         return certificate_report(
             record.encoded,
             record.signature,
@@ -326,7 +374,7 @@ class CertificateRegistration:
             at or now,
             now,
             crl_missing=crl_missing,
-            registry_missing=registry_missing or "the registry was not read",
+            registry_missing=registry_missing,
         )
 
     def pdf(self, identifier: str) -> bytes | None:
@@ -503,11 +551,22 @@ class CertificateRegistration:
             raise _chain_refusal(identifier, exc) from None
         except LedgerError as exc:
             raise CertificatePending(identifier, exc) from exc
+        block_time = self._block_time(block)
         with self.database.session() as session:
-            confirm_certificate_issue(session, identifier, tx_hash=tx_hash, block_number=block)
+            confirm_certificate_issue(
+                session, identifier, tx_hash=tx_hash, block_number=block, block_time=block_time
+            )
             self._custody_event(session, "certificate_register", actor, identifier, client)
             session.commit()
         self._appended()
+
+    def _block_time(self, block: int) -> int | None:
+        """The block's time (None if the node does not answer now: the change is recorded
+        all the same, and the report then reads the time from the chain)."""
+        try:
+            return self.registry.client.block_timestamp(block)
+        except LedgerError:
+            return None
 
     def _adopt_issue(self, key: bytes, record: CertificateRecord) -> tuple[bytes, int] | None:
         """The chain's issue of ``key`` if it is this very certificate (sent before the node
@@ -732,8 +791,11 @@ class CertificateRegistration:
         action = (
             "certificate_revoke" if record.change_action == "revoke" else "certificate_supersede"
         )
+        block_time = self._block_time(block)
         with self.database.session() as session:
-            confirm_certificate_change(session, identifier, tx_hash=tx_hash, block_number=block)
+            confirm_certificate_change(
+                session, identifier, tx_hash=tx_hash, block_number=block, block_time=block_time
+            )
             self._custody_event(session, action, actor, identifier, client)
             session.commit()
         self._appended()

@@ -613,6 +613,7 @@ class CertificateRow(Base):
     issue_signature: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     issue_tx: Mapped[bytes | None] = mapped_column(_hash())
     issue_block: Mapped[int | None] = mapped_column(BigInteger)
+    issue_block_time: Mapped[int | None] = mapped_column(BigInteger)
     registered_by: Mapped[str] = mapped_column(String(MAX_ID_CHARS), nullable=False)
     registered_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     change_action: Mapped[str | None] = mapped_column(String(16))
@@ -625,6 +626,7 @@ class CertificateRow(Base):
     changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     change_tx: Mapped[bytes | None] = mapped_column(_hash())
     change_block: Mapped[int | None] = mapped_column(BigInteger)
+    change_block_time: Mapped[int | None] = mapped_column(BigInteger)
 
 
 metadata = Base.metadata

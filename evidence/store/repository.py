@@ -906,6 +906,7 @@ class NewCertificate:
     status: CertificateStatus = CertificateStatus.PENDING
     issue_tx: bytes | None = None
     issue_block: int | None = None
+    issue_block_time: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -940,6 +941,10 @@ class CertificateRecord:
     changed_at: datetime | None
     change_tx: bytes | None
     change_block: int | None
+    issue_block_time: int | None = None
+    """Unix seconds of the issue's block (None while pending, or not known)."""
+    change_block_time: int | None = None
+    """Unix seconds of the change's block (None while pending, or not known)."""
 
     @property
     def issue_pending(self) -> bool:
@@ -1078,7 +1083,12 @@ def certificate_pdf(session: Session, certificate_id: str) -> bytes | None:
 
 @wrap_errors
 def confirm_certificate_issue(
-    session: Session, certificate_id: str, *, tx_hash: bytes, block_number: int
+    session: Session,
+    certificate_id: str,
+    *,
+    tx_hash: bytes,
+    block_number: int,
+    block_time: int | None = None,
 ) -> None:
     """Mark a pending certificate issued by the chain's transaction ``tx_hash``.
 
@@ -1089,7 +1099,12 @@ def confirm_certificate_issue(
     done = session.execute(
         update(certificates_table)
         .where(c.id == certificate_id, c.status == CertificateStatus.PENDING.value)
-        .values(status=CertificateStatus.ISSUED.value, issue_tx=tx_hash, issue_block=block_number)
+        .values(
+            status=CertificateStatus.ISSUED.value,
+            issue_tx=tx_hash,
+            issue_block=block_number,
+            issue_block_time=block_time,
+        )
     )
     if rowcount(done) != 1:
         raise NotFound(f"no pending certificate {certificate_id}")
@@ -1154,7 +1169,12 @@ def request_certificate_change(
 
 @wrap_errors
 def confirm_certificate_change(
-    session: Session, certificate_id: str, *, tx_hash: bytes, block_number: int
+    session: Session,
+    certificate_id: str,
+    *,
+    tx_hash: bytes,
+    block_number: int,
+    block_time: int | None = None,
 ) -> CertificateStatus:
     """Mark the pending change of a certificate done by the chain's transaction ``tx_hash``;
     returns the new status. NotFound if no change is pending."""
@@ -1172,7 +1192,12 @@ def confirm_certificate_change(
     session.execute(
         update(certificates_table)
         .where(c.id == certificate_id, c.change_tx.is_(None))
-        .values(status=status.value, change_tx=tx_hash, change_block=block_number)
+        .values(
+            status=status.value,
+            change_tx=tx_hash,
+            change_block=block_number,
+            change_block_time=block_time,
+        )
     )
     return status
 

@@ -970,12 +970,15 @@ def test_the_server_reports_on_a_certificate_as_verify_does(world: World) -> Non
     body = report.json()
     assert body["verdict"] == "intact", body
     assert body["subject"]["id"] == cert.id
-    failed = [c for c in body["checks"] if c["status"] == "failed"]
-    assert failed == []
-    statuses = {c["name"]: c["status"] for c in body["checks"]}
-    assert set(statuses.values()) <= {"passed", "not performed"}
+    checks = [c for section in body["sections"] for c in section["checks"]]
+    assert {c["status"] for c in checks} <= {"passed", "not performed"}, checks
     # Nothing of the holder in a public report.
     assert HOLDER_ID not in report.text and STREET not in report.text
+    # The service's record of the chain and the chain read now say the same.
+    chain = httpx.get(url, params={"source": "chain"}, timeout=30).json()
+    assert chain["verdict"] == "intact"
+    assert _registry_evidence(chain) == _registry_evidence(body)
+    assert _registry_evidence(body)["state"] == "issued"
     text = httpx.get(url, params={"format": "text"}, timeout=30)
     assert text.status_code == 200 and text.text.splitlines()[0] == "verdict: intact"
 
@@ -989,8 +992,22 @@ def test_the_server_reports_on_a_certificate_as_verify_does(world: World) -> Non
     assert revoked.status_code == 200, revoked.text
     after = httpx.get(url, timeout=30).json()
     assert after["verdict"] == "revoked", after
+    chain = httpx.get(url, params={"source": "chain"}, timeout=30).json()
+    assert chain["verdict"] == "revoked"
+    assert _registry_evidence(chain) == _registry_evidence(after)
+    assert _registry_evidence(after)["state"] == "revoked"
     # Asked about a time before the revocation took effect (an hour ago): it stood then.
     earlier = (before - timedelta(hours=2)).isoformat()
     assert httpx.get(url, params={"at": earlier}, timeout=30).json()["verdict"] == "intact"
     assert httpx.get(url, params={"at": "2026-01-01T00:00:00"}, timeout=30).status_code == 422
     assert httpx.get(f"{url[: -len('/report')]}x/report", timeout=30).status_code == 404
+
+
+def _registry_evidence(report: dict[str, Any]) -> dict[str, str]:
+    [check] = [
+        c
+        for section in report["sections"]
+        for c in section["checks"]
+        if c["name"] == "registry-status"
+    ]
+    return dict(check["evidence"])
