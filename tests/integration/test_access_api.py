@@ -590,6 +590,9 @@ SENDERS: dict[str, Send] = {
     "GET /v1/certificates/{certificate_id}": _get(
         lambda w, r, rel: f"/v1/certificates/{NO_CERTIFICATE}"
     ),
+    "GET /v1/certificates/{certificate_id}/report": _get(
+        lambda w, r, rel: f"/v1/certificates/{NO_CERTIFICATE}/report"
+    ),
     "GET /v1/certificates/{certificate_id}/pdf": _get(
         lambda w, r, rel: f"/v1/certificates/{NO_CERTIFICATE}/pdf"
     ),
@@ -737,6 +740,7 @@ EXPECTED: dict[str, dict[str, Row]] = {
     "GET /v1/certificates": {role: (None, None, 404) for role in ROLES},
     "GET /v1/certificates/{certificate_id}": {role: (None, None, 404) for role in ROLES},
     "GET /v1/certificates/{certificate_id}/pdf": {role: (None, None, 404) for role in ROLES},
+    "GET /v1/certificates/{certificate_id}/report": {role: (None, None, 404) for role in ROLES},
     "POST /v1/certificates/{certificate_id}/revoke": _CERTIFICATE_CHANGE,
     "POST /v1/certificates/{certificate_id}/supersede": _CERTIFICATE_CHANGE,
     "GET /v1/admin/institutions": _ADMIN_ONLY,
