@@ -165,16 +165,21 @@ class EventDraft:
     note: str | None = None
 
     def check(self) -> None:
-        """Raise CustodyEventError now (in the caller) if the event would be malformed."""
+        """Raise CustodyEventError now (in the caller) if the event would be malformed, as
+        :func:`append_events` writes it: a token or address committed to (version 3 or 4)."""
+        detail = None
+        if self.actor.token_id is not None or self.client is not None:
+            detail = ActorDetail(bytes(ACTOR_DETAIL_SALT_BYTES), self.actor.token_id, self.client)
         CustodyEvent(
             self.action,
-            self.actor,
+            self.actor if detail is None else self.actor.without_token(),
             self.object,
             self.time,
-            self.client,
+            None if detail is not None else self.client,
             GENESIS_HASH,
             GENESIS_HASH,
             self.note,
+            actor_detail=None if detail is None else detail.commitment(),
         )
 
 

@@ -39,6 +39,7 @@ from evidence.formats.custody_event import (
     NonCanonicalCustodyEventError,
 )
 from evidence.formats.custody_export import CustodyExport, CustodyExportError
+from evidence.services.custody_recording import new_draft
 from evidence.verify.custody_verifier import CustodyVerificationFailed, verify_custody_export
 from ledger.anchor_proof import ChainTrust
 
@@ -628,3 +629,15 @@ def test_the_schema_refuses_e_certificate_values_outside_version_4(name: str) ->
     jsonschema.validate(json.loads((VECTORS / "v4-valid.json").read_bytes()), SCHEMA_V2)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(json.loads((VECTORS / f"{name}.json").read_bytes()), SCHEMA_V2)
+
+
+def test_a_draft_is_checked_as_it_will_be_written() -> None:
+    """The server checks an event before its transaction in the form it writes: a certificate
+    event by a token is version 4 with the token and address committed, never named."""
+    new_draft("certificate_register", REGISTRAR, CERTIFICATE, "192.0.2.44")
+    new_draft("certificate_revoke", SYSTEM, CERTIFICATE, None, note="注销")
+    new_draft("deposit", Actor("notary", TOKEN, "x"), CustodyObject.document(DOC), "2001:db8::1")
+    with pytest.raises(CustodyEventError, match="IP address"):
+        new_draft("certificate_register", REGISTRAR, CERTIFICATE, "192.0.2.999")
+    with pytest.raises(CustodyEventError, match="action"):
+        new_draft("certificate_delete", REGISTRAR, CERTIFICATE, "192.0.2.44")
