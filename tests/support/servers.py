@@ -45,15 +45,17 @@ def _worker_port_class() -> tuple[int, int]:
 
 def free_port() -> int:
     """A loopback port that is free now. Under pytest-xdist each worker only takes ports
-    ``p`` with ``p % workers == index``: a port one worker has just probed and released (and
-    is about to hand to a server it starts) is never handed out by another at the same time.
+    ``p`` with ``(p // 2) % workers == index``: a port one worker has just probed and released
+    (and is about to hand to a server it starts) is never handed out by another at the same
+    time. Halved first because Linux gives ``bind(0)`` ports of one parity (odd), leaving
+    connect() the even ones: ``p % 2`` would be the same for every port handed out.
     """
     index, count = _worker_port_class()
     for _ in range(FREE_PORT_ATTEMPTS):
         with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
             s.bind(("127.0.0.1", 0))
             port = int(s.getsockname()[1])
-        if port % count == index:
+        if (port // 2) % count == index:
             return port
     raise RuntimeError(f"no free port of class {index} mod {count} in {FREE_PORT_ATTEMPTS} binds")
 
