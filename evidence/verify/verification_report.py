@@ -29,6 +29,7 @@ notice says so — the verdict is not made stronger or weaker by a stale CRL.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import hashlib
 from collections.abc import Mapping, Sequence
@@ -334,6 +335,30 @@ class VerificationReport:
             out["receipt_version"] = facts.get("receipt_version")
             out["proven_time"] = facts.get("proven_time")
         return out
+
+
+def with_checks(
+    report: VerificationReport, extra: Sequence[ReportCheck], notices: Sequence[str] = ()
+) -> VerificationReport:
+    """``report`` with further checks and notices (a bundle's members and custody export):
+    the verdict follows from all of them."""
+    return dataclasses.replace(
+        report, checks=report.checks + tuple(extra), notices=report.notices + tuple(notices)
+    )
+
+
+def bundle_member_check(name: str, ok: bool, detail: str) -> ReportCheck:
+    """A bundle member against its manifest entry (integrity; a mismatch is ``altered``)."""
+    status = CheckStatus.PASSED if ok else CheckStatus.FAILED
+    return ReportCheck(f"bundle member {name}", SECTION_INTEGRITY, status, detail, VERDICT_ALTERED)
+
+
+def custody_check(name: str, ok: bool, detail: str, *, trust: bool = False) -> ReportCheck:
+    """One check of a custody export (custody.md §4) as a report check: a broken proof is
+    ``receipt-invalid``, a proof by what is not pinned ``untrusted``."""
+    status = CheckStatus.PASSED if ok else CheckStatus.FAILED
+    fails_as = VERDICT_UNTRUSTED if trust else VERDICT_RECEIPT_INVALID
+    return ReportCheck(f"custody: {name}", SECTION_CUSTODY, status, detail, fails_as)
 
 
 def combine_verdicts(verdicts: Sequence[str]) -> str:

@@ -249,8 +249,17 @@ def test_a_detached_signed_document_bundle_verifies_offline(world: World) -> Non
     checked = _verify(bundle, "--trust", str(world.trust()))
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "FAIL" not in checked.stdout
-    assert "ok   bundle-member original/opinion.txt" in checked.stdout
-    assert "bundle: intact (exit 0)" in checked.stdout
+    assert "ok   bundle member original/opinion.txt" in checked.stdout
+    assert checked.stdout.splitlines()[0] == "verdict: intact"
+    # One report: the members, the document's checks and the custody export's, in sections.
+    report = json.loads(_verify(bundle, "--trust", str(world.trust()), "--json").stdout)
+    assert report["verdict"] == "intact" and report["subject"]["id"] == doc
+    sections = {s["name"]: s["checks"] for s in report["sections"]}
+    assert {"integrity", "signature", "revocation", "custody"} <= set(sections)
+    assert sections["custody"] and all(c["status"] == "passed" for c in sections["custody"])
+    assert any(c["name"] == "bundle member manifest.json" for c in sections["integrity"]) or any(
+        c["name"].startswith("bundle member ") for c in sections["integrity"]
+    )
 
     # A bundle cannot vouch for itself unless asked.
     refused = _verify(bundle)
@@ -265,8 +274,8 @@ def test_a_detached_signed_document_bundle_verifies_offline(world: World) -> Non
     _rewrite(bundle, altered, {"original/opinion.txt": bytes(original)})
     done = _verify(altered, "--trust", str(world.trust()))
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "FAIL bundle-member original/opinion.txt" in done.stdout
-    assert "altered" in done.stdout and "bundle: NOT intact" in done.stdout
+    assert "FAIL bundle member original/opinion.txt" in done.stdout
+    assert done.stdout.splitlines()[0] == "verdict: altered"
 
     # Another document's signature swapped in: signature-invalid, exit 1.
     other = world.work / "other.txt"
@@ -276,7 +285,18 @@ def test_a_detached_signed_document_bundle_verifies_offline(world: World) -> Non
     _rewrite(bundle, swapped, {"signature/signature.p7s": Path(f"{other}.p7s").read_bytes()})
     done = _verify(swapped, "--trust", str(world.trust()))
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "signature-invalid" in done.stdout + done.stderr
+    # The member unlike its manifest entry is the bundle altered (which comes first); the
+    # signature's own checks fail too, as signature-invalid.
+    assert done.stdout.splitlines()[0] == "verdict: altered"
+    assert "FAIL bundle member signature/signature.p7s" in done.stdout
+    report = json.loads(_verify(swapped, "--trust", str(world.trust()), "--json").stdout)
+    failed = {
+        c["name"]: c["fails_as"]
+        for s in report["sections"]
+        for c in s["checks"]
+        if c["status"] == "failed"
+    }
+    assert failed["signature-committed"] == "signature-invalid", failed
 
 
 def test_a_stranger_gets_the_bundle_as_the_content_404(world: World) -> None:

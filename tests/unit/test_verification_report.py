@@ -415,3 +415,42 @@ def test_times_need_their_zone(issued: Issued) -> None:
             datetime(2026, 1, 1),
             datetime.now(UTC),
         )
+
+
+def test_a_bundles_members_and_custody_join_the_report_and_decide_with_it(issued: Issued) -> None:
+    """``with_checks``: the bundle's member checks (integrity, altered) and its custody
+    export's (custody; a broken proof receipt-invalid, one by what is not pinned untrusted)
+    join a report; the verdict follows from all of them; the JSON stays schema-valid."""
+    from evidence.verify.verification_report import (
+        bundle_member_check,
+        custody_check,
+        with_checks,
+    )
+
+    base = issued.report(issued.record(CertificateState.ISSUED))
+    good = with_checks(
+        base,
+        [
+            bundle_member_check("original/a.txt", True, "as listed"),
+            custody_check("event 1 inclusion proof", True, "holds"),
+        ],
+        ["custody: 1 event anchored"],
+    )
+    assert good.verdict == "intact" and good.notices[-1] == "custody: 1 event anchored"
+    VALIDATOR.validate(good.to_json())
+    sections = {s["name"] for s in good.to_json()["sections"]}
+    assert "custody" in sections
+    untrusted = with_checks(base, [custody_check("anchor", False, "other seal", trust=True)])
+    assert untrusted.verdict == "untrusted"
+    broken = with_checks(base, [custody_check("complete", False, "an event left out")])
+    assert broken.verdict == "receipt-invalid"
+    altered = with_checks(
+        base,
+        [
+            bundle_member_check("original/a.txt", False, "another SHA-256"),
+            custody_check("anchor", False, "other seal", trust=True),
+        ],
+    )
+    assert altered.verdict == "untrusted"  # untrusted comes before altered (report.md §6.2)
+    VALIDATOR.validate(altered.to_json())
+    assert with_checks(base, [bundle_member_check("x", False, "y")]).verdict == "altered"

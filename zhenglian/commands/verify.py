@@ -32,6 +32,7 @@ from evidence.errors import InputError
 from evidence.formats.receipt_format import MAX_RECEIPT_BYTES, Receipt
 from evidence.verify.document_signature import SignatureCheck
 from evidence.verify.receipt_verifier import (
+    Check,
     IndependenceTrust,
     VerificationFailed,
     VerificationResult,
@@ -251,11 +252,12 @@ def _anchor_index(receipt: Receipt) -> int:
 MAX_CUSTODY_PAGES = 2000
 
 
-def _verify_custody(
-    paths: tuple[Path, ...], validators: str | None, contract: str | None, as_json: bool
-) -> None:
-    """Check a custody export (all its pages) offline: proofs, anchor, hash links, complete;
-    one line per check."""
+def custody_checks(
+    paths: tuple[Path, ...], validators: str | None, contract: str | None
+) -> tuple[tuple[Check, ...], str, str, str]:
+    """Check a custody export (all its pages) offline: proofs, anchor, hash links, complete.
+    Returns the checks, a summary line, and the export's object type and id; exits 2 on bad
+    input."""
     from evidence.formats.custody_export import MAX_EXPORT_BYTES, CustodyExport
     from evidence.verify.custody_verifier import CustodyVerificationFailed, verify_custody_export
 
@@ -284,7 +286,6 @@ def _verify_custody(
         pinned = bytes(to_canonical_address(contract))
     chain_id = export.anchor.chain_id if export.anchor is not None else 1
     trust = ChainTrust.sealed(chain_id, _addresses(validators), contract=pinned)
-    failed: list[str] = []
     try:
         result = verify_custody_export(export, trust)
         checks = result.checks
@@ -300,14 +301,22 @@ def _verify_custody(
         )
     except CustodyVerificationFailed as exc:
         checks = exc.checks
-        failed = [f"{c.name}: {c.detail}" for c in exc.failed]
-        summary = f"{len(failed)} of {len(checks)} checks failed"
+        summary = f"{len(exc.failed)} of {len(checks)} checks failed"
+    return tuple(checks), summary, export.subject.type, export.subject.id
+
+
+def _verify_custody(
+    paths: tuple[Path, ...], validators: str | None, contract: str | None, as_json: bool
+) -> None:
+    """Check a custody export (all its pages) offline; one line per check."""
+    checks, summary, object_type, object_id = custody_checks(paths, validators, contract)
+    failed = [f"{c.name}: {c.detail}" for c in checks if not c.ok]
     if as_json:
         click.echo(
             json.dumps(
                 {
                     "result": "failed" if failed else "intact",
-                    "object": {"type": export.subject.type, "id": export.subject.id},
+                    "object": {"type": object_type, "id": object_id},
                     "summary": summary,
                     "checks": [c.__dict__ for c in checks],
                 },

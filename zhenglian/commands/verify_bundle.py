@@ -7,11 +7,10 @@ refuse zip bombs and names that could escape a directory), unpacked into a priva
 directory (mode 0700, files 0600, removed at the end), each member hashed as it is written
 and compared with the manifest; then the commands' own functions run on the unpacked files:
 
-1. the manifest: every member's SHA-256 and size as listed (``bundle-member``);
-2. the document: :func:`zhenglian.commands.verify.verify` with the original, the receipt,
-   the detached signature (if any) and the trust — intact, altered, receipt-invalid,
-   untrusted or signature-invalid;
-3. the custody export, every page together: :func:`zhenglian.commands.verify._verify_custody`
+1. the manifest: every member's SHA-256 and size as listed (``bundle member NAME``);
+2. the document: :func:`zhenglian.commands.verify.verify_document` with the original, the
+   receipt, the detached signature (if any), the bundle's current CRL and the trust;
+3. the custody export, every page together: :func:`zhenglian.commands.verify.custody_checks`
    with the trust's validators and custody LogAnchor.
 
 **Trust never comes from the bundle unless asked.** The bundle's ``trust.json`` is what the
@@ -20,9 +19,12 @@ their own validators, log key and PKI root there, and every proof in the bundle 
 check against them. So ``--trust`` (a bundle the verifier pinned from the bureau) is
 required; ``--trust-from-bundle`` uses the bundle's own file, and says so in the output.
 
-Exit status: the worst of the parts — 2 bad input (not a bundle, bad trust), 3 could not
-check, 1 a check failed (a member unlike the manifest, or the document's or custody's
-verdict), 0 every part intact.
+The result is ONE verification report (docs/report.md §6): the document's, with each member
+against the manifest in its integrity section (a mismatch is ``altered``) and the custody
+export's checks in its custody section (a broken proof ``receipt-invalid``, one by what is not
+pinned ``untrusted``), printed as text or ``--json`` like any other report. Exit status as
+``verify``: 0 intact, 1 any other verdict, 2 bad input (not a bundle, bad trust), 3 could not
+check.
 """
 
 from __future__ import annotations
@@ -31,33 +33,19 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Final
 
 import click
 
-from zhenglian.common import EXIT_BAD_INPUT, EXIT_CANNOT_CHECK, EXIT_FAILED, fail
+from zhenglian.common import EXIT_BAD_INPUT, fail
 
 __all__ = ["verify_bundle"]
 
-_SEVERITY: Final = (EXIT_BAD_INPUT, EXIT_CANNOT_CHECK, EXIT_FAILED)
-"""Exit statuses from worst to least bad."""
 
-
-def _worst(codes: list[int]) -> int:
-    for code in _SEVERITY:
-        if code in codes:
-            return code
-    return max(codes, default=0)
-
-
-def _exit_code(exc: SystemExit) -> int:
-    if exc.code is None:
-        return 0
-    return exc.code if isinstance(exc.code, int) else EXIT_FAILED
-
-
-def _unpack(bundle_path: Path, directory: Path) -> tuple[dict[str, Path], list[str], list[str]]:
-    """Members written under ``directory``; lines of the manifest check; failures."""
+def _unpack(
+    bundle_path: Path, directory: Path
+) -> tuple[dict[str, Path], list[tuple[str, bool, str]]]:
+    """Members written under ``directory``; each member's check against the manifest (name,
+    as listed, detail)."""
     from evidence.formats.evidence_bundle import BundleError, EvidenceBundle
 
     try:
@@ -70,8 +58,7 @@ def _unpack(bundle_path: Path, directory: Path) -> tuple[dict[str, Path], list[s
         except BundleError as exc:
             fail(f"{bundle_path}: {exc}", EXIT_BAD_INPUT)
         paths: dict[str, Path] = {}
-        lines: list[str] = []
-        failed: list[str] = []
+        members: list[tuple[str, bool, str]] = []
         try:
             for member in bundle.manifest.members:
                 # Names are relative, of [A-Za-z0-9._-] segments without "..": inside.
@@ -93,16 +80,14 @@ def _unpack(bundle_path: Path, directory: Path) -> tuple[dict[str, Path], list[s
                     else f"{member.role}: {size} bytes with SHA-256 {hasher.hexdigest()}, the "
                     f"manifest says {member.size} bytes with {member.sha256.hex()}"
                 )
-                lines.append(f"{'ok  ' if ok else 'FAIL'} bundle-member {member.name}: {detail}")
-                if not ok:
-                    failed.append(f"bundle-member {member.name}: {detail}")
+                members.append((member.name, ok, detail))
         except BundleError as exc:
             fail(f"{bundle_path}: {exc}", EXIT_BAD_INPUT)
         except OSError as exc:
             fail(f"cannot unpack {bundle_path}: {exc.strerror or exc}", EXIT_BAD_INPUT)
         finally:
             bundle.close()
-    return paths, lines, failed
+    return paths, members
 
 
 def _custody_trust(trust_path: Path) -> tuple[str, str | None]:
@@ -139,10 +124,13 @@ def verify_bundle(
         SIGNATURE_NAME,
         TRUST_NAME,
     )
-    from zhenglian.commands.verify import _verify_custody, verify
+    from evidence.verify.verification_report import (
+        bundle_member_check,
+        custody_check,
+        with_checks,
+    )
+    from zhenglian.commands.verify import _print, custody_checks, verify_document
 
-    if as_json:
-        fail("--bundle prints lines only (no --json yet)", EXIT_BAD_INPUT)
     if trust_path is None and not trust_from_bundle:
         fail(
             "--bundle needs --trust BUNDLE (pinned from the bureau): a bundle cannot vouch for "
@@ -154,47 +142,31 @@ def verify_bundle(
     with tempfile.TemporaryDirectory(prefix="zhenglian-bundle-") as tmp:
         directory = Path(tmp)
         directory.chmod(0o700)
-        paths, lines, failed = _unpack(bundle_path, directory)
-        for line in lines:
-            click.echo(line)
+        paths, members = _unpack(bundle_path, directory)
+        notices: list[str] = []
         if trust_path is None:
             if TRUST_NAME not in paths:
                 fail("--trust-from-bundle: the bundle has no trust.json", EXIT_BAD_INPUT)
             trust_path = paths[TRUST_NAME]
-            click.echo(
-                "note: trust taken from the bundle itself (--trust-from-bundle): the verdict "
-                "holds only as far as the server that made it is trusted"
+            notices.append(
+                "trust taken from the bundle itself (--trust-from-bundle): the verdict holds "
+                "only as far as the server that made it is trusted"
             )
         original = next(p for name, p in paths.items() if name.startswith("original/"))
-        codes = [EXIT_FAILED] if failed else [0]
-        click.echo("document:")
-        given = {
-            "file": original,
-            "receipt_path": paths[RECEIPT_NAME],
-            "trust_path": trust_path,
-            "signature_path": paths.get(SIGNATURE_NAME),
-        }
-        if CRL_NOW_NAME in paths and any(p.name == "crl_path" for p in verify.params):
-            given["crl_path"] = paths[CRL_NOW_NAME]  # revocation, where verify judges it
-        try:
-            ctx.invoke(verify, **given)
-            codes.append(0)
-        except SystemExit as exc:
-            codes.append(_exit_code(exc))
+        report = verify_document(
+            original,
+            paths[RECEIPT_NAME],
+            trust_path=trust_path,
+            signature_path=paths.get(SIGNATURE_NAME),
+            crl_path=paths.get(CRL_NOW_NAME),
+        )
+        extra = [bundle_member_check(name, ok, detail) for name, ok, detail in members]
         pages = tuple(path for name, path in sorted(paths.items()) if name.startswith("custody/"))
         if pages:
-            click.echo("custody:")
             validators, contract = _custody_trust(trust_path)
-            try:
-                _verify_custody(pages, validators, contract, False)
-                codes.append(0)
-            except SystemExit as exc:
-                codes.append(_exit_code(exc))
+            checks, summary, _, _ = custody_checks(pages, validators, contract)
+            extra += [custody_check(c.name, c.ok, c.detail, trust=c.trust) for c in checks]
+            notices.append(f"custody: {summary}")
         else:
-            click.echo("custody: the bundle holds no custody export (the server records none)")
-    for line in failed:
-        click.echo(f"zhenglian: altered: {line}", err=True)
-    code = _worst(codes)
-    click.echo(f"bundle: {'intact' if code == 0 else 'NOT intact'} (exit {code})")
-    if code:
-        raise SystemExit(code)
+            notices.append("custody: the bundle holds no custody export (the server records none)")
+    _print(with_checks(report, extra, notices), as_json)
