@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from cryptography import x509
+
 from evidence.digest import DocumentDigest
 from evidence.errors import EvidenceError, TamperingDetected
 from evidence.formats.receipt_format import Receipt
@@ -229,7 +231,11 @@ def report_with_receipt(
     except VerificationFailed as exc:
         outcome = exc
     committed = receipt.entry.signature
-    roots = (signatures.root,) if signatures is not None else ()
+    roots: tuple[x509.Certificate, ...] = ()
+    if signatures is not None:
+        roots = (signatures.root,)
+        if signatures.sm2_root is not None:
+            roots += (signatures.sm2_root,)
     evidence = None
     missing = None
     if committed is not None:
@@ -244,6 +250,7 @@ def report_with_receipt(
                 pdf=pdf if signature is None else None,
                 content_digests={"sha256": document.sha256, "sm3": document.sm3},
                 roots=roots,
+                sm2_engine=signatures.sm2_engine,
             )
     return document_report(
         receipt=receipt,

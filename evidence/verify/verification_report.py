@@ -43,6 +43,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from certs.errors import CertsInputError
 from certs.formats.revocation_list import RevokedEntry, crl_number
+from certs.sm2.engine import SM2Engine
 from certs.verify.cms_signature import read_detached_signature
 from certs.verify.institution_check import (
     CertificateCheck,
@@ -397,11 +398,15 @@ def signature_evidence(
     pdf: bytes | None,
     content_digests: Mapping[str, bytes],
     roots: Sequence[x509.Certificate],
+    sm2_engine: SM2Engine | None = None,
 ) -> SignatureEvidence:
     """The committed-signature checks of ``detached`` (or of the signature inside ``pdf``)
-    and the signer's certificate read from it (None when it cannot be read)."""
+    and the signer's certificate read from it (None when it cannot be read); an SM2
+    signature is checked with ``sm2_engine`` against the SM2 root among ``roots``."""
     if detached is not None:
-        checks = check_committed_signature(committed, detached, content_digests, roots)
+        checks = check_committed_signature(
+            committed, detached, content_digests, roots, sm2_engine=sm2_engine
+        )
     elif pdf is not None:
         checks = check_committed_pdf_signature(committed, pdf, roots)
     else:

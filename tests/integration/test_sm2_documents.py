@@ -169,6 +169,22 @@ def test_an_sm2_signature_is_checked_kept_committed_and_verified_offline(setup: 
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert INSTITUTION in verified.stdout and CODE in verified.stdout
     assert "SM2" in verified.stdout
+    # The server's report of the same: the SM2 signature checked with the SM2 root.
+    answer = httpx.post(
+        f"{setup.server.url}/v1/verify",
+        params={"format": "report"},
+        files={
+            "file": (document.name, document.read_bytes()),
+            "receipt": ("receipt.json", receipt.read_bytes()),
+            "signature": ("signature.p7s", signature.read_bytes()),
+        },
+        headers={"Authorization": f"Bearer {setup.token}"},
+        timeout=60,
+    )
+    assert answer.status_code == 200, answer.text
+    checks = {c["name"]: c["status"] for s in answer.json()["sections"] for c in s["checks"]}
+    assert answer.json()["verdict"] == "intact", answer.text
+    assert checks["signature-valid"] == "passed" and checks["signer-chain"] == "passed", checks
     # Another file beside the same receipt and signature: refused offline.
     other = setup.work / "other.txt"
     other.write_bytes(b"not the signed opinion\n")
