@@ -20,7 +20,7 @@ HARDHAT_DIR = REPO_ROOT / "tests" / "hardhat"
 HARDHAT_BIN = REPO_ROOT / "node_modules" / ".bin" / "hardhat"
 
 #: Seconds a server may take to answer its first request before the fixture gives up.
-SERVER_START_TIMEOUT = 60.0
+SERVER_START_TIMEOUT = 120.0
 
 #: Seconds between two probes of a server that is starting (a probe is one loopback request:
 #: probing often costs nothing, and a test waits at most this long after the server is up).
