@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
@@ -32,6 +32,7 @@ from api.deps import (
     PrincipalDep,
     Services,
     ServicesDep,
+    limit_address,
     request_client,
 )
 from api.jsonbody import json_body, media_type, parse_json, read_body
@@ -280,6 +281,7 @@ def get_certificate(
 
 @router.get(
     "/{certificate_id}/report",
+    dependencies=[Depends(limit_address)],
     responses={
         200: {
             "description": "the verification report (evidence/formats/schema/"
@@ -311,7 +313,8 @@ def get_certificate_report(
     certificate against the served root and current CRL, the status read from the chain's
     CertificateRegistry now, the validity window at `at`. Public, like the certificate's
     public view: the report names the holder only as that view does (its subject carries the
-    certificate's identifier, type, number and issuer, never the holder's data). The status
+    certificate's identifier, type, number and issuer, never the holder's data), and
+    rate-limited by client address as the other public routes. The status
     is the service's record of the mined transactions (the service is the registry's only
     registrar), or with `source=chain` the chain read now. A court that must not rely on this
     server checks the same with `zhenglian verify --certificate ... --rpc` against its own

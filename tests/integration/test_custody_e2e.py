@@ -399,6 +399,7 @@ IN_MEMORY_LIMIT_TESTS = frozenset(
         "test_a_token_over_its_rate_gets_429_with_retry_after",
         "test_unauthenticated_verification_is_limited_per_client_address",
         "test_the_public_case_page_is_limited_per_client_address_token_or_not",
+        "test_the_public_certificate_report_is_limited_per_client_address",
     }
 )
 
@@ -547,3 +548,15 @@ def test_after_a_kill_the_custody_log_and_its_contract_carry_on(
         path.write_text(json.dumps(export))
         ok = _verify_custody(second, path, "--contract", contract)
         assert ok.returncode == 0, ok.stdout + ok.stderr
+
+
+def test_the_public_certificate_report_is_limited_per_client_address(
+    server: ZhenglianServer,
+) -> None:
+    """A certificate's report costs three signature checks (and with source=chain a chain
+    read): nobody gets them at speed without a limit."""
+    time.sleep(BURST / RATE)
+    url = f"{server.url}/v1/certificates/GZ-11110000000029209E-0000000000-0/report"
+    with httpx.Client(timeout=10) as client:
+        codes = [client.get(url).status_code for _ in range(BURST + 10)]
+    assert codes[0] == 404 and 429 in codes, codes
