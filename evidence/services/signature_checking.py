@@ -13,8 +13,10 @@ original nor anything else is kept — no orphan original for the audit to find.
 What is kept (docs/signatures.md §4): the detached signature and the signer's certificate
 (DER), each in a content-addressed store under its SHA-256 — exactly the hashes the version 2
 log entry commits to (``signature_sha256``, ``signer_certificate``), so the entry is the
-index and nothing else needs a schema. The store is ``DATA_DIR/signatures`` (read-only files,
-the digest re-checked on every read), whatever holds the originals.
+index and nothing else needs a schema. The store is the originals' blob store under a namespace
+of its own (``evidence.services.originals.signature_store``: local files or S3 with Object
+Lock, the digest re-checked on every read); ``DATA_DIR/signatures`` (``SIGNATURES_DIRECTORY``)
+is only read, as the fallback for deployments that kept signatures there before.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from certs.verify.pades_signature import MAX_SIGNED_PDF_BYTES
 from certs.verify.sm2_signature import is_sm2_signature
 from evidence.errors import StorageError
 from evidence.formats.log_entry import LogEntry
-from evidence.store.blob_store import BlobStore, LocalBlobStore
+from evidence.store.blob_store import BlobStore
 from evidence.verify.document_signature import (
     DocumentSignature,
     SignatureRefused,
@@ -55,7 +57,6 @@ __all__ = [
     "SIGNATURES_DIRECTORY",
     "KeptSignature",
     "SignatureChecking",
-    "open_signature_store",
 ]
 
 _ENGINE: Final = GmsslEngine()
@@ -76,11 +77,6 @@ temporary file."""
 _BYTE_RANGE: Final = b"/ByteRange"
 """The key every signature dictionary has (outside object streams: its offsets are the
 file's), and an unsigned PDF normally lacks."""
-
-
-def open_signature_store(data_dir: Path, *, owner: bool = True) -> BlobStore:
-    """The content-addressed store of signatures and signer certificates."""
-    return LocalBlobStore(data_dir / SIGNATURES_DIRECTORY, owner=owner)
 
 
 @dataclass
