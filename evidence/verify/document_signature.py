@@ -73,6 +73,7 @@ __all__ = [
     "check_detached_signature",
     "check_pdf_signature",
     "check_signer",
+    "check_signer_certificate",
 ]
 
 CLOCK_SKEW: Final = timedelta(minutes=5)
@@ -250,7 +251,7 @@ def check_signer(
     :raises SignatureRefused: every failure named, the reason being the first one's kind.
     """
     try:
-        check = _check_certificate(certificate, trust, signed_at=signed_at, now=now)
+        check = check_signer_certificate(certificate, trust, signed_at=signed_at, now=now)
     except CertsInputError as exc:
         raise SignatureRefused("profile", str(exc)) from exc
     if not check.ok or check.institution is None:
@@ -276,10 +277,14 @@ def check_signer(
     )
 
 
-def _check_certificate(
+def check_signer_certificate(
     certificate: x509.Certificate, trust: SignatureTrust, *, signed_at: datetime, now: datetime
 ) -> CertificateCheck:
-    """The certificate against the root of its key's algorithm (an SM2 key: the SM2 root)."""
+    """The institution certificate against the root of its key's algorithm and that root's
+    CRL (an SM2 key: the SM2 root, its CRL and engine), for use at ``signed_at``.
+
+    :raises SignatureRefused: ``no-sm2-root`` — an SM2 key and no SM2 root trusted here.
+    """
     if certified_key_algorithm(certificate) != "sm2":
         return check_institution_certificate(
             certificate, root=trust.root, crl=trust.crl, at=signed_at, now=now
