@@ -41,7 +41,8 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from certs.errors import CertsInputError
+from certs.errors import CertsInputError, ProfileError
+from certs.formats.institution_profile import certified_key_algorithm
 from certs.formats.revocation_list import RevokedEntry, crl_number
 from certs.sm2.engine import SM2Engine
 from certs.verify.cms_signature import read_detached_signature
@@ -49,6 +50,7 @@ from certs.verify.institution_check import (
     CertificateCheck,
     FailureKind,
     check_institution_certificate,
+    check_sm2_institution_certificate,
 )
 from certs.verify.pades_signature import read_pdf_signature
 from evidence.errors import InputError
@@ -434,15 +436,19 @@ def document_report(
     crl: x509.CertificateRevocationList | None = None,
     crl_missing: str = "no CRL given (--crl, or --server for GET /v1/pki/crl)",
     extra: Sequence[ReportCheck] = (),
+    sm2_crl: x509.CertificateRevocationList | None = None,
+    sm2_engine: SM2Engine | None = None,
 ) -> VerificationReport:
     """The report on a file checked against its receipt.
 
     ``outcome`` is what :func:`verify_receipt` returned or raised for ``document``;
     ``signature`` the signature checks when the entry is signed and its signature was given
     (``signature_missing``: why it was not checked, when the entry is signed and it was not);
-    ``pki_roots`` the pinned institution roots, ``crl`` the root's CRL (``crl_missing``: why
-    there is none); ``extra`` further checks (online, acknowledgement, custody) as made by the
-    caller. ``now`` is when the CRL's freshness is judged.
+    ``pki_roots`` the pinned institution roots, ``crl`` the ECDSA root's CRL (``crl_missing``:
+    why there is none), ``sm2_crl`` the SM2 root's and ``sm2_engine`` what checks SM2 (an SM2
+    signer's certificate is checked against the SM2 root and its CRL); ``extra`` further
+    checks (online, acknowledgement, custody) as made by the caller. ``now`` is when the CRL's
+    freshness is judged.
     """
     if now.tzinfo is None:
         raise ReportError("now must be timezone-aware")
@@ -486,9 +492,7 @@ def document_report(
                 signature.certificate,
                 committed.signed_at,
                 _when(committed),
-                pki_roots,
-                crl,
-                crl_missing,
+                _SignerTrust(pki_roots, crl, crl_missing, sm2_crl, sm2_engine),
                 now,
                 revoked_later_stands="the signature made before it stands",
             )
@@ -624,7 +628,7 @@ def _receipt_evidence(name: str, receipt: Receipt) -> dict[str, str]:
 def _issuing_root(
     certificate: x509.Certificate, roots: Sequence[x509.Certificate]
 ) -> x509.Certificate | None:
-    """The pinned root that issued ``certificate``: its name and its signature."""
+    """The pinned ECDSA root that issued ``certificate``: its name and its signature."""
     for root in roots:
         if root.subject != certificate.issuer:
             continue
@@ -636,13 +640,124 @@ def _issuing_root(
     return None
 
 
+def _certifies_sm2(certificate: x509.Certificate) -> bool:
+    try:
+        return certified_key_algorithm(certificate) == "sm2"
+    except ProfileError:
+        return False
+
+
+@dataclass(frozen=True)
+class _SignerTrust:
+    """What a signer's certificate is checked against: the pinned roots, each root's CRL
+    (the ECDSA root's ``crl``, the SM2 root's ``sm2_crl``) and the engine that checks SM2."""
+
+    roots: Sequence[x509.Certificate]
+    crl: x509.CertificateRevocationList | None
+    crl_missing: str
+    sm2_crl: x509.CertificateRevocationList | None = None
+    sm2_engine: SM2Engine | None = None
+
+    def check(
+        self, certificate: x509.Certificate, at: datetime, now: datetime
+    ) -> tuple[x509.Certificate | None, CertificateCheck | None, str | None]:
+        """The pinned root that issued ``certificate`` (None: none did), its check at ``at``
+        against that root's CRL, and why it could not be made (None: it was)."""
+        if not _certifies_sm2(certificate):
+            root = _issuing_root(certificate, self.roots)
+            if root is None:
+                return None, None, "the signer's certificate is not issued by a pinned PKI root"
+            try:
+                return root, self._ecdsa(certificate, root, at, now), None
+            except CertsInputError as exc:
+                raise ReportError(str(exc)) from exc
+        if self.sm2_engine is None:
+            return None, None, "an SM2 signer, and no SM2 engine here to check its certificate"
+        for root in self.roots:
+            if root.subject != certificate.issuer or not _certifies_sm2(root):
+                continue
+            result = self._sm2(certificate, root, at, now)
+            if FailureKind.WRONG_ISSUER not in result.kinds():
+                return root, result, None
+        return None, None, "the SM2 signer's certificate is not issued by a pinned SM2 root"
+
+    def crl_for(self, root: x509.Certificate) -> x509.CertificateRevocationList | None:
+        return self.sm2_crl if _certifies_sm2(root) else self.crl
+
+    def missing_for(self, root: x509.Certificate) -> str:
+        if not _certifies_sm2(root):
+            return self.crl_missing
+        return (
+            "no CRL of the SM2 root given (the SM2 root's own CRL: --crl FILE, or --server for "
+            "GET /v1/pki/crl?algorithm=sm2)"
+        )
+
+    def _ecdsa(
+        self, certificate: x509.Certificate, root: x509.Certificate, at: datetime, now: datetime
+    ) -> CertificateCheck:
+        return check_institution_certificate(certificate, root=root, crl=self.crl, at=at, now=now)
+
+    def _sm2(
+        self, certificate: x509.Certificate, root: x509.Certificate, at: datetime, now: datetime
+    ) -> CertificateCheck:
+        assert self.sm2_engine is not None
+        crl = self.sm2_crl.public_bytes(Encoding.DER) if self.sm2_crl is not None else None
+        try:
+            return check_sm2_institution_certificate(
+                certificate, root=root, crl=crl, at=at, now=now, engine=self.sm2_engine
+            )
+        except CertsInputError as exc:
+            raise ReportError(str(exc)) from exc
+
+    def chain_check(self, certificate: x509.Certificate, at: datetime, when: str) -> ReportCheck:
+        """Issued by a pinned root of its key's algorithm, of the institution profile with
+        documentSigning, valid at ``at`` (revocation is the revocation section's)."""
+        sm2 = _certifies_sm2(certificate)
+        roots = [r for r in self.roots if _certifies_sm2(r) == sm2]
+        algorithm = "SM2" if sm2 else "ECDSA"
+        if not roots:
+            return _failed(
+                CHECK_SIGNER_CHAIN,
+                SECTION_SIGNER,
+                f"no {algorithm} PKI root pinned (pki_roots) for this {algorithm} signer",
+                VERDICT_SIGNATURE_INVALID,
+            )
+        if sm2 and self.sm2_engine is None:
+            return _skipped(
+                CHECK_SIGNER_CHAIN,
+                SECTION_SIGNER,
+                "not performed: an SM2 signer, and no SM2 engine here to check its certificate",
+                VERDICT_SIGNATURE_INVALID,
+            )
+        problems: list[str] = []
+        for root in roots:
+            bare = dataclasses.replace(self, crl=None, sm2_crl=None)
+            result = (
+                bare._sm2(certificate, root, at, at)
+                if sm2
+                else bare._ecdsa(certificate, root, at, at)
+            )
+            remaining = [f for f in result.failures if f.kind is not FailureKind.CRL_MISSING]
+            if not remaining:
+                return _passed(
+                    CHECK_SIGNER_CHAIN,
+                    SECTION_SIGNER,
+                    f"issued by the pinned root {root.subject.rfc4514_string()}, valid with "
+                    f"documentSigning {when}",
+                    VERDICT_SIGNATURE_INVALID,
+                    root=root.subject.rfc4514_string(),
+                )
+            problems.extend(str(f) for f in remaining)
+        return _failed(
+            CHECK_SIGNER_CHAIN, SECTION_SIGNER, "; ".join(problems), VERDICT_SIGNATURE_INVALID
+        )
+
+
 def _signer_checks(
     certificate: x509.Certificate,
     at: datetime,
     when: str,
-    roots: Sequence[x509.Certificate],
-    crl: x509.CertificateRevocationList | None,
-    crl_missing: str,
+    trust: _SignerTrust,
     now: datetime,
     *,
     revoked_later_stands: str,
@@ -650,7 +765,7 @@ def _signer_checks(
 ) -> tuple[list[ReportCheck], list[str]]:
     """Validity, CRL and revocation at ``at`` and now of a signer's certificate (and, with
     ``chain_check``, the chain to a pinned root: for documents the committed-signature checks
-    already made it)."""
+    already made it). An SM2 signer is checked against the SM2 root and its CRL."""
     checks: list[ReportCheck] = []
     notices: list[str] = []
     serial = f"{certificate.serial_number:x}"
@@ -678,20 +793,16 @@ def _signer_checks(
                 **window,
             )
         )
-    root = _issuing_root(certificate, roots)
-    result = None
-    if root is not None:
-        try:  # once: the chain and the revocation both read it
-            result = check_institution_certificate(certificate, root=root, crl=crl, at=at, now=now)
-        except CertsInputError as exc:
-            raise ReportError(str(exc)) from exc
+    root, result, unchecked = trust.check(certificate, at, now)  # once: chain and revocation
     if chain_check:
-        checks.append(_chain_of(result, root, certificate, roots, at, when))
+        checks.append(_chain_of(result, root, certificate, trust, at, when))
     if root is None or result is None:
-        why = "not performed: the signer's certificate is not issued by a pinned PKI root"
+        why = f"not performed: {unchecked}"
         for name in (CHECK_CRL, CHECK_REVOCATION_AT_SIGNING, CHECK_REVOCATION_NOW):
             checks.append(_skipped(name, SECTION_REVOCATION, why, VERDICT_REVOKED))
         return checks, notices
+    crl = trust.crl_for(root)
+    crl_missing = trust.missing_for(root)
     if crl is None:
         why = f"not performed: {crl_missing}"
         checks.append(_skipped(CHECK_CRL, SECTION_REVOCATION, why, VERDICT_UNTRUSTED))
@@ -816,12 +927,12 @@ def _chain_of(
     result: CertificateCheck | None,
     root: x509.Certificate | None,
     certificate: x509.Certificate,
-    roots: Sequence[x509.Certificate],
+    trust: _SignerTrust,
     at: datetime,
     when: str,
 ) -> ReportCheck:
     """The chain check from the issuing root's check when it holds (no second check), else
-    every pinned root's failures (:func:`_chain_check`)."""
+    every pinned root's failures (:meth:`_SignerTrust.chain_check`)."""
     if result is not None and root is not None and result.kinds() <= _REVOCATION_KINDS:
         return _passed(
             CHECK_SIGNER_CHAIN,
@@ -831,40 +942,7 @@ def _chain_of(
             VERDICT_SIGNATURE_INVALID,
             root=root.subject.rfc4514_string(),
         )
-    return _chain_check(certificate, roots, at, when)
-
-
-def _chain_check(
-    certificate: x509.Certificate, roots: Sequence[x509.Certificate], at: datetime, when: str
-) -> ReportCheck:
-    """Issued by a pinned root, of the institution profile with documentSigning, valid at
-    ``at`` (revocation is the revocation section's)."""
-    if not roots:
-        return _failed(
-            CHECK_SIGNER_CHAIN,
-            SECTION_SIGNER,
-            "no PKI root pinned (pki_roots)",
-            VERDICT_SIGNATURE_INVALID,
-        )
-    problems: list[str] = []
-    for root in roots:
-        result: CertificateCheck = check_institution_certificate(
-            certificate, root=root, crl=None, at=at, now=at
-        )
-        remaining = [f for f in result.failures if f.kind is not FailureKind.CRL_MISSING]
-        if not remaining:
-            return _passed(
-                CHECK_SIGNER_CHAIN,
-                SECTION_SIGNER,
-                f"issued by the pinned root {root.subject.rfc4514_string()}, valid with "
-                f"documentSigning {when}",
-                VERDICT_SIGNATURE_INVALID,
-                root=root.subject.rfc4514_string(),
-            )
-        problems.extend(str(f) for f in remaining)
-    return _failed(
-        CHECK_SIGNER_CHAIN, SECTION_SIGNER, "; ".join(problems), VERDICT_SIGNATURE_INVALID
-    )
+    return trust.chain_check(certificate, at, when)
 
 
 def _crl_facts(crl: x509.CertificateRevocationList, now: datetime) -> dict[str, str]:
@@ -909,13 +987,16 @@ def certificate_report(
     *,
     crl_missing: str = "no CRL given (--crl, or --server for GET /v1/pki/crl)",
     registry_missing: str = "no registry consulted (--rpc, with contracts.certificates pinned)",
+    sm2_crl: x509.CertificateRevocationList | None = None,
+    sm2_engine: SM2Engine | None = None,
 ) -> VerificationReport:
     """The report on a registered e-certificate (docs/report.md §6.3): its encoding, the
     issuer's signature over exactly ``encoded``, the signer's certificate (chain to one of
     ``roots``, validity and revocation by ``crl`` at the registration time), the registry's
     ``status_record`` for its identifier (read by the caller; None: not consulted,
     ``registry_missing`` says why) at the asked time ``at``, and its own validity window at
-    ``at``. ``now`` judges the CRL's freshness.
+    ``at``. ``now`` judges the CRL's freshness. An SM2 issuer's certificate is checked
+    against the SM2 root among ``roots`` and ``sm2_crl``, with ``sm2_engine``.
 
     The signer's certificate must have been good when the certificate was registered: the
     registry's ``issued_at`` (block time) when the record has one, else ``at`` (a notice says
@@ -989,9 +1070,7 @@ def certificate_report(
         signer_certificate,
         signed_at,
         when,
-        roots,
-        crl,
-        crl_missing,
+        _SignerTrust(roots, crl, crl_missing, sm2_crl, sm2_engine),
         now,
         revoked_later_stands="the certificate issued before it stands",
         chain_check=True,
