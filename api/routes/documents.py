@@ -326,7 +326,9 @@ def _published(request: Request, services: Services) -> PublishedTrust:
         trust = None
     try:
         pki = published_pki(request, services)
-        return PublishedTrust(trust, pki.root_pem(), pki.crl_der())
+        return PublishedTrust(
+            trust, pki.root_pem(), pki.crl_der(), pki.sm2_root_pem(), pki.sm2_crl_der()
+        )
     except AuthorityError as exc:
         raise Problem(503, "Storage or ledger unavailable", "the PKI files cannot be read") from exc
 

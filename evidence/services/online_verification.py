@@ -262,7 +262,16 @@ def report_with_receipt(
         pki_roots=roots,
         crl=signatures.crl if signatures is not None else None,
         crl_missing="this server has no CRL",
+        sm2_crl=_sm2_crl(signatures),
+        sm2_engine=signatures.sm2_engine if signatures is not None else None,
     )
+
+
+def _sm2_crl(signatures: SignatureTrust | None) -> x509.CertificateRevocationList | None:
+    """The SM2 root's current CRL as served (None: no SM2 root, or no CRL of it)."""
+    if signatures is None or signatures.sm2_crl is None:
+        return None
+    return x509.load_der_x509_crl(signatures.sm2_crl)
 
 
 __all__ = [

@@ -30,8 +30,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy.orm import Session
 
 from certs.errors import AuthorityError, ProfileError
+from certs.formats.institution_profile import certified_key_algorithm
 from certs.formats.revocation_list import MAX_CRL_BYTES, crl_number, load_crl
-from certs.store.authority import CRL_ARCHIVE, pki_directory
+from certs.store.authority import CRL_ARCHIVE, SM2_CRL_ARCHIVE, pki_directory
 from certs.store.pki_files import read_bounded
 from evidence.errors import Conflict, StorageError, TamperingDetected
 from evidence.formats.custody_event import CustodyObject
@@ -152,14 +153,14 @@ def checked_original(
         yield held
 
 
-def crl_at(data_dir: Path, when: datetime) -> bytes | None:
+def crl_at(data_dir: Path, when: datetime, *, sm2: bool = False) -> bytes | None:
     """The CRL (DER) the bureau's authority had issued last at ``when``: the archived CRL
-    (``DATA_DIR/pki/crls/N.der``) of the highest number whose thisUpdate is not after it;
-    None when none is kept from then.
+    (``DATA_DIR/pki/crls/N.der``; ``sm2``: the SM2 root's, ``DATA_DIR/pki/sm2-crls/N.der``)
+    of the highest number whose thisUpdate is not after it; None when none is kept from then.
 
     :raises StorageError: the archive cannot be read.
     """
-    archive = pki_directory(data_dir) / CRL_ARCHIVE
+    archive = pki_directory(data_dir) / (SM2_CRL_ARCHIVE if sm2 else CRL_ARCHIVE)
     try:
         numbers = sorted(
             (int(p.stem) for p in archive.iterdir() if p.suffix == ".der" and p.stem.isdigit()),
@@ -184,14 +185,35 @@ def crl_at(data_dir: Path, when: datetime) -> bytes | None:
 
 class PublishedTrust:
     """What the server publishes beside a bundle: the trust bundle (as ``GET /v1/trust``
-    answers it, or None) and the PKI's root (PEM) and current CRL (DER), or None."""
+    answers it, or None) and the PKI's root (PEM) and current CRL (DER), or None — the ECDSA
+    root's, and the SM2 root's when the authority has one."""
 
     def __init__(
-        self, trust_json: bytes | None, root_pem: bytes | None, crl_der: bytes | None
+        self,
+        trust_json: bytes | None,
+        root_pem: bytes | None,
+        crl_der: bytes | None,
+        sm2_root_pem: bytes | None = None,
+        sm2_crl_der: bytes | None = None,
     ) -> None:
         self.trust_json = trust_json
         self.root_pem = root_pem
         self.crl_der = crl_der
+        self.sm2_root_pem = sm2_root_pem
+        self.sm2_crl_der = sm2_crl_der
+
+    def of(self, sm2: bool) -> tuple[bytes | None, bytes | None]:
+        """The root (PEM) and current CRL (DER) that certify a signer's key: the SM2 root's
+        for an SM2 key, the ECDSA root's otherwise."""
+        return (self.sm2_root_pem, self.sm2_crl_der) if sm2 else (self.root_pem, self.crl_der)
+
+
+def _certifies_sm2(certificate_der: bytes) -> bool:
+    """Whether the kept signer certificate certifies an SM2 key (its root is the SM2 root)."""
+    try:
+        return certified_key_algorithm(x509.load_der_x509_certificate(certificate_der)) == "sm2"
+    except (ValueError, ProfileError):
+        return False
 
 
 def _json(value: object) -> bytes:
@@ -242,12 +264,14 @@ def bundle_members(
         if kept.signature is not None:
             members.append(BundleMember(SIGNATURE_NAME, kept.signature))
         members.append(BundleMember(SIGNER_CERTIFICATE_NAME, kept.certificate))
-        if published.root_pem is not None:
-            root = x509.load_pem_x509_certificate(published.root_pem)
+        sm2 = _certifies_sm2(kept.certificate)
+        root_pem, crl_der = published.of(sm2)
+        if root_pem is not None:
+            root = x509.load_pem_x509_certificate(root_pem)
             members.append(BundleMember(ROOT_CERTIFICATE_NAME, root.public_bytes(Encoding.DER)))
-        if published.crl_der is not None:
-            members.append(BundleMember(CRL_NOW_NAME, published.crl_der))
-        at_signing = crl_at(data_dir, signed.signed_at)
+        if crl_der is not None:
+            members.append(BundleMember(CRL_NOW_NAME, crl_der))
+        at_signing = crl_at(data_dir, signed.signed_at, sm2=sm2)
         if at_signing is not None:
             members.append(BundleMember(CRL_AT_SIGNING_NAME, at_signing))
     used = sum(len(m.data) for m in members)

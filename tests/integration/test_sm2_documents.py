@@ -12,10 +12,12 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -327,3 +329,111 @@ def test_an_sm2_key_under_the_ecdsa_root_is_refused(setup: Setup) -> None:
     done = setup.deposit(document, "--signature", str(signature))
     assert done.returncode == 2, done.stderr
     assert "[signer-certificate]" in done.stderr and "all-SM2 chain" in done.stderr
+
+
+def _report(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    report: dict[str, Any] = json.loads(done.stdout)
+    return report
+
+
+def _check(report: dict[str, Any], name: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(
+        c for s in report["sections"] for c in s["checks"] if c["name"] == name
+    )
+    return found
+
+
+def test_an_sm2_signer_s_revocation_is_judged_by_the_sm2_root_s_crl(setup: Setup) -> None:
+    """The report's revocation rows for an SM2 signer: the SM2 root's CRL from --server, from
+    --crl files (both roots' given), inside the evidence bundle and in the server's own report;
+    then a revocation effective before the signing time makes the verdict ``revoked``."""
+    institution = setup.work / "sm2-report-notary"
+    ok(setup.issue("sm2-report", "--out", str(institution)))
+    serial = setup.last_serial()
+    trust = setup.work / "trust-report.json"
+    trust.write_text(httpx.get(f"{setup.server.url}/v1/trust", timeout=10).text)
+    document = setup.work / "sm2-report.txt"
+    document.write_bytes("公证书（SM2）：吊销核验。\n".encode() * 20)
+    ok(setup.sign(document, institution))
+    signature = Path(f"{document}.p7s")
+    receipt = setup.work / "sm2-report.receipt.json"
+    ok(setup.deposit(document, "--signature", str(signature), "-o", str(receipt)))
+    args = (
+        str(document), "--receipt", str(receipt), "--trust", str(trust),
+        "--signature", str(signature), "--json",
+    )  # fmt: skip
+    sm2_root = x509.load_pem_x509_certificate((setup.data / "pki" / "sm2-ca.pem").read_bytes())
+
+    online = zl("verify", *args, "--server", setup.server.url)
+    report = _report(online)
+    assert (online.returncode, report["verdict"]) == (0, "intact"), online.stdout
+    crl = _check(report, "crl")
+    assert crl["status"] == "passed", crl
+    assert crl["evidence"]["issuer"] == sm2_root.subject.rfc4514_string()
+    assert _check(report, "revocation-at-signing")["status"] == "passed"
+    assert _check(report, "revocation-now")["status"] == "passed"
+
+    # --crl files: both roots' CRLs, told apart by their signature algorithm.
+    ecdsa_crl = setup.work / "ecdsa.crl"
+    ecdsa_crl.write_bytes(httpx.get(f"{setup.server.url}/v1/pki/crl", timeout=10).content)
+    sm2_crl = setup.work / "sm2.crl"
+    sm2_crl.write_bytes(
+        httpx.get(f"{setup.server.url}/v1/pki/crl", params={"algorithm": "sm2"}, timeout=10).content
+    )
+    both = _report(ok(zl("verify", *args, "--crl", str(ecdsa_crl), "--crl", str(sm2_crl))))
+    assert _check(both, "revocation-now")["status"] == "passed"
+    only_ecdsa = _report(ok(zl("verify", *args, "--crl", str(ecdsa_crl))))
+    skipped = _check(only_ecdsa, "crl")
+    assert skipped["status"] == "not performed" and "SM2 root" in skipped["detail"], skipped
+    twice = zl("verify", *args, "--crl", str(sm2_crl), "--crl", str(sm2_crl))
+    assert twice.returncode == 2 and "two SM2 CRLs" in twice.stderr, twice.stderr
+
+    # The bundle carries the SM2 root and the SM2 root's CRL; checked offline from it alone.
+    document_id = json.loads(receipt.read_text())["document_id"]
+    bundle = setup.work / "sm2-report.bundle.zip"
+    answer = httpx.get(
+        f"{setup.server.url}/v1/documents/{document_id}/bundle",
+        headers={"Authorization": f"Bearer {setup.token}"},
+        timeout=60,
+    )
+    assert answer.status_code == 200, answer.text
+    bundle.write_bytes(answer.content)
+    with zipfile.ZipFile(bundle) as zf:
+        root = x509.load_der_x509_certificate(zf.read("signature/root.cer"))
+        kept_crl = x509.load_der_x509_crl(zf.read("signature/crl-now.crl"))
+    assert root == sm2_root and kept_crl.issuer == sm2_root.subject
+    from_bundle = zl("verify", "--bundle", str(bundle), "--trust", str(trust), "--json")
+    report = _report(from_bundle)
+    assert (from_bundle.returncode, report["verdict"]) == (0, "intact"), from_bundle.stdout
+    assert _check(report, "crl")["status"] == "passed"
+    assert _check(report, "revocation-now")["status"] == "passed"
+
+    # Revoked effective before the signing time: the server's report and the CLI say revoked.
+    signed_at = LogEntry.decode(bytes.fromhex(json.loads(receipt.read_text())["entry"]))
+    assert signed_at.signature is not None
+    effective = signed_at.signature.signed_at - timedelta(minutes=1)
+    ok(
+        zl(
+            "pki", "revoke", "--data-dir", str(setup.data), serial, "--reason", "keyCompromise",
+            "--effective", effective.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+    )  # fmt: skip
+    revoked = zl("verify", *args, "--server", setup.server.url)
+    report = _report(revoked)
+    assert (revoked.returncode, report["verdict"]) == (1, "revoked"), revoked.stdout
+    assert _check(report, "revocation-at-signing")["status"] == "failed"
+    assert _check(report, "revocation-at-signing")["evidence"]["reason"] == "keyCompromise"
+    served = httpx.post(
+        f"{setup.server.url}/v1/verify",
+        params={"format": "report"},
+        files={
+            "file": (document.name, document.read_bytes()),
+            "receipt": ("receipt.json", receipt.read_bytes()),
+            "signature": ("signature.p7s", signature.read_bytes()),
+        },
+        headers={"Authorization": f"Bearer {setup.token}"},
+        timeout=60,
+    )
+    assert served.status_code == 200, served.text
+    assert served.json()["verdict"] == "revoked", served.text
+    assert _check(served.json(), "revocation-at-signing")["status"] == "failed"

@@ -119,10 +119,11 @@ def _write(path: Path, data: bytes) -> None:
 )
 @click.option(
     "--crl",
-    "crl_path",
-    default=None,
+    "crl_paths",
+    multiple=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="The PKI root's CRL: the signer's revocation at signing time and now.",
+    help="The PKI root's CRL: the signer's revocation at signing time and now (twice for "
+    "both roots, ECDSA and SM2).",
 )
 @click.option("--server", default=None, help="Without --crl: fetch the CRL from this server.")
 def report(
@@ -132,7 +133,7 @@ def report(
     output: Path,
     generated_at: str | None,
     signature_path: Path | None = None,
-    crl_path: Path | None = None,
+    crl_paths: tuple[Path, ...] = (),
     server: str | None = None,
 ) -> None:
     """Write the admissibility report (电子证据核验报告) on RECEIPT, checking FILE against it.
@@ -206,7 +207,7 @@ def report(
             receipt_path,
             trust_path=trust_path,
             signature_path=signature_path,
-            crl_path=crl_path,
+            crl_paths=crl_paths,
             server=server,
             now=when,
         )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ import click
 from cryptography import x509
 from eth_utils.address import is_hex_address, to_canonical_address
 
+from certs.sm2.engine import SM2Engine
 from evidence.digest import DocumentDigest, digest_file
 from evidence.errors import InputError
 from evidence.formats.receipt_format import MAX_RECEIPT_BYTES, Receipt
@@ -382,15 +384,21 @@ def _signature_checks(
         fail(f"cannot read {exc.filename}: {exc.strerror}", EXIT_BAD_INPUT)
     except InputError as exc:
         fail(f"bad trust bundle: {exc}", EXIT_BAD_INPUT)
-    from certs.sm2.gmssl_engine import GmsslEngine
-
     return check_committed_signature(
         signed,
         signature,
         {"sha256": digest.sha256, "sm3": digest.sm3},
         roots,
-        sm2_engine=GmsslEngine(),
+        sm2_engine=_sm2_engine(),
     )
+
+
+@functools.lru_cache(maxsize=1)
+def _sm2_engine() -> SM2Engine:
+    """GmSSL, quiet: the command line prints one readable line per error, not GmSSL's."""
+    from certs.sm2.gmssl_engine import GmsslEngine
+
+    return GmsslEngine(quiet=True)
 
 
 CRL_FETCH_TIMEOUT: Final = 10.0
@@ -402,57 +410,105 @@ MAX_CERTIFICATE_PEM_BYTES: Final = 16 * 1024
 
 @dataclass(frozen=True)
 class RevocationData:
-    """The CRL a report judges revocation by, or why there is none."""
+    """The CRLs a report judges revocation by — the ECDSA root's and the SM2 root's —, or why
+    there is none."""
 
     crl: x509.CertificateRevocationList | None
     missing: str
+    sm2_crl: x509.CertificateRevocationList | None = None
+
+
+MAX_CRL_FILES: Final = 2
+"""``--crl`` given at most twice: the ECDSA root's CRL and the SM2 root's."""
 
 
 def revocation_data(
-    crl_path: Path | None, crl_der: bytes | None = None, server: str | None = None
+    crl_paths: Sequence[Path] = (),
+    crl_der: bytes | None = None,
+    server: str | None = None,
+    *,
+    sm2: bool = False,
 ) -> RevocationData:
-    """The CRL for "now": ``--crl`` if given, else ``crl_der`` (from a bundle), else the
-    server's ``GET /v1/pki/crl``; none of them: why (revocation then not performed). Bad
-    input exits 2; an unreachable server 3."""
+    """The CRLs for "now": ``--crl`` files if given (each sorted by its signature algorithm:
+    SM2-with-SM3 is the SM2 root's, any other the ECDSA root's), else ``crl_der`` (from a
+    bundle), else the server's ``GET /v1/pki/crl`` (``?algorithm=sm2`` when the signer is
+    ``sm2``); none of them: why (revocation then not performed). Bad input exits 2; an
+    unreachable server 3."""
     from certs.errors import CertsInputError
     from certs.formats.revocation_list import MAX_CRL_BYTES, load_crl
+    from certs.sm2.oids import SM2_WITH_SM3
 
-    source = None
-    data = None
-    if crl_path is not None:
-        source = str(crl_path)
+    if len(crl_paths) > MAX_CRL_FILES:
+        fail(
+            f"--crl at most {MAX_CRL_FILES} times (the ECDSA root's CRL and the SM2 root's)",
+            EXIT_BAD_INPUT,
+        )
+    found: list[tuple[str, bytes]] = []
+    for path in crl_paths:
         try:
-            with crl_path.open("rb") as fh:
-                data = fh.read(MAX_CRL_BYTES + 1)
+            with path.open("rb") as fh:
+                found.append((str(path), fh.read(MAX_CRL_BYTES + 1)))
         except OSError as exc:
             fail(f"cannot read {exc.filename}: {exc.strerror}", EXIT_BAD_INPUT)
-    elif crl_der is not None:
-        source, data = "the bundle's CRL", crl_der
-    elif server is not None:
-        import httpx
-
-        url = server.rstrip("/") + "/v1/pki/crl"
-        source = url
-        try:
-            with httpx.stream("GET", url, timeout=CRL_FETCH_TIMEOUT) as answer:
-                if answer.status_code != 200:
-                    fail(f"could not fetch {url}: HTTP {answer.status_code}", EXIT_CANNOT_CHECK)
-                chunks = []
-                size = 0
-                for chunk in answer.iter_bytes():
-                    size += len(chunk)
-                    if size > MAX_CRL_BYTES:
-                        fail(f"{url}: a CRL is at most {MAX_CRL_BYTES} bytes", EXIT_BAD_INPUT)
-                    chunks.append(chunk)
-                data = b"".join(chunks)
-        except httpx.HTTPError as exc:
-            fail(f"could not fetch {url}: {exc}", EXIT_CANNOT_CHECK)
-    if data is None:
+    if not found and crl_der is not None:
+        found.append(("the bundle's CRL", crl_der))
+    if not found and server is not None:
+        url = server.rstrip("/") + "/v1/pki/crl" + ("?algorithm=sm2" if sm2 else "")
+        data = _fetch_crl(url, MAX_CRL_BYTES)
+        if data is None:
+            return RevocationData(None, f"the server has no SM2 root's CRL ({url}: 404)")
+        found.append((url, data))
+    if not found:
         return RevocationData(None, "no CRL given (--crl FILE, or --server URL)")
+    crls: dict[bool, x509.CertificateRevocationList] = {}
+    for source, data in found:
+        try:
+            crl = load_crl(data)
+        except CertsInputError as exc:
+            fail(f"bad CRL ({source}): {exc}", EXIT_BAD_INPUT)
+        is_sm2 = crl.signature_algorithm_oid.dotted_string == SM2_WITH_SM3
+        if is_sm2 in crls:
+            fail(
+                f"two {'SM2' if is_sm2 else 'ECDSA'} CRLs given ({source}): give each root's "
+                "CRL once",
+                EXIT_BAD_INPUT,
+            )
+        crls[is_sm2] = crl
+    return RevocationData(crls.get(False), "", crls.get(True))
+
+
+def _fetch_crl(url: str, limit: int) -> bytes | None:
+    """The CRL at ``url`` (None: 404, the server has no such root); other failures exit."""
+    import httpx
+
     try:
-        return RevocationData(load_crl(data), "")
-    except CertsInputError as exc:
-        fail(f"bad CRL ({source}): {exc}", EXIT_BAD_INPUT)
+        with httpx.stream("GET", url, timeout=CRL_FETCH_TIMEOUT) as answer:
+            if answer.status_code == 404 and url.endswith("?algorithm=sm2"):
+                return None
+            if answer.status_code != 200:
+                fail(f"could not fetch {url}: HTTP {answer.status_code}", EXIT_CANNOT_CHECK)
+            chunks = []
+            size = 0
+            for chunk in answer.iter_bytes():
+                size += len(chunk)
+                if size > limit:
+                    fail(f"{url}: a CRL is at most {limit} bytes", EXIT_BAD_INPUT)
+                chunks.append(chunk)
+            return b"".join(chunks)
+    except httpx.HTTPError as exc:
+        fail(f"could not fetch {url}: {exc}", EXIT_CANNOT_CHECK)
+
+
+def _certifies_sm2(certificate: x509.Certificate | None) -> bool:
+    from certs.errors import ProfileError
+    from certs.formats.institution_profile import certified_key_algorithm
+
+    if certificate is None:
+        return False
+    try:
+        return certified_key_algorithm(certificate) == "sm2"
+    except ProfileError:
+        return False
 
 
 def _pki_roots(trust_path: Path | None) -> tuple[x509.Certificate, ...]:
@@ -503,7 +559,7 @@ def verify_document(
     witness_keys: tuple[str, ...] = (),
     quorum: int | None = None,
     signature_path: Path | None = None,
-    crl_path: Path | None = None,
+    crl_paths: Sequence[Path] = (),
     crl_der: bytes | None = None,
     server: str | None = None,
     ack_path: Path | None = None,
@@ -513,9 +569,10 @@ def verify_document(
 ) -> VerificationReport:
     """The verification report of FILE against its receipt (docs/report.md §6): offline
     under ``trust_path`` (or the flags), the detached signature ``signature_path`` (or the one
-    inside a signed PDF) against the bundle's ``pki_roots``, revocation by the CRL of
-    ``crl_path``, else ``crl_der``, else ``server``'s; ``rpc`` cross-checks the block online.
-    Bad input exits 2 (one line), an unreachable node or server 3."""
+    inside a signed PDF) against the bundle's ``pki_roots``, revocation by the CRLs of
+    ``crl_paths``, else ``crl_der``, else ``server``'s (an SM2 signer: the SM2 root's);
+    ``rpc`` cross-checks the block online. Bad input exits 2 (one line), an unreachable node
+    or server 3."""
     if ack_path is not None and log_key is None and trust_path is None:
         fail("--ack needs the log's key: --log-key or --trust", EXIT_BAD_INPUT)
     try:
@@ -549,8 +606,10 @@ def verify_document(
     signature = None
     missing = None
     signed = receipt.entry.signature
+    signer = None
     if signature_checks:
-        signature = SignatureEvidence(tuple(signature_checks), _signer_of(file, signature_path))
+        signer = _signer_of(file, signature_path)
+        signature = SignatureEvidence(tuple(signature_checks), signer)
     elif signed is not None:
         missing = (
             "give --trust (the bundle's pki_roots)"
@@ -558,7 +617,7 @@ def verify_document(
             else "give the detached signature (--signature FILE.p7s)"
         )
     revocation = (
-        revocation_data(crl_path, crl_der, server)
+        revocation_data(crl_paths, crl_der, server, sm2=_certifies_sm2(signer))
         if signed is not None and signature is not None
         else RevocationData(None, "")
     )
@@ -584,6 +643,8 @@ def verify_document(
         crl=revocation.crl,
         crl_missing=revocation.missing or "no CRL given (--crl FILE, or --server URL)",
         extra=tuple(extra),
+        sm2_crl=revocation.sm2_crl,
+        sm2_engine=_sm2_engine(),
     )
 
 
@@ -598,7 +659,7 @@ def verify_certificate(
     trust_path: Path,
     *,
     rpc: str | None = None,
-    crl_path: Path | None = None,
+    crl_paths: Sequence[Path] = (),
     crl_der: bytes | None = None,
     server: str | None = None,
     at: datetime | None = None,
@@ -642,7 +703,7 @@ def verify_certificate(
                 EXIT_BAD_INPUT,
             )
         record = _registry_status(rpc, bundle.chain_id, bundle.certificate_registry, certificate.id)
-    revocation = revocation_data(crl_path, crl_der, server)
+    revocation = revocation_data(crl_paths, crl_der, server, sm2=_certifies_sm2(signer))
     moment = now or datetime.now(UTC)
     return certificate_report(
         encoded,
@@ -655,6 +716,8 @@ def verify_certificate(
         moment,
         crl_missing=revocation.missing or "no CRL given (--crl FILE, or --server URL)",
         registry_missing=missing,
+        sm2_crl=revocation.sm2_crl,
+        sm2_engine=_sm2_engine(),
     )
 
 
@@ -757,15 +820,18 @@ def _registry_status(rpc: str, chain_id: int, registry: bytes, identifier: str) 
 )
 @click.option(
     "--crl",
-    "crl_path",
-    default=None,
+    "crl_paths",
+    multiple=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="The PKI root's CRL (DER or PEM): the signer's revocation at signing time and now.",
+    help="The PKI root's CRL (DER or PEM): the signer's revocation at signing time and now. "
+    "Twice for both roots: the ECDSA root's and the SM2 root's (told apart by their "
+    "signature algorithm).",
 )
 @click.option(
     "--server",
     default=None,
-    help="Without --crl: fetch the CRL from this server's GET /v1/pki/crl.",
+    help="Without --crl: fetch the CRL from this server's GET /v1/pki/crl "
+    "(?algorithm=sm2 for an SM2 signer).",
 )
 @click.option(
     "--certificate",
@@ -823,7 +889,7 @@ def verify(
     quorum: int | None,
     as_json: bool,
     signature_path: Path | None = None,
-    crl_path: Path | None = None,
+    crl_paths: tuple[Path, ...] = (),
     server: str | None = None,
     certificate_path: Path | None = None,
     certificate_signature_path: Path | None = None,
@@ -846,7 +912,7 @@ def verify(
 
     The report (docs/report.md §6): verdict first, then one line per check by section
     (ok / FAIL / -- not performed), then notices; --json: the same as JSON. Revocation is
-    judged by --crl, else --server's GET /v1/pki/crl.
+    judged by --crl, else --server's GET /v1/pki/crl (an SM2 signer: the SM2 root's CRL).
 
     Verdict: intact, altered, receipt-invalid, untrusted, signature-invalid, revoked or
     unknown. Exit status: 0 intact; 1 any other verdict (one stderr line per failed check);
@@ -879,7 +945,7 @@ def verify(
             signer_path,
             trust_path,
             rpc=rpc,
-            crl_path=crl_path,
+            crl_paths=crl_paths,
             server=server,
             at=_asked_time(at),
         )
@@ -898,7 +964,7 @@ def verify(
         witness_keys=witness_keys,
         quorum=quorum,
         signature_path=signature_path,
-        crl_path=crl_path,
+        crl_paths=crl_paths,
         server=server,
         ack_path=ack_path,
         also_paths=also_paths,

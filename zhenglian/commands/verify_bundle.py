@@ -158,7 +158,7 @@ def verify_bundle(
             paths[RECEIPT_NAME],
             trust_path=trust_path,
             signature_path=paths.get(SIGNATURE_NAME),
-            crl_path=paths.get(CRL_NOW_NAME),
+            crl_paths=[paths[CRL_NOW_NAME]] if CRL_NOW_NAME in paths else [],
         )
         extra = [bundle_member_check(name, ok, detail) for name, ok, detail in members]
         pages = tuple(path for name, path in sorted(paths.items()) if name.startswith("custody/"))
