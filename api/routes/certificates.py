@@ -19,13 +19,13 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from api.deps import (
     OptionalPrincipalDep,
@@ -36,6 +36,7 @@ from api.deps import (
     request_client,
 )
 from api.jsonbody import json_body, media_type, parse_json, read_body
+from api.negotiation import prefers_html
 from api.problems import Problem
 from api.schemas import (
     MAX_CERTIFICATE_BODY_BYTES,
@@ -48,6 +49,8 @@ from certs.errors import CertsInputError
 from certs.formats.status_statement import CertificateRevocationReason, certificate_key
 from evidence.access.enforcement import Principal, require_role
 from evidence.access.policy import Action
+from evidence.formats.e_certificate_identifier import IdentifierError, parse_identifier
+from evidence.formats.e_certificate_page import certificate_page, not_registered_page
 from evidence.formats.e_certificate_views import full_view, public_view
 from evidence.services.certificate_registration import (
     CertificatePending,
@@ -265,18 +268,68 @@ def find_certificate(
     return _answer(registration, principal, found)
 
 
-@router.get("/{certificate_id}", responses={**_ANSWER, 401: {}, 404: {}})
+_PAGE_HEADERS: Final = {"Cache-Control": "no-cache", "Vary": "Accept"}
+"""Of the public page: revalidated on every view (the status may change), one per Accept."""
+
+
+_PAGE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "the certificate, its status on the chain and its signed material "
+        "(docs/e-certificates.md §8.2); for a client that prefers text/html, its public page "
+        "(§6.1)",
+        "content": {"application/json": {"schema": {"type": "object"}}, "text/html": {}},
+    },
+    401: {},
+    404: {
+        "description": "not registered: a problem, or for a client that prefers text/html "
+        "a page saying so"
+    },
+}
+
+
+@router.get("/{certificate_id}", responses=_PAGE)
 def get_certificate(
-    certificate_id: str, principal: OptionalPrincipalDep, services: ServicesDep
-) -> JSONResponse:
+    certificate_id: str,
+    request: Request,
+    principal: OptionalPrincipalDep,
+    services: ServicesDep,
+) -> Response:
     """A registered certificate (what its QR code opens): the public view — the holder's ID
     number and address masked — for everyone, the full view for its issuer; its status on
-    the chain; the signed material to check it offline."""
+    the chain; the signed material to check it offline. A client that prefers ``text/html``
+    to ``application/json`` (a browser; q-values weighed, ``*/*`` or no ``Accept`` is JSON)
+    gets the public page instead — the public view whoever asks, the issuer included — and,
+    for an identifier not registered, a 404 page."""
     registration = _registration(services)
+    page = prefers_html(request.headers.get("accept"))
     found = registration.get(certificate_id)
     if found is None:
-        raise Problem(404, "Not found", "no such certificate")
-    return _answer(registration, principal, found)
+        if page:
+            return _not_registered(certificate_id)
+        raise Problem(404, "Not found", "no such certificate", {"Vary": "Accept"})
+    if not page:
+        response = _answer(registration, principal, found)
+        response.headers["Vary"] = "Accept"
+        return response
+    text = certificate_page(
+        certificate_answer(found, full=False),
+        server_url=services.settings.public_url,
+        checked_at=datetime.now(UTC),
+    )
+    return HTMLResponse(text, headers=_PAGE_HEADERS)
+
+
+def _not_registered(certificate_id: str) -> HTMLResponse:
+    try:
+        parse_identifier(certificate_id)
+        problem = None
+    except IdentifierError as exc:
+        problem = str(exc)
+    return HTMLResponse(
+        not_registered_page(certificate_id, problem=problem),
+        status_code=404,
+        headers=_PAGE_HEADERS,
+    )
 
 
 @router.get(
