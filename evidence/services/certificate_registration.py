@@ -38,13 +38,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from certs.errors import CertsInputError, StatusSignatureError
-from certs.formats.institution_profile import load_certificate
+from certs.formats.institution_profile import certified_key_algorithm, load_certificate
 from certs.formats.status_statement import (
     CertificateRevocationReason,
     StatusStatement,
     certificate_key,
 )
-from certs.verify.institution_check import check_institution_certificate
+from certs.sm2.engine import SM2Engine
 from certs.verify.status_signature import check_status_signature
 from evidence.access.enforcement import Principal, authorize
 from evidence.access.policy import Action, Relation, decide
@@ -74,7 +74,11 @@ from evidence.store.repository import (
     pending_certificates,
     request_certificate_change,
 )
-from evidence.verify.document_signature import SignatureRefused, SignatureTrust
+from evidence.verify.document_signature import (
+    SignatureRefused,
+    SignatureTrust,
+    check_signer_certificate,
+)
 from evidence.verify.e_certificate_signature import (
     ECertificateSignatureError,
     verify_e_certificate_signature,
@@ -233,6 +237,13 @@ def recorded_status(record: CertificateRecord) -> StatusRecord | None:
     )
 
 
+def _certifies_sm2(certificate: x509.Certificate) -> bool:
+    try:
+        return certified_key_algorithm(certificate) == "sm2"
+    except CertsInputError:
+        return False
+
+
 def _der(certificate: x509.Certificate) -> bytes:
     return certificate.public_bytes(Encoding.DER)
 
@@ -331,8 +342,9 @@ class CertificateRegistration:
     ) -> VerificationReport | None:
         """The verification report of a registered certificate (docs/report.md §6.3), built as
         ``zhenglian verify --certificate --rpc`` builds it: the stored signed material checked
-        against the served PKI root and current CRL, the registry status, the validity window
-        at ``at`` (default now). None: not registered here.
+        against the served PKI roots and their current CRLs (an SM2 issuer: the SM2 root, its
+        CRL and the SM2 engine), the registry status, the validity window at ``at`` (default
+        now). None: not registered here.
 
         The status is the service's record of what the chain holds — written only once the
         chain's transaction was mined, with its block and block time — unless ``from_chain``
@@ -350,13 +362,20 @@ class CertificateRegistration:
             return None
         now = self._clock()
         roots: tuple[x509.Certificate, ...] = ()
-        crl = None
+        crl = sm2_crl = None
+        sm2_engine = None
         crl_missing = "this server has no current CRL"
         try:
             trust = self._trust()
-            roots, crl = (trust.root,), trust.crl
+            roots, crl, sm2_engine = (trust.root,), trust.crl, trust.sm2_engine
+            if trust.sm2_root is not None:
+                roots += (trust.sm2_root,)
+            if trust.sm2_crl is not None:
+                sm2_crl = x509.load_der_x509_crl(trust.sm2_crl)
         except SignatureRefused as exc:
             crl_missing = f"this server has no institution PKI ({exc})"
+        except ValueError as exc:  # the served SM2 CRL is not one (checked when published)
+            crl_missing = f"this server's SM2 CRL cannot be read ({exc})"
         status = None if from_chain else recorded_status(record)
         registry_missing = "the registry was not read"
         if status is None:
@@ -375,6 +394,8 @@ class CertificateRegistration:
             now,
             crl_missing=crl_missing,
             registry_missing=registry_missing,
+            sm2_crl=sm2_crl,
+            sm2_engine=sm2_engine,
         )
 
     def pdf(self, identifier: str) -> bytes | None:
@@ -393,8 +414,18 @@ class CertificateRegistration:
 
     # --- checks -------------------------------------------------------------------------
 
-    def _signer(self, signer_certificate: bytes) -> x509.Certificate:
-        """The signer certificate, chained to the served root and not revoked now."""
+    def _sm2_engine(self) -> SM2Engine | None:
+        """The SM2 engine of the served trust (None: no SM2 root here, or no PKI at all — the
+        signer certificate's check then names why)."""
+        try:
+            return self._trust().sm2_engine
+        except SignatureRefused:
+            return None
+
+    def _signer(self, signer_certificate: bytes) -> tuple[x509.Certificate, SM2Engine | None]:
+        """The signer certificate, chained to the served root of its key's algorithm (an SM2
+        key: the SM2 root and its CRL) and not revoked now; with the SM2 engine of the served
+        trust, which checks an SM2 signer's signatures."""
         try:
             signer = load_certificate(signer_certificate)
         except CertsInputError as exc:
@@ -404,20 +435,28 @@ class CertificateRegistration:
         except SignatureRefused as exc:  # no PKI on this server
             raise CertificateRefused("signer-certificate", str(exc)) from None
         now = self._clock()
-        check = check_institution_certificate(
-            signer, root=trust.root, crl=trust.crl, at=now, now=now
-        )
+        try:
+            check = check_signer_certificate(signer, trust, signed_at=now, now=now)
+        except (SignatureRefused, CertsInputError) as exc:  # no SM2 root; neither P-256 nor SM2
+            raise CertificateRefused("signer-certificate", str(exc)) from None
         if not check.ok:
             raise CertificateRefused(
                 "signer-certificate", "; ".join(str(f) for f in check.failures)
             )
-        return signer
+        return signer, trust.sm2_engine
 
     def _status_signature(
-        self, statement: bytes, signature: bytes, signer: x509.Certificate, issuer_code: str
+        self,
+        statement: bytes,
+        signature: bytes,
+        signer: x509.Certificate,
+        issuer_code: str,
+        sm2_engine: SM2Engine | None,
     ) -> None:
         try:
-            signed = check_status_signature(statement, signature, _der(signer))
+            signed = check_status_signature(
+                statement, signature, _der(signer), sm2_engine=sm2_engine
+            )
         except (StatusSignatureError, CertsInputError) as exc:
             raise CertificateRefused("status-signature", str(exc)) from None
         if signed.signer_code != issuer_code:
@@ -463,15 +502,18 @@ class CertificateRegistration:
             signer = load_certificate(signer_certificate)
         except CertsInputError as exc:
             raise CertificateRefused("signer-certificate", str(exc)) from None
+        sm2_engine = self._sm2_engine()
+        if sm2_engine is None and _certifies_sm2(signer):
+            self._signer(signer_certificate)  # names why: no SM2 root served here
         try:
-            verify_e_certificate_signature(encoded, signature, signer)
+            verify_e_certificate_signature(encoded, signature, signer, sm2_engine=sm2_engine)
         except ECertificateError as exc:
             raise CertificateRefused("certificate", str(exc)) from None
         except ECertificateSignatureError as exc:
             raise CertificateRefused("signature", str(exc)) from None
-        signer = self._signer(signer_certificate)
+        signer, sm2_engine = self._signer(signer_certificate)
         statement = self.issue_statement(certificate.id, issuer.credit_code, encoded)
-        self._status_signature(statement, status_signature, signer, issuer.credit_code)
+        self._status_signature(statement, status_signature, signer, issuer.credit_code, sm2_engine)
         holder = principal.holder()
         row = NewCertificate(
             id=certificate.id,
@@ -627,8 +669,8 @@ class CertificateRegistration:
             reason=why,
             effective_time=effective_time,
         ).to_bytes()
-        signer = self._signer(signer_certificate)
-        self._status_signature(statement, signature, signer, record.issuer_code)
+        signer, sm2_engine = self._signer(signer_certificate)
+        self._status_signature(statement, signature, signer, record.issuer_code, sm2_engine)
         effective_at = datetime.fromtimestamp(effective_time, UTC)
         return self._change(
             principal,
@@ -672,8 +714,8 @@ class CertificateRegistration:
             certificate=certificate_key(identifier),
             successor=certificate_key(successor),
         ).to_bytes()
-        signer = self._signer(signer_certificate)
-        self._status_signature(statement, signature, signer, record.issuer_code)
+        signer, sm2_engine = self._signer(signer_certificate)
+        self._status_signature(statement, signature, signer, record.issuer_code, sm2_engine)
         return self._change(
             principal,
             record,

@@ -1,8 +1,9 @@
 """Registered e-certificates end to end on a real ``zhenglian serve`` (embedded chain), on
-SQLite and PostgreSQL: institution certificates from the server's own PKI (``zhenglian pki``),
-certificates issued with ``zhenglian certificate issue`` (and, for the cases the CLI refuses to
-make, signed here with the same pure code), registered, looked up, revoked and read back
-through the API and ``zhenglian certificate register|revoke|status``; the chain's
+SQLite and PostgreSQL: institution certificates from the server's own PKI (``zhenglian pki``:
+ECDSA P-256 under the ECDSA root, and SM2 under the SM2 root made beside it), certificates
+issued with ``zhenglian certificate issue`` (and, for the cases the CLI refuses to make, signed
+here with the same pure code), registered, looked up, revoked, superseded and read back through
+the API and ``zhenglian certificate register|revoke|supersede|status``; the chain's
 ``statusOf`` checked after every change, and the custody events in the database."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import base64
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -34,17 +36,26 @@ from certs.formats.status_statement import (
     StatusStatement,
     certificate_key,
 )
+from certs.sm2 import keys as sm2_keys
+from certs.sm2.gmssl_engine import GmsslEngine
+from certs.sm2.signing import sign_message
 from certs.store.authority import CertificateAuthority
+from certs.verify.status_signature import check_status_signature
 from contracts import load_artifact
 from evidence.formats.e_certificate import ECertificate, ECertificateError, IssueFields
 from evidence.store.database import custody_events_table, open_database
-from evidence.verify.e_certificate_signature import certificate_fingerprint, sign_e_certificate
+from evidence.verify.e_certificate_signature import (
+    certificate_fingerprint,
+    sign_e_certificate,
+    verify_e_certificate_signature,
+)
 from ledger.client import make_web3
 from tests.support.postgres import postgres_url  # noqa: F401 - fixture
 from tests.support.zl_server import ZhenglianServer, running_server
 
 pytestmark = pytest.mark.integration
 
+ENGINE = GmsslEngine()
 PASSPHRASES = {
     "ZHENGLIAN_CA_PASSPHRASE": "root passphrase for the tests",
     "ZHENGLIAN_SIGNING_PASSPHRASE": "institution passphrase for the tests",
@@ -97,6 +108,38 @@ class Signer:
         )
 
 
+@dataclass(frozen=True)
+class Sm2Signer:
+    """An SM2 institution's key and certificate as ``zhenglian pki issue --algorithm sm2 --out``
+    wrote them (encrypted PKCS #8, certificate of the SM2 root)."""
+
+    directory: Path
+
+    @property
+    def certificate(self) -> x509.Certificate:
+        return x509.load_pem_x509_certificate((self.directory / "cert.pem").read_bytes())
+
+    @property
+    def pem(self) -> str:
+        return (self.directory / "cert.pem").read_text()
+
+    def sign(self, data: bytes, signer_id: bytes = b"1234567812345678") -> bytes:
+        key = sm2_keys.load_private_key(
+            (self.directory / "key.pem").read_bytes(),
+            PASSPHRASES["ZHENGLIAN_SIGNING_PASSPHRASE"].encode(),
+            engine=ENGINE,
+        )
+        return sign_message(key, data, engine=ENGINE, signer_id=signer_id)
+
+    def cli(self) -> tuple[str, ...]:
+        return (
+            "--key",
+            str(self.directory / "key.pem"),
+            "--cert",
+            str(self.directory / "cert.pem"),
+        )
+
+
 @dataclass
 class World:
     work: Path
@@ -106,6 +149,8 @@ class World:
     notary: Signer
     other: Signer
     bureau: Signer
+    sm2_notary: Sm2Signer
+    sm2_other: Sm2Signer
     tokens: dict[str, str]
     chain_id: int
     registry: bytes
@@ -175,13 +220,24 @@ def _institution(
 def world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[World]:
-    """One PKI and one server per metadata database."""
+    """One PKI (the ECDSA root and the SM2 root beside it) and one server per metadata
+    database."""
     work = tmp_path_factory.mktemp("certificates")
     data = work / "data"
     database: dict[str, str] = {}
     if request.param == "postgresql":
         database["ZHENGLIAN_DATABASE_URL"] = request.getfixturevalue("postgres_url")
     ok(zl("pki", "init", "--data-dir", str(data), "--name", "某市司法局机构证书根"))
+    ok(zl("pki", "init", "--data-dir", str(data), "--name", "某市司法局SM2机构证书根",
+          "--algorithm", "sm2"))  # fmt: skip
+    sm2 = {}
+    for label, name, code in (("notary", NOTARY, NOTARY_CODE), ("other", OTHER, OTHER_CODE)):
+        sm2[label] = Sm2Signer(work / f"sm2-{label}")
+        ok(
+            zl("pki", "issue", "--data-dir", str(data), "--institution", name, "--credit-code",
+               code, "--type", "notary_office", "--algorithm", "sm2", "--out",
+               str(sm2[label].directory))
+        )  # fmt: skip
     authority = CertificateAuthority.open(
         data, passphrase=PASSPHRASES["ZHENGLIAN_CA_PASSPHRASE"].encode()
     )
@@ -213,6 +269,8 @@ def world(
             notary=notary,
             other=other,
             bureau=bureau,
+            sm2_notary=sm2["notary"],
+            sm2_other=sm2["other"],
             tokens=tokens,
             chain_id=int(chain["chain_id"]),
             registry=bytes.fromhex(chain["certificate_registry"][2:]),
@@ -256,7 +314,7 @@ def practising_fields(number: str) -> dict[str, Any]:
     }
 
 
-def make(fields: dict[str, Any], signer: Signer) -> tuple[ECertificate, bytes, bytes]:
+def make(fields: dict[str, Any], signer: Signer | Sm2Signer) -> tuple[ECertificate, bytes, bytes]:
     """A certificate signed as ``zhenglian certificate issue`` signs it: (it, ID.json, ID.sig)."""
     issue = IssueFields.from_json_bytes(json.dumps(fields, ensure_ascii=False).encode())
     category = signer.certificate.subject.get_attributes_for_oid(x509.NameOID.BUSINESS_CATEGORY)
@@ -264,6 +322,8 @@ def make(fields: dict[str, Any], signer: Signer) -> tuple[ECertificate, bytes, b
     cert = issue.certificate(
         issuer_type=subject_type, certificate_sha256=certificate_fingerprint(signer.certificate)
     )
+    if isinstance(signer, Sm2Signer):
+        return cert, cert.encode(), signer.sign(cert.encode())
     return cert, cert.encode(), sign_e_certificate(cert, signer.key)
 
 
@@ -282,9 +342,9 @@ def register(
     who: str,
     encoded: bytes,
     signature: bytes,
-    signer: Signer,
+    signer: Signer | Sm2Signer,
     *,
-    status_signer: Signer | None = None,
+    status_signer: Signer | Sm2Signer | None = None,
     pdf: bytes | None = None,
 ) -> httpx.Response:
     try:
@@ -305,7 +365,9 @@ def register(
     )
 
 
-def revoke_body(world: World, identifier: str, signer: Signer, reason: int = 1) -> dict[str, Any]:
+def revoke_body(
+    world: World, identifier: str, signer: Signer | Sm2Signer, reason: int = 1
+) -> dict[str, Any]:
     when = int((datetime.now(UTC) - timedelta(hours=1)).timestamp())
     statement = StatusStatement.revoke(
         chain_id=world.chain_id,
@@ -1011,3 +1073,177 @@ def _registry_evidence(report: dict[str, Any]) -> dict[str, str]:
         if c["name"] == "registry-status"
     ]
     return dict(check["evidence"])
+
+
+# --- SM2 institutions ---------------------------------------------------------------------------
+
+
+def _cli_issue(world: World, signer: Signer | Sm2Signer, name: str) -> tuple[str, Path]:
+    """``zhenglian certificate issue`` of a new notarial certificate into its own directory."""
+    fields = world.work / f"{name}.fields.json"
+    fields.write_text(json.dumps(notarial_fields(world, next_number(world)), ensure_ascii=False))
+    out = world.work / name
+    done = ok(
+        zl("certificate", "issue", str(fields), *signer.cli(), "--public-url", PUBLIC_URL,
+           "-o", str(out))
+    )  # fmt: skip
+    identifier = json.loads(done.stdout)["id"]
+    return identifier, out / f"{identifier}.json"
+
+
+def _cli(world: World, who: str, command: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return zl("certificate", command, *args, "--server", world.url, "--token", world.tokens[who])
+
+
+def test_an_sm2_institution_issues_registers_revokes_and_supersedes_with_the_cli(
+    world: World,
+) -> None:
+    sm2 = world.sm2_notary
+    # Issued with the SM2 key and certificate `pki issue --algorithm sm2 --out` wrote: the
+    # signature is SM2 (SM3, default ID) over ID.json, checked as a relying party does.
+    first, first_json = _cli_issue(world, sm2, "sm2-first")
+    encoded = first_json.read_bytes()
+    signature = first_json.with_suffix(".sig").read_bytes()
+    signed = verify_e_certificate_signature(encoded, signature, sm2.certificate, sm2_engine=ENGINE)
+    assert signed.algorithm == "sm2-sm3" and signed.signer.subject.name == NOTARY
+    if shutil.which("openssl") is not None:  # independently: OpenSSL 3 with the default ID
+        public = world.work / "sm2-notary-public.pem"
+        public.write_bytes(
+            ok(subprocess.run(
+                ["openssl", "x509", "-in", str(sm2.directory / "cert.pem"), "-pubkey", "-noout"],
+                capture_output=True, text=True, timeout=30,
+            )).stdout.encode()
+        )  # fmt: skip
+        checked = subprocess.run(
+            ["openssl", "dgst", "-sm3", "-verify", str(public), "-sigopt",
+             "distid:1234567812345678", "-signature", str(first_json.with_suffix(".sig")),
+             str(first_json)],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert checked.returncode == 0 and "Verified OK" in checked.stdout, checked.stderr
+
+    line = json.loads(ok(_cli(world, "notary", "register", str(first_json), *sm2.cli())).stdout)
+    assert line["id"] == first and line["state"] == "issued" and not line["pending"]
+    state, _, issuer_code, _, certificate_hash, *_ = world.status_on_chain(first)
+    assert (state, issuer_code) == (1, NOTARY_CODE.encode())
+    assert certificate_hash == hashlib.sha256(encoded).digest()
+    # What the server keeps and serves checks offline: the issue statement under the SM2 key.
+    answer = httpx.get(f"{world.url}/v1/certificates/{first}", timeout=30).json()
+    issued = check_status_signature(
+        answer["signed"]["issue_statement"].encode(),
+        base64.b64decode(answer["signed"]["issue_signature"]),
+        x509.load_pem_x509_certificate(
+            answer["signed"]["signer_certificate"].encode()
+        ).public_bytes(serialization.Encoding.DER),
+        sm2_engine=ENGINE,
+    )
+    assert issued.signer_code == NOTARY_CODE and issued.signer.algorithm == "sm2"
+    if shutil.which("openssl") is not None:  # the statement's signature likewise
+        statement = world.work / "sm2-issue-statement.txt"
+        statement.write_bytes(answer["signed"]["issue_statement"].encode())
+        statement_signature = world.work / "sm2-issue-statement.sig"
+        statement_signature.write_bytes(base64.b64decode(answer["signed"]["issue_signature"]))
+        checked = subprocess.run(
+            ["openssl", "dgst", "-sm3", "-verify", str(world.work / "sm2-notary-public.pem"),
+             "-sigopt", "distid:1234567812345678", "-signature", str(statement_signature),
+             str(statement)],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert checked.returncode == 0 and "Verified OK" in checked.stdout, checked.stderr
+
+    # Another notary office, SM2 too, may not revoke it: 403 (exit 2), the chain unchanged.
+    refused = _cli(world, "other", "revoke", first, "--reason", "keyCompromise",
+                   *world.sm2_other.cli())  # fmt: skip
+    assert refused.returncode == 2 and "403" in refused.stderr, refused.stderr
+    assert world.status_on_chain(first)[0] == 1
+
+    effective = (datetime.now(UTC) - timedelta(days=1)).replace(microsecond=0)
+    revoked = ok(
+        _cli(world, "notary", "revoke", first, "--reason", "privilegeWithdrawn", "--effective",
+             effective.isoformat(), *sm2.cli())
+    )  # fmt: skip
+    assert json.loads(revoked.stdout)["state"] == "revoked"
+    state, reason, _, effective_time, *_ = world.status_on_chain(first)
+    assert (state, reason, effective_time) == (2, 9, int(effective.timestamp()))
+    assert world.custody(first) == [
+        ("certificate_register", "notary"),
+        ("certificate_revoke", "notary"),
+    ]
+
+    # A new edition supersedes an old one: `supersede OLD/ID.json --by NEW_ID`.
+    old, old_json = _cli_issue(world, sm2, "sm2-old")
+    new, new_json = _cli_issue(world, sm2, "sm2-new")
+    for path in (old_json, new_json):
+        ok(_cli(world, "notary", "register", str(path.parent), *sm2.cli()))
+    done = ok(_cli(world, "notary", "supersede", str(old_json), "--by", new, *sm2.cli()))
+    line = json.loads(done.stdout)
+    assert line["id"] == old and line["state"] == "superseded" and line["successor"] == new
+    assert line["change"]["tx_hash"].startswith("0x")
+    state, *_, successor, _, _, _, _ = world.status_on_chain(old)
+    assert state == 3 and successor == certificate_key(new)
+    assert world.custody(old)[-1] == ("certificate_supersede", "notary")
+    status = zl("certificate", "status", old, "--server", world.url)
+    assert status.returncode == 1 and json.loads(status.stdout)["state"] == "superseded"
+    # Final: superseding again is 409 (exit 2), one line.
+    again = _cli(world, "notary", "supersede", old, "--by", new, *sm2.cli())
+    assert again.returncode == 2 and "409" in again.stderr, again.stderr
+    assert len(again.stderr.strip().splitlines()) == 1 and "Traceback" not in again.stderr
+
+
+def test_an_ecdsa_institution_supersedes_with_the_cli(world: World) -> None:
+    old, encoded, signature = make(notarial_fields(world, next_number(world)), world.notary)
+    assert register(world, "notary", encoded, signature, world.notary).status_code == 201
+    new, encoded, signature = make(notarial_fields(world, next_number(world)), world.notary)
+    assert register(world, "notary", encoded, signature, world.notary).status_code == 201
+    # Another office's key and token: 403, exit 2, the chain unchanged.
+    refused = _cli(world, "other", "supersede", old.id, "--by", new.id, *world.other.cli())
+    assert refused.returncode == 2 and "403" in refused.stderr, refused.stderr
+    assert world.status_on_chain(old.id)[0] == 1
+    # A successor that is not registered: 422 successor, exit 2.
+    never, _, _ = make(notarial_fields(world, next_number(world)), world.notary)
+    unknown = _cli(world, "notary", "supersede", old.id, "--by", never.id, *world.notary.cli())
+    assert unknown.returncode == 2 and "successor" in unknown.stderr, unknown.stderr
+    bad = _cli(world, "notary", "supersede", old.id, "--by", "GZ-nope", *world.notary.cli())
+    assert bad.returncode == 2 and "--by" in bad.stderr and "Traceback" not in bad.stderr
+    done = ok(_cli(world, "notary", "supersede", old.id, "--by", new.id, *world.notary.cli()))
+    assert json.loads(done.stdout)["state"] == "superseded"
+    assert world.status_on_chain(old.id)[0] == 3
+
+
+@pytest.mark.parametrize(
+    ("case", "check", "words"),
+    [
+        ("another-signer-id", "signature", "signer ID 1234567812345678"),
+        ("ecdsa-signature", "signature", "does not verify"),
+        ("status-with-another-id", "status-signature", "signer ID 1234567812345678"),
+        ("status-by-ecdsa-key", "status-signature", "not"),
+    ],
+)
+def test_sm2_signatures_that_do_not_hold_are_refused_by_name(
+    world: World, case: str, check: str, words: str
+) -> None:
+    sm2 = world.sm2_notary
+    cert, encoded, signature = make(notarial_fields(world, next_number(world)), sm2)
+    statement = issue_statement(world, cert.id, NOTARY_CODE, encoded)
+    status_signature = sm2.sign(statement)
+    if case == "another-signer-id":
+        signature = sm2.sign(encoded, signer_id=b"")
+    elif case == "ecdsa-signature":
+        signature = world.notary.sign(encoded)
+    elif case == "status-with-another-id":
+        status_signature = sm2.sign(statement, signer_id=b"ALICE123@YAHOO.COM")
+    else:
+        status_signature = world.notary.sign(statement)
+    body = {
+        "certificate": base64.b64encode(encoded).decode(),
+        "signature": base64.b64encode(signature).decode(),
+        "signer_certificate": sm2.pem,
+        "status_signature": base64.b64encode(status_signature).decode(),
+        "pdf": None,
+    }
+    r = httpx.post(
+        f"{world.url}/v1/certificates", json=body, headers=world.auth("notary"), timeout=60
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["check"] == check and words in r.json()["detail"], r.json()
+    assert world.status_on_chain(cert.id)[0] == 0

@@ -4,10 +4,16 @@ docs/e-certificates.md).
 ``issue FIELDS.json --key K --cert C --public-url URL -o DIR`` checks the fields, checks that
 the signing certificate names the issuer of the fields and that its institution type may
 issue this certificate type, assigns the identifier, and writes ``DIR/<identifier>.json``
-(the canonical encoding), ``DIR/<identifier>.sig`` (ECDSA P-256 / SHA-256 over it, DER) and
+(the canonical encoding), ``DIR/<identifier>.sig`` (the signature over it, DER) and
 ``DIR/<identifier>.pdf`` (the public view with a QR code to
 ``URL/v1/certificates/<identifier>``). ``show FILE.json [--public]`` prints a certificate's
-full or public view as JSON.
+full or public view as JSON. ``register``, ``revoke``, ``supersede`` and ``status`` talk to a
+server.
+
+The key is the one ``zhenglian pki issue --out`` wrote: ECDSA P-256 (signatures ECDSA with
+SHA-256) or, for a certificate of the SM2 root (``--algorithm sm2``), SM2 (signatures SM2 with
+SM3 and the default signer ID 1234567812345678, made with the GmSSL engine) — for the
+certificate and for every status statement alike.
 
 The key's passphrase comes from ``ZHENGLIAN_SIGNING_PASSPHRASE`` only, never from the command
 line. Exit status: 0 done; 1 failed (unreadable files, a wrong passphrase, the PDF's font not
@@ -21,6 +27,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -32,7 +39,11 @@ from zhenglian.commands.report import _tool_version
 from zhenglian.common import EXIT_BAD_INPUT, EXIT_FAILED, fail
 
 if TYPE_CHECKING:
+    from cryptography import x509
     from cryptography.hazmat.primitives.asymmetric import ec
+
+    from certs.sm2.engine import SM2Engine
+    from certs.sm2.keys import SM2PrivateKey
 
 MAX_KEY_BYTES: Final = 16 * 1024
 """Largest private key file read."""
@@ -82,6 +93,104 @@ def _private_key(path: Path) -> ec.EllipticCurvePrivateKey:
     if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
         fail(f"the key {path} is not an ECDSA P-256 key", EXIT_BAD_INPUT)
     return key
+
+
+def _sm2_private_key(path: Path, engine: SM2Engine) -> SM2PrivateKey:
+    """The SM2 key of ``path`` (encrypted PKCS #8, as ``pki issue --algorithm sm2 --out``
+    writes it): a wrong passphrase exits 1, anything else unreadable 2."""
+    from certs.sm2.errors import KeyDecryptionError, SM2Error
+    from certs.sm2.keys import load_private_key
+
+    data = _read(path, MAX_KEY_BYTES, "the key")
+    if b"ENCRYPTED PRIVATE KEY" not in data:
+        fail(
+            f"the key {path} is not an encrypted PKCS #8 key: keep institution keys encrypted",
+            EXIT_BAD_INPUT,
+        )
+    passphrase = _passphrase(SIGNING_PASSPHRASE_ENV)
+    try:
+        return load_private_key(data, passphrase, engine=engine)
+    except KeyDecryptionError:
+        fail(f"cannot read the key {path}: wrong {SIGNING_PASSPHRASE_ENV}", EXIT_FAILED)
+    except SM2Error as exc:
+        fail(f"the key {path} is not an SM2 key: {exc}", EXIT_BAD_INPUT)
+
+
+@dataclass(frozen=True)
+class InstitutionKey:
+    """The institution's private key and the certificate certifying it, checked to belong
+    together; SM2 keys sign with ``engine``."""
+
+    key: ec.EllipticCurvePrivateKey | SM2PrivateKey
+    certificate: x509.Certificate
+    engine: SM2Engine | None
+
+    @property
+    def algorithm(self) -> str:
+        """``ecdsa-p256`` or ``sm2``."""
+        return "ecdsa-p256" if self.engine is None else "sm2"
+
+    def sign(self, message: bytes) -> bytes:
+        """The DER signature of ``message``: ECDSA with SHA-256, or SM2 with SM3 and the
+        default signer ID."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        from certs.sm2.errors import SM2Error
+        from certs.sm2.keys import SM2PrivateKey
+        from certs.sm2.signing import sign_message
+
+        if isinstance(self.key, SM2PrivateKey):
+            assert self.engine is not None
+            try:
+                return sign_message(self.key, message, engine=self.engine)
+            except SM2Error as exc:
+                fail(f"SM2 signing failed: {exc}", EXIT_FAILED)
+        return self.key.sign(message, ec.ECDSA(hashes.SHA256()))
+
+
+def _institution_key(key_path: Path, cert_path: Path, signer: x509.Certificate) -> InstitutionKey:
+    """The key of ``key_path``, in the algorithm of the key ``signer`` certifies, checked to be
+    that key (exit 2 otherwise)."""
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from certs.errors import CertsInputError
+    from certs.formats.institution_profile import certified_key_algorithm
+
+    try:
+        algorithm = certified_key_algorithm(signer)
+    except CertsInputError as exc:
+        fail(f"the certificate {cert_path}: {exc}", EXIT_BAD_INPUT)
+    if algorithm == "sm2":
+        from asn1crypto import x509 as asn1_x509
+
+        from certs.sm2.errors import MalformedSM2Data
+        from certs.sm2.gmssl_engine import GmsslEngine
+        from certs.sm2.keys import public_key_from_info
+
+        engine = GmsslEngine(quiet=True)
+        sm2_key = _sm2_private_key(key_path, engine)
+        try:
+            certified = public_key_from_info(
+                asn1_x509.Certificate.load(signer.public_bytes(Encoding.DER))["tbs_certificate"][
+                    "subject_public_key_info"
+                ]
+            )
+        except MalformedSM2Data as exc:
+            fail(f"the certificate {cert_path}: {exc}", EXIT_BAD_INPUT)
+        if sm2_key.public_key != certified:
+            fail(
+                f"the key {key_path} is not the key of the certificate {cert_path}",
+                EXIT_BAD_INPUT,
+            )
+        return InstitutionKey(sm2_key, signer, engine)
+    key = _private_key(key_path)
+    spki = PublicFormat.SubjectPublicKeyInfo
+    if key.public_key().public_bytes(Encoding.DER, spki) != signer.public_key().public_bytes(
+        Encoding.DER, spki
+    ):
+        fail(f"the key {key_path} is not the key of the certificate {cert_path}", EXIT_BAD_INPUT)
+    return InstitutionKey(key, signer, None)
 
 
 def _link_or_move(temporary: Path, path: Path) -> None:
@@ -136,7 +245,8 @@ def _write_all_new(files: dict[Path, bytes]) -> None:
 
 @click.group()
 def certificate() -> None:
-    """Registered e-certificates (电子证照): issue and show (docs/e-certificates.md)."""
+    """Registered e-certificates (电子证照): issue, show, register, revoke, supersede and
+    status (docs/e-certificates.md)."""
 
 
 @certificate.command("issue")
@@ -191,9 +301,10 @@ def issue(
     FIELDS.json holds type, number, issued, valid_from, valid_until (optional), holder
     (name, id_type, id_number, address (optional)), issuer (name, credit_code), details
     (the type's fields) and optionally serial (10 characters; derived from the number when
-    left out). Prints the identifier and the files as one JSON line."""
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+    left out). Prints the identifier and the files as one JSON line.
 
+    The key is ECDSA P-256 or SM2, as the certificate certifies (SM2: SM3 and the default
+    signer ID 1234567812345678)."""
     from certs.errors import CertsInputError
     from certs.formats.institution_profile import (
         MAX_CERTIFICATE_BYTES,
@@ -259,17 +370,15 @@ def issue(
     except ECertificateError as exc:
         fail(f"{fields_path}: {exc}", EXIT_BAD_INPUT)
 
-    key = _private_key(key_path)
-    public_der = PublicFormat.SubjectPublicKeyInfo
-    if key.public_key().public_bytes(Encoding.DER, public_der) != signer.public_key().public_bytes(
-        Encoding.DER, public_der
-    ):
-        fail(f"the key {key_path} is not the key of the certificate {cert_path}", EXIT_BAD_INPUT)
+    institution_key = _institution_key(key_path, cert_path, signer)
 
     encoded = cert.encode()
-    signature = sign_e_certificate(cert, key)
-    try:  # what a relying party will do
-        verify_e_certificate_signature(encoded, signature, signer)
+    try:
+        signature = sign_e_certificate(cert, institution_key.key, engine=institution_key.engine)
+        # what a relying party will do
+        verify_e_certificate_signature(
+            encoded, signature, signer, sm2_engine=institution_key.engine
+        )
     except ECertificateSignatureError as exc:
         fail(f"the signature just made does not verify: {exc}", EXIT_FAILED)
 
@@ -339,7 +448,7 @@ HTTP_TIMEOUT: Final = 120.0
 """Seconds a registration or revocation may take (the server waits for the chain's block)."""
 
 MAX_SIGNATURE_FILE_BYTES: Final = 512
-"""Largest ID.sig read (the server's limit; an ECDSA P-256 one has at most 72 bytes)."""
+"""Largest ID.sig read (the server's limit; an ECDSA P-256 or SM2 one has at most 72 bytes)."""
 
 MAX_PDF_FILE_BYTES: Final = 2 * 1024 * 1024
 """Largest ID.pdf sent (the server's limit, api.schemas.MAX_CERTIFICATE_PDF_BYTES)."""
@@ -401,9 +510,10 @@ def _registry_of(base: str) -> tuple[int, bytes]:
     return int(info["chain_id"]), bytes.fromhex(str(registry).removeprefix("0x"))
 
 
-def _signer(key_path: Path, cert_path: Path) -> tuple[ec.EllipticCurvePrivateKey, bytes]:
-    """The institution's key and its certificate (PEM), checked to belong together."""
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+def _signer(key_path: Path, cert_path: Path) -> tuple[InstitutionKey, bytes]:
+    """The institution's key (ECDSA P-256 or SM2) and its certificate (PEM), checked to belong
+    together."""
+    from cryptography.hazmat.primitives.serialization import Encoding
 
     from certs.errors import CertsInputError
     from certs.formats.institution_profile import MAX_CERTIFICATE_BYTES, load_certificate
@@ -413,22 +523,15 @@ def _signer(key_path: Path, cert_path: Path) -> tuple[ec.EllipticCurvePrivateKey
         signer = load_certificate(cert_bytes)
     except CertsInputError as exc:
         fail(f"the certificate {cert_path}: {exc}", EXIT_BAD_INPUT)
-    key = _private_key(key_path)
-    spki = PublicFormat.SubjectPublicKeyInfo
-    if key.public_key().public_bytes(Encoding.DER, spki) != signer.public_key().public_bytes(
-        Encoding.DER, spki
-    ):
-        fail(f"the key {key_path} is not the key of the certificate {cert_path}", EXIT_BAD_INPUT)
+    key = _institution_key(key_path, cert_path, signer)
     return key, signer.public_bytes(Encoding.PEM)
 
 
-def _sign(key: ec.EllipticCurvePrivateKey, statement: bytes) -> str:
+def _sign(key: InstitutionKey, statement: bytes) -> str:
+    """The base64 of ``key``'s signature over the status statement."""
     import base64
 
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
-
-    return base64.b64encode(key.sign(statement, ec.ECDSA(hashes.SHA256()))).decode()
+    return base64.b64encode(key.sign(statement)).decode()
 
 
 def _files_of(path: Path) -> tuple[Path, Path, Path | None]:
@@ -635,6 +738,95 @@ def revoke(
         fail(f"cannot reach {base}: {exc}")
     if r.status_code != 200:
         _refused("revocation", r)
+    click.echo(_summary(r.json()))
+
+
+def _identifier_of(value: str, what: str) -> str:
+    """The identifier ``value`` names: the identifier itself, or an issued ``ID.json`` (or the
+    directory holding exactly one) whose certificate's identifier it is."""
+    from evidence.formats.e_certificate import (
+        MAX_E_CERTIFICATE_BYTES,
+        ECertificate,
+        ECertificateError,
+    )
+    from evidence.formats.e_certificate_identifier import IdentifierError, parse_identifier
+
+    try:
+        return parse_identifier(value).text
+    except IdentifierError as exc:
+        path = Path(value)
+        if not (value.endswith(".json") or path.is_dir()):
+            fail(f"{what}: {value!r:.80}: {exc}", EXIT_BAD_INPUT)
+    json_path, _, _ = _files_of(path)
+    encoded = _read(json_path, MAX_E_CERTIFICATE_BYTES, "the certificate")
+    try:
+        return ECertificate.decode(encoded).id
+    except ECertificateError as exc:
+        fail(f"{json_path}: {exc}", EXIT_BAD_INPUT)
+
+
+@certificate.command("supersede")
+@click.argument("certificate_ref", metavar="ID_OR_ID.json")
+@click.option(
+    "--by",
+    "successor_ref",
+    required=True,
+    metavar="NEW_ID",
+    help="The certificate that replaces it (its identifier or its ID.json): registered and "
+    "issued by the same institution.",
+)
+@_KEY_OPTION
+@_CERT_OPTION
+@click.option("--server", required=True, help=_SERVER_HELP)
+@_TOKEN_OPTION
+def supersede(
+    certificate_ref: str,
+    successor_ref: str,
+    key_path: Path,
+    cert_path: Path,
+    server: str,
+    token: str | None,
+) -> None:
+    """Mark a registered certificate superseded by a new edition (--by): signs the supersede
+    status statement with --key (the issuer's, ECDSA P-256 or SM2) and sends it. Prints the new
+    status as one JSON line. Exit status as revoke: 0 done; 1 failed (the server or chain
+    unreachable, or pending: run it again); 2 refused (bad arguments or files, or the
+    server's 4xx: final already, another institution's, a successor not issued by the same
+    issuer)."""
+    import httpx
+
+    from certs.formats.status_statement import StatusStatement, certificate_key
+
+    bearer = _token(token)
+    identifier = _identifier_of(certificate_ref, "ID")
+    successor = _identifier_of(successor_ref, "--by")
+    if successor == identifier:
+        fail(f"--by: {successor} is the certificate itself", EXIT_BAD_INPUT)
+    key, signer_pem = _signer(key_path, cert_path)
+    base = server.rstrip("/")
+    chain_id, registry = _registry_of(base)
+    statement = StatusStatement.supersede(
+        chain_id=chain_id,
+        registry=registry,
+        certificate=certificate_key(identifier),
+        successor=certificate_key(successor),
+    ).to_bytes()
+    body = {
+        "successor": successor,
+        "signature": _sign(key, statement),
+        "signer_certificate": signer_pem.decode("ascii"),
+    }
+    try:
+        r = httpx.post(
+            f"{base}/v1/certificates/{identifier}/supersede",
+            json=body,
+            headers={"Authorization": f"Bearer {bearer}"},
+            timeout=HTTP_TIMEOUT,
+        )
+    except httpx.HTTPError as exc:
+        fail(f"cannot reach {base}: {exc}")
+    if r.status_code != 200:
+        _refused("supersession", r)
     click.echo(_summary(r.json()))
 
 
