@@ -69,13 +69,13 @@ HOLDER_ID = "11010519491231002X"
 STREET = "利州区滨河北路88号"
 
 
-def zl(*args: str) -> subprocess.CompletedProcess[str]:
+def zl(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "zhenglian.cli", *args],
         capture_output=True,
         text=True,
         timeout=180,
-        env={**os.environ, **PASSPHRASES},
+        env={**os.environ, **PASSPHRASES, **(env or {})},
     )
 
 
@@ -1169,6 +1169,21 @@ def test_an_sm2_institution_issues_registers_revokes_and_supersedes_with_the_cli
         ("certificate_register", "notary"),
         ("certificate_revoke", "notary"),
     ]
+
+    # The SM2 certificate with another key, or the right key with a wrong passphrase: one line.
+    fields = world.work / "sm2-refused.fields.json"
+    fields.write_text(json.dumps(notarial_fields(world, next_number(world)), ensure_ascii=False))
+    issue = ("certificate", "issue", str(fields), "--public-url", PUBLIC_URL, "-o",
+             str(world.work / "sm2-refused"))  # fmt: skip
+    for key, env, code, words in (
+        (world.notary.directory, None, 2, "not an SM2 key"),
+        (world.sm2_other.directory, None, 2, "not the key of the certificate"),
+        (sm2.directory, {"ZHENGLIAN_SIGNING_PASSPHRASE": "wrong"}, 1, "wrong"),
+    ):
+        refused = zl(*issue, "--key", str(key / "key.pem"), "--cert",
+                     str(sm2.directory / "cert.pem"), env=env)  # fmt: skip
+        assert refused.returncode == code and words in refused.stderr, refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1
 
     # A new edition supersedes an old one: `supersede OLD/ID.json --by NEW_ID`.
     old, old_json = _cli_issue(world, sm2, "sm2-old")

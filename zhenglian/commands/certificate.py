@@ -111,9 +111,27 @@ def _sm2_private_key(path: Path, engine: SM2Engine) -> SM2PrivateKey:
     try:
         return load_private_key(data, passphrase, engine=engine)
     except KeyDecryptionError:
+        if _is_other_key(data, passphrase):
+            fail(
+                f"the key {path} is not an SM2 key, and the certificate certifies one",
+                EXIT_BAD_INPUT,
+            )
         fail(f"cannot read the key {path}: wrong {SIGNING_PASSPHRASE_ENV}", EXIT_FAILED)
     except SM2Error as exc:
         fail(f"the key {path} is not an SM2 key: {exc}", EXIT_BAD_INPUT)
+
+
+def _is_other_key(data: bytes, passphrase: bytes) -> bool:
+    """Whether ``data`` decrypts with ``passphrase`` to a key ``cryptography`` reads (an
+    ECDSA key, say): the passphrase was right, the key is not SM2."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        load_pem_private_key(data, password=passphrase)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return False
+    return True
 
 
 @dataclass(frozen=True)
