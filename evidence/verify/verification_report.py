@@ -1010,7 +1010,7 @@ def certificate_report(
     signature_failure = None
     try:  # decodes the certificate once, when the signature holds
         certificate = verify_e_certificate_signature(
-            encoded, signature, signer_certificate
+            encoded, signature, signer_certificate, sm2_engine=sm2_engine
         ).certificate
     except ECertificateSignatureError as exc:
         signature_failure = str(exc)
