@@ -1,10 +1,10 @@
 """Security headers on every answer (pure ASGI middleware: the body streams through).
 
-The API serves JSON, PNG/SVG QR codes and one plain HTML page (the public case page, without
-scripts, styles or images of its own), so the strictest policy fits: nothing may be loaded,
-framed or sent as a referrer, and no content type may be guessed. uvicorn's ``server`` banner
-is off (``zhenglian serve``); the Swagger UI, which FastAPI loads from a CDN, is not served
-(``/openapi.json`` is).
+The API serves JSON, PNG/SVG QR codes and two plain HTML pages (the public case page and the
+e-certificate page its QR code opens, without scripts, styles or images of their own), so the
+strictest policy fits: nothing may be loaded, framed or sent as a referrer, and no content
+type may be guessed. uvicorn's ``server`` banner is off (``zhenglian serve``); the Swagger UI,
+which FastAPI loads from a CDN, is not served (``/openapi.json`` is).
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from api.deps import (
     limit_address,
 )
 from api.jsonbody import json_body, read_json
+from api.negotiation import prefers_html
 from api.schemas import (
     CaseCreate,
     CasePublic,
@@ -234,7 +235,8 @@ def case_qr_svg(code: str, principal: PrincipalDep, services: ServicesDep) -> Re
 def public_case(code: str, request: Request, services: ServicesDep) -> Any:
     """What a case's QR code opens, for anyone: that the case exists, its type, owning
     institution, and how many of its documents are deposited and anchored. An HTML page for
-    browsers (``Accept: text/html``), JSON otherwise."""
+    browsers (``Accept`` preferring ``text/html`` over ``application/json``, q-values
+    weighed: ``api.negotiation``), JSON otherwise."""
     with services.database.session() as session:
         found = enforcement.public_case(session, code)
     view = PublicCaseView(
@@ -245,7 +247,7 @@ def public_case(code: str, request: Request, services: ServicesDep) -> Any:
         documents=found.documents,
         anchored=found.anchored,
     )
-    if "text/html" in request.headers.get("accept", ""):
+    if prefers_html(request.headers.get("accept")):
         return HTMLResponse(_public_page(view))
     return view
 

@@ -914,6 +914,9 @@ def test_qr_codes_open_the_public_case_page(world: World) -> None:
     assert public["documents"] >= 1 and "title" not in public
     html = httpx.get(f"{world.url}/v1/public/cases/{code}", headers={"Accept": "text/html"})
     assert html.headers["content-type"].startswith("text/html") and code in html.text
+    refused = {"Accept": "text/html;q=0, application/json"}  # q-values weighed, not substrings
+    as_json = httpx.get(f"{world.url}/v1/public/cases/{code}", headers=refused)
+    assert as_json.headers["content-type"].startswith("application/json"), as_json.text
 
 
 # --- Share codes -------------------------------------------------------------------------------
