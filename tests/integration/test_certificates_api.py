@@ -1205,6 +1205,21 @@ def test_an_sm2_institution_issues_registers_revokes_and_supersedes_with_the_cli
     assert len(again.stderr.strip().splitlines()) == 1 and "Traceback" not in again.stderr
 
 
+def test_the_server_reports_on_an_sm2_certificate(world: World) -> None:
+    """``GET /v1/certificates/{id}/report`` of an SM2 issuer's certificate: its signature
+    checked with the SM2 engine, its signer against the SM2 root and the SM2 CRL — intact."""
+    cert, encoded, signature = make(notarial_fields(world, next_number(world)), world.sm2_notary)
+    registered = register(world, "notary", encoded, signature, world.sm2_notary)
+    assert registered.status_code == 201, registered.text
+    report = httpx.get(f"{world.url}/v1/certificates/{cert.id}/report", timeout=30)
+    assert report.status_code == 200, report.text
+    body = report.json()
+    checks = {c["name"]: c for section in body["sections"] for c in section["checks"]}
+    assert body["verdict"] == "intact", checks
+    assert {c["status"] for c in checks.values()} <= {"passed", "not performed"}, checks
+    assert _registry_evidence(body)["state"] == "issued"
+
+
 def test_an_ecdsa_institution_supersedes_with_the_cli(world: World) -> None:
     old, encoded, signature = make(notarial_fields(world, next_number(world)), world.notary)
     assert register(world, "notary", encoded, signature, world.notary).status_code == 201
