@@ -85,7 +85,8 @@ from evidence.verify.e_certificate_signature import (
 )
 from evidence.verify.verification_report import VerificationReport, certificate_report
 from ledger.certificate_registry import CertificateRegistryClient, StatusChange
-from ledger.certificate_status import CertificateState, StatusRecord
+from ledger.certificate_status import CertificateState, StatusEvent, StatusRecord
+from ledger.certificate_status import StatusAction as StatusEventAction
 from ledger.errors import (
     CertificateAlreadyRegistered,
     CertificateNotRegistered,
@@ -237,6 +238,47 @@ def recorded_status(record: CertificateRecord) -> StatusRecord | None:
     )
 
 
+def recorded_events(record: CertificateRecord, registrar: bytes) -> list[StatusEvent]:
+    """The registry's events for ``record`` as the service recorded the mined transactions:
+    the issue, and the change when there is one (call with a status :func:`recorded_status`
+    could say: nothing pending). ``registrar``: the service's account, which sent them."""
+    key = certificate_key(record.id)
+    events = [
+        StatusEvent(
+            action=StatusEventAction.ISSUE,
+            key=key,
+            signature=record.issue_signature,
+            registrar=registrar,
+            issuer_code=record.issuer_code.encode("ascii"),
+            certificate_hash=record.certificate_sha256,
+        )
+    ]
+    if record.change_signature is not None and record.status is CertificateStatus.REVOKED:
+        assert record.change_reason is not None and record.change_effective_at is not None
+        events.append(
+            StatusEvent(
+                action=StatusEventAction.REVOKE,
+                key=key,
+                signature=record.change_signature,
+                registrar=registrar,
+                reason_code=record.change_reason,
+                effective_time=int(record.change_effective_at.timestamp()),
+            )
+        )
+    elif record.change_signature is not None and record.status is CertificateStatus.SUPERSEDED:
+        assert record.change_successor is not None
+        events.append(
+            StatusEvent(
+                action=StatusEventAction.SUPERSEDE,
+                key=key,
+                signature=record.change_signature,
+                registrar=registrar,
+                successor=certificate_key(record.change_successor),
+            )
+        )
+    return events
+
+
 def _certifies_sm2(certificate: x509.Certificate) -> bool:
     try:
         return certified_key_algorithm(certificate) == "sm2"
@@ -377,12 +419,15 @@ class CertificateRegistration:
         except ValueError as exc:  # the served SM2 CRL is not one (checked when published)
             crl_missing = f"this server's SM2 CRL cannot be read ({exc})"
         status = None if from_chain else recorded_status(record)
+        events = None if status is None else recorded_events(record, self._registrar())
         registry_missing = "the registry was not read"
         if status is None:
             try:
                 status = self.registry.status_of(certificate_key(identifier))
+                events = [h.event for h in self.registry.history(certificate_key(identifier))]
             except LedgerError as exc:
                 registry_missing = f"the chain did not answer: {str(exc)[:200]}"
+        change_signer = record.change_signer_certificate
         return certificate_report(
             record.encoded,
             record.signature,
@@ -396,7 +441,14 @@ class CertificateRegistration:
             registry_missing=registry_missing,
             sm2_crl=sm2_crl,
             sm2_engine=sm2_engine,
+            status_events=events,
+            registry=(self.registry.chain_id, self.registry_address) if events else None,
+            status_signers=(load_certificate(change_signer),) if change_signer else (),
         )
+
+    def _registrar(self) -> bytes:
+        """The service's account: the registry's registrar, which sent every change."""
+        return bytes.fromhex(self.registry.client.account.address.removeprefix("0x"))
 
     def pdf(self, identifier: str) -> bytes | None:
         with self.database.session() as session:

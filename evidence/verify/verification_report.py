@@ -41,9 +41,14 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from certs.errors import CertsInputError, ProfileError
+from certs.errors import CertsError, CertsInputError, ProfileError
 from certs.formats.institution_profile import certified_key_algorithm
 from certs.formats.revocation_list import RevokedEntry, crl_number
+from certs.formats.status_statement import (
+    CertificateRevocationReason,
+    StatusStatement,
+    certificate_key,
+)
 from certs.sm2.engine import SM2Engine
 from certs.verify.cms_signature import read_detached_signature
 from certs.verify.institution_check import (
@@ -53,6 +58,7 @@ from certs.verify.institution_check import (
     check_sm2_institution_certificate,
 )
 from certs.verify.pades_signature import read_pdf_signature
+from certs.verify.status_signature import check_status_signature
 from evidence.errors import InputError
 from evidence.formats.e_certificate import ECertificate
 from evidence.formats.log_entry import EntrySignature
@@ -85,7 +91,7 @@ from evidence.verify.receipt_verifier import (
     VerificationFailed,
     VerificationResult,
 )
-from ledger.certificate_status import CertificateState, StatusRecord
+from ledger.certificate_status import CertificateState, StatusEvent, StatusRecord
 
 __all__ = [
     "REPORT_TYPE",
@@ -179,6 +185,7 @@ CHECK_REVOCATION_AT_SIGNING: Final = "revocation-at-signing"
 CHECK_REVOCATION_NOW: Final = "revocation-now"
 CHECK_REGISTERED_DIGEST: Final = "registered-digest"
 CHECK_REGISTRY_STATUS: Final = "registry-status"
+CHECK_STATUS_SIGNATURES: Final = "status-signatures"
 CHECK_CERTIFICATE_VALIDITY: Final = "certificate-validity"
 CHECK_CERTIFICATE_ENCODING: Final = "certificate-encoding"
 
@@ -989,6 +996,9 @@ def certificate_report(
     registry_missing: str = "no registry consulted (--rpc, with contracts.certificates pinned)",
     sm2_crl: x509.CertificateRevocationList | None = None,
     sm2_engine: SM2Engine | None = None,
+    status_events: Sequence[StatusEvent] | None = None,
+    registry: tuple[int, bytes] | None = None,
+    status_signers: Sequence[x509.Certificate] = (),
 ) -> VerificationReport:
     """The report on a registered e-certificate (docs/report.md §6.3): its encoding, the
     issuer's signature over exactly ``encoded``, the signer's certificate (chain to one of
@@ -997,6 +1007,12 @@ def certificate_report(
     ``registry_missing`` says why) at the asked time ``at``, and its own validity window at
     ``at``. ``now`` judges the CRL's freshness. An SM2 issuer's certificate is checked
     against the SM2 root among ``roots`` and ``sm2_crl``, with ``sm2_engine``.
+
+    ``status_events``: the registry's events for the certificate as read from the chain (None:
+    not read), on ``registry`` (its chain id and address): each event's statement is rebuilt
+    and its signature checked under the issuer's certificate — ``signer_certificate``, or one
+    of ``status_signers`` (the issuer's other certificates, e.g. after a renewal) — of the
+    issuing institution (docs/certificate-registry.md §3).
 
     The signer's certificate must have been good when the certificate was registered: the
     registry's ``issued_at`` (block time) when the record has one, else ``at`` (a notice says
@@ -1078,6 +1094,25 @@ def certificate_report(
     checks += found
     notices += more
     checks.append(_registry_status(status_record, at, registry_missing))
+    trust = _SignerTrust(roots, crl, crl_missing, sm2_crl, sm2_engine)
+    changed = (
+        datetime.fromtimestamp(status_record.changed_at, UTC)
+        if status_record is not None and status_record.changed_at > 0
+        else now
+    )
+    signers = [signer_certificate]
+    refused: list[str] = []
+    for other in status_signers:  # the issuer's other certificates: chained like the first
+        chained = trust.chain_check(other, changed, f"at the change {_iso(changed)}")
+        if chained.status is CheckStatus.PASSED:
+            signers.append(other)
+        else:
+            refused.append(f"certificate serial {other.serial_number:x}: {chained.detail}")
+    checks.append(
+        _status_signatures(
+            certificate, status_events, registry, signers, refused, sm2_engine, registry_missing
+        )
+    )
     if status_record is None:
         notices.append(f"the certificate's status was not checked: {registry_missing}")
     checks.append(_certificate_validity(certificate, at))
@@ -1134,6 +1169,121 @@ def _registered_digest(
         f"the registry holds exactly these bytes (SHA-256 {digest.hex()}) for {certificate.id}",
         VERDICT_ALTERED,
         **evidence,
+    )
+
+
+def status_statement_of(event: StatusEvent, chain_id: int, registry: bytes) -> bytes:
+    """The canonical status statement (docs/certificate-registry.md §3) the institution signed
+    for the change ``event`` records, on the registry ``registry`` of chain ``chain_id``.
+
+    :raises StatusStatementError: the event's fields do not make a statement.
+    """
+    if event.action.value == "issue":
+        assert event.issuer_code is not None and event.certificate_hash is not None
+        return StatusStatement.issue(
+            chain_id=chain_id,
+            registry=registry,
+            certificate=event.key,
+            issuer=event.issuer_code.decode("ascii", errors="replace"),
+            certificate_hash=event.certificate_hash,
+        ).to_bytes()
+    if event.action.value == "revoke":
+        assert event.reason_code is not None and event.effective_time is not None
+        return StatusStatement.revoke(
+            chain_id=chain_id,
+            registry=registry,
+            certificate=event.key,
+            reason=CertificateRevocationReason(event.reason_code),
+            effective_time=event.effective_time,
+        ).to_bytes()
+    assert event.successor is not None
+    return StatusStatement.supersede(
+        chain_id=chain_id, registry=registry, certificate=event.key, successor=event.successor
+    ).to_bytes()
+
+
+def _status_signatures(
+    certificate: ECertificate,
+    events: Sequence[StatusEvent] | None,
+    registry: tuple[int, bytes] | None,
+    signers: Sequence[x509.Certificate],
+    refused: Sequence[str],
+    sm2_engine: SM2Engine | None,
+    missing: str,
+) -> ReportCheck:
+    """Every registry change of ``certificate`` signed by its issuing institution: the
+    statement rebuilt from the event, its signature under one of ``signers`` (the signer
+    certificate, and those of the issuer's other certificates that chain to a pinned root;
+    ``refused``: why the others were not used) whose credit code is the issuer's."""
+    name, section = CHECK_STATUS_SIGNATURES, SECTION_REVOCATION
+    if events is None or registry is None:
+        return _skipped(
+            name,
+            section,
+            f"not performed: the registry's events were not read ({missing})",
+            VERDICT_SIGNATURE_INVALID,
+        )
+    if not events:
+        return _skipped(
+            name,
+            section,
+            "not performed: the registry holds no change of this certificate",
+            VERDICT_SIGNATURE_INVALID,
+        )
+    key = certificate_key(certificate.id)
+    issuer = certificate.issuer.credit_code
+    done: list[str] = []
+    for event in events:
+        what = event.action.value
+        if event.key != key:
+            return _failed(
+                name,
+                section,
+                f"an event of 0x{event.key.hex()} given for {certificate.id} (0x{key.hex()})",
+                VERDICT_SIGNATURE_INVALID,
+            )
+        try:
+            statement = status_statement_of(event, *registry)
+        except (CertsError, ValueError) as exc:
+            return _failed(
+                name,
+                section,
+                f"the {what} event does not make a status statement: {exc}",
+                VERDICT_SIGNATURE_INVALID,
+            )
+        problems: list[str] = []
+        for signer in signers:
+            try:
+                signed = check_status_signature(
+                    statement,
+                    event.signature,
+                    signer.public_bytes(Encoding.DER),
+                    sm2_engine=sm2_engine,
+                )
+            except (CertsError, UnsupportedAlgorithm, ValueError) as exc:
+                problems.append(str(exc))
+                continue
+            if signed.signer_code != issuer:
+                problems.append(f"signed by {signed.signer_code}, not by the issuer {issuer}")
+                continue
+            done.append(f"{what} (by certificate serial {signed.signer.serial_hex})")
+            break
+        else:
+            return _failed(
+                name,
+                section,
+                f"the {what} recorded on the chain is not signed by the issuer {issuer} under "
+                f"the certificates given ({'; '.join([*problems, *refused])}): if the issuer "
+                "signed it with another of its certificates (a renewal), give that one too",
+                VERDICT_SIGNATURE_INVALID,
+                action=what,
+            )
+    return _passed(
+        name,
+        section,
+        f"every change on the chain is signed by the issuer {issuer}: {', '.join(done)}",
+        VERDICT_SIGNATURE_INVALID,
+        changes=str(len(done)),
     )
 
 

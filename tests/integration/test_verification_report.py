@@ -415,6 +415,9 @@ def test_an_e_certificate_is_intact_then_revoked_on_chain(
     assert check(report, "registry-status")["evidence"]["state"] == "issued"
     assert check(report, "signer-chain")["status"] == "passed"
     assert check(report, "certificate-validity")["status"] == "passed"
+    # The issue event's signature, rebuilt from the chain's event, is the institution's.
+    signatures = check(report, "status-signatures")
+    assert signatures["status"] == "passed" and signatures["evidence"]["changes"] == "1"
 
     # Offline: the registry is not performed, and says so.
     offline = report_of(zl("verify", *args, "--json"))
@@ -432,6 +435,9 @@ def test_an_e_certificate_is_intact_then_revoked_on_chain(
     done = zl("verify", *args, "--rpc", url)
     assert done.returncode == 1 and done.stdout.startswith("verdict: revoked"), done.stdout
     assert "FAIL registry-status: revoked (reason code 9)" in done.stdout
+    assert "ok   status-signatures: every change on the chain is signed by the issuer" in (
+        done.stdout
+    )
 
     # Bytes other than the registered ones: the signature does not hold over them.
     tampered = setup.work / f"{identifier}.json"

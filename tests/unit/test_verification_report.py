@@ -20,14 +20,18 @@ from typing import Any
 import jsonschema
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from certs.formats.credit_code import parse_credit_code
 from certs.formats.institution_profile import InstitutionSubject, InstitutionType
 from certs.formats.revocation_list import CrlContent, RevocationReason, build_crl
-from certs.formats.status_statement import certificate_key
+from certs.formats.status_statement import (
+    CertificateRevocationReason,
+    StatusStatement,
+    certificate_key,
+)
 from certs.store.authority import CertificateAuthority
 from evidence.formats.e_certificate import ECertificate, IssueFields, fields_of
 from evidence.verify.e_certificate_signature import certificate_fingerprint, sign_e_certificate
@@ -43,7 +47,8 @@ from evidence.verify.verification_report import (
     exit_status,
     render_text,
 )
-from ledger.certificate_status import CertificateState, StatusRecord
+from ledger.certificate_status import CertificateState, StatusEvent, StatusRecord
+from ledger.certificate_status import StatusAction as StatusEventAction
 
 ROOT = Path(__file__).resolve().parents[2]
 VECTORS = ROOT / "tests" / "assets" / "verification_report"
@@ -454,3 +459,132 @@ def test_a_bundles_members_and_custody_join_the_report_and_decide_with_it(issued
     assert altered.verdict == "untrusted"  # untrusted comes before altered (report.md §6.2)
     VALIDATOR.validate(altered.to_json())
     assert with_checks(base, [bundle_member_check("x", False, "y")]).verdict == "altered"
+
+
+# --- The issuer's signatures on the registry's changes -------------------------------------
+
+CHAIN_ID = 31337
+REGISTRY = bytes.fromhex("5fbdb2315678afecb367f032d93f642f64180aa3")
+
+
+def _signed_events(
+    issued: Issued, key: ec.EllipticCurvePrivateKey, *, revoke_key: ec.EllipticCurvePrivateKey
+) -> list[StatusEvent]:
+    """An issue event signed with ``key`` and a revoke event signed with ``revoke_key``, over
+    the statements docs/certificate-registry.md §3 defines (built here by their own class)."""
+    identifier = certificate_key(issued.certificate.id)
+    issue = StatusStatement.issue(
+        chain_id=CHAIN_ID,
+        registry=REGISTRY,
+        certificate=identifier,
+        issuer=NOTARY.credit_code.text,
+        certificate_hash=hashlib.sha256(issued.encoded).digest(),
+    ).to_bytes()
+    revoke = StatusStatement.revoke(
+        chain_id=CHAIN_ID,
+        registry=REGISTRY,
+        certificate=identifier,
+        reason=CertificateRevocationReason(1),
+        effective_time=1_790_000_000,
+    ).to_bytes()
+    registrar = b"\x11" * 20
+    return [
+        StatusEvent(
+            action=StatusEventAction.ISSUE,
+            key=identifier,
+            signature=key.sign(issue, ec.ECDSA(hashes.SHA256())),
+            registrar=registrar,
+            issuer_code=NOTARY.credit_code.text.encode(),
+            certificate_hash=hashlib.sha256(issued.encoded).digest(),
+        ),
+        StatusEvent(
+            action=StatusEventAction.REVOKE,
+            key=identifier,
+            signature=revoke_key.sign(revoke, ec.ECDSA(hashes.SHA256())),
+            registrar=registrar,
+            reason_code=1,
+            effective_time=1_790_000_000,
+        ),
+    ]
+
+
+def _with_events(
+    issued: Issued, events: list[StatusEvent] | None, signers: tuple[x509.Certificate, ...] = ()
+) -> VerificationReport:
+    now = datetime.now(UTC)
+    report = certificate_report(
+        issued.encoded,
+        issued.signature,
+        issued.signer,
+        (issued.root,),
+        issued.crl(),
+        issued.record(CertificateState.ISSUED),
+        now,
+        now,
+        status_events=events,
+        registry=(CHAIN_ID, REGISTRY),
+        status_signers=signers,
+    )
+    VALIDATOR.validate(report.to_json())
+    return report
+
+
+def test_every_change_signed_by_the_issuer_passes(issued: Issued) -> None:
+    report = _with_events(issued, _signed_events(issued, issued.key, revoke_key=issued.key))
+    check = report.check("status-signatures")
+    assert check is not None and check.status is CheckStatus.PASSED, render_text(report)
+    assert "issue" in check.detail and "revoke" in check.detail
+    assert dict(check.evidence)["changes"] == "2"
+    # Not read: said, and decides nothing.
+    bare = issued.report(issued.record(CertificateState.ISSUED))
+    assert _status(bare, "status-signatures") is CheckStatus.NOT_PERFORMED
+    assert bare.verdict == "intact"
+
+
+def test_a_change_not_signed_by_the_issuer_is_signature_invalid(
+    issued: Issued, tmp_path: Path
+) -> None:
+    # The operator (or anyone) revoking with a key of its own: caught.
+    forged = _signed_events(issued, issued.key, revoke_key=ec.generate_private_key(ec.SECP256R1()))
+    report = _with_events(issued, forged)
+    check = report.check("status-signatures")
+    assert check is not None and check.status is CheckStatus.FAILED
+    assert "revoke" in check.detail and report.verdict == "signature-invalid"
+    # Another registry or chain than the one the statements name: the same.
+    report = certificate_report(
+        issued.encoded,
+        issued.signature,
+        issued.signer,
+        (issued.root,),
+        issued.crl(),
+        issued.record(CertificateState.ISSUED),
+        datetime.now(UTC),
+        datetime.now(UTC),
+        status_events=_signed_events(issued, issued.key, revoke_key=issued.key),
+        registry=(CHAIN_ID + 1, REGISTRY),
+    )
+    assert _status(report, "status-signatures") is CheckStatus.FAILED
+    # A "renewal" with the issuer's very name and code, certified by a root of the forger's
+    # own, does not help: the issuer's other certificates must chain to a pinned root.
+    stranger = _issue(tmp_path, "stranger-notary")
+    assert stranger.signer.subject == issued.signer.subject
+    report = _with_events(
+        issued,
+        _signed_events(issued, issued.key, revoke_key=stranger.key),
+        signers=(stranger.signer,),
+    )
+    check = report.check("status-signatures")
+    assert check is not None and check.status is CheckStatus.FAILED
+    assert f"certificate serial {stranger.signer.serial_number:x}" in check.detail
+
+
+def test_a_change_signed_under_a_renewed_certificate_passes_when_given(issued: Issued) -> None:
+    renewed_key = ec.generate_private_key(ec.SECP256R1())
+    spki = renewed_key.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    renewed = x509.load_der_x509_certificate(issued.authority.issue(NOTARY, spki).certificate_der)
+    events = _signed_events(issued, issued.key, revoke_key=renewed_key)
+    assert _status(_with_events(issued, events), "status-signatures") is CheckStatus.FAILED
+    given = _with_events(issued, events, signers=(renewed,))
+    check = given.check("status-signatures")
+    assert check is not None and check.status is CheckStatus.PASSED, check.detail
+    assert f"{renewed.serial_number:x}" in check.detail

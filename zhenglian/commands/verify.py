@@ -52,7 +52,7 @@ from evidence.verify.verification_report import (
     render_text,
 )
 from ledger.anchor_proof import ChainTrust
-from ledger.certificate_status import StatusRecord
+from ledger.certificate_status import StatusEvent, StatusRecord
 from ledger.errors import LedgerError
 from zhenglian.common import EXIT_BAD_INPUT, EXIT_CANNOT_CHECK, EXIT_FAILED, fail
 
@@ -664,12 +664,14 @@ def verify_certificate(
     server: str | None = None,
     at: datetime | None = None,
     now: datetime | None = None,
+    status_signer_paths: Sequence[Path] = (),
 ) -> VerificationReport:
     """The verification report of a registered e-certificate (``ID.json``, its ``ID.sig``
     and the issuer's certificate) under the bundle ``trust_path``: offline signature and PKI
     checks; with ``rpc`` its status read from the bundle's pinned CertificateRegistry
-    (``contracts.certificates``). ``at``: the time asked about (default now). Bad input exits
-    2, an unreachable node 3."""
+    (``contracts.certificates``) and the issuer's signature on each of its changes (under the
+    signer certificate, or one of ``status_signer_paths``). ``at``: the time asked about
+    (default now). Bad input exits 2, an unreachable node 3."""
     from certs.errors import CertsInputError
     from certs.formats.institution_profile import load_certificate
     from evidence.formats.e_certificate import MAX_E_CERTIFICATE_BYTES, ECertificate
@@ -695,6 +697,7 @@ def verify_certificate(
     except (InputError, CertsInputError) as exc:
         fail(f"bad input: {exc}", EXIT_BAD_INPUT)
     record = None
+    events: list[StatusEvent] | None = None
     missing = "no registry consulted (give --rpc URL)"
     if rpc is not None:
         if bundle.certificate_registry is None:
@@ -702,7 +705,9 @@ def verify_certificate(
                 "--rpc: the bundle pins no CertificateRegistry (contracts.certificates)",
                 EXIT_BAD_INPUT,
             )
-        record = _registry_status(rpc, bundle.chain_id, bundle.certificate_registry, certificate.id)
+        record, events = _registry_status(
+            rpc, bundle.chain_id, bundle.certificate_registry, certificate.id
+        )
     revocation = revocation_data(crl_paths, crl_der, server, sm2=_certifies_sm2(signer))
     moment = now or datetime.now(UTC)
     return certificate_report(
@@ -718,12 +723,33 @@ def verify_certificate(
         registry_missing=missing,
         sm2_crl=revocation.sm2_crl,
         sm2_engine=_sm2_engine(),
+        status_events=events,
+        registry=(bundle.chain_id, bundle.certificate_registry)
+        if bundle.certificate_registry is not None
+        else None,
+        status_signers=[
+            _read_certificate(path, read(path, MAX_CERTIFICATE_PEM_BYTES))
+            for path in status_signer_paths
+        ],
     )
 
 
-def _registry_status(rpc: str, chain_id: int, registry: bytes, identifier: str) -> StatusRecord:
-    """The registry's record of ``identifier`` from the node at ``rpc`` (the pinned registry
-    on the pinned chain: another chain exits 2, an unreachable node 3)."""
+def _read_certificate(path: Path, data: bytes) -> x509.Certificate:
+    from certs.errors import CertsInputError
+    from certs.formats.institution_profile import load_certificate
+
+    try:
+        return load_certificate(data)
+    except CertsInputError as exc:
+        fail(f"bad certificate {path}: {exc}", EXIT_BAD_INPUT)
+
+
+def _registry_status(
+    rpc: str, chain_id: int, registry: bytes, identifier: str
+) -> tuple[StatusRecord, list[StatusEvent]]:
+    """The registry's record of ``identifier`` and its events (with the issuer's signatures)
+    from the node at ``rpc`` (the pinned registry on the pinned chain: another chain exits 2,
+    an unreachable node 3)."""
     from eth_account import Account
 
     from certs.formats.status_statement import certificate_key
@@ -738,7 +764,8 @@ def _registry_status(rpc: str, chain_id: int, registry: bytes, identifier: str) 
                 EXIT_BAD_INPUT,
             )
         client.attach(registry)
-        return client.status_of(certificate_key(identifier))
+        key = certificate_key(identifier)
+        return client.status_of(key), [entry.event for entry in client.history(key)]
     except LedgerError as exc:
         fail(f"could not read the registry at {rpc}: {exc}", EXIT_CANNOT_CHECK)
 
@@ -856,6 +883,14 @@ def _registry_status(rpc: str, chain_id: int, registry: bytes, identifier: str) 
     help="The issuing institution's certificate (PEM or DER) the e-certificate names.",
 )
 @click.option(
+    "--status-signer-cert",
+    "status_signer_paths",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="(--certificate --rpc) Another certificate of the issuer that may have signed a "
+    "change of the status (a renewal); the signer certificate is always tried.",
+)
+@click.option(
     "--at",
     default=None,
     help="With --certificate: the time asked about (ISO 8601 with its zone; default now).",
@@ -894,6 +929,7 @@ def verify(
     certificate_path: Path | None = None,
     certificate_signature_path: Path | None = None,
     signer_path: Path | None = None,
+    status_signer_paths: tuple[Path, ...] = (),
     at: str | None = None,
     bundle_path: Path | None = None,
     trust_from_bundle: bool = False,
@@ -948,6 +984,7 @@ def verify(
             crl_paths=crl_paths,
             server=server,
             at=_asked_time(at),
+            status_signer_paths=status_signer_paths,
         )
         _print(report, as_json)
         return
