@@ -1058,6 +1058,13 @@ def test_the_server_reports_on_a_certificate_as_verify_does(world: World) -> Non
     assert chain["verdict"] == "revoked"
     assert _registry_evidence(chain) == _registry_evidence(after)
     assert _registry_evidence(after)["state"] == "revoked"
+    # The issuer's signatures on the issue and the revocation: from the chain's events and
+    # from the service's record alike.
+    for answer in (chain, after):
+        signed = next(
+            c for s in answer["sections"] for c in s["checks"] if c["name"] == "status-signatures"
+        )
+        assert signed["status"] == "passed" and signed["evidence"]["changes"] == "2", signed
     # Asked about a time before the revocation took effect (an hour ago): it stood then.
     earlier = (before - timedelta(hours=2)).isoformat()
     assert httpx.get(url, params={"at": earlier}, timeout=30).json()["verdict"] == "intact"
