@@ -383,7 +383,8 @@ class CertificateRegister(BaseModel):
         min_length=4,
         max_length=_base64_chars(MAX_CERTIFICATE_SIGNATURE_BYTES),
         pattern=_B64,
-        description="base64 of ID.sig: the issuer's DER ECDSA P-256 signature over ID.json",
+        description="base64 of ID.sig: the issuer's DER signature over ID.json (ECDSA P-256 with "
+        "SHA-256, or SM2 with SM3 and the default signer ID for an SM2 issuer)",
     )
     signer_certificate: str = Field(
         min_length=1,
