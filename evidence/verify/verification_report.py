@@ -746,14 +746,7 @@ class _SignerTrust:
             )
             remaining = [f for f in result.failures if f.kind is not FailureKind.CRL_MISSING]
             if not remaining:
-                return _passed(
-                    CHECK_SIGNER_CHAIN,
-                    SECTION_SIGNER,
-                    f"issued by the pinned root {root.subject.rfc4514_string()}, valid with "
-                    f"documentSigning {when}",
-                    VERDICT_SIGNATURE_INVALID,
-                    root=root.subject.rfc4514_string(),
-                )
+                return _chained(root, when)
             problems.extend(str(f) for f in remaining)
         return _failed(
             CHECK_SIGNER_CHAIN, SECTION_SIGNER, "; ".join(problems), VERDICT_SIGNATURE_INVALID
@@ -941,15 +934,20 @@ def _chain_of(
     """The chain check from the issuing root's check when it holds (no second check), else
     every pinned root's failures (:meth:`_SignerTrust.chain_check`)."""
     if result is not None and root is not None and result.kinds() <= _REVOCATION_KINDS:
-        return _passed(
-            CHECK_SIGNER_CHAIN,
-            SECTION_SIGNER,
-            f"issued by the pinned root {root.subject.rfc4514_string()}, valid with "
-            f"documentSigning {when}",
-            VERDICT_SIGNATURE_INVALID,
-            root=root.subject.rfc4514_string(),
-        )
+        return _chained(root, when)
     return trust.chain_check(certificate, at, when)
+
+
+def _chained(root: x509.Certificate, when: str) -> ReportCheck:
+    """The signer chain check passed: issued by ``root``."""
+    name = root.subject.rfc4514_string()
+    return _passed(
+        CHECK_SIGNER_CHAIN,
+        SECTION_SIGNER,
+        f"issued by the pinned root {name}, valid with documentSigning {when}",
+        VERDICT_SIGNATURE_INVALID,
+        root=name,
+    )
 
 
 def _crl_facts(crl: x509.CertificateRevocationList, now: datetime) -> dict[str, str]:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -552,6 +553,28 @@ def _sign(key: InstitutionKey, statement: bytes) -> str:
     return base64.b64encode(key.sign(statement)).decode()
 
 
+def _post_change(
+    base: str, identifier: str, action: str, body: Mapping[str, object], bearer: str, what: str
+) -> dict[str, object]:
+    """POST the signed change ``body`` to ``/v1/certificates/{identifier}/{action}``; its
+    answer, or end with the server's refusal (``what`` names it)."""
+    import httpx
+
+    try:
+        r = httpx.post(
+            f"{base}/v1/certificates/{identifier}/{action}",
+            json=body,
+            headers={"Authorization": f"Bearer {bearer}"},
+            timeout=HTTP_TIMEOUT,
+        )
+    except httpx.HTTPError as exc:
+        fail(f"cannot reach {base}: {exc}")
+    if r.status_code != 200:
+        _refused(what, r)
+    answer: dict[str, object] = r.json()
+    return answer
+
+
 def _files_of(path: Path) -> tuple[Path, Path, Path | None]:
     """ID.json, ID.sig and (if there) ID.pdf, from ID.json or the directory holding one."""
     if path.is_dir():
@@ -698,7 +721,6 @@ def revoke(
     """Revoke a registered certificate: signs the revoke status statement with --key (the
     issuer's) and sends it. Prints the new status as one JSON line. Exit status as register
     (a revoked certificate again, or another institution's: 2)."""
-    import httpx
 
     from certs.errors import CertsInputError
     from certs.formats.status_statement import (
@@ -745,18 +767,7 @@ def revoke(
         "signature": _sign(key, statement),
         "signer_certificate": signer_pem.decode("ascii"),
     }
-    try:
-        r = httpx.post(
-            f"{base}/v1/certificates/{identifier}/revoke",
-            json=body,
-            headers={"Authorization": f"Bearer {bearer}"},
-            timeout=HTTP_TIMEOUT,
-        )
-    except httpx.HTTPError as exc:
-        fail(f"cannot reach {base}: {exc}")
-    if r.status_code != 200:
-        _refused("revocation", r)
-    click.echo(_summary(r.json()))
+    click.echo(_summary(_post_change(base, identifier, "revoke", body, bearer, "revocation")))
 
 
 def _identifier_of(value: str, what: str) -> str:
@@ -811,7 +822,6 @@ def supersede(
     unreachable, or pending: run it again); 2 refused (bad arguments or files, or the
     server's 4xx: final already, another institution's, a successor not issued by the same
     issuer)."""
-    import httpx
 
     from certs.formats.status_statement import StatusStatement, certificate_key
 
@@ -834,18 +844,7 @@ def supersede(
         "signature": _sign(key, statement),
         "signer_certificate": signer_pem.decode("ascii"),
     }
-    try:
-        r = httpx.post(
-            f"{base}/v1/certificates/{identifier}/supersede",
-            json=body,
-            headers={"Authorization": f"Bearer {bearer}"},
-            timeout=HTTP_TIMEOUT,
-        )
-    except httpx.HTTPError as exc:
-        fail(f"cannot reach {base}: {exc}")
-    if r.status_code != 200:
-        _refused("supersession", r)
-    click.echo(_summary(r.json()))
+    click.echo(_summary(_post_change(base, identifier, "supersede", body, bearer, "supersession")))
 
 
 @certificate.command("status")
