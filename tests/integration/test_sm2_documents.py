@@ -96,6 +96,20 @@ class Setup:
             "--kind", "notary", *extra,
         )  # fmt: skip
 
+    def server_report(self, document: Path, receipt: Path, signature: Path) -> httpx.Response:
+        """``POST /v1/verify?format=report`` with the file, its receipt and its signature."""
+        return httpx.post(
+            f"{self.server.url}/v1/verify",
+            params={"format": "report"},
+            files={
+                "file": (document.name, document.read_bytes()),
+                "receipt": ("receipt.json", receipt.read_bytes()),
+                "signature": ("signature.p7s", signature.read_bytes()),
+            },
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=60,
+        )
+
     def last_serial(self) -> str:
         lines = ok(zl("pki", "list", "--data-dir", str(self.data))).stdout.splitlines()
         return str(json.loads(lines[-1])["serial"])
@@ -172,17 +186,7 @@ def test_an_sm2_signature_is_checked_kept_committed_and_verified_offline(setup: 
     assert INSTITUTION in verified.stdout and CODE in verified.stdout
     assert "SM2" in verified.stdout
     # The server's report of the same: the SM2 signature checked with the SM2 root.
-    answer = httpx.post(
-        f"{setup.server.url}/v1/verify",
-        params={"format": "report"},
-        files={
-            "file": (document.name, document.read_bytes()),
-            "receipt": ("receipt.json", receipt.read_bytes()),
-            "signature": ("signature.p7s", signature.read_bytes()),
-        },
-        headers={"Authorization": f"Bearer {setup.token}"},
-        timeout=60,
-    )
+    answer = setup.server_report(document, receipt, signature)
     assert answer.status_code == 200, answer.text
     checks = {c["name"]: c["status"] for s in answer.json()["sections"] for c in s["checks"]}
     assert answer.json()["verdict"] == "intact", answer.text
@@ -423,17 +427,7 @@ def test_an_sm2_signer_s_revocation_is_judged_by_the_sm2_root_s_crl(setup: Setup
     assert (revoked.returncode, report["verdict"]) == (1, "revoked"), revoked.stdout
     assert _check(report, "revocation-at-signing")["status"] == "failed"
     assert _check(report, "revocation-at-signing")["evidence"]["reason"] == "keyCompromise"
-    served = httpx.post(
-        f"{setup.server.url}/v1/verify",
-        params={"format": "report"},
-        files={
-            "file": (document.name, document.read_bytes()),
-            "receipt": ("receipt.json", receipt.read_bytes()),
-            "signature": ("signature.p7s", signature.read_bytes()),
-        },
-        headers={"Authorization": f"Bearer {setup.token}"},
-        timeout=60,
-    )
+    served = setup.server_report(document, receipt, signature)
     assert served.status_code == 200, served.text
     assert served.json()["verdict"] == "revoked", served.text
     assert _check(served.json(), "revocation-at-signing")["status"] == "failed"
