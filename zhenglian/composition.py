@@ -59,9 +59,7 @@ def open_metadata(settings: Settings) -> Database:
     """The metadata database the settings name (SQLite in the data directory by default),
     migrated to the newest schema."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    database = open_database(settings.resolved_database_url())
-    database.migrate()
-    return database
+    return open_database(settings.resolved_database_url())
 
 
 def open_database_of(data_dir: Path) -> Database:

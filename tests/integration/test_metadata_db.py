@@ -7,6 +7,8 @@ database of its own on the session's server.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -28,7 +30,7 @@ from evidence.access.enforcement import (
 )
 from evidence.errors import DuplicateRecord, InputError, NotFound, StorageError
 from evidence.store import repository
-from evidence.store.database import alembic_config, head_revision, metadata
+from evidence.store.database import alembic_config, head_revision, metadata, shipped_head
 from evidence.store.repository import (
     AnchorStatus,
     Database,
@@ -928,3 +930,36 @@ def test_sqlite_connections_are_configured(tmp_path: Path) -> None:
         }
     finally:
         database.dispose()
+
+
+def test_a_current_schema_is_opened_without_alembic(url: str) -> None:
+    """The shipped head read from the migration files is Alembic's; a database at it is
+    opened with one query and without importing Alembic (9.5 MiB of a server's memory); one
+    behind it, or without a schema, is migrated."""
+    assert shipped_head() == head_revision()
+    behind = open_database(url, migrate=False)
+    try:
+        assert not behind.at_shipped_head()  # no schema yet
+        behind.migrate("0012")
+        assert not behind.at_shipped_head()  # one migration behind
+    finally:
+        behind.dispose()
+    probe = (
+        "import sys\n"
+        "from evidence.store.database import open_database\n"
+        f"open_database({url!r}).dispose()\n"
+        "print('alembic' in sys.modules)\n"
+    )
+    migrated = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert migrated.stdout.strip() == "True", migrated.stderr  # 0012 → head, with Alembic
+    opened = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert opened.stdout.strip() == "False", opened.stderr  # at head: one query, no Alembic
+    reopened = open_database(url, migrate=False)
+    try:
+        assert reopened.current_revision() == head_revision() and reopened.at_shipped_head()
+    finally:
+        reopened.dispose()
